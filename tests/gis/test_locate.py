@@ -1,0 +1,203 @@
+"""The point → grid locator on hand-made shapes: covers, ties, holes, multipolygons, vertices, precedence."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import shapely
+from shapely.geometry import LineString, MultiPolygon, Polygon, box
+
+from gis.coords import bd09_to_gcj02, gcj02_to_bd09, to_wgs84
+from gis.locate import (
+    M_COMMUNITY,
+    M_EXCLUSIVE,
+    M_GRID,
+    M_NEAREST,
+    M_STREET,
+    M_UNASSIGNED,
+    AssignMethod,
+    Locator,
+    PolygonIndex,
+)
+
+# Two grids sharing the border lon = 102.01; A has a hole (a lake); C is a village in two detached parts;
+# X is an exclusive grid (a school) inside B, B not cut around it.
+A_CODE, B_CODE, C_CODE, X_CODE = "620302004001001", "620302004001002", "620302004001003", "620302004001101"
+A = Polygon(box(102.00, 38.00, 102.01, 38.01).exterior.coords, [box(102.002, 38.002, 102.004, 38.004).exterior.coords])
+B = box(102.01, 38.00, 102.02, 38.01)
+C = MultiPolygon([box(102.03, 38.00, 102.04, 38.01), box(102.05, 38.00, 102.06, 38.01)])
+X = box(102.015, 38.005, 102.017, 38.007)
+COMMUNITY = box(101.99, 37.99, 102.07, 38.02)
+STREET = LineString([(102.011, 38.002), (102.019, 38.002)])
+
+IN_A = (102.005, 38.008)
+ON_SHARED_BORDER = (102.01, 38.005)
+ON_SHARED_VERTEX = (102.01, 38.01)
+ON_OUTER_VERTEX = (102.00, 38.00)
+IN_HOLE = (102.003, 38.003)
+ON_HOLE_EDGE = (102.002, 38.003)
+IN_SECOND_PART = (102.055, 38.005)
+BETWEEN_PARTS = (102.045, 38.005)
+IN_EXCLUSIVE = (102.016, 38.006)
+ON_EXCLUSIVE_BORDER = (102.015, 38.006)
+NEAR_STREET = (102.015, 38.0021)  # about 11 m north of the street
+FAR = (102.5, 38.5)
+ALMOST_ON_BORDER = (102.01 + 2e-6, 38.005)  # 0.18 m east of the border: still a tie within 0.5 m
+CLEAR_OF_BORDER = (102.01 + 2e-5, 38.005)  # 1.75 m east: B only
+
+
+@pytest.fixture(scope="module")
+def locator() -> Locator:
+    return Locator([A_CODE, B_CODE, C_CODE, X_CODE], ["comprehensive", "comprehensive", "comprehensive", "exclusive"],
+                   [A, B, C, X], street_geoms=[STREET], street_buffers_m=[20.0])
+
+
+def _one(loc: Locator, p):
+    a = loc.assign([p[0]], [p[1]])
+    return int(a.grid[0]), int(a.method[0]), bool(a.on_boundary[0]), int(a.n_tied[0])
+
+
+@pytest.mark.parametrize(
+    ("point", "grid", "method", "on_boundary"),
+    [
+        (IN_A, 0, M_GRID, False),
+        (ON_SHARED_BORDER, 0, M_GRID, True),
+        (ON_SHARED_VERTEX, 0, M_GRID, True),
+        (ON_OUTER_VERTEX, 0, M_GRID, False),
+        (IN_SECOND_PART, 2, M_GRID, False),
+        (IN_EXCLUSIVE, 3, M_EXCLUSIVE, False),
+        (ON_EXCLUSIVE_BORDER, 3, M_EXCLUSIVE, False),
+        (NEAR_STREET, 1, M_STREET, False),
+        (ALMOST_ON_BORDER, 0, M_GRID, True),
+        (CLEAR_OF_BORDER, 1, M_GRID, False),
+        (ON_HOLE_EDGE, 0, M_GRID, False),
+    ],
+)
+def test_covering_rules(locator, point, grid, method, on_boundary):
+    assert _one(locator, point)[:3] == (grid, method, on_boundary)
+
+
+def test_tie_on_a_border_goes_to_the_lowest_code_and_is_reported(locator):
+    res = locator.locate_one(*ON_SHARED_BORDER)
+    assert res["grid"] == 0 and res["on_boundary"] is True
+    assert [locator.codes[i] for i in res["tied"]] == [A_CODE, B_CODE]
+    assert "最小" in res["reason"]
+    # the tie-break follows codes, not input order
+    swapped = Locator([B_CODE, A_CODE], ["comprehensive"] * 2, [B, A])
+    assert swapped.codes[swapped.locate_one(*ON_SHARED_BORDER)["grid"]] == A_CODE
+
+
+def test_hole_is_in_no_grid_and_falls_back(locator):
+    grid, method, _, _ = _one(locator, IN_HOLE)
+    assert method == M_NEAREST and grid == 0  # the lake's shore is about 90 m away
+    res = locator.locate_one(*IN_HOLE)
+    assert res["flagged"] and 80 < res["distance_m"] < 100
+
+
+def test_between_the_parts_of_a_multipolygon_is_outside(locator):
+    grid, method, _, _ = _one(locator, BETWEEN_PARTS)
+    assert method in (M_NEAREST, M_UNASSIGNED)
+    assert grid != 2 or method == M_NEAREST
+
+
+def test_community_fallback_and_unassigned():
+    loc = Locator([A_CODE], ["comprehensive"], [A], community_codes=["620302004001"], community_geoms=[COMMUNITY])
+    grid, method, _, _ = _one(loc, IN_HOLE)
+    assert method == M_COMMUNITY and grid == -1
+    assert loc.assign([IN_HOLE[0]], [IN_HOLE[1]]).community[0] == 0
+    res = loc.locate_one(*FAR)
+    assert res["method"] is AssignMethod.UNASSIGNED and res["flagged"] and "200" in res["reason"]
+
+
+def test_nearest_fallback_respects_its_limit():
+    loc = Locator([A_CODE], ["comprehensive"], [A], nearest_m=50)
+    p55 = (102.005, 38.0105)  # about 55 m north of A
+    assert _one(loc, p55)[1] == M_UNASSIGNED
+    loc200 = Locator([A_CODE], ["comprehensive"], [A])
+    g, m, _, _ = _one(loc200, p55)
+    assert (g, m) == (0, M_NEAREST)
+    assert 50 < loc200.assign([p55[0]], [p55[1]]).distance_m[0] < 60
+
+
+def test_candidates_within_accuracy(locator):
+    res = locator.locate_one(102.0095, 38.005, accuracy_m=100)
+    codes = [locator.codes[i] for i, _ in res["candidates"]]
+    assert codes[:2] == [A_CODE, B_CODE]
+    assert res["candidates"][0][1] == 0.0 and 40 < res["candidates"][1][1] < 50
+
+
+def test_empty_and_invalid_geometries_never_break_the_index():
+    bowtie = Polygon([(102.1, 38.1), (102.11, 38.11), (102.11, 38.1), (102.1, 38.11), (102.1, 38.1)])
+    loc = Locator(["1", "2", "3", "4"], ["comprehensive"] * 4, [None, Polygon(), bowtie, A])
+    a = loc.assign([102.005, 102.109, 102.105], [38.008, 38.105, 38.1001])
+    assert list(a.grid[:2]) == [3, 2]  # even-odd reading of the bow-tie: the right lobe is inside
+    empty = Locator([], [], [])
+    assert empty.assign([102.0], [38.0]).method[0] == M_UNASSIGNED
+
+
+def test_agrees_with_shapely_covers_on_random_points():
+    rng = np.random.default_rng(1)
+    seeds = shapely.points(rng.uniform(102.0, 102.2, 300), rng.uniform(38.4, 38.6, 300))
+    frame = box(102.0, 38.4, 102.2, 38.6)
+    cells = shapely.intersection(shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(seeds),
+                                                                            extend_to=frame)), frame)
+    codes = [f"{620302004001000 + i:015d}" for i in range(len(cells))]
+    loc = Locator(codes, ["comprehensive"] * len(cells), cells, nearest_m=0)
+    lon, lat = rng.uniform(101.99, 102.21, 20_000), rng.uniform(38.39, 38.61, 20_000)
+    verts = shapely.get_coordinates(cells)[:500]
+    lon, lat = np.r_[lon, verts[:, 0]], np.r_[lat, verts[:, 1]]
+    got = loc.assign(lon, lat).grid
+    pts = shapely.points(lon, lat)
+    pi, gi = shapely.STRtree(cells).query(pts, predicate="intersects")
+    expected = np.full(lon.size, -1)
+    for p, g in sorted(zip(pi, gi), key=lambda t: (t[0], -t[1])):
+        expected[p] = g  # the lowest index (= lowest code) wins
+    near = shapely.dwithin(shapely.boundary(cells[np.maximum(got, 0)]), pts, 1e-5) & (got >= 0)
+    assert np.array_equal(got[~near], expected[~near])
+    assert np.array_equal(got[-500:], expected[-500:])  # vertices: covered, lowest code
+
+
+def test_polygon_index_cover_lists_every_polygon():
+    idx = PolygonIndex([A, B], rank=[0, 1])
+    ids, near = idx.cover(*ON_SHARED_BORDER)
+    assert list(ids) == [0, 1] and near.all()
+
+
+def test_lon_lat_arrays_may_be_chunked(locator):
+    rng = np.random.default_rng(3)
+    lon, lat = rng.uniform(101.99, 102.07, 5000), rng.uniform(37.99, 38.02, 5000)
+    whole = locator.assign(lon, lat)
+    parts = [locator.assign(lon[i:i + 777], lat[i:i + 777]) for i in range(0, 5000, 777)]
+    assert np.array_equal(whole.grid, np.concatenate([p.grid for p in parts]))
+    assert np.array_equal(whole.method, np.concatenate([p.method for p in parts]))
+
+
+def test_gcj02_and_bd09_input_meet_the_real_pair(shared_data):
+    """GCJ-02 vertices of 金川区 (Amap) converted at the edge land within 1 m of the WGS84 vertices."""
+    with open(shared_data / "jinchang" / "620302_jinchuan_gcj02.geojson", encoding="utf-8") as f:
+        gcj = json.load(f)
+    with open(shared_data / "jinchang" / "admin_boundaries_wgs84.geojson", encoding="utf-8") as f:
+        wgs = json.load(f)
+    g = shapely.geometry.shape(gcj.get("geometry", gcj) if gcj.get("type") != "FeatureCollection"
+                               else gcj["features"][0]["geometry"])
+    w = next(shapely.geometry.shape(ft["geometry"]) for ft in wgs["features"]
+             if str(ft["properties"].get("adcode")) == "620302")
+    gxy, wxy = shapely.get_coordinates(g), shapely.get_coordinates(w)
+    assert gxy.shape == wxy.shape
+    step = max(1, len(gxy) // 2000)
+    gxy, wxy = gxy[::step], wxy[::step]
+    lon, lat = to_wgs84(gxy[:, 0], gxy[:, 1], "gcj02")
+    err = np.hypot((lon - wxy[:, 0]) * 87_000, (lat - wxy[:, 1]) * 111_000)
+    assert err.max() < 1.0
+    blon, blat = gcj02_to_bd09(gxy[:, 0], gxy[:, 1])
+    lon2, lat2 = to_wgs84(blon, blat, "bd09")
+    err2 = np.hypot((lon2 - wxy[:, 0]) * 87_000, (lat2 - wxy[:, 1]) * 111_000)
+    assert err2.max() < 1.0
+    back = bd09_to_gcj02(blon, blat)
+    assert np.allclose(back[0], gxy[:, 0], atol=1e-8)
+    # and a GCJ-02 point locates in the grid its WGS84 twin is in
+    loc = Locator(["620302000000001"], ["comprehensive"], [w])
+    inside = shapely.get_coordinates(shapely.point_on_surface(w))[0]
+    assert loc.locate_one(*inside)["grid"] == 0
