@@ -1,0 +1,1 @@
+"""PostGIS storage for gridmap: models, migrations, queries and bulk loaders."""

@@ -1,0 +1,191 @@
+"""Accounts, API keys and the audit log: create users with argon2 password hashes, check a password, issue and
+resolve API keys (only their SHA-256 is stored), write audit entries.
+
+Nothing here knows about HTTP; ``api/auth.py`` turns a :class:`User` into the caller's ``Principal``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from gis.domain import StaffRole, UserRole
+from gis.errors import Conflict, InvalidInput, NotAuthenticated
+from layers.accounts_models import ApiKey, AuditEntry, User
+
+_hasher = PasswordHasher()
+# Verified against when the username is unknown, so that a wrong name costs as long as a wrong password.
+_DUMMY_HASH = _hasher.hash("gridmap-no-such-user")
+
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")
+SCOPE_RE = re.compile(r"^(\d{6}|\d{9}|\d{12}|\d{15})?$")
+MIN_PASSWORD = 10
+KEY_PREFIX = "gm_"
+
+
+@dataclass(frozen=True)
+class Account:
+    """What the API needs to know about a signed-in account."""
+
+    username: str
+    roles: frozenset[str]
+    scope: str | None
+    staff_roles: frozenset[str]
+
+
+def _account(user: User) -> Account:
+    return Account(user.username, frozenset(user.roles or ()), user.scope, frozenset(user.staff_roles or ()))
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of ``password``."""
+    return _hasher.hash(password)
+
+
+def _check_roles(roles: Iterable[str], staff_roles: Iterable[str]) -> tuple[list[str], list[str]]:
+    roles = sorted(set(roles))
+    staff_roles = sorted(set(staff_roles))
+    if not roles:
+        raise InvalidInput("至少需要一个角色 (give at least one role)")
+    bad = [r for r in roles if r not in UserRole.values() or r == UserRole.PUBLIC.value]
+    if bad:
+        raise InvalidInput(f"未知角色 {bad}；可用：{', '.join(UserRole.values()[:-1])} (unknown roles {bad})")
+    bad = [r for r in staff_roles if r not in StaffRole.values()]
+    if bad:
+        raise InvalidInput(
+            f"未知网格岗位 {bad}；可用：{', '.join(StaffRole.values())} (unknown staff roles {bad})"
+        )
+    return roles, staff_roles
+
+
+def create_user(
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    roles: Iterable[str],
+    scope: str | None = "",
+    staff_roles: Iterable[str] = (),
+    display_name: str | None = None,
+) -> User:
+    """Add an account; ``scope`` is an area or grid code (``""`` = everywhere, for admins and the centre).
+
+    Raises
+    ------
+    InvalidInput
+        Bad username, short password, unknown role, malformed scope.
+    Conflict
+        The username is taken.
+    """
+    if not USERNAME_RE.match(username or ""):
+        raise InvalidInput("用户名须为 3–64 位字母、数字或 _.@- (username: 3–64 letters, digits or _.@-)")
+    if len(password or "") < MIN_PASSWORD:
+        raise InvalidInput(
+            f"密码至少 {MIN_PASSWORD} 位 (password must have at least {MIN_PASSWORD} characters)"
+        )
+    if scope is not None and not SCOPE_RE.match(scope):
+        raise InvalidInput(
+            "范围须为 6/9/12 位区划编码或 15 位网格编码 (scope: a 6/9/12-digit area or 15-digit grid code)"
+        )
+    roles, staff_roles = _check_roles(roles, staff_roles)
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise Conflict(f"用户名 {username} 已存在 (username {username} is taken)")
+    user = User(
+        username=username,
+        password_hash=hash_password(password),
+        roles=roles,
+        staff_roles=staff_roles,
+        scope=scope,
+        display_name=display_name,
+        active=True,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def authenticate(session: Session, username: str, password: str) -> Account:
+    """The account if ``username``/``password`` match an active user; else :class:`NotAuthenticated`."""
+    user = session.scalar(select(User).where(User.username == username))
+    try:
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        ok = user is not None and user.active
+    except (VerificationError, InvalidHashError):
+        ok = False
+    if not ok:
+        raise NotAuthenticated("用户名或密码错误 (wrong username or password)")
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.last_login_at = func.now()
+    return _account(user)
+
+
+def _key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_api_key(session: Session, username: str, name: str) -> str:
+    """Issue an API key for ``username``'s account; the plain key is returned once and never stored."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise InvalidInput(f"没有用户 {username} (no user {username})")
+    prefix = secrets.token_hex(4)
+    key = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    session.add(ApiKey(prefix=prefix, key_hash=_key_hash(key), name=name, user_id=user.id, active=True))
+    session.flush()
+    return key
+
+
+def resolve_api_key(session: Session, key: str) -> Account:
+    """The account an active API key belongs to; else :class:`NotAuthenticated`."""
+    row = session.execute(
+        select(ApiKey, User).join(User, User.id == ApiKey.user_id).where(ApiKey.key_hash == _key_hash(key))
+    ).first()
+    if row is None or not row.ApiKey.active or not row.User.active:
+        raise NotAuthenticated("API 密钥无效或已停用 (invalid or revoked API key)")
+    session.execute(update(ApiKey).where(ApiKey.id == row.ApiKey.id).values(last_used_at=func.now()))
+    return _account(row.User)
+
+
+def revoke_api_key(session: Session, prefix: str) -> bool:
+    """Deactivate the key with ``prefix``; True if there was one."""
+    res = session.execute(update(ApiKey).where(ApiKey.prefix == prefix).values(active=False))
+    return bool(res.rowcount)
+
+
+def write_audit(
+    session: Session,
+    *,
+    subject: str,
+    roles: Iterable[str],
+    action: str,
+    object_type: str,
+    object_id: str | int | None,
+    detail: dict | None = None,
+    request_path: str | None = None,
+    at: dt.datetime | None = None,
+) -> AuditEntry:
+    """Add one audit entry (the caller commits)."""
+    entry = AuditEntry(
+        subject=subject,
+        roles=",".join(sorted(roles)),
+        action=action,
+        object_type=object_type,
+        object_id=None if object_id is None else str(object_id),
+        detail=detail or {},
+        request_path=request_path,
+    )
+    if at is not None:
+        entry.at = at
+    session.add(entry)
+    session.flush()
+    return entry

@@ -1,0 +1,117 @@
+"""Engines, sessions and server-level helpers (create/drop a database, ensure PostGIS)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from gis.errors import ServiceUnavailable
+from layers.settings import DatabaseSettings
+
+
+def make_engine(settings: DatabaseSettings, **overrides) -> Engine:
+    """Create a pooled engine for ``settings`` (pre-ping on, short connect timeout, statement timeout)."""
+    kwargs = dict(
+        pool_size=settings.pool_size,
+        max_overflow=settings.max_overflow,
+        pool_timeout=settings.pool_timeout_s,
+        pool_pre_ping=True,
+        connect_args={
+            "connect_timeout": settings.connect_timeout_s,
+            "options": f"-c statement_timeout={settings.statement_timeout_ms}",
+            "application_name": "gridmap",
+        },
+    )
+    kwargs.update(overrides)
+    return create_engine(settings.sqlalchemy_url, **kwargs)
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    """A session factory bound to ``engine`` whose objects stay readable after commit."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A transaction: commit when the block ends normally, roll back on any error."""
+    session = factory()
+    try:
+        yield session
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def ping(engine: Engine) -> dict:
+    """Check that the database answers and has PostGIS; return versions, or raise ServiceUnavailable."""
+    try:
+        with engine.connect() as conn:
+            pg = conn.execute(text("SHOW server_version")).scalar_one()
+            postgis = conn.execute(text("SELECT postgis_lib_version()")).scalar_one()
+    except OperationalError as exc:
+        raise ServiceUnavailable("数据库暂时不可用，请稍后重试 (the database is not reachable; retry later)") from exc
+    return {"postgresql": pg, "postgis": postgis}
+
+
+def _server_url(url: URL) -> URL:
+    return url.set(database="postgres")
+
+
+def database_exists(url: URL) -> bool:
+    """True if the database named in ``url`` exists on its server."""
+    engine = create_engine(_server_url(url), isolation_level="AUTOCOMMIT", poolclass=None)
+    try:
+        with engine.connect() as conn:
+            found = conn.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": url.database}
+            ).first()
+        return found is not None
+    finally:
+        engine.dispose()
+
+
+def create_database(url: URL, *, exist_ok: bool = True) -> bool:
+    """Create the database named in ``url`` with PostGIS enabled; return True if it was created."""
+    created = False
+    if not database_exists(url):
+        engine = create_engine(_server_url(url), isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{url.database}" ENCODING \'UTF8\' TEMPLATE template0'))
+            created = True
+        finally:
+            engine.dispose()
+    elif not exist_ok:
+        raise FileExistsError(url.database)
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("CREATE EXTENSION IF NOT EXISTS postgis"))
+    finally:
+        engine.dispose()
+    return created
+
+
+def drop_database(url: URL) -> None:
+    """Drop the database named in ``url``, ending any sessions still connected to it."""
+    engine = create_engine(_server_url(url), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :n AND pid <> pg_backend_pid()"
+                ),
+                {"n": url.database},
+            )
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}"'))
+    finally:
+        engine.dispose()

@@ -1,0 +1,212 @@
+"""Grid staff in PostGIS: the roster audit, each grid's contact board (公示牌) and 包街 street responsibility."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy.orm import Session
+
+from gis.domain import StaffRole
+from gis.errors import InvalidInput, NotFound
+from gis.roster import MARKET_BUILDING_USES, MARKET_FACILITY_TYPES, audit_roster, summarise
+from layers import models as m
+from layers.features import current_plan_id
+
+# Roles shown on a grid's public contact board, in the order they hang on the 公示牌.
+BOARD_ROLES: tuple[StaffRole, ...] = (
+    StaffRole.GRID_HEAD,
+    StaffRole.GRID_WORKER,
+    StaffRole.LEGAL_ADVISER,
+    StaffRole.HEALTH_WORKER,
+    StaffRole.COMMUNITY_POLICE,
+    StaffRole.URBAN_INSPECTOR,
+    StaffRole.MARKET_INSPECTOR,
+)
+
+
+def _plan(session: Session, plan_id: int | None) -> int:
+    plan_id = plan_id or current_plan_id(session)
+    if plan_id is None:
+        raise NotFound("还没有已发布的网格方案 (no grid plan has been published yet)")
+    return plan_id
+
+
+def _valid_on(day: dt.date):
+    a = m.StaffAssignment
+    return and_(
+        or_(a.valid_from.is_(None), a.valid_from <= day),
+        or_(a.valid_to.is_(None), a.valid_to >= day),
+    )
+
+
+def grids_with_market_flag(session: Session, *, plan_id: int | None = None) -> pd.DataFrame:
+    """Grids of a plan with ``has_market``: flagged in properties, or holding a shop facility or building."""
+    plan_id = _plan(session, plan_id)
+    sql = text(
+        """
+        SELECT g.code, g.kind, g.name, g.community_code,
+               coalesce((g.properties->>'has_market')::boolean, false)
+               OR EXISTS (SELECT 1 FROM facilities f
+                          WHERE f.type_code = ANY(:ftypes) AND ST_Covers(g.geom, f.geom))
+               OR EXISTS (SELECT 1 FROM buildings b
+                          WHERE b.use = ANY(:uses) AND ST_Covers(g.geom, ST_PointOnSurface(b.geom)))
+               AS has_market
+        FROM grids g WHERE g.plan_id = :plan ORDER BY g.code
+        """
+    )
+    rows = session.execute(
+        sql, {"plan": plan_id, "ftypes": sorted(MARKET_FACILITY_TYPES), "uses": sorted(MARKET_BUILDING_USES)}
+    ).all()
+    return pd.DataFrame(rows, columns=["code", "kind", "name", "community_code", "has_market"])
+
+
+def _assignments(session: Session, day: dt.date) -> pd.DataFrame:
+    a = m.StaffAssignment
+    rows = session.execute(
+        select(a.role, a.grid_code, a.building_id, a.stairwell_id, a.person_id).where(_valid_on(day))
+    ).all()
+    return pd.DataFrame(rows, columns=["role", "grid_code", "building_id", "stairwell_id", "person_id"])
+
+
+def _buildings_in_grids(session: Session, plan_id: int) -> pd.DataFrame:
+    rows = session.execute(
+        text(
+            """
+            SELECT b.id, g.code AS grid_code, b.name
+            FROM buildings b
+            JOIN grids g ON g.plan_id = :plan AND g.kind = 'comprehensive'
+                        AND ST_Covers(g.geom, ST_PointOnSurface(b.geom))
+            """
+        ),
+        {"plan": plan_id},
+    ).all()
+    return pd.DataFrame(rows, columns=["id", "grid_code", "name"]).drop_duplicates("id")
+
+
+def roster_audit(
+    session: Session, *, plan_id: int | None = None, unit: str | None = None, on: dt.date | None = None
+) -> pd.DataFrame:
+    """Every vacancy (role, building without 楼栋长, stairwell without 楼口长) of the plan's grids.
+
+    ``unit`` limits the answer to a street (9 digits), community (12) or grid (15) code prefix.
+    """
+    plan_id = _plan(session, plan_id)
+    day = on or dt.date.today()
+    grids = grids_with_market_flag(session, plan_id=plan_id)
+    buildings = _buildings_in_grids(session, plan_id)
+    stairwells = pd.DataFrame(
+        session.execute(select(m.Stairwell.id, m.Stairwell.building_id, m.Stairwell.number)).all(),
+        columns=["id", "building_id", "number"],
+    )
+    stairwells = stairwells[stairwells["building_id"].isin(buildings["id"])]
+    vacancies = audit_roster(grids, _assignments(session, day), buildings, stairwells)
+    if unit:
+        vacancies = vacancies[vacancies["grid_code"].str.startswith(unit)]
+    names = dict(zip(grids["code"], grids["name"]))
+    vacancies.insert(1, "grid_name", vacancies["grid_code"].map(names))
+    return vacancies.reset_index(drop=True)
+
+
+def roster_summary(
+    session: Session, *, by: str, plan_id: int | None = None, on: dt.date | None = None
+) -> pd.DataFrame:
+    """Vacancy counts per ``grid``, ``community`` or ``street``, with the unit's name."""
+    if by not in {"grid", "community", "street"}:
+        raise InvalidInput(f"by 只能是 grid、community 或 street (by must be grid, community or street): {by!r}")
+    plan_id = _plan(session, plan_id)
+    grids = grids_with_market_flag(session, plan_id=plan_id)
+    vacancies = roster_audit(session, plan_id=plan_id, on=on)
+    out = summarise(vacancies, grids, by=by)
+    if by == "grid":
+        out.insert(1, "name", out["unit"].map(dict(zip(grids["code"], grids["name"]))))
+    else:
+        codes = [u + "0" * (12 - len(u)) for u in out["unit"]]
+        found = dict(
+            session.execute(select(m.AdminArea.code, m.AdminArea.name).where(m.AdminArea.code.in_(codes))).all()
+        )
+        out.insert(1, "name", [found.get(c) for c in codes])
+    return out
+
+
+def contact_board(session: Session, grid_code: str, *, plan_id: int | None = None) -> dict:
+    """A grid's 公示牌: its name, community and, per role, the people with their published phone only.
+
+    Private phones are never read here. A vacant role is listed with an empty ``people`` list.
+    """
+    plan_id = _plan(session, plan_id)
+    grid = session.scalar(select(m.Grid).where(m.Grid.plan_id == plan_id, m.Grid.code == grid_code))
+    if grid is None:
+        raise NotFound(f"现行方案中没有网格 {grid_code} (no grid {grid_code} in the plan)")
+    community = session.scalar(
+        select(m.AdminArea.name).where(m.AdminArea.code == grid.community_code).order_by(
+            m.AdminArea.edition_year.desc()
+        )
+    )
+    a, p = m.StaffAssignment, m.Person
+    rows = session.execute(
+        select(a.role, p.name, p.public_phone)
+        .join(p, p.id == a.person_id)
+        .where(a.grid_code == grid_code, _valid_on(dt.date.today()), a.role.in_([r.value for r in BOARD_ROLES]))
+        .order_by(a.role, p.name)
+    ).all()
+    by_role: dict[str, list[dict]] = {r.value: [] for r in BOARD_ROLES}
+    for role, name, phone in rows:
+        by_role[role].append({"name": name, "public_phone": phone})
+    return {
+        "grid": {"code": grid.code, "name": grid.name, "kind": grid.kind, "community_code": grid.community_code,
+                 "community": community, "source": grid.source},
+        "roles": [
+            {"role": r.value, "role_zh": r.zh, "people": by_role[r.value]}
+            for r in BOARD_ROLES
+            if by_role[r.value] or r not in (StaffRole.URBAN_INSPECTOR, StaffRole.MARKET_INSPECTOR)
+        ],
+    }
+
+
+def streets_without_unit(session: Session, *, on: dt.date | None = None) -> list[dict]:
+    """包街 streets that have no responsible unit on ``on`` (no unit, or its period does not cover the day)."""
+    day = on or dt.date.today()
+    s = m.StreetResponsibility
+    covered = and_(
+        s.responsible_unit.is_not(None),
+        or_(s.valid_from.is_(None), s.valid_from <= day),
+        or_(s.valid_to.is_(None), s.valid_to >= day),
+    )
+    rows = session.execute(
+        select(s.id, s.street_name, s.responsible_unit, s.valid_from, s.valid_to, s.source,
+               func.round(func.ST_Length(func.Geography(s.geom))).label("length_m"))
+        .where(~covered)
+        .order_by(s.street_name)
+    ).all()
+    return [
+        {"id": r.id, "street_name": r.street_name, "responsible_unit": r.responsible_unit,
+         "valid_from": r.valid_from, "valid_to": r.valid_to, "length_m": float(r.length_m), "source": r.source}
+        for r in rows
+    ]
+
+
+def assign_street_unit(
+    session: Session,
+    street_id: int,
+    *,
+    unit: str,
+    contact: str | None = None,
+    valid_from: dt.date | None = None,
+    valid_to: dt.date | None = None,
+) -> m.StreetResponsibility:
+    """Give a 包街 street a responsible unit for a period (the caller commits)."""
+    if not unit or not unit.strip():
+        raise InvalidInput("责任单位不能为空 (the responsible unit must not be empty)")
+    if valid_from and valid_to and valid_to < valid_from:
+        raise InvalidInput("结束日期早于开始日期 (valid_to is before valid_from)")
+    street = session.get(m.StreetResponsibility, street_id)
+    if street is None:
+        raise NotFound(f"没有包街路段 {street_id} (no street {street_id})")
+    street.responsible_unit = unit.strip()
+    street.unit_contact = contact
+    street.valid_from = valid_from
+    street.valid_to = valid_to
+    session.flush()
+    return street

@@ -1,0 +1,58 @@
+"""Database settings, read from the environment (``GRIDMAP_DATABASE_URL`` or ``GRIDMAP_DB_*``) and ``.env``."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+
+
+class DatabaseSettings(BaseSettings):
+    """Where PostGIS is.
+
+    Either give the whole URL in ``GRIDMAP_DATABASE_URL`` or its parts in ``GRIDMAP_DB_HOST``, ``_PORT``,
+    ``_USER``, ``_PASSWORD`` and ``_NAME``; the URL wins when both are given.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="GRIDMAP_DB_", env_file=".env", extra="ignore")
+
+    url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("GRIDMAP_DATABASE_URL", "GRIDMAP_DB_URL", "url"),
+        description="SQLAlchemy URL, e.g. postgresql+psycopg2://postgres@127.0.0.1:5432/gridmap",
+    )
+    host: str = "127.0.0.1"
+    port: int = 5432
+    user: str = "postgres"
+    password: str | None = None
+    name: str = "gridmap"
+    pool_size: int = 10
+    max_overflow: int = 20
+    pool_timeout_s: float = 5.0
+    connect_timeout_s: int = 3
+    statement_timeout_ms: int = 30_000
+
+    @model_validator(mode="after")
+    def _assemble_url(self) -> DatabaseSettings:
+        if not self.url:
+            self.url = URL.create(
+                "postgresql+psycopg2",
+                username=self.user,
+                password=self.password,
+                host=self.host,
+                port=self.port,
+                database=self.name,
+            ).render_as_string(hide_password=False)
+        elif self.url.startswith("postgresql://") or self.url.startswith("postgres://"):
+            self.url = "postgresql+psycopg2://" + self.url.split("://", 1)[1]
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> URL:
+        """The URL as a SQLAlchemy :class:`URL` object."""
+        return make_url(self.url or "")
+
+    def with_database(self, name: str) -> DatabaseSettings:
+        """A copy pointing at another database on the same server (used for throwaway test databases)."""
+        url = self.sqlalchemy_url.set(database=name).render_as_string(hide_password=False)
+        return self.model_copy(update={"url": url, "name": name})

@@ -1,0 +1,25 @@
+"""Settings assemble the URL from parts and never instantiate at import time."""
+
+import pytest
+
+from api.settings import ApiSettings
+from layers.settings import DatabaseSettings
+
+
+def test_url_from_parts(monkeypatch):
+    monkeypatch.delenv("GRIDMAP_DATABASE_URL", raising=False)
+    s = DatabaseSettings(_env_file=None, host="db.example", port=6543, user="u", password="p", name="g")
+    assert s.url == "postgresql+psycopg2://u:p@db.example:6543/g"
+
+
+def test_url_wins_and_gets_the_driver(monkeypatch):
+    monkeypatch.setenv("GRIDMAP_DATABASE_URL", "postgresql://a@h:5432/x")
+    s = DatabaseSettings(_env_file=None)
+    assert s.url == "postgresql+psycopg2://a@h:5432/x"
+    assert s.with_database("y").sqlalchemy_url.database == "y"
+
+
+def test_placeholder_secret_refused_in_production():
+    with pytest.raises(ValueError):
+        ApiSettings(_env_file=None, environment="production", secret_key="change-me")
+    ApiSettings(_env_file=None, environment="production", secret_key="a-real-long-secret-value")
