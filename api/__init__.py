@@ -1,0 +1,1 @@
+"""The gridmap HTTP service (FastAPI)."""

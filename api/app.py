@@ -1,0 +1,72 @@
+"""``create_app()``: build the FastAPI service; the engine is made in the lifespan, never at import."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api.errors import install_error_handlers
+from api.limits import install_limits
+from api.routes import auth as auth_routes
+from api.routes import circles as circle_routes
+from api.routes import coverage as coverage_routes
+from api.routes import facilities as facility_routes
+from api.routes import health, layers, ogc, people, plans
+from api.routes import incidents as incident_routes
+from api.routes import locate as locate_routes
+from api.routes import maps as maps_routes
+from api.routes import open311 as open311_routes
+from api.routes import plan_editor as plan_editor_routes
+from api.routes import services as services_routes
+from api.settings import Settings
+from layers.db import make_engine, make_sessionmaker
+
+DESCRIPTION = """
+**gridmap 社区网格化服务管理** — 网格、楼栋、设施、15分钟便民服务圈与事件派遣。
+
+Grid polygons, buildings, facilities and service circles in PostGIS; incidents located to the right grid.
+Coordinates are WGS84 (EPSG:4326) unless a `crs` parameter says otherwise. Synthetic demo features carry
+`source = "synthetic"`; OpenStreetMap data is © OpenStreetMap contributors (ODbL).
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Create the app. Pass ``settings`` to point it at another database (tests do)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        engine = make_engine(settings.db)
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+        try:
+            yield
+        finally:
+            engine.dispose()
+
+    app = FastAPI(
+        title="gridmap 社区网格化服务管理 API",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    install_limits(app, settings)
+    app.include_router(health.router)
+    app.include_router(auth_routes.router)
+    app.include_router(layers.router)
+    app.include_router(facility_routes.router)
+    app.include_router(circle_routes.router)
+    app.include_router(coverage_routes.router)
+    app.include_router(people.router)
+    app.include_router(services_routes.router)
+    app.include_router(plans.router)
+    app.include_router(locate_routes.router)
+    app.include_router(incident_routes.router)
+    app.include_router(open311_routes.router)
+    app.include_router(ogc.router)
+    app.include_router(maps_routes.router)
+    app.include_router(plan_editor_routes.router)
+    return app

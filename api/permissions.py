@@ -1,0 +1,175 @@
+"""The permission matrix as data: for every endpoint, who may call it.
+
+Each entry maps ``"METHOD /path"`` (the route's path template) to one of
+
+- ``ANYONE``: the anonymous public included (answers never carry personal data);
+- ``SIGNED_IN``: any account (no credentials → 401);
+- a tuple of :class:`UserRole` values: those roles and admins pass, other accounts get 403, no credentials 401.
+
+:func:`expected_status` turns an entry and a caller's role into the answer the gate gives: 200 (let through;
+the route may still answer 404/422 for its own reasons), 401 or 403. ``tests/api/test_permissions.py`` walks
+every route of the app × every role and checks the answer against this table; a route missing here fails
+that test, so a new endpoint must be added to the matrix.
+"""
+
+from __future__ import annotations
+
+from gis.domain import UserRole
+
+ANYONE = "anyone"
+SIGNED_IN = "signed_in"
+Access = str | tuple[UserRole, ...]
+
+ADMIN, PLANNER, DISPATCHER = UserRole.ADMIN, UserRole.PLANNER, UserRole.DISPATCHER
+GRID_STAFF, PARTY_MEMBER = UserRole.GRID_STAFF, UserRole.PARTY_MEMBER
+
+STAFF = (ADMIN, DISPATCHER, GRID_STAFF)
+SERVERS = (*STAFF, PARTY_MEMBER)
+ROSTER = (ADMIN, DISPATCHER, GRID_STAFF, PLANNER)
+PLANNERS = (ADMIN, PLANNER)
+
+# The callers the matrix is checked for (``None`` = no credentials).
+ROLES: dict[str, UserRole | None] = {
+    "anonymous": None,
+    "public": UserRole.PUBLIC,
+    "grid_staff": GRID_STAFF,
+    "party_member": PARTY_MEMBER,
+    "dispatcher": DISPATCHER,
+    "planner": PLANNER,
+    "admin": ADMIN,
+}
+
+MATRIX: dict[str, Access] = {
+    # documentation and health
+    "GET /openapi.json": ANYONE,
+    "GET /docs": ANYONE,
+    "GET /docs/oauth2-redirect": ANYONE,
+    "GET /redoc": ANYONE,
+    "GET /healthz": ANYONE,
+    # sign-in
+    "POST /api/v1/auth/token": ANYONE,
+    "GET /api/v1/auth/me": SIGNED_IN,
+    # public layers (no personal data)
+    "GET /api/v1/layers": ANYONE,
+    "GET /api/v1/layers/areas": ANYONE,
+    "GET /api/v1/layers/grids": ANYONE,
+    "GET /api/v1/layers/buildings": ANYONE,
+    "GET /api/v1/layers/facilities": ANYONE,
+    "GET /api/v1/layers/streets": ANYONE,
+    "GET /api/v1/layers/service-circles": ANYONE,
+    "GET /api/v1/layers/street-responsibilities": ANYONE,
+    "GET /api/v1/facilities": ANYONE,
+    "GET /api/v1/facilities/types": ANYONE,
+    "POST /api/v1/facilities/import": PLANNERS,
+    "GET /api/v1/circles": ANYONE,
+    "GET /api/v1/circles/stats": ANYONE,
+    "GET /api/v1/circles/reachable": ANYONE,
+    "POST /api/v1/circles/compute": PLANNERS,
+    "GET /api/v1/coverage/report": ANYONE,
+    "GET /api/v1/coverage/uncovered": ANYONE,
+    "GET /api/v1/coverage/seven-ones": ANYONE,
+    "POST /api/v1/coverage/sites": PLANNERS,
+    "GET /api/v1/coverage/buildings/{building_id}": ANYONE,
+    "GET /ogc": ANYONE,
+    "GET /ogc/conformance": ANYONE,
+    "GET /ogc/collections": ANYONE,
+    "GET /ogc/collections/{collection_id}": ANYONE,
+    "GET /ogc/collections/{collection_id}/items": ANYONE,
+    "GET /ogc/collections/{collection_id}/items/{feature_id}": ANYONE,
+    "GET /tiles/{layer}/{z}/{x}/{y}.mvt": ANYONE,
+    # locating points (no data is stored)
+    "GET /api/v1/locate": ANYONE,
+    "POST /api/v1/locate/batch": ANYONE,
+    # incidents: anyone reports and reads the public view (no reporter; sensitive points snapped); staff in
+    # scope follow them; Open311 is public (POST checks its api_key itself: 403 in the spec's error form)
+    "POST /api/v1/incidents": ANYONE,
+    "GET /api/v1/incidents": (*STAFF, UserRole.SYSTEM),
+    "GET /api/v1/incidents/categories": ANYONE,
+    "GET /api/v1/incidents/overdue": (*STAFF, UserRole.SYSTEM),
+    "POST /api/v1/incidents/escalate-overdue": (ADMIN, DISPATCHER, UserRole.SYSTEM),
+    "GET /api/v1/incidents/kpis": ANYONE,
+    "GET /api/v1/incidents/{incident_id}": ANYONE,
+    "GET /api/v1/incidents/{incident_id}/events": (*STAFF, UserRole.SYSTEM),
+    "POST /api/v1/incidents/{incident_id}/transitions": (*STAFF, UserRole.SYSTEM),
+    "GET /open311/v2/discovery.{fmt}": ANYONE,
+    "GET /open311/v2/services.{fmt}": ANYONE,
+    "GET /open311/v2/services/{service_code}.{fmt}": ANYONE,
+    "GET /open311/v2/requests.{fmt}": ANYONE,
+    "POST /open311/v2/requests.{fmt}": ANYONE,
+    "GET /open311/v2/requests/{service_request_id}.{fmt}": ANYONE,
+    "GET /open311/v2/tokens/{token}.{fmt}": ANYONE,
+    # people: the contact board is public (公示牌), the vacancy audit is for staff and planners
+    "GET /api/v1/roster/audit": ROSTER,
+    "GET /api/v1/roster/summary": ROSTER,
+    "GET /api/v1/grids/{code}/board": ANYONE,
+    "GET /api/v1/grids/{code}/board.html": ANYONE,
+    "GET /api/v1/street-responsibility/unassigned": ROSTER,
+    "PUT /api/v1/street-responsibility/{street_id}": (ADMIN, DISPATCHER),
+    # 三单 and 微心愿: residents place and rate; staff read contacts (audited) and dispatch; party members serve
+    "GET /api/v1/orders/categories": ANYONE,
+    "POST /api/v1/orders": ANYONE,
+    "GET /api/v1/orders": STAFF,
+    "GET /api/v1/orders/stats": STAFF,
+    "GET /api/v1/orders/{order_id}": SERVERS,
+    "POST /api/v1/orders/{order_id}/dispatch": STAFF,
+    "GET /api/v1/orders/{order_id}/suggestions": STAFF,
+    "POST /api/v1/orders/{order_id}/take": SERVERS,
+    "POST /api/v1/orders/{order_id}/fulfil": SERVERS,
+    "POST /api/v1/orders/{order_id}/rating": ANYONE,
+    "POST /api/v1/wishes": ANYONE,
+    "GET /api/v1/wishes/public": ANYONE,
+    "GET /api/v1/wishes": STAFF,
+    "POST /api/v1/wishes/{wish_id}/claim": SERVERS,
+    "POST /api/v1/wishes/{wish_id}/fulfil": SERVERS,
+    # 五彩台账: kinds are public, counts and person-level entries are staff only (entries audited)
+    "GET /api/v1/ledgers/kinds": ANYONE,
+    "PUT /api/v1/buildings/{building_id}/ledger": STAFF,
+    "GET /api/v1/ledgers/counts": STAFF,
+    "POST /api/v1/ledgers/entries": STAFF,
+    "GET /api/v1/ledgers/entries": STAFF,
+    # grid plans: planners only
+    "GET /api/v1/plans": PLANNERS,
+    "POST /api/v1/plans": PLANNERS,
+    "POST /api/v1/plans/drafts": PLANNERS,
+    "POST /api/v1/plans/import": PLANNERS,
+    "POST /api/v1/plans/validate": PLANNERS,
+    "POST /api/v1/plans/proposals": PLANNERS,
+    "GET /api/v1/plans/{plan_id}": PLANNERS,
+    "GET /api/v1/plans/{plan_id}/grids/{code}": PLANNERS,
+    "POST /api/v1/plans/{plan_id}/grids": PLANNERS,
+    "PUT /api/v1/plans/{plan_id}/grids/{code}": PLANNERS,
+    "DELETE /api/v1/plans/{plan_id}/grids/{code}": PLANNERS,
+    "GET /api/v1/plans/{plan_id}/validation": PLANNERS,
+    "GET /api/v1/plans/{plan_id}/impact": PLANNERS,
+    "POST /api/v1/plans/{plan_id}/publish": PLANNERS,
+    "GET /api/v1/plans/{plan_id}/export": PLANNERS,
+    # maps: the public map has no personal data; the incident map is for staff and planners
+    "GET /static/vendor/{path:path}": ANYONE,
+    "GET /static/maps/{name}": ANYONE,
+    "GET /maps/public": ANYONE,
+    "GET /maps/grids": ANYONE,
+    "GET /maps/incidents": ROSTER,
+    "GET /maps/coverage": ANYONE,
+    "GET /maps/signin": ANYONE,
+    "POST /maps/session": ROSTER,
+    "POST /maps/signout": ANYONE,
+    "GET /maps/public/reach": ANYONE,
+    "GET /maps/public/circles/{type_code}.json": ANYONE,
+    "GET /maps/public/boards/{code}.json": ANYONE,
+    "GET /maps/grids/problems.json": ANYONE,
+    "GET /maps/plans/{plan_id}/edit": PLANNERS,
+    "GET /maps/plans/{plan_id}/edit/state": PLANNERS,
+}
+
+
+def expected_status(access: Access, role: UserRole | None) -> int:
+    """What the gate answers a caller with ``role`` (``None`` = no credentials): 200, 401 or 403."""
+    if access == ANYONE:
+        return 200
+    if role is None:
+        return 401
+    if access == SIGNED_IN:
+        return 200
+    if role == ADMIN or role in access:
+        return 200
+    return 403

@@ -1,0 +1,219 @@
+"""Incidents: report (locate + dispatch + duplicates, with ``Idempotency-Key``), follow through the lifecycle,
+overdue lists, escalation and KPIs.
+
+Who sees what: the public (and anyone outside the incident's area) gets the public view — no reporter, the
+description and exact point of sensitive categories hidden (the point snapped to the grid's centroid). Signed-in
+staff whose scope covers the incident get the staff view; dispatchers and grid staff also see the reporter.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Path, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.audit import AuditDep
+from api.auth import OptionalUser, Principal, require_roles
+from api.deps import SessionDep
+from gis import incidents as R
+from gis.domain import UserRole
+from gis.errors import Forbidden, InvalidInput
+from layers import incidents as inc
+
+router = APIRouter(prefix="/api/v1/incidents", tags=["incidents 事件"])
+
+PRIVATE_ROLES = (UserRole.DISPATCHER.value, UserRole.GRID_STAFF.value)
+"""Roles that need the reporter's name and phone (to call back) — inside their scope only."""
+STAFF_ROLES = PRIVATE_ROLES + (UserRole.SYSTEM.value, UserRole.PLANNER.value)
+Staff = Annotated[Principal, Depends(require_roles(UserRole.ADMIN, UserRole.DISPATCHER, UserRole.GRID_STAFF,
+                                                   UserRole.SYSTEM))]
+Escalator = Annotated[Principal, Depends(require_roles(UserRole.ADMIN, UserRole.DISPATCHER, UserRole.SYSTEM))]
+IncidentId = Annotated[int, Path(ge=1, description="事件编号 (incident id)")]
+
+
+class IncidentIn(BaseModel):
+    """A report: what and where (and, optionally, who reported it — personal data, kept private)."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+    category: str = Field(description="事件类别编码或中文名，见 /api/v1/incidents/categories (category code or "
+                                      "Chinese name)", examples=["sanitation"])
+    lon: float = Field(description="经度 (longitude)", examples=[102.1855])
+    lat: float = Field(description="纬度 (latitude)", examples=[38.5015])
+    crs: str = Field("wgs84", description="坐标系 wgs84 | cgcs2000 | gcj02 | bd09 (coordinate system)")
+    accuracy_m: float | None = Field(None, description="定位精度（米）(GPS accuracy in metres)")
+    description: str | None = Field(None, description="事件描述 (what happened)")
+    reporter_name: str | None = Field(None, description="上报人姓名（个人信息，不公开）(reporter's name; private)")
+    reporter_phone: str | None = Field(None, description="上报人电话（个人信息，不公开）(reporter's phone; private)")
+    reporter_email: str | None = Field(None, description="上报人邮箱（个人信息，不公开）(reporter's e-mail; private)")
+    address: str | None = Field(None, description="地址描述 (address as written by the reporter)")
+    media_url: str | None = Field(None, description="照片链接 (photo URL)")
+
+
+class TransitionIn(BaseModel):
+    """One action on an incident."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+    action: str = Field(description="register 立案 | dispatch 派遣 | handle 处置 | feedback 反馈 | verify 核查 | "
+                                    "close 结案 | return 回退 | postpone 延期 | escalate 上报上级", examples=["register"])
+    note: str | None = Field(None, description="说明 (note)")
+    hours: float | None = Field(None, description="延期小时数（延期时必填）(hours to postpone by)")
+    assignee_id: int | None = Field(None, description="派遣给的人员编号（派遣时可选）(person to dispatch to)")
+
+
+def view_kind(principal: Principal, code: str | None) -> inc.View:
+    """``private`` for dispatchers/grid staff whose scope covers ``code``, ``staff`` for other staff roles in
+    scope, else ``public``."""
+    if principal.is_public or not principal.covers(code):
+        return "public"
+    if principal.has_any(*PRIVATE_ROLES):
+        return "private"
+    if principal.has_any(*STAFF_ROLES):
+        return "staff"
+    return "public"
+
+
+def _views(session, principal: Principal, rows, audit) -> list[dict[str, Any]]:
+    """Each incident in the caller's view; reading reporters' personal data is audited first."""
+    kinds = [view_kind(principal, i.grid_code or d.community_code) for i, d in rows]
+    private = [i.id for (i, _), k in zip(rows, kinds) if k == "private" and (i.reporter_name or i.reporter_phone)]
+    if private:
+        audit("read", "incident_reporter", private[0] if len(private) == 1 else None, {"incident_ids": private})
+    return [inc.view(session, i, d, k) for (i, d), k in zip(rows, kinds)]
+
+
+def _scope(principal: Principal) -> str | None:
+    return "" if UserRole.ADMIN.value in principal.roles else principal.scope
+
+
+def _actor(principal: Principal) -> str:
+    return principal.subject if not principal.is_public else "public"
+
+
+@router.post(
+    "", status_code=201,
+    summary="上报事件：定位到网格、按类别派遣、查重，并保存 (report an incident: locate, dispatch, check duplicates, "
+            "store)",
+    responses={201: {"description": "已保存；重试同一 Idempotency-Key 得到同一答复 (stored; a retry gets the same answer)"},
+               422: {"description": "坐标/类别/坐标系无效，或 Idempotency-Key 用于不同请求 (bad input; nothing stored)"}},
+)
+def report_incident(
+    body: IncidentIn,
+    session: SessionDep,
+    principal: OptionalUser,
+    idempotency_key: Annotated[str | None, Header(
+        alias="Idempotency-Key", description="重试不会重复建事件 (a retried POST never creates a second incident)")] = None,
+) -> JSONResponse:
+    """The same answer as ``GET /api/v1/locate`` for the point, plus ``incident``: id, state, deadline, who it was
+    dispatched to and why, and open incidents of the same category within 250 m (``duplicates``; one within 50 m
+    and 24 h makes this report a linked duplicate, ``duplicate_of``, not a second task)."""
+    answer, replayed, _ = inc.create_incident(session, body.model_dump(), idempotency_key=idempotency_key,
+                                              channel="api", actor=_actor(principal))
+    session.commit()
+    headers = {"Idempotent-Replayed": "true"} if replayed else {}
+    headers["Location"] = f"/api/v1/incidents/{answer['incident']['id']}"
+    return JSONResponse(answer, status_code=201, headers=headers)
+
+
+@router.get("/categories", summary="事件类别、处置角色与时限 (categories, the role that handles each, deadlines)")
+def categories() -> list[dict[str, Any]]:
+    """The category table (data): code, names, the grid role it is dispatched to, deadline in hours, sensitive."""
+    return [c.as_dict() for c in inc.categories().values()]
+
+
+@router.get("", summary="事件列表（工作人员，限本辖区）(list incidents; staff, within their scope)")
+def list_incidents(
+    session: SessionDep,
+    principal: Staff,
+    audit: AuditDep,
+    state: Annotated[list[str] | None, Query(description="状态，可多个 (states)")] = None,
+    category: Annotated[list[str] | None, Query(description="类别，可多个 (categories)")] = None,
+    grid_code: Annotated[str | None, Query(pattern=r"^[0-9]{15}$", description="网格编码 (grid code)")] = None,
+    community_code: Annotated[str | None, Query(pattern=r"^[0-9]{12}$", description="社区代码")] = None,
+    assignee_id: Annotated[int | None, Query(ge=1, description="派给此人员的任务 (tasks of this person)")] = None,
+    overdue: Annotated[bool | None, Query(description="只看超期 (only overdue)")] = None,
+    include_duplicates: Annotated[bool, Query(description="含重复上报 (include linked duplicates)")] = True,
+    since: Annotated[dt.datetime | None, Query(description="上报时间起 (reported since)")] = None,
+    until: Annotated[dt.datetime | None, Query(description="上报时间止 (reported until)")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Newest first; each in the view the caller may see."""
+    for s in state or []:
+        if s not in R.S.values():
+            raise InvalidInput(f"未知状态 {s!r} (unknown state; known: {', '.join(R.S.values())})")
+    rows = inc.query(session, state=state, category=category, grid_code=grid_code, community_code=community_code,
+                     assignee_id=assignee_id, scope=_scope(principal), overdue=overdue, include_duplicates=include_duplicates, since=since,
+                     until=until, limit=limit, offset=offset)
+    items = _views(session, principal, rows, audit)
+    return {"count": len(items), "items": items}
+
+
+@router.get("/overdue", summary="超期未结事件（工作人员）(overdue open incidents; staff)")
+def overdue(session: SessionDep, principal: Staff, audit: AuditDep,
+            limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> dict[str, Any]:
+    """Open incidents past their deadline in the caller's scope, oldest deadline first."""
+    rows = inc.query(session, overdue=True, scope=_scope(principal), limit=limit)
+    rows.sort(key=lambda r: (r[0].due_at, r[0].id))
+    items = _views(session, principal, rows, audit)
+    return {"count": len(items), "items": items}
+
+
+@router.post("/escalate-overdue",
+             summary="超期事件自动上报上级 (escalate every overdue incident one level)")
+def escalate_overdue(session: SessionDep, principal: Escalator) -> dict[str, Any]:
+    """网格 → 社区 → 街道 → 区/部门, each with a fresh deadline; recorded as events by this caller."""
+    moved = inc.escalate_overdue(session, actor=f"{principal.subject}:overdue", scope=_scope(principal))
+    session.commit()
+    return {"count": sum(1 for x in moved if x["escalated"]), "items": moved}
+
+
+@router.get("/kpis", summary="考核指标：按网格/社区/街道/月份/类别 (KPIs by grid, community, street, month, category)")
+def kpis(
+    session: SessionDep,
+    principal: OptionalUser,
+    by: Annotated[str, Query(description="grid | community | street | month | category")] = "grid",
+    since: Annotated[dt.datetime | None, Query(description="上报时间起 (reported since)")] = None,
+    until: Annotated[dt.datetime | None, Query(description="上报时间止 (reported until)")] = None,
+) -> dict[str, Any]:
+    """Counts, the share closed at grid or community level (target ≥ 80%), the on-time rate and the median
+    handling time in hours; linked duplicates are not counted. Aggregates only: no personal data."""
+    scope = "" if principal.is_public else _scope(principal)
+    return inc.kpis(session, by, since=since, until=until, scope=scope)
+
+
+@router.get("/{incident_id}", summary="事件详情（按身份显示）(one incident, in the view the caller may see)")
+def get_incident(incident_id: IncidentId, session: SessionDep, principal: OptionalUser,
+                 audit: AuditDep) -> dict[str, Any]:
+    """Public view for everyone; staff in scope see more; the reporter only to dispatchers/grid staff in scope
+    (each such read is written to the audit log)."""
+    return _views(session, principal, [inc.load(session, incident_id)], audit)[0]
+
+
+@router.get("/{incident_id}/events", summary="事件流转记录（工作人员）(the incident's transitions; staff)")
+def get_events(incident_id: IncidentId, session: SessionDep, principal: Staff) -> list[dict[str, Any]]:
+    """Every transition: from → to, level, who and when."""
+    i, d = inc.load(session, incident_id)
+    if not principal.covers(i.grid_code or d.community_code):
+        raise Forbidden("此事件不在您的辖区内 (this incident is outside your scope)")
+    return inc.events(session, incident_id)
+
+
+@router.post("/{incident_id}/transitions",
+             summary="流转：立案/派遣/处置/反馈/核查/结案/回退/延期/上报上级 (move the incident on)",
+             responses={409: {"description": "当前状态不允许此操作 (not allowed from the current state)"},
+                        403: {"description": "角色或辖区不符 (role or scope does not allow it)"}})
+def post_transition(incident_id: IncidentId, body: TransitionIn, session: SessionDep,
+                    principal: Staff, audit: AuditDep) -> dict[str, Any]:
+    """Checks the caller's role and scope, then the state machine; records who and when."""
+    i, d = inc.load(session, incident_id)
+    if not principal.covers(i.grid_code or d.community_code):
+        raise Forbidden("此事件不在您的辖区内 (this incident is outside your scope)")
+    i, d = inc.transition(session, incident_id, body.action, actor=principal.subject, roles=principal.roles,
+                          note=body.note, hours=body.hours, assignee_id=body.assignee_id)
+    session.commit()
+    return _views(session, principal, [(i, d)], audit)[0]

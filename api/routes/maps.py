@@ -1,0 +1,496 @@
+"""Map pages (Folium, offline assets) and PostGIS vector tiles.
+
+``/maps/public`` 公众设施地图 · ``/maps/grids`` 网格规划图 · ``/maps/incidents`` 事件调度图 (staff only) ·
+``/maps/coverage`` 服务覆盖图 · ``/tiles/{layer}/{z}/{x}/{y}.mvt`` · ``/static/vendor/…`` the JS/CSS the pages use.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as FPath
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from sqlalchemy.orm import Session
+
+from api.auth import Principal, read_token
+from api.deps import SessionDep, SettingsDep
+from api.settings import Settings
+from gis.domain import FACILITY_TYPES, IncidentState, UserRole
+from gis.errors import Forbidden, NotAuthenticated, NotFound
+from layers import map_data
+from maps import assets
+from maps.common import MapContext, render
+from maps.pages import (
+    CoverageData,
+    GridData,
+    IncidentData,
+    PublicData,
+    coverage_map,
+    grid_map,
+    incident_map,
+    problems_geojson,
+    public_map,
+)
+from maps.settings import MapSettings
+
+router = APIRouter(tags=["maps 地图"])
+
+STAFF = (UserRole.ADMIN, UserRole.DISPATCHER, UserRole.PLANNER, UserRole.GRID_STAFF)
+TOKEN_COOKIE = "gridmap_token"
+TYPE_CODES = [c for c, *_ in FACILITY_TYPES]
+HTML = {"text/html": {}}
+
+
+def map_settings(settings: Settings) -> MapSettings:
+    """The map settings of this app (``Settings.maps`` when present, else from the environment)."""
+    found = getattr(settings, "maps", None)
+    return found if isinstance(found, MapSettings) else MapSettings()
+
+
+def _ctx(request: Request, settings: Settings, query: str = "") -> MapContext:
+    ms = map_settings(settings)
+    assets.check_installed(ms.vendor_dir)
+    return MapContext(settings=ms, query=query)
+
+
+def map_staff(request: Request) -> Principal:
+    """A signed-in staff member, from ``Authorization: Bearer`` or the ``gridmap_token`` cookie (for pages and
+    the tile requests they make)."""
+    header = request.headers.get("authorization", "")
+    token = header[7:].strip() if header.lower().startswith("bearer ") else request.cookies.get(TOKEN_COOKIE)
+    if not token:
+        raise NotAuthenticated("需要登录 (sign-in required)")
+    principal = read_token(token, request.app.state.settings.api.secret_key)
+    if principal.is_public:
+        raise NotAuthenticated("需要登录 (sign-in required)")
+    if not principal.has_any(*STAFF):
+        raise Forbidden("仅限工作人员 (staff only)")
+    return principal
+
+
+StaffDep = Annotated[Principal, Depends(map_staff)]
+
+
+def _wants_html(request: Request) -> bool:
+    return "text/html" in request.headers.get("accept", "")
+
+
+def _safe_next(value: str | None) -> str:
+    return value if value and value.startswith("/maps/") and "//" not in value else "/maps/incidents"
+
+
+_SIGNIN = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">
+<title>工作人员登录 · gridmap</title><style>
+body{font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif;background:#eef1f4;display:flex;
+justify-content:center;align-items:center;min-height:100vh;margin:0}
+form{background:#fff;padding:24px 28px;border-radius:8px;box-shadow:0 2px 8px rgba(0,0,0,.2);width:280px}
+h1{font-size:18px;margin:0 0 14px}label{display:block;margin:10px 0 4px;font-size:13px;color:#555}
+input{width:100%;box-sizing:border-box;padding:7px;font-size:15px;border:1px solid #bbb;border-radius:4px}
+button{margin-top:16px;width:100%;padding:8px;font-size:15px;background:#1565c0;color:#fff;border:0;
+border-radius:4px}#msg{color:#c62828;font-size:13px;min-height:1em;margin-top:8px}</style></head><body>
+<form id="f"><h1>工作人员登录 (staff sign-in)</h1>
+<label for="u">用户名 (username)</label><input id="u" name="username" autocomplete="username" required>
+<label for="p">密码 (password)</label><input id="p" name="password" type="password"
+autocomplete="current-password" required><button type="submit">登录</button><div id="msg"></div></form>
+<script>
+document.getElementById("f").addEventListener("submit", function (e) {
+  e.preventDefault();
+  var msg = document.getElementById("msg");
+  msg.textContent = "";
+  fetch("/api/v1/auth/token", {method: "POST", body: new URLSearchParams(new FormData(e.target))})
+    .then(function (r) { return r.json().then(function (j) { return [r.ok, j]; }); })
+    .then(function (res) {
+      if (!res[0]) throw new Error((res[1].error && res[1].error.message) || "登录失败");
+      return fetch("/maps/session", {method: "POST", credentials: "same-origin",
+        headers: {Authorization: "Bearer " + res[1].access_token}});
+    })
+    .then(function (r) {
+      if (!r.ok) return r.json().then(function (j) { throw new Error(j.error ? j.error.message : "登录失败"); });
+      window.location.replace(__NEXT__);
+    })
+    .catch(function (err) { msg.textContent = err.message; });
+});
+</script></body></html>"""
+
+
+@router.get("/maps/signin", response_class=HTMLResponse, summary="工作人员登录页（调度图用）(staff sign-in page)")
+def signin_page(next: Annotated[str | None, Query(description="登录后前往 (where to go after)")] = None):
+    """A plain sign-in form for the staff maps: it signs in with ``/api/v1/auth/token`` and hands the token to
+    ``POST /maps/session``, which keeps it in an HttpOnly cookie for the map page and its tile requests."""
+    import json
+
+    return HTMLResponse(_SIGNIN.replace("__NEXT__", json.dumps(_safe_next(next))))
+
+
+@router.post(
+    "/maps/session",
+    status_code=204,
+    summary="把令牌存入仅 HTTP 可读的 Cookie（地图页用）(keep the bearer token in an HttpOnly cookie)",
+    responses={401: {"description": "需要登录"}, 403: {"description": "仅限工作人员"}},
+)
+def start_session(request: Request, principal: StaffDep) -> Response:
+    """Staff only: the ``Authorization: Bearer`` token of this request becomes the ``gridmap_token`` cookie
+    (HttpOnly, SameSite=Strict) so that map pages and their vector tiles are authorised."""
+    token = request.headers.get("authorization", "")[7:].strip() or request.cookies.get(TOKEN_COOKIE, "")
+    settings = request.app.state.settings.api
+    resp = Response(status_code=204)
+    resp.set_cookie(TOKEN_COOKIE, token, max_age=getattr(settings, "token_ttl_s", 1800), httponly=True,
+                    samesite="strict", secure=request.url.scheme == "https", path="/")
+    return resp
+
+
+@router.post("/maps/signout", status_code=204, summary="退出地图登录 (forget the map cookie)")
+def end_session() -> Response:
+    """Delete the ``gridmap_token`` cookie."""
+    resp = Response(status_code=204)
+    resp.delete_cookie(TOKEN_COOKIE, path="/")
+    return resp
+
+
+def _scope(principal: Principal) -> str | None:
+    return None if UserRole.ADMIN.value in principal.roles or not principal.scope else principal.scope
+
+
+# ------------------------------------------------------------------------------------------ assets
+@router.get("/static/vendor/{path:path}", include_in_schema=False)
+def vendor_file(path: str, settings: SettingsDep) -> FileResponse:
+    """A vendor JS/CSS/font file installed by ``gridmap assets install``."""
+    root = map_settings(settings).vendor_dir.resolve()
+    target = (root / path).resolve()
+    if not target.is_relative_to(root / "node_modules") or not target.is_file():
+        raise NotFound(f"没有该资源文件 (no such asset): {path}")
+    return FileResponse(target, headers={"Cache-Control": "public, max-age=86400"})
+
+
+@router.get("/static/maps/{name}", include_in_schema=False)
+def own_file(name: Literal["gridmap.js", "gridmap.css"]) -> FileResponse:
+    """Our own page script and stylesheet."""
+    return FileResponse(assets.STATIC_DIR / name, headers={"Cache-Control": "no-cache"})
+
+
+# ------------------------------------------------------------------------------------------ pages
+def public_data(session: Session, *, with_boards: bool = False) -> PublicData:
+    """Everything the public map shows (no personal data); the boards only when they are to be embedded."""
+    return PublicData(
+        facilities=map_data.facilities(session),
+        grids=map_data.grids(session),
+        communities=map_data.communities(session),
+        villages=map_data.seven_ones(session),
+        circles=map_data.circles_by_type(session) if with_boards else map_data.circle_types(session),
+        boards=map_data.boards(session) if with_boards else {},
+        bounds=map_data.extent(session),
+    )
+
+
+@router.get(
+    "/maps/public/reach",
+    summary="从这里15分钟能到哪里：每类设施最近一处及是否在其服务圈内 (what can I reach from here)",
+)
+def public_reach(
+    session: SessionDep,
+    settings: SettingsDep,
+    lon: Annotated[float, Query(ge=-180, le=180, description="经度 (longitude)")],
+    lat: Annotated[float, Query(ge=-90, le=90, description="纬度 (latitude)")],
+    crs: Annotated[Literal["wgs84", "gcj02"], Query(description="坐标系；高德底图的页面用 gcj02")] = "wgs84",
+) -> dict:
+    """Per facility type: the nearest facility, its distance in metres, and whether the point lies inside one of
+    the type's service circles (or, before circles exist, within 1 km as the crow flies). Public data only."""
+    from gis.coords import gcj02_to_wgs84
+
+    if crs == "gcj02":
+        glon, glat = gcj02_to_wgs84(lon, lat)
+        lon, lat = float(glon), float(glat)
+    return {"lon": lon, "lat": lat, "minutes": 15, "budget_m": int(map_data.FALLBACK_REACH_M),
+            "results": map_data.reach(session, lon, lat)}
+
+
+@router.get(
+    "/maps/public/circles/{type_code}.json",
+    summary="某类设施的15分钟服务圈（合并、简化，地图用）(a type's service circles for the map)",
+)
+def public_circles(
+    session: SessionDep,
+    settings: SettingsDep,
+    type_code: Annotated[Literal[tuple(TYPE_CODES)], FPath(description="设施类型 (facility type)")],
+) -> dict:
+    """The union of the type's service circles, simplified to ~5 m, in the map's coordinates."""
+    from maps.common import feature_collection
+
+    ctx = MapContext(settings=map_settings(settings))
+    return feature_collection(map_data.circles_by_type(session, type_code=type_code),
+                              ["type_code", "type_zh", "minutes", "source"], shift=ctx.shift)
+
+
+@router.get(
+    "/maps/public/boards/{code}.json",
+    summary="网格公示牌内容（公开：角色、姓名与公示电话）(a grid's contact board, as published)",
+)
+def public_board(session: SessionDep, code: Annotated[str, FPath(pattern=r"^[0-9]{15}$")]) -> dict:
+    """The roles of a grid's group with names and *published* phones only — what its printed 公示牌 shows.
+    Vacant roles come with an empty list."""
+    found = map_data.boards(session, grid_code=code)
+    if code not in found:
+        raise NotFound(f"现行方案中没有网格 {code} (no grid {code} in the plan in force)")
+    return {"code": code, "roles": found[code]}
+
+
+@router.get(
+    "/maps/public",
+    response_class=HTMLResponse,
+    responses={200: {"content": HTML}},
+    summary="公众设施地图：设施、15分钟生活圈、网格公示牌、七个一、搜索、可达 (public facility map)",
+)
+def public_page(request: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+    """Facilities by type, each type's 15-minute circle, community and grid boundaries with each grid's contact
+    board, "七个一" per village, search, and "what can I reach from here" on click. No personal data."""
+    ctx = _ctx(request, settings)
+    return HTMLResponse(render(public_map(public_data(session), ctx)))
+
+
+_PROBLEMS: dict[tuple, object] = {}  # slow answers (validation, coverage) by data fingerprint
+
+
+def _problems_key(session: Session, plan_id: int) -> tuple:
+    from sqlalchemy import text
+
+    return (plan_id, *session.execute(text(
+        "SELECT (SELECT count(*) || ':' || coalesce(max(version), 0) || ':' || coalesce(sum(households), 0) || ':' || "
+        "coalesce(max(id), 0) FROM grids WHERE plan_id = :p), "
+        "(SELECT count(*) || ':' || coalesce(max(id), 0) || ':' || coalesce(sum(households), 0) FROM buildings), "
+        "(SELECT count(*) || ':' || coalesce(max(id), 0) FROM staff_assignments)"), {"p": plan_id}).one())
+
+
+def _problems_cached(session: Session, plan_id: int) -> bool:
+    return _problems_key(session, plan_id) in _PROBLEMS
+
+
+def _problems(session: Session, plan_id: int) -> dict:
+    """The plan's validation problems as GeoJSON, cached until the plan's grids or the buildings change
+    (validating 2,000 grids against 50,000 buildings takes ~2 s; the fingerprint query a few ms)."""
+    from layers.plans import validate
+
+    key = _problems_key(session, plan_id)
+    if key not in _PROBLEMS:
+        if len(_PROBLEMS) > 16:
+            _PROBLEMS.clear()
+        _PROBLEMS[key] = validate(session, plan_id).as_geojson()
+    return _PROBLEMS[key]
+
+
+def grid_data(session: Session, ctx: MapContext, *, plan_id: int | None, problems: bool) -> GridData:
+    """The planners' grid map data: grids, validation problems, buildings (tiles when many)."""
+    plan_id = plan_id or map_data.plan_in_force(session)
+    if plan_id is None:
+        raise NotFound("还没有已发布的网格方案 (no grid plan has been published yet)")
+    report = {"type": "FeatureCollection", "features": []}
+    url = None
+    if problems and ctx.tile_base is not None and not _problems_cached(session, plan_id):
+        url = f"{ctx.tile_base}/maps/grids/problems.json?plan_id={plan_id}"  # validated after the page shows
+    elif problems:
+        report = _problems(session, plan_id)
+    n = map_data.count(session, "buildings")
+    return GridData(
+        grids=map_data.grids(session, plan_id=plan_id),
+        problems=report,
+        buildings=None if ctx.use_tiles(n) else map_data.buildings(session),
+        building_count=n,
+        bounds=map_data.extent(session),
+        building_sources=map_data.sources(session, "buildings"),
+        problems_url=url,
+    )
+
+
+@router.get(
+    "/maps/grids/problems.json",
+    summary="网格方案校验问题（地图用 GeoJSON）(a plan's validation problems as GeoJSON for the grid map)",
+)
+def grid_problems(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    plan_id: Annotated[int | None, Query(ge=1, description="网格方案，默认现行 (plan id, default in force)")] = None,
+) -> dict:
+    """Overlaps, gaps, parts outside the community, cut buildings, households out of band … of a plan, as a
+    FeatureCollection in the map's coordinates (GCJ-02 when the basemap is Amap). Cached until the plan's grids,
+    the buildings or the staff change."""
+    plan_id = plan_id or map_data.plan_in_force(session)
+    if plan_id is None:
+        raise NotFound("还没有已发布的网格方案 (no grid plan has been published yet)")
+    return problems_geojson(_problems(session, plan_id), MapContext(settings=map_settings(settings)))
+
+
+@router.get(
+    "/maps/grids",
+    response_class=HTMLResponse,
+    responses={200: {"content": HTML}},
+    summary="网格规划图：户数着色（300–500）、编码、校验问题、楼栋 (planners' grid map)",
+)
+def grids_page(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    plan_id: Annotated[int | None, Query(ge=1, description="网格方案，默认现行 (plan id, default in force)")] = None,
+    problems: Annotated[bool, Query(description="显示校验问题 (show validation problems)")] = True,
+) -> HTMLResponse:
+    """Grids coloured by households against the 300–500 band, codes as labels from zoom 15, validation problems
+    highlighted, buildings from zoom 15 (vector tiles when there are many)."""
+    ctx = _ctx(request, settings)
+    return HTMLResponse(render(grid_map(grid_data(session, ctx, plan_id=plan_id, problems=problems), ctx)))
+
+
+def incident_filter(
+    since: Annotated[dt.date | None, Query(description="上报日期起 (created from, YYYY-MM-DD)")] = None,
+    until: Annotated[dt.date | None, Query(description="上报日期止 (created until, inclusive)")] = None,
+    grid: Annotated[str | None, Query(pattern=r"^[0-9]{6,15}$", description="网格/社区编码前缀 (grid code)")] = None,
+    category: Annotated[str | None, Query(max_length=50, description="事件类别 (category)")] = None,
+    state: Annotated[Literal[tuple(IncidentState.values())] | None, Query(description="状态 (state)")] = None,
+) -> map_data.IncidentFilter:
+    """The dispatch filters from the query string."""
+    return map_data.IncidentFilter(since=since, until=until, grid=grid or None, category=category or None,
+                                   state=state)
+
+
+FilterDep = Annotated[map_data.IncidentFilter, Depends(incident_filter)]
+
+
+def incident_data(session: Session, ctx: MapContext, flt: map_data.IncidentFilter) -> IncidentData:
+    """The dispatch map data: incidents (embedded when few, else tiles), heat bins, grids, categories."""
+    n = map_data.incident_count(session, flt)
+    where, params = flt.sql()
+    from sqlalchemy import text
+
+    overdue = int(session.scalar(text(
+        f"SELECT count(*) FROM incidents i WHERE {where} AND i.due_at < now() AND i.state <> 'closed'"), params))
+    return IncidentData(
+        grids=map_data.grids(session, tolerance_deg=0.00003),
+        incidents=None if ctx.use_tiles(n) else map_data.incidents(session, flt, limit=n or 1),
+        incident_count=n,
+        heat=map_data.incident_heat(session, flt),
+        categories=map_data.incident_categories(session),
+        filters={"since": flt.since.isoformat() if flt.since else "",
+                 "until": flt.until.isoformat() if flt.until else "", "grid": flt.grid or "",
+                 "category": flt.category or ""},
+        bounds=map_data.extent(session),
+        sources=map_data.sources(session, "incidents"),
+        overdue=overdue,
+    )
+
+
+@router.get(
+    "/maps/incidents",
+    response_class=HTMLResponse,
+    responses={200: {"content": HTML}, 401: {"description": "需要登录"}, 403: {"description": "仅限工作人员"}},
+    summary="事件调度图（仅工作人员）：状态/类别、超期、聚合、热力、筛选 (dispatch map, staff only)",
+)
+def incidents_page(request: Request, session: SessionDep, settings: SettingsDep, flt: FilterDep) -> Response:
+    """Incidents by state and category with overdue ones ringed in red, clustering and a heat map, the grid
+    overlay, and filters by date, grid and category. Staff only (bearer token or the ``gridmap_token`` cookie);
+    a scoped account sees its own area only. No reporter names or phones. A browser that is not signed in is
+    sent to ``/maps/signin``."""
+    try:
+        principal = map_staff(request)
+    except NotAuthenticated:
+        if not _wants_html(request):
+            raise
+        from urllib.parse import quote
+
+        from fastapi.responses import RedirectResponse
+
+        return RedirectResponse(f"/maps/signin?next={quote(str(request.url.path) + ('?' + request.url.query if request.url.query else ''))}",
+                                status_code=303)
+    flt = map_data.IncidentFilter(**{**flt.__dict__, "scope": _scope(principal)})
+    query = "&".join(f"{k}={v}" for k, v in request.query_params.items() if k in
+                     {"since", "until", "grid", "category", "state"} and v)
+    ctx = _ctx(request, settings, query=query)
+    return HTMLResponse(render(incident_map(incident_data(session, ctx, flt), ctx)))
+
+
+def coverage_data(session: Session, ctx: MapContext, type_code: str, *, sites: int = 5) -> CoverageData:
+    """The coverage map data for one service type."""
+    from sqlalchemy import text
+
+    circles = map_data.circles_by_type(session, type_code=type_code)
+    minutes = float(circles["minutes"].max()) if len(circles) and circles["minutes"].notna().any() else 15.0
+    radius = 4000.0 * minutes / 60 / 2
+    # the uncovered buildings and the site search are cached until the buildings or this type's circles change
+    key = ("coverage", type_code, sites, *session.execute(text(
+        "SELECT (SELECT count(*) || ':' || coalesce(max(id), 0) || ':' || coalesce(sum(households), 0) "
+        "FROM buildings), (SELECT count(*) || ':' || coalesce(max(id), 0) || ':' || coalesce(max(computed_at)::text, '') "
+        "FROM service_circles WHERE type_code = :t)"), {"t": type_code}).one())
+    if key not in _PROBLEMS:
+        if len(_PROBLEMS) > 16:
+            _PROBLEMS.clear()
+        found = map_data.uncovered_buildings(session, type_code)
+        _PROBLEMS[key] = (found, map_data.suggested_sites(found, radius_m=radius, n=sites))
+    uncovered, suggested = _PROBLEMS[key]
+    return CoverageData(
+        type_code=type_code,
+        facilities=map_data.facilities(session, type_code=type_code),
+        circles=circles,
+        uncovered=None if ctx.use_tiles(len(uncovered)) else uncovered,
+        uncovered_count=len(uncovered),
+        uncovered_households=int(uncovered["households"].fillna(0).sum()),
+        sites=suggested,
+        grids=map_data.grids(session, tolerance_deg=0.00003),
+        bounds=map_data.extent(session),
+        minutes=minutes,
+        sources=map_data.sources(session, "buildings"),
+        estimated=not map_data.has_circles(session, type_code),
+    )
+
+
+@router.get(
+    "/maps/coverage",
+    response_class=HTMLResponse,
+    responses={200: {"content": HTML}},
+    summary="服务覆盖图：未覆盖楼栋与建议选址 (coverage map: uncovered buildings, suggested sites)",
+)
+def coverage_page(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    type: Annotated[Literal[tuple(TYPE_CODES)], Query(description="设施类型 (facility type code)")] = "clinic",
+    sites: Annotated[int, Query(ge=0, le=20, description="建议选址个数 (number of suggested sites)")] = 5,
+) -> HTMLResponse:
+    """One service type's circles and facilities, the buildings outside every circle, and greedy suggested
+    sites (each the spot whose half-budget disc holds the most uncovered households)."""
+    ctx = _ctx(request, settings)
+    return HTMLResponse(render(coverage_map(coverage_data(session, ctx, type, sites=sites), ctx)))
+
+
+# ------------------------------------------------------------------------------------------ tiles
+@router.get(
+    "/tiles/{layer}/{z}/{x}/{y}.mvt",
+    responses={200: {"content": {"application/vnd.mapbox-vector-tile": {}}}},
+    summary="矢量瓦片（ST_AsMVT）：楼栋、网格、事件（仅工作人员）、未覆盖楼栋 (vector tiles)",
+)
+def vector_tile(
+    request: Request,
+    session: SessionDep,
+    layer: Literal[map_data.TILE_LAYERS],
+    z: int,
+    x: int,
+    y: int,
+    flt: FilterDep,
+    crs: Annotated[Literal["wgs84", "gcj02"], Query(description="gcj02：配合高德底图偏移 (shift for Amap)")] = "wgs84",
+    type: Annotated[Literal[tuple(TYPE_CODES)] | None, Query(description="uncovered 图层的设施类型")] = None,
+) -> Response:
+    """A Mapbox vector tile of a big layer, cut by PostGIS. Incidents need a signed-in staff member and are
+    clustered below zoom 15; they never carry reporter names or phones."""
+    if layer == "incidents":
+        principal = map_staff(request)
+        flt = map_data.IncidentFilter(**{**flt.__dict__, "scope": _scope(principal)})
+    if layer == "uncovered" and type is None:
+        type = "clinic"
+    data = map_data.tile(session, layer, z, x, y, gcj02=crs == "gcj02", flt=flt, type_code=type)
+    cache = "private, max-age=60" if layer == "incidents" else "public, max-age=300"
+    return Response(data, media_type="application/vnd.mapbox-vector-tile", headers={"Cache-Control": cache})
+
+
+def vendor_path(settings: Settings) -> Path:
+    """Where the vendor assets are (for the export command)."""
+    return map_settings(settings).vendor_dir

@@ -1,0 +1,124 @@
+"""规划员绘图页 (the planners' drawing page) and the state it reloads after each edit.
+
+``GET /maps/plans/{plan_id}/edit`` — the page (Folium + Leaflet.draw, local assets); ``GET
+/maps/plans/{plan_id}/edit/state`` — the plan's grids (with versions) and its validation report, in the page's
+display coordinates. Planners and admins only, signed in with ``Authorization: Bearer`` or the ``gridmap_token``
+cookie. The edits themselves go to the plan API (``/api/v1/plans/{plan_id}/grids…``, versioned).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse
+
+from api.auth import Principal, issue_token, read_token
+from api.deps import SessionDep, SettingsDep
+from api.routes.maps import TOKEN_COOKIE, map_settings
+from gis.domain import UserRole
+from gis.errors import Forbidden, NotAuthenticated
+from layers import map_data, plans
+from maps import assets
+from maps.common import MapContext, render
+from maps.plan_editor import EditorData, editor_state, plan_editor
+
+router = APIRouter(tags=["maps 地图"])
+PAGE_TOKEN_TTL_S = 20 * 60
+COMMUNITY = Query(pattern=r"^[0-9]{12}$", description="只显示一个社区 (one community only)")
+
+
+def planner_page_user(request: Request) -> Principal:
+    """A signed-in planner or admin, from the bearer header or the ``gridmap_token`` cookie."""
+    header = request.headers.get("authorization", "")
+    token = header[7:].strip() if header.lower().startswith("bearer ") else request.cookies.get(TOKEN_COOKIE)
+    if not token:
+        raise NotAuthenticated("需要登录 (sign-in required)")
+    principal = read_token(token, request.app.state.settings.api.secret_key)
+    if not principal.has_any(UserRole.PLANNER):
+        raise Forbidden("仅限规划员 (planners only)")
+    return principal
+
+
+PlannerPage = Annotated[Principal, Depends(planner_page_user)]
+
+
+def _check_scope(principal: Principal, community: str | None) -> None:
+    if community and not principal.covers(community):
+        raise Forbidden(f"社区 {community} 不在你的辖区内 (outside your area)", detail={"community": community})
+
+
+def _raw(session, plan_id: int, community: str | None) -> tuple[dict, dict, dict]:
+    """Plan summary, grids (WGS84, full precision) and validation report (one community's problems if asked)."""
+    plan = plans.plan_summary(session, plans.get_plan(session, plan_id))
+    grids = plans.plan_features(session, plan_id, community=community, precision=15)
+    report = plans.validate(session, plan_id)
+    rep = report.as_dict() | {"geojson": report.as_geojson()}
+    if community:
+        keep = [i for i, p in enumerate(rep["problems"]) if p["community"] == community]
+        rep["problems"] = [rep["problems"][i] for i in keep]
+        rep["geojson"] = {"type": "FeatureCollection", "features": [rep["geojson"]["features"][i] for i in keep]}
+        counts = dict.fromkeys(rep["counts"], 0)
+        for p in rep["problems"]:
+            counts[p["kind"]] += 1
+        rep["counts"] = counts
+        rep["ok"] = not rep["problems"]
+    return plan, grids, rep
+
+
+@router.get(
+    "/maps/plans/{plan_id}/edit",
+    response_class=HTMLResponse,
+    responses={200: {"content": {"text/html": {}}}, 401: {"description": "需要登录"}, 403: {"description": "仅限规划员"}},
+    summary="规划员绘图页：绘制/修改网格并即时校验 (planners' drawing page)",
+)
+def edit_page(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: PlannerPage,
+    plan_id: int,
+    community: Annotated[str | None, COMMUNITY] = None,
+) -> HTMLResponse:
+    """The draft's grids coloured by households (300–500), its validation problems and the buildings; draw a
+    new grid or reshape/delete one with the toolbar — each change is sent to the plan API with the version the
+    page showed (a stale one gets 409 and changes nothing) and the validation result is shown after it.
+    Plans that are not drafts are shown read-only."""
+    _check_scope(principal, community)
+    ms = map_settings(settings)
+    assets.check_installed(ms.vendor_dir)
+    ctx = MapContext(settings=ms)
+    n = map_data.count(session, "buildings")
+    plan, grids, report = _raw(session, plan_id, community)
+    data = EditorData(
+        plan=plan,
+        grids=grids,
+        report=report,
+        buildings=None if ctx.use_tiles(n) else map_data.buildings(session),
+        building_count=n,
+        api_url=f"/api/v1/plans/{plan_id}",
+        state_url=f"/maps/plans/{plan_id}/edit/state" + (f"?community={community}" if community else ""),
+        community=community,
+        sources=map_data.sources(session, "buildings"),
+        # the sign-in cookie is HttpOnly: the page gets its own short-lived token for the plan API
+        api_token=issue_token(principal, request.app.state.settings.api.secret_key, ttl_s=PAGE_TOKEN_TTL_S),
+    )
+    return HTMLResponse(render(plan_editor(data, ctx)), headers={"Cache-Control": "no-store"})
+
+
+@router.get(
+    "/maps/plans/{plan_id}/edit/state",
+    summary="绘图页数据：网格（含版本）与校验结果 (drawing page state: grids with versions, validation)",
+)
+def edit_state(
+    session: SessionDep,
+    settings: SettingsDep,
+    principal: PlannerPage,
+    plan_id: int,
+    community: Annotated[str | None, COMMUNITY] = None,
+) -> dict:
+    """The plan summary, its grids (full precision, each with its version) and the validation report, in the
+    drawing page's display coordinates (GCJ-02 when the basemap is Amap)."""
+    _check_scope(principal, community)
+    shift = map_settings(settings).basemap == "amap"
+    return editor_state(*_raw(session, plan_id, community), shift=shift)

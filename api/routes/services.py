@@ -1,0 +1,335 @@
+"""三单 (居民点单 → 社区派单 → 党员接单), 微心愿 and the 五彩台账 ledgers."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import BaseModel, Field
+
+from api.audit import AuditDep
+from api.auth import Principal, require_roles
+from api.deps import SessionDep
+from gis.coords import CRS
+from gis.domain import UserRole
+from gis.errors import Forbidden
+from gis.services import LEDGER_KINDS, SERVICE_CATEGORIES, OrderState, WishState
+from layers import ledgers, services
+from layers.services_models import ServiceOrder
+
+router = APIRouter(tags=["services 三单与微心愿"])
+
+STAFF = (UserRole.ADMIN, UserRole.DISPATCHER, UserRole.GRID_STAFF)
+StaffUser = Annotated[Principal, Depends(require_roles(*STAFF))]
+Server = Annotated[Principal, Depends(require_roles(*STAFF, UserRole.PARTY_MEMBER))]
+Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+def _in_scope(principal: Principal, code: str | None) -> None:
+    if code is None and principal.has_any(UserRole.ADMIN, UserRole.DISPATCHER):
+        return
+    if not principal.covers(code):
+        raise Forbidden("无权查看其他网格的服务单 (this is outside your area)")
+
+
+def _order_view(order: ServiceOrder, *, private: bool) -> dict:
+    view = {
+        "id": order.id, "category": order.category, "category_zh": SERVICE_CATEGORIES[order.category].zh,
+        "description": order.description, "state": order.state, "state_zh": OrderState(order.state).zh,
+        "grid_code": order.grid_code, "community_code": order.community_code, "taker_id": order.taker_id,
+        "due_at": order.due_at, "placed_at": order.placed_at, "dispatched_at": order.dispatched_at,
+        "taken_at": order.taken_at, "fulfilled_at": order.fulfilled_at, "closed_at": order.closed_at,
+        "rating": order.rating, "source": order.source,
+    }
+    if private:
+        view.update(resident_name=order.resident_name, resident_phone=order.resident_phone, feedback=order.feedback)
+    return view
+
+
+class OrderIn(BaseModel):
+    """A resident's order: where, what kind of service, and (optionally) who to call back."""
+
+    lon: float = Field(ge=-180, le=180, description="经度 (longitude)")
+    lat: float = Field(ge=-90, le=90, description="纬度 (latitude)")
+    crs: CRS = Field(CRS.WGS84, description="坐标系 wgs84|cgcs2000|gcj02|bd09")
+    category: str = Field(description=f"服务类别 (service category): {', '.join(SERVICE_CATEGORIES)}")
+    description: str | None = Field(None, max_length=2000)
+    resident_name: str | None = Field(None, max_length=100, description="联系人（仅工作人员可见）(staff only)")
+    resident_phone: str | None = Field(None, max_length=40, description="联系电话（仅工作人员可见）(staff only)")
+
+
+@router.get("/api/v1/orders/categories", summary="服务类别 (service categories)")
+def order_categories() -> dict:
+    """The services a resident can order, with their deadlines."""
+    return {"categories": [c.__dict__ for c in SERVICE_CATEGORIES.values()]}
+
+
+@router.post("/api/v1/orders", status_code=201, summary="居民点单 (a resident orders a service)")
+def place_order(session: SessionDep, body: OrderIn) -> dict:
+    """Store the order in its grid; the answer carries the token the resident needs to rate it later."""
+    order = services.place_order(
+        session, lon=body.lon, lat=body.lat, crs=body.crs.value, category=body.category,
+        description=body.description, resident_name=body.resident_name, resident_phone=body.resident_phone,
+    )
+    session.commit()
+    return {**_order_view(order, private=False), "resident_token": order.resident_token}
+
+
+@router.get("/api/v1/orders", summary="服务单列表（工作人员）(orders, for staff)")
+def list_orders(
+    session: SessionDep,
+    principal: StaffUser,
+    audit: AuditDep,
+    state: Annotated[OrderState | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict:
+    """Orders in the caller's area, newest first, with the residents' contacts (audited)."""
+    from sqlalchemy import select
+
+    q = select(ServiceOrder).order_by(ServiceOrder.id.desc())
+    if state:
+        q = q.where(ServiceOrder.state == state.value)
+    rows = [o for o in session.scalars(q) if principal.has_any(UserRole.ADMIN, UserRole.DISPATCHER)
+            or principal.covers(o.grid_code)][:limit]
+    audit("read", "service_order", None, {"count": len(rows)})
+    session.commit()
+    return {"count": len(rows), "orders": [_order_view(o, private=True) for o in rows]}
+
+
+@router.get("/api/v1/orders/stats", summary="三单月度统计 (orders placed, taken, fulfilled, late by grid and month)")
+def order_stats(
+    session: SessionDep,
+    principal: StaffUser,
+    unit: Annotated[str | None, Query(pattern=r"^[0-9]{6,15}$")] = None,
+) -> dict:
+    """Counts per grid and month, within the caller's area."""
+    rows = [r for r in services.monthly_counts(session, unit=unit) if principal.covers(r["grid_code"])
+            or principal.has_any(UserRole.ADMIN, UserRole.DISPATCHER)]
+    return {"rows": rows}
+
+
+@router.get("/api/v1/orders/{order_id}", summary="服务单详情 (one order)")
+def get_order(session: SessionDep, order_id: Id, principal: Server, audit: AuditDep) -> dict:
+    """The order with the resident's contact (audited)."""
+    order = services.get_order(session, order_id)
+    serving = principal.has_any(UserRole.PARTY_MEMBER) and order.state in (
+        OrderState.DISPATCHED.value, OrderState.TAKEN.value, OrderState.FULFILLED.value)
+    if not serving:  # a party member serving the order needs the contact; other readers only in their area
+        _in_scope(principal, order.grid_code)
+    audit("read", "service_order", order.id, {})
+    session.commit()
+    return _order_view(order, private=True)
+
+
+class DispatchIn(BaseModel):
+    """Optionally name the party member who takes the order."""
+
+    taker_id: int | None = Field(None, ge=1)
+
+
+@router.post("/api/v1/orders/{order_id}/dispatch", summary="社区派单 (the community dispatches an order)")
+def dispatch_order(session: SessionDep, order_id: Id, body: DispatchIn, principal: StaffUser) -> dict:
+    """Move the order to 派单, set its deadline, and optionally give it to a party member."""
+    _in_scope(principal, services.get_order(session, order_id).grid_code)
+    order = services.dispatch_order(session, order_id, actor=principal.subject, taker_id=body.taker_id)
+    session.commit()
+    return _order_view(order, private=False)
+
+
+@router.get("/api/v1/orders/{order_id}/suggestions", summary="推荐接单党员 (party members suggested for an order)")
+def suggest(
+    session: SessionDep,
+    order_id: Id,
+    principal: StaffUser,
+    limit: Annotated[int, Query(ge=1, le=50)] = 5,
+) -> dict:
+    """Same-grid party members first, then by walking distance, each with their open load."""
+    _in_scope(principal, services.get_order(session, order_id).grid_code)
+    return {"suggestions": services.suggest_takers(session, order_id, limit=limit)}
+
+
+class TakeIn(BaseModel):
+    """The party member who takes the order."""
+
+    taker_id: int = Field(ge=1)
+
+
+@router.post("/api/v1/orders/{order_id}/take", summary="党员接单 (a party member takes an order)")
+def take_order(session: SessionDep, order_id: Id, body: TakeIn, principal: Server) -> dict:
+    """Give the dispatched order to a party member (in the caller's area)."""
+    _in_scope(principal, services.get_order(session, order_id).grid_code)
+    order = services.take_order(session, order_id, taker_id=body.taker_id)
+    session.commit()
+    return _order_view(order, private=False)
+
+
+@router.post("/api/v1/orders/{order_id}/fulfil", summary="办结 (the service is done)")
+def fulfil_order(session: SessionDep, order_id: Id, principal: Server) -> dict:
+    """Record that the service was delivered."""
+    _in_scope(principal, services.get_order(session, order_id).grid_code)
+    order = services.fulfil_order(session, order_id)
+    session.commit()
+    return _order_view(order, private=False)
+
+
+class RatingIn(BaseModel):
+    """The resident's rating, with the token received when placing the order."""
+
+    resident_token: str = Field(min_length=8, max_length=64)
+    rating: int = Field(ge=1, le=5, description="1–5 星 (stars)")
+    feedback: str | None = Field(None, max_length=2000)
+
+
+@router.post("/api/v1/orders/{order_id}/rating", summary="居民评价并结单 (the resident rates and closes an order)")
+def rate_order(session: SessionDep, order_id: Id, body: RatingIn) -> dict:
+    """Close a fulfilled order with the resident's rating."""
+    order = services.rate_order(
+        session, order_id, token=body.resident_token, rating=body.rating, feedback=body.feedback
+    )
+    session.commit()
+    return _order_view(order, private=False)
+
+
+class WishIn(BaseModel):
+    """A small wish (微心愿) a resident posts in their grid."""
+
+    grid_code: str = Field(pattern=r"^[0-9]{15}$")
+    title: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=2000)
+    resident_name: str | None = Field(None, max_length=100, description="仅工作人员可见 (staff only)")
+    resident_phone: str | None = Field(None, max_length=40, description="仅工作人员可见 (staff only)")
+
+
+@router.post("/api/v1/wishes", status_code=201, summary="发布微心愿 (post a small wish)")
+def post_wish(session: SessionDep, body: WishIn) -> dict:
+    """Store the wish; it appears on the public list without names."""
+    wish = services.post_wish(
+        session, grid_code=body.grid_code, title=body.title, description=body.description,
+        resident_name=body.resident_name, resident_phone=body.resident_phone,
+    )
+    session.commit()
+    return services.public_wish(wish)
+
+
+@router.get("/api/v1/wishes/public", summary="微心愿公示 (public list of wishes, no names)")
+def public_wishes(
+    session: SessionDep,
+    grid: Annotated[str | None, Query(pattern=r"^[0-9]{6,15}$", description="网格/社区编码前缀")] = None,
+    state: Annotated[WishState | None, Query()] = None,
+) -> dict:
+    """Wishes with their state; residents and claimers are never named."""
+    rows = services.list_wishes(session, grid_code=grid, state=state.value if state else None)
+    return {"count": len(rows), "wishes": [services.public_wish(w) for w in rows]}
+
+
+@router.get("/api/v1/wishes", summary="微心愿列表（工作人员）(wishes with contacts, for staff)")
+def staff_wishes(session: SessionDep, principal: StaffUser, audit: AuditDep) -> dict:
+    """Wishes in the caller's area with residents' contacts (audited)."""
+    rows = [w for w in services.list_wishes(session) if principal.covers(w.grid_code)]
+    audit("read", "wish", None, {"count": len(rows)})
+    session.commit()
+    return {"count": len(rows), "wishes": [
+        {**services.public_wish(w), "resident_name": w.resident_name, "resident_phone": w.resident_phone,
+         "claimer_id": w.claimer_id, "claimer_unit": w.claimer_unit} for w in rows]}
+
+
+class ClaimIn(BaseModel):
+    """Who claims the wish: a party member or a unit."""
+
+    person_id: int | None = Field(None, ge=1)
+    unit: str | None = Field(None, min_length=1, max_length=200)
+
+
+@router.post("/api/v1/wishes/{wish_id}/claim", summary="认领微心愿 (claim a wish)")
+def claim_wish(session: SessionDep, wish_id: Id, body: ClaimIn, principal: Server) -> dict:
+    """A party member or a unit claims the wish (in the caller's area)."""
+    _in_scope(principal, services.get_wish(session, wish_id).grid_code)
+    wish = services.claim_wish(session, wish_id, person_id=body.person_id, unit=body.unit)
+    session.commit()
+    return services.public_wish(wish)
+
+
+@router.post("/api/v1/wishes/{wish_id}/fulfil", summary="微心愿已实现 (a wish fulfilled)")
+def fulfil_wish(session: SessionDep, wish_id: Id, principal: Server) -> dict:
+    """Record that the wish came true."""
+    _in_scope(principal, services.get_wish(session, wish_id).grid_code)
+    wish = services.fulfil_wish(session, wish_id)
+    session.commit()
+    return services.public_wish(wish)
+
+
+class LedgerCounts(BaseModel):
+    """Counts of one ledger kind for a building."""
+
+    persons: int = Field(0, ge=0, le=100_000)
+    households: int = Field(0, ge=0, le=100_000)
+    units: int = Field(0, ge=0, le=100_000)
+
+
+@router.get("/api/v1/ledgers/kinds", summary="五彩台账类别 (ledger kinds and their colours)")
+def ledger_kinds() -> dict:
+    """The ledger kinds kept per building, with their colours."""
+    return {"kinds": [{"kind": k, **v} for k, v in LEDGER_KINDS.items()]}
+
+
+@router.put("/api/v1/buildings/{building_id}/ledger", summary="更新楼栋台账数 (set a building's ledger counts)")
+def set_ledger(
+    session: SessionDep,
+    building_id: Id,
+    body: dict[str, LedgerCounts],
+    principal: StaffUser,
+) -> dict:
+    """Upsert the building's counts and feed them into its households/residents and its grids."""
+    _in_scope(principal, ledgers.grid_of_building(session, building_id))
+    ledgers.set_building_counts(
+        session, building_id, {k: v.model_dump() for k, v in body.items()}, source=f"user:{principal.subject}"
+    )
+    refreshed = ledgers.refresh_population(session)
+    session.commit()
+    return {"building_id": building_id, **refreshed}
+
+
+@router.get("/api/v1/ledgers/counts", summary="楼栋台账数 (ledger counts per building)")
+def ledger_counts(
+    session: SessionDep,
+    principal: StaffUser,
+    grid: Annotated[str, Query(pattern=r"^[0-9]{15}$", description="网格编码 (grid code)")],
+) -> dict:
+    """Aggregate counts per building and kind (no person-level data)."""
+    _in_scope(principal, grid)
+    df = ledgers.building_counts(session, grid_code=grid)
+    return {"grid_code": grid, "rows": df.astype(object).where(df.notna(), None).to_dict("records")}
+
+
+class EntryIn(BaseModel):
+    """A person-level ledger entry."""
+
+    building_id: int = Field(ge=1)
+    stairwell_id: int | None = Field(None, ge=1)
+    kind: str = Field(description=f"台账类别: {', '.join(LEDGER_KINDS)}")
+    person_name: str = Field(min_length=1, max_length=100)
+    phone: str | None = Field(None, max_length=40)
+    notes: str | None = Field(None, max_length=2000)
+
+
+@router.post("/api/v1/ledgers/entries", status_code=201, summary="新增台账明细 (add a person-level entry)")
+def add_entry(session: SessionDep, body: EntryIn, principal: StaffUser, audit: AuditDep) -> dict:
+    """Record a person in a building's ledger (audited)."""
+    _in_scope(principal, ledgers.grid_of_building(session, body.building_id))
+    entry = ledgers.add_entry(session, **body.model_dump(), source=f"user:{principal.subject}", audit=audit)
+    session.commit()
+    return {"id": entry.id, "grid_code": entry.grid_code, "kind": entry.kind}
+
+
+@router.get("/api/v1/ledgers/entries", summary="台账明细（本网格及上级）(person-level entries, audited)")
+def read_entries(
+    session: SessionDep,
+    principal: StaffUser,
+    audit: AuditDep,
+    grid: Annotated[str, Query(pattern=r"^[0-9]{9,15}$", description="网格或社区编码 (grid or community code)")],
+) -> dict:
+    """Entries of a grid or community, for its own and higher levels' staff only; every read is logged."""
+    _in_scope(principal, grid)
+    rows = ledgers.read_entries(session, grid_code=grid, audit=audit)
+    session.commit()
+    return {"count": len(rows), "entries": rows}

@@ -1,0 +1,221 @@
+"""Open311 GeoReport v2 at /open311/v2/ on the hand-made plan: discovery, services, POST/GET requests, tokens,
+JSON and XML, the spec's errors, no personal data."""
+
+from __future__ import annotations
+
+import datetime as dt
+import xml.etree.ElementTree as ET
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from api.app import create_app
+from api.settings import ApiSettings, Settings
+from layers import models as m
+from tests import incident_fixtures as IF
+from tests import locate_fixtures as F
+
+KEY = "open311-test-key"
+BASE = "/open311/v2"
+
+
+@pytest.fixture(scope="module")
+def client(module_db, module_sessionmaker):
+    IF.load(module_sessionmaker)
+    settings = Settings(api=ApiSettings(environment="test", secret_key=IF.SECRET, public_rate_per_min=0), db=module_db)
+    app = create_app(settings)
+    app.state.open311_api_keys = [KEY]
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def count(module_sessionmaker):
+    def n() -> int:
+        with module_sessionmaker() as s:
+            return s.scalar(select(func.count()).select_from(m.Incident))
+    return n
+
+
+def form(pt, code="sanitation", **kw):
+    return {"api_key": KEY, "service_code": code, "lat": str(pt[1]), "long": str(pt[0]), **kw}
+
+
+def test_discovery_and_services(client):
+    d = client.get(f"{BASE}/discovery.json").json()
+    assert d["endpoints"][0]["specification"] == "http://wiki.open311.org/GeoReport_v2"
+    assert d["endpoints"][0]["formats"] == ["application/json", "text/xml"]
+    x = ET.fromstring(client.get(f"{BASE}/discovery.xml").content)
+    assert x.tag == "discovery" and x.find("endpoints/endpoint/formats/format").text == "application/json"
+    r = client.get(f"{BASE}/services.json")
+    assert r.headers["content-type"].startswith("application/json")
+    services = {s["service_code"]: s for s in r.json()}
+    assert len(services) == 16
+    s = services["sanitation"]
+    assert (s["service_name"], s["metadata"], s["type"], s["group"]) == ("环境卫生 (sanitation)", False, "realtime",
+                                                                          "市容环境")
+    r = client.get(f"{BASE}/services.xml")
+    assert r.headers["content-type"].startswith("text/xml") and r.content.startswith(b'<?xml version="1.0"')
+    root = ET.fromstring(r.content)
+    assert root.tag == "services" and len(root.findall("service")) == 16
+    assert root.find("service/service_code").text == "sanitation"
+    assert client.get(f"{BASE}/services/dispute.json").json() == {"service_code": "dispute", "attributes": []}
+    r = client.get(f"{BASE}/services/nope.json")
+    assert r.status_code == 404 and r.json()[0]["code"] == 404
+
+
+def test_post_request_form_encoded_then_get_it(client, count):
+    before = count()
+    r = client.post(f"{BASE}/requests.json", data=form(F.IN_G1, description="垃圾桶满溢", first_name="明",
+                                                       last_name="王", phone="13500000000", email="w@example.cn",
+                                                       address_string="金水里 3 号楼"))
+    assert r.status_code == 200, r.text
+    [created] = r.json()
+    assert set(created) == {"service_request_id", "service_notice", "account_id"}
+    assert "金水里一网格" in created["service_notice"]
+    assert count() == before + 1
+    rid = created["service_request_id"]
+    [req] = client.get(f"{BASE}/requests/{rid}.json").json()
+    assert (req["service_request_id"], req["status"], req["service_code"]) == (rid, "open", "sanitation")
+    assert req["status_notes"].startswith("上报（网格层级处置）")
+    assert (req["lat"], req["long"]) == (F.IN_G1[1], F.IN_G1[0])
+    assert req["agency_responsible"] == "金水里一网格（网格）" and req["address"] == "金水里 3 号楼"
+    assert req["description"] == "垃圾桶满溢"
+    requested = dt.datetime.fromisoformat(req["requested_datetime"].replace("Z", "+00:00"))
+    expected = dt.datetime.fromisoformat(req["expected_datetime"].replace("Z", "+00:00"))
+    assert expected - requested == dt.timedelta(hours=24)
+    whole = client.get(f"{BASE}/requests/{rid}.json").text
+    for private in ("13500000000", "w@example.cn", "王 明", "明"):
+        assert private not in whole
+    # XML, one request
+    root = ET.fromstring(client.get(f"{BASE}/requests/{rid}.xml").content)
+    assert root.tag == "service_requests" and root.find("request/service_request_id").text == rid
+    assert root.find("request/status").text == "open"
+    # the token of the request resolves to its id
+    tok = client.get(f"/api/v1/incidents/{rid}", headers=IF.auth("dispatcher")).json()["token"]
+    assert client.get(f"{BASE}/tokens/{tok}.json").json() == [{"service_request_id": rid, "token": tok}]
+    assert client.get(f"{BASE}/tokens/unknown.json").status_code == 404
+
+
+def test_post_with_signed_token_json_body_and_crs_extension(client):
+    from gis.coords import from_wgs84
+
+    glon, glat = (float(v) for v in from_wgs84(*F.IN_G2, "gcj02"))
+    key = IF.token("system", sub="12345热线")
+    r = client.post(f"{BASE}/requests.json", json={"api_key": key, "service_code": "market", "lat": glat,
+                                                   "long": glon, "crs": "gcj02"})
+    assert r.status_code == 200, r.text
+    rid = r.json()[0]["service_request_id"]
+    staff = client.get(f"/api/v1/incidents/{rid}", headers=IF.auth("dispatcher")).json()
+    assert staff["grid"]["code"] == F.G2 and staff["original"]["crs"] == "gcj02" and staff["channel"] == "open311"
+    ev = client.get(f"/api/v1/incidents/{rid}/events", headers=IF.auth("dispatcher")).json()
+    assert ev[0]["actor"] == "open311:12345热线"
+
+
+@pytest.mark.parametrize(("data", "status", "needle"), [
+    ({"api_key": ""}, 403, "api_key"),
+    ({"api_key": "wrong"}, 403, "api_key"),
+    ({"api_key": IF.token("grid_staff")}, 403, "api_key"),
+    ({"service_code": "ufo"}, 404, "ufo"),
+    ({"lat": ""}, 400, "lat"),
+    ({"lat": "38.5015", "long": "north"}, 400, "lat"),
+    ({"lat": "102.1855", "long": "38.5015"}, 400, "写反"),
+    ({"crs": "mars"}, 400, "未知坐标系"),
+])
+def test_post_errors_in_the_spec_form(client, count, data, status, needle):
+    before = count()
+    r = client.post(f"{BASE}/requests.json", data={**form(F.IN_G1), **data})
+    assert r.status_code == status, r.text
+    [err] = r.json()
+    assert err["code"] == status and needle in err["description"]
+    assert count() == before
+    x = client.post(f"{BASE}/requests.xml", data={**form(F.IN_G1), **data})
+    root = ET.fromstring(x.content)
+    assert root.tag == "errors" and root.find("error/code").text == str(status)
+
+
+def test_sensitive_requests_are_snapped_and_hidden(client):
+    r = client.post(f"{BASE}/requests.json", data=form(F.IN_G2, "dispute", description="邻居漏水纠纷",
+                                                       address_string="金水里 5 号楼 2 单元"))
+    rid = r.json()[0]["service_request_id"]
+    [req] = client.get(f"{BASE}/requests/{rid}.json").json()
+    assert (req["long"], req["lat"]) == (102.195, 38.5025)  # G2's centroid, not the point
+    assert req["description"] is None and req["address"] is None
+    assert "邻居漏水" not in client.get(f"{BASE}/requests.json").text
+
+
+def test_get_requests_filters(client, module_sessionmaker):
+    client.post(f"{BASE}/requests.json", data=form(F.IN_COMMUNITY_B, "traffic"))
+    rid = client.post(f"{BASE}/requests.json", data=form(F.IN_G3_SECOND_PART, "road_damage")).json()[0][
+        "service_request_id"]
+    with module_sessionmaker() as s:  # an old one, outside the default 90 days
+        s.execute(m.Incident.__table__.update().where(m.Incident.id == int(rid)).values(
+            created_at=dt.datetime(2025, 1, 10, tzinfo=dt.timezone.utc)))
+        s.commit()
+    every = client.get(f"{BASE}/requests.json").json()
+    assert rid not in [x["service_request_id"] for x in every]
+    codes = {x["service_code"] for x in client.get(f"{BASE}/requests.json", params={"service_code": "traffic"}).json()}
+    assert codes == {"traffic"}
+    old = client.get(f"{BASE}/requests.json", params={"start_date": "2025-01-01T00:00:00Z",
+                                                      "end_date": "2025-02-01T00:00:00Z"}).json()
+    assert [x["service_request_id"] for x in old] == [rid]
+    by_id = client.get(f"{BASE}/requests.json", params={"service_request_id": f"{rid},999999"}).json()
+    assert [x["service_request_id"] for x in by_id] == [rid]
+    assert client.get(f"{BASE}/requests.json", params={"status": "closed"}).json() == []
+    assert len(client.get(f"{BASE}/requests.json", params={"status": "open"}).json()) == len(every)
+    bad = client.get(f"{BASE}/requests.json", params={"status": "pending"})
+    assert bad.status_code == 400 and bad.json()[0]["code"] == 400
+    bad = client.get(f"{BASE}/requests.json", params={"start_date": "yesterday"})
+    assert bad.status_code == 400
+    bad = client.get(f"{BASE}/requests.json", params={"start_date": "2025-01-01T00:00:00Z",
+                                                      "end_date": "2025-06-01T00:00:00Z"})
+    assert bad.status_code == 400 and "90" in bad.json()[0]["description"]
+    only_start = client.get(f"{BASE}/requests.json", params={"start_date": "2025-01-01T00:00:00+08:00"}).json()
+    assert [x["service_request_id"] for x in only_start] == [rid]
+    assert client.get(f"{BASE}/requests/424242.json").status_code == 404
+    assert client.get(f"{BASE}/requests.csv").status_code == 404
+
+
+def test_closed_request_maps_to_closed_with_notes(client):
+    rid = client.post(f"{BASE}/requests.json", data=form(F.IN_EXCL, "advertising")).json()[0]["service_request_id"]
+    h = IF.auth("dispatcher")
+    for action in ("register", "dispatch", "handle", "feedback", "verify", "close"):
+        body = {"action": action}
+        r = client.post(f"/api/v1/incidents/{rid}/transitions", json=body, headers=h)
+        assert r.status_code == 200, (action, r.text)
+    [req] = client.get(f"{BASE}/requests/{rid}.json").json()
+    assert req["status"] == "closed" and req["status_notes"].startswith("结案")
+    closed = [x["service_request_id"] for x in client.get(f"{BASE}/requests.json", params={"status": "closed"}).json()]
+    assert closed == [rid]
+
+
+def test_idempotency_key_on_open311_post(client, count):
+    before = count()
+    h = {"Idempotency-Key": "o311-retry-1"}
+    a = client.post(f"{BASE}/requests.json", data=form(F.IN_G1, "cable_mess"), headers=h)
+    b = client.post(f"{BASE}/requests.json", data=form(F.IN_G1, "cable_mess"), headers=h)
+    assert a.json() == b.json() and count() == before + 1
+
+
+def test_post_with_an_account_api_key(client, module_sessionmaker):
+    from layers.accounts import create_api_key, create_user
+
+    with module_sessionmaker() as s:
+        create_user(s, "hotline12345", "a-long-password-1", roles=["system"])
+        create_user(s, "partymember01", "a-long-password-2", roles=["party_member"])
+        key = create_api_key(s, "hotline12345", "open311")
+        weak = create_api_key(s, "partymember01", "phone")
+        s.commit()
+    r = client.post(f"{BASE}/requests.json", data={**form(F.IN_G1), "api_key": key})
+    assert r.status_code == 200, r.text
+    rid = r.json()[0]["service_request_id"]
+    ev = client.get(f"/api/v1/incidents/{rid}/events", headers=IF.auth("dispatcher")).json()
+    assert ev[0]["actor"] == "open311:hotline12345"
+    r = client.post(f"{BASE}/requests.json", data={**form(F.IN_G1), "api_key": weak})
+    assert r.status_code == 403 and r.json()[0]["code"] == 403
+
+
+def test_a_json_body_that_is_not_an_object_is_400(client):
+    r = client.post(f"{BASE}/requests.json", json=[1, 2])
+    assert r.status_code == 400 and r.json()[0]["code"] == 400

@@ -1,0 +1,87 @@
+"""Property-based run of the OpenAPI schema (schemathesis) against the app with the Jinchang demo loaded.
+
+Bounded and deterministic: at most ``MAX_EXAMPLES`` examples per operation, derandomized. Every answer must be
+a non-5xx, with the declared content type and (where a response schema is declared) matching it. Calls are
+made as an admin so that the protected operations are exercised past their gates.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import schemathesis
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
+
+from api.app import create_app
+from api.auth import Principal, issue_token
+from api.settings import ApiSettings, Settings
+from layers.db import make_engine, make_sessionmaker
+
+MAX_EXAMPLES = int(os.environ.get("GRIDMAP_FUZZ_EXAMPLES", "20"))
+pytestmark = [pytest.mark.timeout(1200), pytest.mark.slow]
+SECRET = "schemathesis-secret"
+CHECKS = [not_a_server_error, content_type_conformance, response_schema_conformance]
+
+
+SETTINGS = Settings(api=ApiSettings(environment="test", secret_key=SECRET, public_rate_per_min=0))
+APP = create_app(SETTINGS)  # the schema is read at import; the database is chosen by the fixture below
+schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
+ADMIN = {
+    "Authorization": "Bearer "
+    + issue_token(Principal("fuzz_admin", frozenset({"admin"}), ""), SECRET, ttl_s=86_400)
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _demo_app(module_db, shared_data):
+    from layers.demo import load_jinchang_demo
+
+    eng = make_engine(module_db, pool_size=2, max_overflow=2)
+    load_jinchang_demo(make_sessionmaker(eng), data_dir=shared_data / "jinchang")
+    eng.dispose()
+    SETTINGS.db = module_db
+    with TestClient(APP):  # runs the lifespan: the engine lives while the module's tests run
+        yield
+
+
+# Operations that compute (service circles, coverage, map pages, tiles) take seconds per call: fewer examples.
+HEAVY = r"^/(maps|tiles)/|^/api/v1/(circles|coverage)(/|$)"
+HEAVY_EXAMPLES = max(2, MAX_EXAMPLES // 10)
+
+
+@schema.exclude(path_regex=HEAVY).parametrize()
+@settings(
+    max_examples=MAX_EXAMPLES,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+def test_api_schema(case):
+    case.call_and_validate(headers=ADMIN, checks=CHECKS)
+
+
+def not_a_server_error_unless_busy(ctx, response, case):
+    """Heavy computations may time out on a loaded machine: a 503 with Retry-After is the documented answer."""
+    if response.status_code == 503 and response.headers.get("retry-after"):
+        return None
+    return not_a_server_error(ctx, response, case)
+
+
+HEAVY_CHECKS = [not_a_server_error_unless_busy, content_type_conformance, response_schema_conformance]
+
+
+@schema.include(path_regex=HEAVY).parametrize()
+@settings(
+    max_examples=HEAVY_EXAMPLES,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+def test_api_schema_heavy_operations(case):
+    case.call_and_validate(headers=ADMIN, checks=HEAVY_CHECKS, timeout=300)
