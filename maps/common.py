@@ -1,0 +1,309 @@
+"""What every gridmap page shares: the basemap, GCJ-02 shifting, compact embedded GeoJSON, data layers that
+are either embedded or PostGIS vector tiles, legend, layer control, scale bar, attribution, local assets.
+
+Pages are Folium maps. Our data layers are :class:`DataLayer` (a Folium ``Layer``, so the layer control lists
+them) drawn by ``maps/static/gridmap.js``; the JS/CSS links are rewritten to local copies (:mod:`maps.assets`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import folium
+import geopandas as gpd
+import numpy as np
+import shapely
+from folium.elements import JSCSSMixin
+from folium.map import Layer
+from folium.template import Template
+
+from gis.coords import wgs84_to_gcj02
+from maps import assets
+from maps.settings import MapSettings
+
+OSM_ATTRIBUTION = "© OpenStreetMap contributors"
+SYNTHETIC_NOTE = "演示数据含生成要素 (synthetic)"
+PRECISION = 5  # decimal degrees kept in embedded GeoJSON (≈1 m)
+
+
+@dataclass
+class MapContext:
+    """Where a page gets its assets and big layers from.
+
+    ``asset_base``/``own_base``: URL prefixes of the vendor files and of our gridmap.js/css.
+    ``tile_base``: prefix of the vector tile endpoint (``""`` = same server, ``None`` = no server: embed).
+    ``query``: extra query string for tile URLs (the dispatch filters).
+    """
+
+    settings: MapSettings = field(default_factory=MapSettings)
+    asset_base: str = "/static/vendor/node_modules"
+    own_base: str = "/static/maps"
+    tile_base: str | None = ""
+    query: str = ""
+
+    @property
+    def shift(self) -> bool:
+        """True when overlays must be shifted to GCJ-02 (the Amap basemap)."""
+        return self.settings.basemap == "amap"
+
+    def tiles_url(self, layer: str) -> str | None:
+        """The vector tile URL template of ``layer`` (None when embedding)."""
+        if self.tile_base is None:
+            return None
+        params = [p for p in (self.query, "crs=gcj02" if self.shift else "") if p]
+        qs = ("?" + "&".join(params)) if params else ""
+        return f"{self.tile_base}/tiles/{layer}/{{z}}/{{x}}/{{y}}.mvt{qs}"
+
+    def use_tiles(self, count: int) -> bool:
+        """Serve a layer of ``count`` features as vector tiles rather than embedding it."""
+        return self.tile_base is not None and count > self.settings.tile_threshold
+
+
+# ------------------------------------------------------------------------------------------ basemaps
+def basemap(settings: MapSettings) -> dict[str, Any] | None:
+    """The basemap tile layer options (None for the offline 'none' basemap)."""
+    kind = settings.basemap
+    if kind == "osm":
+        return {"tiles": settings.osm_tile_url, "attr": OSM_ATTRIBUTION, "name": "OpenStreetMap 底图",
+                "max_zoom": 19}
+    if kind == "tianditu":
+        tk = settings.tianditu_key
+        return {
+            "tiles": "https://t{s}.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+            "&LAYER=vec&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}"
+            f"&tk={tk}",
+            "labels": "https://t{s}.tianditu.gov.cn/cva_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+            "&LAYER=cva&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}"
+            f"&tk={tk}",
+            "subdomains": "01234567", "attr": "© 天地图 Tianditu", "name": "天地图底图", "max_zoom": 18,
+        }
+    if kind == "amap":
+        return {
+            "tiles": "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8"
+            "&x={x}&y={y}&z={z}",
+            "subdomains": "1234", "attr": "© 高德地图 AutoNavi (GCJ-02)", "name": "高德底图", "max_zoom": 18,
+        }
+    return None
+
+
+def to_display(gdf: gpd.GeoDataFrame, *, shift: bool) -> gpd.GeoDataFrame:
+    """Copy of ``gdf`` (WGS84) ready to embed: shifted to GCJ-02 if asked, coordinates rounded."""
+    out = gdf.copy()
+    geoms = np.asarray(out.geometry.values, dtype=object)
+    if len(geoms):
+        def move(coords: np.ndarray) -> np.ndarray:
+            if shift:
+                lon, lat = wgs84_to_gcj02(coords[:, 0], coords[:, 1])
+                coords = np.column_stack([lon, lat])
+            return np.round(coords, PRECISION)
+
+        out = out.set_geometry(gpd.GeoSeries(shapely.transform(geoms, move), index=out.index, crs=4326))
+    return out
+
+
+def shift_lonlat(lon, lat, *, shift: bool):
+    """Point arrays moved to GCJ-02 if the basemap needs it, rounded."""
+    if shift:
+        lon, lat = wgs84_to_gcj02(lon, lat)
+    return np.round(np.asarray(lon, float), PRECISION), np.round(np.asarray(lat, float), PRECISION)
+
+
+def _clean(v: Any) -> Any:
+    if v is None:
+        return None
+    if isinstance(v, float | np.floating):
+        return None if np.isnan(v) else round(float(v), 3)
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.bool_):
+        return bool(v)
+    if hasattr(v, "isoformat"):
+        return v.isoformat(timespec="minutes") if hasattr(v, "hour") else v.isoformat()
+    return v
+
+
+def feature_collection(gdf: gpd.GeoDataFrame, columns: list[str], *, shift: bool) -> dict[str, Any]:
+    """A compact FeatureCollection of ``gdf`` with only ``columns`` as properties."""
+    shown = to_display(gdf, shift=shift) if len(gdf) else gdf
+    geo = shapely.to_geojson(np.asarray(shown.geometry.values, dtype=object)) if len(shown) else []
+    cols = [c for c in columns if c in shown.columns]
+    records = shown[cols].to_dict("records") if cols else [{} for _ in range(len(shown))]
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "geometry": json.loads(g), "properties": {k: _clean(v) for k, v in r.items()}}
+            for g, r in zip(geo, records, strict=True)
+        ],
+    }
+
+
+def _js(value: Any) -> str:
+    """JSON safe to put inside a <script> element."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+
+
+# ------------------------------------------------------------------------------------------ elements
+class DataLayer(Layer):
+    """A data layer drawn by gridmap.js from a spec (embedded GeoJSON, vector tiles, cluster or heat)."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+var {{ this.get_name() }} = gridmap.layer({{ this.spec_js }});
+{% endmacro %}"""
+    )
+
+    def __init__(self, spec: dict[str, Any], *, name: str, show: bool = True, control: bool = True) -> None:
+        super().__init__(name=name, overlay=True, control=control, show=show)
+        self._name = "DataLayer"
+        self.spec = {**spec, "name": spec.get("name", name)}
+
+    @property
+    def spec_js(self) -> str:
+        """The spec as JSON for the page script."""
+        return _js(self.spec)
+
+    @property
+    def feature_count(self) -> int:
+        """Number of embedded features."""
+        data = self.spec.get("data") or {}
+        return len(data.get("features", [])) if isinstance(data, dict) else 0
+
+
+class Call(JSCSSMixin, folium.MacroElement):
+    """One ``gridmap.<fn>(map, arg)`` call after the map is built (legend, search, reach, filters…)."""
+
+    _template = Template(
+        """{% macro script(this, kwargs) %}
+gridmap.{{ this.fn }}({{ this._parent.get_name() }}{% if this.has_arg %}, {{ this.arg_js }}{% endif %});
+{% endmacro %}"""
+    )
+    default_js: list = []
+    default_css: list = []
+
+    def __init__(self, fn: str, arg: Any = None, *, has_arg: bool = True) -> None:
+        super().__init__()
+        self._name = "GridmapCall"
+        self.fn = fn
+        self.has_arg = has_arg
+        self.arg_js = _js(arg)
+
+
+class Assets(JSCSSMixin, folium.MacroElement):
+    """The page's JS/CSS beyond Leaflet (plugins, gridmap.js), as Folium asset names made local later."""
+
+    _template = Template("")
+
+    def __init__(self, js: list, css: list) -> None:
+        super().__init__()
+        self._name = "GridmapAssets"
+        self.default_js = js
+        self.default_css = css
+
+
+class Title(folium.MacroElement):
+    """A title box at the top of the page."""
+
+    _template = Template(
+        """{% macro html(this, kwargs) %}{% endmacro %}
+{% macro script(this, kwargs) %}
+(function(){var c=L.control({position:'topright'});c.onAdd=function(){var d=L.DomUtil.create('div','gm-title');
+d.textContent={{ this.text_js }};return d;};c.addTo({{ this._parent.get_name() }});})();
+{% endmacro %}"""
+    )
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text_js = _js(text)
+
+
+# ------------------------------------------------------------------------------------------ building pages
+def new_map(title: str, ctx: MapContext, bounds: tuple[float, float, float, float] | None) -> folium.Map:
+    """An empty page: basemap (or none), scale bar, title; zoomed to ``bounds`` (WGS84 minx,miny,maxx,maxy)."""
+    m = folium.Map(location=[38.5, 102.19], zoom_start=12, tiles=None, control_scale=True, max_zoom=20,
+                   prefer_canvas=False)
+    m.get_root().title = title
+    # no favicon request (it would 404 and show as a console error)
+    m.get_root().header.add_child(folium.Element('<link rel="icon" href="data:,">'), name="favicon")
+    base = basemap(ctx.settings)
+    if base is not None:
+        folium.TileLayer(tiles=base["tiles"], attr=base["attr"], name=base["name"], max_zoom=20,
+                         max_native_zoom=base["max_zoom"], subdomains=base.get("subdomains", "abc"),
+                         overlay=False, control=True).add_to(m)
+        if base.get("labels"):
+            folium.TileLayer(tiles=base["labels"], attr=base["attr"], name="天地图注记", overlay=True,
+                             max_native_zoom=base["max_zoom"], max_zoom=20,
+                             subdomains=base["subdomains"]).add_to(m)
+    else:
+        m.get_root().header.add_child(
+            folium.Element("<style>.leaflet-container{background:#eef1f4}</style>"), name="nobase"
+        )
+    if bounds is not None and np.all(np.isfinite(bounds)):
+        minx, miny, maxx, maxy = bounds
+        (minx, maxx), (miny, maxy) = shift_lonlat([minx, maxx], [miny, maxy], shift=ctx.shift)
+        m.fit_bounds([[float(miny), float(minx)], [float(maxy), float(maxx)]])
+    Title(title).add_to(m)
+    return m
+
+
+def attribution_text(sources: set[str]) -> str:
+    """The data attribution line: OSM's wherever OSM data shows, and the synthetic marking."""
+    parts = []
+    if any(s and s.startswith("osm") for s in sources):
+        parts.append(OSM_ATTRIBUTION)
+    if "synthetic" in sources:
+        parts.append(SYNTHETIC_NOTE)
+    others = sorted(s for s in sources if s and not s.startswith("osm") and s != "synthetic")
+    if others:
+        parts.append("数据 data: " + ", ".join(others[:4]))
+    return " · ".join(parts)
+
+
+def legend_html(title: str, items: list[tuple[str, str, str]], *, sources: set[str], notes: list[str] = ()) -> str:
+    """Legend markup: items are (kind 'sw'|'dot', colour, label)."""
+    from html import escape
+
+    rows = [f"<h4>{escape(title)}</h4>"]
+    for kind, colour, label in items:
+        rows.append(f'<div><i class="{kind}" style="background:{colour}"></i>{escape(label)}</div>')
+    for n in notes:
+        rows.append(f'<div class="gm-muted">{escape(n)}</div>')
+    if "synthetic" in sources:
+        rows.append('<div><span class="gm-synthetic">演示数据 synthetic</span> 生成数据，非真实信息</div>')
+    return "".join(rows)
+
+
+def finish(m: folium.Map, ctx: MapContext, *, sources: set[str], legend: str) -> folium.Map:
+    """Legend, attribution, layer control, local assets, and the ready flag the browser tests wait for."""
+    Call("legend", legend).add_to(m)
+    text = attribution_text(sources)
+    if text:
+        Call("attribution", text).add_to(m)
+    folium.LayerControl(collapsed=True, position="topright").add_to(m)
+    Call("finish", has_arg=False).add_to(m)
+    needs = [("awesome_markers_font_css", "")]
+    if _uses(m, "tiles"):
+        needs.append(("vectorgrid", ""))
+    if _uses(m, "cluster") or any(isinstance(c, DataLayer) and c.spec.get("cluster") for c in m._children.values()):
+        needs += [("markerclusterjs", ""), ("markerclustercss", ""), ("markerclusterdefaultcss", "")]
+    if _uses(m, "heat"):
+        needs.append(("leaflet-heat.js", ""))
+    page_assets = Assets(
+        js=[n for n in needs if not n[0].endswith("css")] + [("gridmap_js", "")],
+        css=[n for n in needs if n[0].endswith("css")] + [("gridmap_css", "")],
+    )
+    # The assets element goes first among the children so its scripts load right after Leaflet's.
+    m._children = {page_assets.get_name(): page_assets, **m._children}
+    page_assets._parent = m
+    assets.localize(m, ctx.asset_base, ctx.own_base)
+    return m
+
+
+def _uses(m: folium.Map, kind: str) -> bool:
+    return any(isinstance(c, DataLayer) and c.spec.get("kind") == kind for c in m._children.values())
+
+
+def render(m: folium.Map) -> str:
+    """The page's HTML."""
+    return m.get_root().render()

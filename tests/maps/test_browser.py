@@ -1,0 +1,303 @@
+"""The maps in a real headless Chromium (Debian's), served by uvicorn on 127.0.0.1 over a synthetic city.
+
+Every request that would leave 127.0.0.1 is recorded and blocked; the console must stay free of errors.
+Screenshots go to test-artifacts/maps/.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import uvicorn
+from sqlalchemy import text
+
+from api.app import create_app
+from api.settings import ApiSettings, Settings
+from scripts.bench.map_city import make_city
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = os.environ.get("GRIDMAP_CHROMIUM", "/usr/bin/chromium")
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+SECRET = "browser-test-secret"
+SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "maps"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def city(module_sessionmaker):
+    return make_city(module_sessionmaker, grids=60, buildings_per_grid=16, incidents=800)
+
+
+@pytest.fixture(scope="module")
+def server(module_db, city):
+    if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
+        pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install -y chromium fonts-noto-cjk")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("GRIDMAP_MAP_BASEMAP", "none")
+    mp.setenv("GRIDMAP_MAP_TILE_THRESHOLD", "900")  # 960 buildings → vector tiles; 800 incidents → embedded
+    app = create_app(Settings(api=ApiSettings(environment="test", secret_key=SECRET), db=module_db))
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.time() + 20
+    while not srv.started:
+        if time.time() > deadline:
+            pytest.fail("uvicorn did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(10)
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+class Page:
+    """A page with request interception and console capture."""
+
+    def __init__(self, browser, base: str, **context) -> None:
+        self.base = base
+        self.context = browser.new_context(**context)
+        self.external: list[str] = []
+        self.errors: list[str] = []
+        self.context.route("**/*", self._route)
+        self.page = self.context.new_page()
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+    def _route(self, route) -> None:
+        url = route.request.url
+        if url.startswith(self.base + "/"):
+            route.continue_()
+        else:
+            self.external.append(url)
+            route.abort()
+
+    def open(self, path: str) -> None:
+        self.page.goto(self.base + path)
+        try:
+            self.page.wait_for_function("window.gridmap && gridmap.isIdle()", timeout=20_000)
+        except Exception as exc:
+            raise AssertionError(f"map never became idle; errors: {self.errors[:5]}") from exc
+
+    def idle(self) -> None:
+        self.page.wait_for_timeout(150)
+        self.page.wait_for_function("gridmap.isIdle()", timeout=20_000)
+
+    def js(self, expr: str):
+        return self.page.evaluate(expr)
+
+    def paths(self) -> int:
+        return self.page.locator("path.leaflet-interactive").count()
+
+    def shot(self, name: str) -> None:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(SHOTS / f"{name}.png"))
+
+    def check_clean(self) -> None:
+        assert self.external == [], f"requests left 127.0.0.1: {self.external[:5]}"
+        assert self.errors == [], f"console errors: {self.errors[:5]}"
+        assert self.js("gridmap.errors") == []
+        self.context.close()
+
+
+def _overlay(p: Page, starts: str):
+    labels = p.page.locator(".leaflet-control-layers-overlays label")
+    for i in range(labels.count()):
+        if labels.nth(i).inner_text().strip().startswith(starts):
+            return labels.nth(i).locator("input")
+    raise AssertionError(f"no overlay {starts}")
+
+
+TILE_PATHS = ".leaflet-tile-container svg path, .leaflet-tile svg path, svg.leaflet-tile path"
+CLUSTERED = "[...document.querySelectorAll('.marker-cluster')].reduce((n, e) => n + parseInt(e.innerText), 0)"
+
+
+def _markers(p: Page) -> int:
+    """Facility markers on screen, those inside clusters counted by the cluster's number."""
+    p.page.wait_for_timeout(500)  # marker-cluster fades the previous zoom's markers out over 0.3 s
+    return p.js(CLUSTERED) + p.page.locator(".gm-fac").count()
+
+
+def _facilities(module_sessionmaker):
+    with module_sessionmaker() as s:
+        return s.execute(text("SELECT f.type_code, ST_X(f.geom), ST_Y(f.geom), f.name FROM facilities f")).all()
+
+
+def _metres(lat1, lon1, lat2, lon2) -> float:
+    r = 6371008.8
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dl, dp = math.radians(lon2 - lon1), p2 - p1
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * r * math.asin(math.sqrt(a))
+
+
+def test_public_map_draws_toggles_and_answers_reach(browser, server, city, module_sessionmaker):
+    p = Page(browser, server, viewport={"width": 1280, "height": 800})
+    p.open("/maps/public")
+    layers = p.js("gridmap.layers")
+    assert layers["网格与公示牌 grids"] == city.grids
+    assert _markers(p) == city.facilities
+    before = p.paths()
+    assert before >= city.grids + city.communities
+    # layer control: hiding the grids removes exactly their paths; showing one circle layer adds one
+    p.page.locator(".leaflet-control-layers").hover()
+    _overlay(p, "网格与公示牌").uncheck()
+    assert p.paths() == before - city.grids
+    _overlay(p, "网格与公示牌").check()
+    assert p.paths() == before
+    _overlay(p, "卫生服务站/诊所 15分钟圈").check()  # fetched when first switched on
+    p.page.wait_for_function("gridmap.isSettled()")
+    assert p.paths() == before + 1
+    p.page.mouse.move(600, 700)
+    # a grid's contact board from the popup
+    # click an empty spot: the reach answer, checked against the facilities in the database
+    size = p.js("[gridmap.map.getSize().x, gridmap.map.getSize().y]")
+    x, y = size[0] // 2 + 7, size[1] // 2 + 9
+    p.page.mouse.click(x, y)
+    p.page.wait_for_function("gridmap.lastReach", timeout=10_000)
+    p.page.wait_for_selector(".gm-reach", timeout=5000)
+    text_shown = p.page.locator(".gm-reach").inner_text()
+    assert "分钟内可达" in text_shown
+    p.page.wait_for_selector(".leaflet-popup .gm-board")  # the board of the grid clicked in, fetched on demand
+    board = p.page.locator(".leaflet-popup .gm-board").inner_text()
+    assert "网格长" in board and "0935-" in board and "13900000000" not in board
+    ll = p.js("gridmap.lastReachAt")  # where the click landed (the popup may pan the map afterwards)
+    best: dict[str, tuple[float, str]] = {}
+    for t, lon, lat, name in _facilities(module_sessionmaker):
+        d = _metres(ll[0], ll[1], lat, lon)
+        if t not in best or d < best[t][0]:
+            best[t] = (d, name)
+    answer = {r["type"]: r for r in p.js("gridmap.lastReach")}
+    assert set(answer) == set(best)
+    for t, (d, name) in best.items():
+        assert answer[t]["nearest"] == name
+        assert abs(answer[t]["metres"] - d) < 3
+        if d < 975:  # inside its 1 km circle (a 32-gon: up to 19 m inside the true circle)
+            assert answer[t]["reachable"], t
+        if d > 1010:
+            assert not answer[t]["reachable"], t
+    assert answer and any(r["reachable"] for r in answer.values())
+    p.shot("public_reach")
+    p.page.keyboard.press("Escape")
+    # search by name
+    name = _facilities(module_sessionmaker)[0][3]
+    p.page.fill(".gm-search input", name[-6:])
+    p.page.wait_for_selector(".gm-results li")
+    assert name in p.page.locator(".gm-results").inner_text()
+    p.check_clean()
+
+
+def test_public_map_on_a_phone(browser, server, city):
+    p = Page(browser, server, viewport={"width": 375, "height": 667}, is_mobile=True, has_touch=True,
+             device_scale_factor=2)
+    p.open("/maps/public")
+    box = p.page.locator(".gm-search").bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 375
+    legend = p.page.locator(".gm-legend").bounding_box()
+    assert legend["width"] <= 160 and legend["height"] <= 667 * 0.35
+    layers = p.js("gridmap.layers")
+    assert sum(v for k, v in layers.items() if "设施" in k or "功能室" in k or "厕所" in k) == city.facilities
+    p.page.wait_for_function("document.querySelectorAll('.gm-fac, .marker-cluster').length > 0")
+    assert _markers(p) >= city.facilities - 2  # a marker right at the edge may fall outside the narrow view
+    p.shot("public_mobile")
+    p.check_clean()
+
+
+def test_grid_map_colours_labels_and_building_tiles(browser, server, city):
+    p = Page(browser, server, viewport={"width": 1280, "height": 800})
+    p.open("/maps/grids")
+    assert p.js("gridmap.layers['网格 grids (60)']") == city.grids
+    p.page.wait_for_function("gridmap.isSettled()")  # the validation problems arrive after the page shows
+    shown = p.js("Object.entries(gridmap.layers).filter(([k]) => k.startsWith('校验问题'))[0][1]")
+    expected = len(p.context.request.get(p.base + "/maps/grids/problems.json").json()["features"])
+    assert shown == expected and expected > 0
+    fills = p.js("[...document.querySelectorAll('path.leaflet-interactive')].map(e => e.getAttribute('fill'))")
+    assert "#42a5f5" in fills  # 16 buildings × 10–20 households: under 300 → blue
+    lon, lat = city.bounds[0] + 0.002, city.bounds[1] + 0.002
+    p.js(f"gridmap.map.setView([{lat}, {lon}], 14, {{animate: false}})")
+    p.idle()
+    assert p.page.locator(".gm-label").count() == 0  # codes only from zoom 15
+    assert p.page.locator(TILE_PATHS).count() == 0  # nor buildings
+    p.js(f"gridmap.map.setView([{lat}, {lon}], 17, {{animate: false}})")
+    p.idle()
+    tiles = p.js("Object.entries(gridmap.layers).filter(([k]) => k.startsWith('楼栋'))[0][1]")
+    assert tiles > 0
+    assert p.page.locator(TILE_PATHS).count() > 0
+    labels = p.page.locator(".gm-label")
+    assert labels.count() > 0 and labels.first.inner_text().startswith("620302")
+    p.shot("grids_zoomed")
+    p.check_clean()
+
+
+def test_dispatch_map_needs_sign_in_then_clusters_and_heat(browser, server, city, module_sessionmaker):
+    from layers.accounts import create_user
+
+    with module_sessionmaker() as s:
+        create_user(s, "disp1", "correct-horse-9", roles=["dispatcher"], scope="")
+        s.commit()
+    p = Page(browser, server, viewport={"width": 1280, "height": 800})
+    p.page.goto(server + "/maps/incidents?category=")
+    assert "/maps/signin" in p.page.url  # a browser is sent to the sign-in form
+    p.page.fill("#u", "disp1")
+    p.page.fill("#p", "wrong-password")
+    p.page.click("button")
+    p.page.wait_for_function("document.getElementById('msg').textContent.length > 0")
+    p.errors.clear()  # the refused sign-in logs a 401 on purpose
+    p.page.fill("#p", "correct-horse-9")
+    p.page.click("button")
+    p.page.wait_for_url("**/maps/incidents*")
+    p.page.wait_for_function("window.gridmap && gridmap.isIdle()", timeout=20_000)
+    cookies = {c["name"]: c for c in p.context.cookies()}
+    assert cookies["gridmap_token"]["httpOnly"] and cookies["gridmap_token"]["sameSite"] == "Strict"
+    layer = [v for k, v in p.js("gridmap.layers").items() if k.startswith("事件")]
+    assert layer == [city.incidents]
+    p.page.wait_for_timeout(500)
+    assert p.page.locator(".marker-cluster").count() > 0
+    total = p.js(CLUSTERED)
+    singles = p.page.locator("path.leaflet-interactive").count()
+    assert total <= city.incidents and total + singles >= city.incidents * 0.5
+    p.page.locator(".leaflet-control-layers").hover()
+    _overlay(p, "热力图").check()
+    assert p.page.locator("canvas.leaflet-heatmap-layer").count() == 1
+    assert p.page.locator(".gm-filters select[name=category] option").count() > 2
+    # the page's own requests carry the HttpOnly cookie: incident tiles load for it (and not for a stranger)
+    status = p.js("fetch('/tiles/incidents/13/6472/3146.mvt', {credentials: 'same-origin'}).then(r => r.status)")
+    assert status == 200
+    assert p.js("fetch('/tiles/incidents/13/6472/3146.mvt', {credentials: 'omit'}).then(r => r.status)") == 401
+    p.errors.clear()  # the refused request above logs a 401 on purpose
+    p.shot("incidents")
+    p.check_clean()
+
+
+def test_coverage_map_sites_and_uncovered(browser, server, city):
+    p = Page(browser, server, viewport={"width": 1280, "height": 800})
+    p.open("/maps/coverage?type=bus_stop&sites=3")
+    sites = p.page.locator(".gm-site")
+    assert 1 <= sites.count() <= 3
+    unc = [v for k, v in p.js("gridmap.layers").items() if k.startswith("未覆盖")]
+    assert unc and unc[0] > 0
+    p.shot("coverage")
+    p.check_clean()
