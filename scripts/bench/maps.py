@@ -1,0 +1,279 @@
+"""Map pages at city scale: HTML size and time-to-interactive in headless Chromium, ours vs plain Folium GeoJson.
+
+``python -m scripts.bench.maps [--quick] --json FILE``
+
+Data: :func:`scripts.bench.map_city.make_city` — the Jinchang demo scaled ×10 (2,000 grids, 50,000 buildings,
+100,000 incidents; ``--quick``: 60 grids, 1,200 buildings, 2,000 incidents) in a throwaway database (kept as ``gridmap_bench_maps``
+between runs unless ``--fresh``). The service runs under uvicorn on 127.0.0.1 with the offline basemap, so
+nothing leaves the machine; Chromium is Debian's.
+
+Ours: the served page (``/maps/public|grids|incidents|coverage``) — big layers as PostGIS vector tiles,
+the rest embedded with 5-decimal coordinates and simplified polygons. Peer: a plain Folium map with one
+``folium.GeoJson`` layer per dataset of the same data (what you would write first), with the same local assets.
+Time-to-interactive: from navigation start until the page's scripts have run, every layer is on the map and
+no tile is pending (``gridmap.isIdle()``; the peer: the ``load`` event), plus two animation frames.
+Agreement: the same number of features behind each page (ours: embedded + counted by the server; peer: embedded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+import folium
+import uvicorn
+from sqlalchemy import text
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+SECRET = "bench-maps-secret"
+DB_NAME = "gridmap_bench_maps"
+PEER = "folium.GeoJson (plain)"
+TTI_TIMEOUT_MS = 90_000
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _database(sizes: dict, *, fresh: bool):
+    from layers import migrate
+    from layers.db import drop_database, make_engine, make_sessionmaker
+    from layers.settings import DatabaseSettings
+    from scripts.bench.map_city import make_city
+
+    name = DB_NAME + ("_quick" if sizes["grids"] < 1000 else "")
+    settings = DatabaseSettings().with_database(name)
+    if not fresh:
+        try:
+            eng = make_engine(settings, pool_size=1, max_overflow=0)
+            with eng.connect() as c:
+                n = c.execute(text("SELECT (SELECT count(*) FROM grids), (SELECT count(*) FROM buildings), "
+                                   "(SELECT count(*) FROM incidents)")).one()
+            eng.dispose()
+            if tuple(n) == (sizes["grids"], sizes["grids"] * sizes["bpg"], sizes["incidents"]):
+                return settings, {"reused": True}
+        except Exception:  # noqa: BLE001 - no such database yet
+            pass
+    try:
+        drop_database(settings.sqlalchemy_url)
+    except Exception:  # noqa: BLE001
+        pass
+    migrate.upgrade(settings)
+    eng = make_engine(settings, pool_size=2, max_overflow=0)
+    t = time.perf_counter()
+    city = make_city(make_sessionmaker(eng), grids=sizes["grids"], buildings_per_grid=sizes["bpg"],
+                     incidents=sizes["incidents"])
+    eng.dispose()
+    return settings, {"reused": False, "generated_s": round(time.perf_counter() - t, 1), "city": city.__dict__}
+
+
+def _serve(db_settings):
+    import os
+
+    os.environ["GRIDMAP_MAP_BASEMAP"] = "none"
+    from api.app import create_app
+    from api.settings import ApiSettings, Settings
+
+    app = create_app(Settings(api=ApiSettings(environment="test", secret_key=SECRET), db=db_settings))
+    port = _port()
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    th = threading.Thread(target=srv.run, daemon=True)
+    th.start()
+    while not srv.started:
+        time.sleep(0.05)
+    return srv, th, f"http://127.0.0.1:{port}"
+
+
+def _peer_pages(db_settings, base: str) -> dict[str, tuple[str, int]]:
+    """Plain Folium pages of the same data: {page: (html, features)}."""
+    from layers import map_data
+    from layers.db import make_engine, make_sessionmaker
+    from maps import assets
+
+    eng = make_engine(db_settings, pool_size=1, max_overflow=0)
+    out = {}
+    with make_sessionmaker(eng)() as s:
+        bounds = map_data.extent(s)
+        grids = map_data.grids(s, tolerance_deg=0)
+        flt = map_data.IncidentFilter()
+        datasets = {
+            "public": [map_data.facilities(s), grids, map_data.communities(s, tolerance_deg=0),
+                       map_data.circles_by_type(s, tolerance_deg=0)],
+            "grids": [grids, map_data.buildings(s)],
+            "incidents": [grids, map_data.incidents(s, flt, limit=10**7)],
+            "coverage": [map_data.facilities(s, type_code="clinic"), map_data.circles_by_type(s, type_code="clinic",
+                                                                                             tolerance_deg=0),
+                         map_data.uncovered_buildings(s, "clinic"), grids],
+        }
+    eng.dispose()
+    for page, frames in datasets.items():
+        m = folium.Map(tiles=None, control_scale=True)
+        m.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
+        n = 0
+        for i, gdf in enumerate(frames):
+            gdf = gdf.copy()
+            for c in gdf.columns:
+                if c != "geometry" and gdf[c].dtype == object:
+                    gdf[c] = gdf[c].astype(str)
+            folium.GeoJson(gdf, name=f"layer{i}").add_to(m)
+            n += len(gdf)
+        folium.LayerControl().add_to(m)
+        assets.localize(m, base + "/static/vendor/node_modules", base + "/static/maps")
+        out[page] = (m.get_root().render(), n)
+    return out
+
+
+FRAMES = "new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(performance.now()))))"
+
+
+def _measure(browser, base: str, url: str | None, html: str | None, cookie: str | None) -> dict:
+    ctx = browser.new_context(viewport={"width": 1280, "height": 800})
+    external: list[str] = []
+    errors: list[str] = []
+
+    def route(r):
+        u = r.request.url
+        if html is not None and u == base + "/peer":
+            r.fulfill(status=200, body=html, content_type="text/html; charset=utf-8")
+        elif u.startswith(base + "/"):
+            r.continue_()
+        else:
+            external.append(u)
+            r.abort()
+
+    ctx.route("**/*", route)
+    if cookie:
+        ctx.add_cookies([{"name": "gridmap_token", "value": cookie, "url": base}])
+    page = ctx.new_page()
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        if html is None:
+            page.goto(base + url, timeout=TTI_TIMEOUT_MS)
+            page.wait_for_function("window.gridmap && gridmap.isIdle()", timeout=TTI_TIMEOUT_MS)
+        else:
+            page.goto(base + "/peer", wait_until="load", timeout=TTI_TIMEOUT_MS)
+        tti = page.evaluate(FRAMES)
+        ok = True
+        settled = tti
+        if html is None:
+            page.wait_for_function("gridmap.isSettled()", timeout=TTI_TIMEOUT_MS)
+            settled = page.evaluate(FRAMES)
+        phases = page.evaluate("(() => { const n = performance.getEntriesByType('navigation')[0]; return "
+                               "{response_end_ms: Math.round(n.responseEnd), dom_loaded_ms: "
+                               "Math.round(n.domContentLoadedEventEnd), script_ready_ms: window.gridmap ? "
+                               "Math.round(gridmap.readyAt) : null}; })()")
+    except Exception as exc:  # noqa: BLE001 - a timeout is a result
+        tti, ok, phases, settled = float(TTI_TIMEOUT_MS), False, {}, float(TTI_TIMEOUT_MS)
+        errors.append(f"timeout: {type(exc).__name__}")
+    ctx.close()
+    return {"tti_ms": round(tti), "all_data_ms": round(settled), "finished": ok, **phases, "external": len(external), "errors": errors[:3]}
+
+
+def run(quick: bool, fresh: bool) -> dict:
+    """Build data, serve it, measure every page both ways."""
+    import httpx
+    from playwright.sync_api import sync_playwright
+
+    from api.auth import Principal, issue_token
+
+    sizes = {"grids": 60, "bpg": 20, "incidents": 2000} if quick else {"grids": 2000, "bpg": 25,
+                                                                          "incidents": 100_000}
+    db_settings, data_info = _database(sizes, fresh=fresh)
+    srv, th, base = _serve(db_settings)
+    token = issue_token(Principal("bench", frozenset({"dispatcher"}), scope=""), SECRET, ttl_s=3600)
+    pages = {"public": "/maps/public", "grids": "/maps/grids", "incidents": "/maps/incidents",
+             "coverage": "/maps/coverage?type=clinic"}
+    rows, details = [], {"data": data_info, "sizes": sizes, "pages": {}}
+    try:
+        t = time.perf_counter()
+        peers = _peer_pages(db_settings, base)
+        details["peer_build_s"] = round(time.perf_counter() - t, 1)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            for name, url in pages.items():
+                cookie = token if name == "incidents" else None
+                t = time.perf_counter()
+                r = httpx.get(base + url, cookies={"gridmap_token": token} if cookie else None, timeout=120)
+                server_s = time.perf_counter() - t
+                r.raise_for_status()
+                ours_bytes = len(r.content)
+                ours = _measure(browser, base, url, None, cookie)
+                peer_html, peer_n = peers[name]
+                peer = _measure(browser, base, None, peer_html, None)
+                ours_n = _our_features(r.text, name, sizes, base)
+                agree = ours_n == peer_n
+                details["pages"][name] = {"ours": {**ours, "bytes": ours_bytes, "server_s": round(server_s, 2),
+                                                   "features": ours_n},
+                                          "peer": {**peer, "bytes": len(peer_html.encode()), "features": peer_n}}
+                rows.append({"target": f"{name}: HTML size (< 2 MB)", "ours": round(ours_bytes / 1e6, 3),
+                             "peer": round(len(peer_html.encode()) / 1e6, 3), "peer_name": PEER,
+                             "ratio": round(len(peer_html.encode()) / ours_bytes, 1), "unit": "MB",
+                             "agreement": agree, "notes": f"{peer_n} features behind the page"})
+                rows.append({"target": f"{name}: time to interactive (< 3 s)", "ours": ours["tti_ms"] / 1000,
+                             "peer": peer["tti_ms"] / 1000 if peer["finished"] else None, "peer_name": PEER,
+                             "ratio": round(peer["tti_ms"] / max(ours["tti_ms"], 1), 1), "unit": "s",
+                             "agreement": agree and ours["external"] == 0,
+                             "notes": f"server {server_s:.2f} s" + ("" if peer["finished"] else
+                                                                    f"; peer did not finish in {TTI_TIMEOUT_MS / 1000:.0f} s")})
+                print(f"{name:10s} ours {ours_bytes / 1e6:7.3f} MB {ours['tti_ms'] / 1000:6.2f} s | peer "
+                      f"{len(peer_html.encode()) / 1e6:7.3f} MB {peer['tti_ms'] / 1000:6.2f} s"
+                      f"{'' if peer['finished'] else ' (timeout)'} | features {ours_n}/{peer_n}", flush=True)
+            browser.close()
+    finally:
+        srv.should_exit = True
+        th.join(10)
+    return {"benchmark": "maps", "rows": rows, "details": details}
+
+
+def _our_features(html: str, page: str, sizes: dict, base: str) -> int:
+    """Features behind our page: embedded ones plus those served as tiles (counted by the page legend/server)."""
+    import re
+
+    n = 0
+    tiled = []
+    for m in re.finditer(r"gridmap\.layer\((\{.*?\})\);\n", html):
+        spec = json.loads(m.group(1))
+        if spec["kind"] == "tiles":
+            tiled.append(spec)
+        elif spec["kind"] in ("geojson", "cluster") and spec.get("style") not in ("problem", "site", "seven_ones"):
+            if spec["name"].startswith("超期"):
+                continue  # a highlight of incidents already counted
+            if "data" in spec:
+                n += len(spec["data"]["features"])
+            else:  # fetched by the page after load or when switched on (the service circles)
+                import httpx
+
+                n += len(httpx.get(base + spec["url"], timeout=60).json()["features"])
+    for spec in tiled:
+        found = re.search(r"\((\d+)\)$", spec["name"])
+        if found:
+            n += int(found.group(1))
+        elif spec["tileLayer"] == "buildings":
+            n += sizes["grids"] * sizes["bpg"]
+    return n
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small city (60 grids), ~15 s")
+    ap.add_argument("--json", type=Path, help="write the results here")
+    ap.add_argument("--dask", help="unused (pages are not a bulk job)")
+    ap.add_argument("--fresh", action="store_true", help="regenerate the data even if the database is there")
+    args = ap.parse_args(argv)
+    result = run(args.quick, args.fresh)
+    if args.json:
+        args.json.write_text(json.dumps(result, ensure_ascii=False, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Sub-commands of ``gridmap``: each module defines ``register(subparsers)``."""

@@ -1,0 +1,150 @@
+"""``gridmap bench``: run every benchmark against its named peer in one run and write BENCHMARKS.md.
+
+Each benchmark is a module ``scripts/bench/<name>.py`` run as ``python -m scripts.bench.<name> [--quick]
+--json FILE``; it measures ours and the peer on the same data in the same run, checks that the answers agree,
+and writes ``{"benchmark", "rows": [{"target", "ours", "peer", "peer_name", "ratio", "unit", "agreement",
+"notes"}], "details"}``. This command runs them one after the other, then writes the summary table between
+the markers in BENCHMARKS.md and everything (with the machine it ran on) to ``bench-results.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BENCHMARKS = ["locate", "isochrones", "validation", "proposals", "maps", "load"]
+BEGIN, END = "<!-- bench:summary:begin -->", "<!-- bench:summary:end -->"
+
+
+def register(sub) -> None:
+    """Add ``bench``."""
+    p = sub.add_parser(
+        "bench",
+        help="运行全部基准测试并写入 BENCHMARKS.md (run every benchmark against its peer, update BENCHMARKS.md)",
+        description="Runs each benchmark (ours and its named peer, same data, same run), checks the answers "
+        "agree, and writes the ratios to BENCHMARKS.md and bench-results.json.",
+    )
+    p.add_argument("--quick", action="store_true", help="小规模，1 分钟内完成 (small sizes, under a minute)")
+    p.add_argument("--only", nargs="+", choices=BENCHMARKS, help="只运行这些 (run only these)")
+    p.add_argument("--dask", metavar="ADDRESS", help="批量任务用 Dask 调度器（或 local）(run bulk jobs on Dask)")
+    p.add_argument("--out", type=Path, default=ROOT / "bench-results.json", help="JSON 结果文件 (results file)")
+    p.add_argument("--no-write", action="store_true", help="不改写 BENCHMARKS.md (do not update BENCHMARKS.md)")
+    p.set_defaults(func=_bench)
+
+
+def machine() -> dict:
+    """What the benchmarks ran on."""
+    info = {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cores": os.cpu_count(),
+        "processor": platform.processor() or platform.machine(),
+    }
+    try:
+        info["memory_gb"] = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (ValueError, OSError, AttributeError):
+        pass
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["processor"] = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return info
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:,.3g}" if abs(v) < 1000 else f"{v:,.0f}"
+    return str(v)
+
+
+def summary_table(results: list[dict], *, quick: bool, info: dict) -> str:
+    """The Markdown table of every row of every benchmark."""
+    lines = [
+        BEGIN,
+        f"Latest `gridmap bench{' --quick' if quick else ''}` run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+        f" on {info.get('processor')} ({info.get('cores')} cores, {info.get('memory_gb')} GB), "
+        f"Python {info.get('python')}.",
+        "",
+        "| benchmark | target | ours | peer | peer value | ratio (ours ÷ peer speed) | answers agree | notes |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for res in results:
+        if res.get("error"):
+            lines.append(f"| {res['benchmark']} | – | – | – | – | – | – | **failed**: {res['error']} |")
+            continue
+        for row in res.get("rows", []):
+            unit = row.get("unit", "")
+            lines.append(
+                f"| {res['benchmark']} | {row.get('target', '')} | {_fmt(row.get('ours'))} {unit} | "
+                f"{row.get('peer_name', '–')} | {_fmt(row.get('peer'))} {unit if row.get('peer') is not None else ''}"
+                f" | {_fmt(row.get('ratio'))}{'×' if row.get('ratio') is not None else ''} | "
+                f"{row.get('agreement', '–')} | {row.get('notes', '')} |"
+            )
+    lines += ["", END]
+    return "\n".join(lines)
+
+
+def write_summary(path: Path, table: str) -> None:
+    """Replace the summary between the markers in BENCHMARKS.md (or insert it after the title)."""
+    text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        tail = rest.split(END, 1)[1]
+        text = head + table + tail
+    else:
+        title, _, body = text.partition("\n")
+        text = f"{title}\n\n## Summary\n\n{table}\n{body}"
+    path.write_text(text, encoding="utf-8")
+
+
+def _bench(args) -> int:
+    names = args.only or BENCHMARKS
+    info = machine()
+    results = []
+    started = time.perf_counter()
+    for name in names:
+        module = ROOT / "scripts" / "bench" / f"{name}.py"
+        if not module.exists():
+            results.append({"benchmark": name, "error": "not implemented yet"})
+            print(f"[bench] {name}: 未实现 (no benchmark script)", file=sys.stderr)
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "result.json"
+            cmd = [sys.executable, "-m", f"scripts.bench.{name}", "--json", str(out)]
+            if args.quick:
+                cmd.append("--quick")
+            if args.dask and name in {"locate", "isochrones"}:
+                cmd += ["--dask", args.dask]
+            print(f"[bench] {name}: {' '.join(cmd[2:])}", file=sys.stderr, flush=True)
+            t0 = time.perf_counter()
+            proc = subprocess.run(cmd, cwd=ROOT, timeout=60 * 15)
+            took = time.perf_counter() - t0
+            if proc.returncode != 0 or not out.exists():
+                results.append({"benchmark": name, "error": f"exit {proc.returncode}", "seconds": took})
+                continue
+            res = json.loads(out.read_text(encoding="utf-8"))
+            res.setdefault("benchmark", name)
+            res["seconds"] = round(took, 1)
+            results.append(res)
+            print(f"[bench] {name}: {took:.1f} s", file=sys.stderr, flush=True)
+    total = time.perf_counter() - started
+    payload = {"quick": args.quick, "machine": info, "seconds": round(total, 1), "results": results}
+    args.out.write_text(json.dumps(payload, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    table = summary_table(results, quick=args.quick, info=info)
+    print(table)
+    if not args.no_write:
+        write_summary(ROOT / "BENCHMARKS.md", table)
+    print(f"[bench] 全部完成，用时 {total:.0f} s (all done); results in {args.out}", file=sys.stderr)
+    return 1 if any(r.get("error") for r in results) else 0

@@ -1,0 +1,117 @@
+"""Test fixtures on a real PostgreSQL + PostGIS: a throwaway database per test session, created and dropped.
+
+The server comes from ``GRIDMAP_DATABASE_URL`` (or ``GRIDMAP_DB_*``, or ``.env`` as written by the set-up
+script); the database name is replaced by a fresh ``gridmap_test_<random>`` that is dropped at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from api.app import create_app
+from api.settings import ApiSettings, Settings
+from layers import migrate
+from layers.db import drop_database, make_engine, make_sessionmaker
+from layers.settings import DatabaseSettings
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("GRIDMAP_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+def _throwaway_settings(prefix: str) -> DatabaseSettings:
+    name = f"{prefix}_{os.getpid()}_{secrets.token_hex(3)}"
+    return DatabaseSettings(_env_file=ROOT / ".env").with_database(name)
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The team's real data folder (``../shared/data``)."""
+    if not SHARED_DATA.exists():
+        pytest.fail(f"shared data not found at {SHARED_DATA}; set GRIDMAP_SHARED_DATA")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def db_settings():
+    """Settings of a fresh, migrated database that lives for the whole test session."""
+    settings = _throwaway_settings("gridmap_test")
+    migrate.upgrade(settings)
+    yield settings
+    drop_database(settings.sqlalchemy_url)
+
+
+@pytest.fixture(scope="session")
+def engine(db_settings):
+    """A pooled engine on the session's throwaway database."""
+    eng = make_engine(db_settings)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def sessionmaker_(engine):
+    """Session factory for the throwaway database."""
+    return make_sessionmaker(engine)
+
+
+@pytest.fixture
+def session(sessionmaker_) -> Session:
+    """A session for one test; whatever the test leaves uncommitted is rolled back."""
+    s = sessionmaker_()
+    yield s
+    s.rollback()
+    s.close()
+
+
+@pytest.fixture(scope="session")
+def demo_loaded(db_settings, engine, shared_data):
+    """The Jinchang demo, loaded once into the session's database; returns the load report."""
+    from layers.demo import load_jinchang_demo
+
+    factory = make_sessionmaker(engine)
+    return load_jinchang_demo(factory, data_dir=shared_data / "jinchang")
+
+
+@pytest.fixture(scope="session")
+def app_settings(db_settings) -> Settings:
+    """Service settings pointing at the throwaway database."""
+    return Settings(api=ApiSettings(environment="test"), db=db_settings)
+
+
+@pytest.fixture(scope="session")
+def client(app_settings, demo_loaded):
+    """A TestClient on the app (lifespan run) with the demo loaded."""
+    with TestClient(create_app(app_settings)) as c:
+        yield c
+
+
+@pytest.fixture
+def scratch_db():
+    """A second, empty throwaway database (not migrated) for tests that migrate or break things."""
+    settings = _throwaway_settings("gridmap_scratch")
+    yield settings
+    drop_database(settings.sqlalchemy_url)
+
+
+@pytest.fixture(scope="module")
+def module_db():
+    """A migrated throwaway database of one test module's own, for tests that publish plans or need
+    "the plan in force" to be theirs alone (the session database holds the demo). Yields settings."""
+    settings = _throwaway_settings("gridmap_mod")
+    migrate.upgrade(settings)
+    yield settings
+    drop_database(settings.sqlalchemy_url)
+
+
+@pytest.fixture(scope="module")
+def module_sessionmaker(module_db):
+    """Session factory on ``module_db``."""
+    eng = make_engine(module_db, pool_size=2, max_overflow=2)
+    yield make_sessionmaker(eng)
+    eng.dispose()

@@ -1,0 +1,52 @@
+"""Grids and staff for the incident tests: the locate tests' hand-made plan (tests/locate_fixtures.py) plus
+more people, so that every dispatch rule has a case.
+
+Staff after :func:`load` (on top of 张网格 = grid_worker of G1 and 李社区 = community-level grid_head of B):
+
+- G1: 王格长 grid_head; G2: 赵法律 legal_adviser (no grid_head, no grid_worker);
+- community A: 钱社区长 community-level grid_head.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from api.auth import Principal, issue_token
+from layers import models as m
+from tests import locate_fixtures as F
+
+SECRET = "test-secret-incidents"
+
+
+def load(factory) -> dict[str, int]:
+    """The locate plan plus the extra staff; returns ids by name."""
+    ids = F.load_plan(factory)
+    with factory() as s:
+        people = {}
+        for name, phone in [("王格长", "0935-8000011"), ("赵法律", "0935-8000012"), ("钱社区长", "0935-8000013")]:
+            p = m.Person(name=name, phone="139" + phone[-8:].replace("-", "0"), public_phone=phone, source="test")
+            s.add(p)
+            s.flush()
+            people[name] = p.id
+        s.add_all([
+            m.StaffAssignment(person_id=people["王格长"], role="grid_head", grid_code=F.G1, community_code=F.COMMUNITY_A),
+            m.StaffAssignment(person_id=people["赵法律"], role="legal_adviser", grid_code=F.G2,
+                              community_code=F.COMMUNITY_A),
+            m.StaffAssignment(person_id=people["钱社区长"], role="grid_head", community_code=F.COMMUNITY_A,
+                              valid_from=dt.date(2020, 1, 1)),
+        ])
+        for name in ("张网格", "李社区"):
+            people[name] = s.query(m.Person.id).filter(m.Person.name == name).scalar()
+        s.commit()
+    return {**ids, **people}
+
+
+def token(*roles: str, scope: str | None = "", sub: str = "tester", staff_roles: tuple[str, ...] = ()) -> str:
+    """A signed bearer token for a principal with ``roles`` (scope ``""`` = everywhere)."""
+    return issue_token(Principal(subject=sub, roles=frozenset(roles), scope=scope,
+                                 staff_roles=frozenset(staff_roles)), SECRET)
+
+
+def auth(*roles: str, scope: str | None = "", sub: str = "tester") -> dict[str, str]:
+    """The Authorization header of :func:`token`."""
+    return {"Authorization": f"Bearer {token(*roles, scope=scope, sub=sub)}"}

@@ -1,0 +1,61 @@
+"""``gridmap locate`` and ``gridmap reassign`` on the hand-made plan's database."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from scripts.cli import main
+from tests import locate_fixtures as F
+
+locate_db = F.locate_db  # the fixture, from the shared module
+
+
+@pytest.fixture
+def env(locate_db, monkeypatch):
+    monkeypatch.setenv("GRIDMAP_DATABASE_URL", locate_db["settings"].sqlalchemy_url.render_as_string(False))
+    return locate_db
+
+
+def test_locate_csv_to_geojson_and_parquet(env, tmp_path, capsys):
+    src = tmp_path / "points.csv"
+    src.write_text("id,lon,lat\n1,{},{}\n2,{},{}\n3,38.5,102.19\n".format(*F.IN_G1, *F.ON_STREET), encoding="utf-8")
+    out = tmp_path / "answers.geojson"
+    assert main(["locate", str(src), "--out", str(out)]) == 0
+    feats = json.loads(out.read_text(encoding="utf-8"))["features"]
+    assert [f["properties"]["method"] for f in feats] == ["grid", "street_responsibility", "invalid"]
+    assert feats[1]["properties"]["responsible_unit"] == "市政工程公司"
+    assert "street_responsibility" in capsys.readouterr().out
+    # an answer file is itself an input (the invalid row has no geometry, so it is left out here)
+    valid = tmp_path / "valid.geojson"
+    valid.write_text(json.dumps({"type": "FeatureCollection", "features": feats[:2]}), encoding="utf-8")
+    pq = tmp_path / "answers.parquet"
+    assert main(["locate", str(valid), "--out", str(pq)]) == 0
+    back = pd.read_parquet(pq)
+    assert list(back["method"]) == ["grid", "street_responsibility"]
+    assert list(back["in_method"]) == ["grid", "street_responsibility"]
+
+
+def test_locate_strict_fails_on_invalid_points(env, tmp_path, capsys):
+    src = tmp_path / "bad.csv"
+    src.write_text("lon,lat\n38.5,102.19\n", encoding="utf-8")
+    assert main(["locate", str(src), "--out", str(tmp_path / "x.csv"), "--strict"]) == 1
+    assert "写反" in capsys.readouterr().err
+
+
+def test_reassign_dry_run_prints_a_summary(env, capsys):
+    assert main(["reassign", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "试运行" in out and "checked" in out
+
+
+def test_locate_on_a_local_dask_cluster_gives_the_same_file(env, tmp_path):
+    rng = pd.DataFrame({"lon": [F.IN_G1[0], F.ON_STREET[0]] * 50, "lat": [F.IN_G1[1], F.ON_STREET[1]] * 50})
+    src = tmp_path / "points.csv"
+    rng.to_csv(src, index=False)
+    plain, dask = tmp_path / "plain.csv", tmp_path / "dask.csv"
+    assert main(["locate", str(src), "--out", str(plain)]) == 0
+    assert main(["locate", str(src), "--out", str(dask), "--dask", "local"]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(plain), pd.read_csv(dask))
