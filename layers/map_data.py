@@ -25,7 +25,7 @@ from gis.coords import wgs84_to_gcj02
 from gis.domain import FACILITY_TYPES, SEVEN_ONES, IncidentState, area_prefix
 from gis.errors import InvalidInput
 from layers.features import current_plan_id
-from layers.roster import BOARD_ROLES
+from layers.roster import BOARD_ROLES, roster_audit
 
 TYPE_ZH = {code: zh for code, _g, zh, _en in FACILITY_TYPES}
 FALLBACK_REACH_M = 1000.0  # 15 minutes at 4 km/h, as the crow flies, when a type has no circles yet
@@ -201,6 +201,41 @@ def boards(
                if (code, r.value) in people or r.value not in optional]
         for code in codes
     }
+
+
+def roster_gaps(
+    session: Session, grids_gdf: gpd.GeoDataFrame, *, plan_id: int | None = None, on: dt.date | None = None
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """The roster audit for the grid map: grids with a vacancy, and buildings missing a 楼栋长 or 楼口长.
+
+    Returns ``(grids, buildings)``. ``grids`` is the subset of ``grids_gdf`` (as from :func:`grids`) with a
+    vacancy, with ``vacant_roles`` (the vacant required roles, 、-joined), ``buildings_without_head``,
+    ``stairwells_without_head`` and ``vacancies``; ``buildings`` has one point per building with a gap and its
+    ``details``. Only roles and counts: no person appears here.
+    """
+    plan_id = plan_id or plan_in_force(session)
+    gaps = roster_audit(session, plan_id=plan_id, on=on)
+    roles = gaps[gaps["kind"] == "role"].groupby("grid_code")["role_zh"].agg("、".join)
+    counts = gaps.groupby(["grid_code", "kind"]).size().unstack(fill_value=0)
+    out = grids_gdf[grids_gdf["code"].isin(set(gaps["grid_code"]))].copy()
+    out["vacant_roles"] = out["code"].map(roles).fillna("")
+    for kind, col in (("building", "buildings_without_head"), ("stairwell", "stairwells_without_head")):
+        per = counts[kind] if kind in counts.columns else pd.Series(dtype=int)
+        out[col] = out["code"].map(per).fillna(0).astype(int)
+    out["vacancies"] = out["code"].map(gaps["grid_code"].value_counts()).fillna(0).astype(int)
+
+    in_buildings = gaps[gaps["building_id"].notna()]
+    details = in_buildings.groupby("building_id")["detail"].agg(list)
+    if details.empty:
+        return out, _gdf([], ["id", "name", "source", "details"])
+    rows = session.execute(
+        text("SELECT id, name, source, ST_AsBinary(ST_PointOnSurface(geom)) FROM buildings WHERE id = ANY(:ids) "
+             "ORDER BY id"),
+        {"ids": [int(i) for i in details.index]},
+    )
+    points = _gdf(rows, ["id", "name", "source"])
+    points.insert(3, "details", points["id"].map(lambda i: details.get(i, [])))
+    return out, points
 
 
 def seven_ones(session: Session, *, tolerance_deg: float = 0.00002) -> gpd.GeoDataFrame:

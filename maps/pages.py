@@ -156,6 +156,8 @@ class GridData:
     bounds: tuple[float, float, float, float] | None = None
     building_sources: set[str] = field(default_factory=set)
     problems_url: str | None = None  # served pages fetch the validation after load (it can take seconds)
+    roster_grids: gpd.GeoDataFrame | None = None  # grids with a vacancy (layers.map_data.roster_gaps)
+    roster_buildings: gpd.GeoDataFrame | None = None  # buildings without a 楼栋长 / 楼口长
 
 
 def grid_map(data: GridData, ctx: MapContext) -> folium.Map:
@@ -171,12 +173,18 @@ def grid_map(data: GridData, ctx: MapContext) -> folium.Map:
     from gis.domain import GridKind
 
     grids["kind_zh"] = grids["kind"].map(GridKind.labels())
+    roster_cols = []
+    if data.roster_grids is not None:  # the roster audit shows in each grid's popup too
+        roster_cols = ["vacant_roles", "buildings_without_head", "stairwells_without_head"]
+        by_code = data.roster_grids.set_index("code")
+        for col in roster_cols:
+            grids[col] = grids["code"].map(by_code[col]).fillna("" if col == "vacant_roles" else 0)
     _buildings(m, ctx, data.buildings, data.building_count, style="buildings", popup="building",
                name="楼栋 buildings (放大显示)", min_zoom=15)
     DataLayer({"kind": "geojson", "style": "grid_households", "popup": "grid_planner", "labels": "code",
                "labelMinZoom": 15, "tooltip": "name",
                "data": feature_collection(grids, ["code", "name", "kind_zh", "households", "residents", "problems",
-                                                  "source"], shift=ctx.shift)},
+                                                  *roster_cols, "source"], shift=ctx.shift)},
               name=f"网格 grids ({len(grids)})").add_to(m)
     if data.problems_url:
         DataLayer({"kind": "geojson", "style": "problem", "popup": "problem", "url": data.problems_url},
@@ -185,15 +193,35 @@ def grid_map(data: GridData, ctx: MapContext) -> folium.Map:
         problems = problems_geojson(data.problems, ctx)
         DataLayer({"kind": "geojson", "style": "problem", "popup": "problem", "data": problems},
                   name=f"校验问题 problems ({len(problems['features'])})").add_to(m)
+    _roster_layers(m, ctx, data)
     hh = grids["households"]
     items = [("sw", "#42a5f5", f"少于300户 ({int((hh < 300).sum())})"),
              ("sw", "#43a047", f"300–500户 ({int(hh.between(300, 500).sum())})"),
              ("sw", "#e53935", f"超过500户 ({int((hh > 500).sum())})"),
              ("sw", "#9e9e9e", f"未统计 ({int(hh.isna().sum())})"),
              ("sw", "#ff1744", "校验问题（重叠/空隙/越界/切楼…）"), ("sw", "#a1887f", "楼栋（15级以上）")]
+    if data.roster_grids is not None:
+        items += [("sw", "#ff8f00", f"人员空缺网格 roster gaps ({len(data.roster_grids)})"),
+                  ("dot", "#ff8f00", f"缺楼栋长/楼口长的楼栋 ({len(data.roster_buildings)})")]
     sources = _sources(data.grids) | set(data.building_sources)
     legend = legend_html("网格户数 households", items, sources=sources, notes=["放大到15级显示网格编码与楼栋"])
     return finish(m, ctx, sources=sources, legend=legend)
+
+
+def _roster_layers(m, ctx: MapContext, data: GridData) -> None:
+    """The roster audit on the grid map: grids with vacant required roles, buildings lacking heads."""
+    if data.roster_grids is None:
+        return
+    cols = ["code", "name", "vacant_roles", "buildings_without_head", "stairwells_without_head", "vacancies",
+            "source"]
+    DataLayer({"kind": "geojson", "style": "roster_gap", "popup": "roster_gap", "tooltip": "name",
+               "data": feature_collection(data.roster_grids, cols, shift=ctx.shift)},
+              name=f"人员空缺 roster gaps ({len(data.roster_grids)})").add_to(m)
+    if data.roster_buildings is not None and len(data.roster_buildings):
+        DataLayer({"kind": "geojson", "style": "roster_building", "popup": "roster_building", "minZoom": 14,
+                   "data": feature_collection(data.roster_buildings, ["id", "name", "details", "source"],
+                                              shift=ctx.shift)},
+                  name=f"缺楼栋长/楼口长 buildings without heads ({len(data.roster_buildings)})").add_to(m)
 
 
 def _buildings(m, ctx: MapContext, buildings, count: int, *, style: str, popup: str, name: str,

@@ -293,8 +293,12 @@ def grid_data(session: Session, ctx: MapContext, *, plan_id: int | None, problem
     elif problems:
         report = _problems(session, plan_id)
     n = map_data.count(session, "buildings")
+    grids = map_data.grids(session, plan_id=plan_id)
+    roster_grids, roster_buildings = map_data.roster_gaps(session, grids, plan_id=plan_id)
     return GridData(
-        grids=map_data.grids(session, plan_id=plan_id),
+        grids=grids,
+        roster_grids=roster_grids,
+        roster_buildings=roster_buildings,
         problems=report,
         buildings=None if ctx.use_tiles(n) else map_data.buildings(session),
         building_count=n,
@@ -327,7 +331,7 @@ def grid_problems(
     "/maps/grids",
     response_class=HTMLResponse,
     responses={200: {"content": HTML}},
-    summary="网格规划图：户数着色（300–500）、编码、校验问题、楼栋 (planners' grid map)",
+    summary="网格规划图：户数着色（300–500）、编码、校验问题、人员空缺、楼栋 (planners' grid map)",
 )
 def grids_page(
     request: Request,
@@ -337,7 +341,8 @@ def grids_page(
     problems: Annotated[bool, Query(description="显示校验问题 (show validation problems)")] = True,
 ) -> HTMLResponse:
     """Grids coloured by households against the 300–500 band, codes as labels from zoom 15, validation problems
-    highlighted, buildings from zoom 15 (vector tiles when there are many)."""
+    highlighted, the roster audit (grids with vacant required roles, buildings without a 楼栋长 or 楼口长),
+    buildings from zoom 15 (vector tiles when there are many)."""
     ctx = _ctx(request, settings)
     return HTMLResponse(render(grid_map(grid_data(session, ctx, plan_id=plan_id, problems=problems), ctx)))
 

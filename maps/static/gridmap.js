@@ -70,6 +70,14 @@
       return {color: "#b71c1c", weight: 0.8, fill: true, fillColor: "#ff5252", fillOpacity: 0.7,
         radius: n > 1 ? Math.min(18, 3 + 2.2 * Math.log2(n)) : 3};
     },
+    roster_gap: function (p) {
+      // outline only: the households colour underneath stays readable and its popup carries the audit too
+      var roles = p.vacant_roles ? 1 : 0;
+      return {color: "#ff8f00", weight: roles ? 3 : 2, dashArray: roles ? null : "5 4", fill: false};
+    },
+    roster_building: function () {
+      return {radius: 5, color: "#e65100", weight: 2, fill: true, fillColor: "#ff8f00", fillOpacity: 0.9};
+    },
     problem: function () {
       return {color: "#d50000", weight: 3, dashArray: "4 3", fill: true, fillColor: "#ff1744", fillOpacity: 0.3,
         radius: 7};
@@ -119,7 +127,20 @@
         "超过500户" : "300–500户";
       return "<b>" + esc(p.name) + "</b>" + synth(p) + rows([["网格编码", p.code], ["类型", p.kind_zh],
         ["户数 households", p.households], ["人口 residents", p.residents], ["户数区间", band],
-        ["问题 problems", p.problems]]);
+        ["问题 problems", p.problems], ["缺配岗位 vacant roles", p.vacant_roles],
+        ["缺楼栋长的楼栋", p.buildings_without_head || null], ["缺楼口长的楼口", p.stairwells_without_head || null]]);
+    },
+    roster_gap: function (p) {
+      return "<b>" + esc(p.name) + " · 人员空缺 " + esc(p.vacancies) + "</b>" + synth(p) + rows([
+        ["网格编码", p.code], ["缺配岗位 vacant roles", p.vacant_roles || "无 none"],
+        ["缺楼栋长的楼栋", p.buildings_without_head], ["缺楼口长的楼口", p.stairwells_without_head]]);
+    },
+    roster_building: function (p) {
+      var d = p.details;
+      if (typeof d === "string") { try { d = JSON.parse(d); } catch (e) { d = [d]; } }
+      var h = "<b>" + esc(p.name || "楼栋") + "</b>" + synth(p) + "<ul>";
+      (d || []).forEach(function (line) { h += "<li>" + esc(line) + "</li>"; });
+      return h + "</ul>";
     },
     community: function (p) {
       return "<b>" + esc(p.name) + "</b>" + synth(p) + rows([["区划代码", p.code], ["层级", p.level_zh]]);

@@ -369,7 +369,9 @@ def run_load(*, reports: int = 20_000, clients: int = 64, restarts: int = 1, dow
             stored = dict(conn.execute(
                 text("SELECT idempotency_key, grid_code FROM incidents WHERE idempotency_key LIKE :r"),
                 {"r": run + "-%"}).all())
-            total = conn.scalar(text("SELECT count(*) FROM incidents"))
+            # this run's rows, duplicates included (the demo's own incidents are in the same database)
+            total = conn.scalar(text("SELECT count(*) FROM incidents WHERE idempotency_key LIKE :r"),
+                                {"r": run + "-%"})
             not_covering = conn.scalar(text(
                 "SELECT count(*) FROM incidents i JOIN grids g ON g.code = i.grid_code AND g.plan_id = i.plan_id "
                 "WHERE i.idempotency_key LIKE :r AND NOT ST_Covers(g.geom, i.geom)"), {"r": run + "-%"})

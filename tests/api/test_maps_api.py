@@ -108,6 +108,26 @@ def test_grid_map_colours_by_households_and_lists_problems(mclient, city):
     assert b["kind"] == "geojson" and len(b["data"]["features"]) == city.buildings
 
 
+def test_grid_map_shows_the_roster_audit(mclient, city):
+    layers = _layers(mclient.get("/maps/grids").text)
+    gaps = next(v for k, v in layers.items() if k.startswith("人员空缺"))
+    audit = mclient.get("/api/v1/roster/audit", headers=_auth()).json()["vacancies"]
+    assert audit, "the synthetic city staffs only the board roles: the audit must find vacancies"
+    by_grid: dict[str, int] = {}
+    for v in audit:
+        by_grid[v["grid_code"]] = by_grid.get(v["grid_code"], 0) + 1
+    shown = {f["properties"]["code"]: f["properties"] for f in gaps["data"]["features"]}
+    assert {c: p["vacancies"] for c, p in shown.items()} == by_grid
+    code, audit_roles = next((c, {v["role_zh"] for v in audit if v["grid_code"] == c and v["kind"] == "role"})
+                             for c in by_grid)
+    assert set(filter(None, shown[code]["vacant_roles"].split("、"))) == audit_roles
+    heads = {v["building_id"] for v in audit if v["kind"] in ("building", "stairwell")}
+    marked = next((v for k, v in layers.items() if k.startswith("缺楼栋长")), {"data": {"features": []}})
+    assert {f["properties"]["id"] for f in marked["data"]["features"]} == heads
+    text_ = json.dumps(gaps, ensure_ascii=False)
+    assert "13900000000" not in text_ and "phone" not in text_  # roles and counts only, never people
+
+
 def test_incident_map_is_staff_only_and_private(mclient, city):
     assert mclient.get("/maps/incidents").status_code == 401
     assert mclient.get("/maps/incidents", headers=_auth(roles=("party_member",))).status_code == 403

@@ -236,6 +236,11 @@ def test_grid_map_colours_labels_and_building_tiles(browser, server, city):
     assert shown == expected and expected > 0
     fills = p.js("[...document.querySelectorAll('path.leaflet-interactive')].map(e => e.getAttribute('fill'))")
     assert "#42a5f5" in fills  # 16 buildings × 10–20 households: under 300 → blue
+    gaps = p.js("Object.entries(gridmap.layers).filter(([k]) => k.startsWith('人员空缺'))[0][1]")
+    assert gaps > 0  # the synthetic city staffs only the board roles: every grid lacks some
+    strokes = p.js("[...document.querySelectorAll('path.leaflet-interactive')].map(e => e.getAttribute('stroke'))")
+    assert strokes.count("#ff8f00") == gaps  # each gap outlined in orange
+    assert "人员空缺网格" in p.page.locator(".gm-legend").inner_text()
     lon, lat = city.bounds[0] + 0.002, city.bounds[1] + 0.002
     p.js(f"gridmap.map.setView([{lat}, {lon}], 14, {{animate: false}})")
     p.idle()
