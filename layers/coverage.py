@@ -171,7 +171,7 @@ def coverage_report(session: Session, *, type_codes: Sequence[str] | None = None
         plan = current_plan_id(session)
         unit_sql = "g.code"
         join = ("LEFT JOIN LATERAL (SELECT code, name FROM grids WHERE plan_id = :plan AND "
-                "ST_Covers(geom, ST_PointOnSurface(b.geom)) LIMIT 1) g ON true")
+                "geom && b.geom AND ST_Covers(geom, ST_PointOnSurface(b.geom)) LIMIT 1) g ON true")
         name_sql = "min(g.name)"
         params = {"plan": plan}
     sql = f"""

@@ -65,7 +65,7 @@ def building_counts(session: Session, *, grid_code: str | None = None) -> pd.Dat
         WHERE (:grid IS NULL OR EXISTS (
             SELECT 1 FROM grids g WHERE g.code = :grid
               AND g.plan_id = (SELECT id FROM grid_plans WHERE status='published' ORDER BY generation DESC LIMIT 1)
-              AND ST_Covers(g.geom, ST_PointOnSurface(b.geom))))
+              AND g.geom && b.geom AND ST_Covers(g.geom, ST_PointOnSurface(b.geom))))
         ORDER BY l.building_id, l.kind
         """
     )
@@ -99,7 +99,8 @@ def refresh_population(session: Session) -> dict[str, int]:
             UPDATE grids g SET households = s.households, residents = s.residents
             FROM (SELECT g2.id, coalesce(sum(b.households), 0) AS households,
                          coalesce(sum(b.residents), 0) AS residents
-                  FROM grids g2 LEFT JOIN buildings b ON ST_Covers(g2.geom, ST_PointOnSurface(b.geom))
+                  FROM grids g2 LEFT JOIN buildings b
+                    ON g2.geom && b.geom AND ST_Covers(g2.geom, ST_PointOnSurface(b.geom))
                   WHERE g2.kind = 'comprehensive' GROUP BY g2.id) s
             WHERE g.id = s.id AND (g.households, g.residents) IS DISTINCT FROM (s.households, s.residents)
             """
@@ -144,7 +145,7 @@ def grid_of_building(session: Session, building_id: int) -> str:
         text(
             """
             SELECT g.code FROM grids g JOIN buildings b ON b.id = :b
-            WHERE g.kind = 'comprehensive' AND ST_Covers(g.geom, ST_PointOnSurface(b.geom))
+            WHERE g.kind = 'comprehensive' AND g.geom && b.geom AND ST_Covers(g.geom, ST_PointOnSurface(b.geom))
               AND g.plan_id = (SELECT id FROM grid_plans WHERE status='published' ORDER BY generation DESC LIMIT 1)
             ORDER BY g.code LIMIT 1
             """

@@ -51,7 +51,8 @@ def grids_with_market_flag(session: Session, *, plan_id: int | None = None) -> p
                OR EXISTS (SELECT 1 FROM facilities f
                           WHERE f.type_code = ANY(:ftypes) AND ST_Covers(g.geom, f.geom))
                OR EXISTS (SELECT 1 FROM buildings b
-                          WHERE b.use = ANY(:uses) AND ST_Covers(g.geom, ST_PointOnSurface(b.geom)))
+                          WHERE b.use = ANY(:uses) AND g.geom && b.geom
+                            AND ST_Covers(g.geom, ST_PointOnSurface(b.geom)))
                AS has_market
         FROM grids g WHERE g.plan_id = :plan ORDER BY g.code
         """
@@ -77,7 +78,7 @@ def _buildings_in_grids(session: Session, plan_id: int) -> pd.DataFrame:
             SELECT b.id, g.code AS grid_code, b.name
             FROM buildings b
             JOIN grids g ON g.plan_id = :plan AND g.kind = 'comprehensive'
-                        AND ST_Covers(g.geom, ST_PointOnSurface(b.geom))
+                        AND g.geom && b.geom AND ST_Covers(g.geom, ST_PointOnSurface(b.geom))
             """
         ),
         {"plan": plan_id},

@@ -119,7 +119,7 @@ PEER_SQL = {
     "households": """
         SELECT code, sum(households)::int FROM (
             SELECT DISTINCT ON (b.id) g.code, b.households
-            FROM pb b JOIN pg g ON ST_Covers(g.geom, ST_PointOnSurface(b.geom))
+            FROM pb b JOIN pg g ON g.geom && b.geom AND ST_Covers(g.geom, ST_PointOnSurface(b.geom))
             ORDER BY b.id, (g.kind = 'exclusive') DESC, g.code) o
         GROUP BY code
     """,
