@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.settings import ApiSettings, Settings
 from tests.layers.plan_db_fixtures import plan_database
+from tests.live_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,17 +53,11 @@ def test_endpoints_follow_the_standard(ogc_settings):
         assert far["numberMatched"] == 0
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_gdal_oapif_driver_reads_every_layer(ogc_settings):
     # The server runs in its own process: pyogrio holds the GIL while GDAL reads, so a server thread in this
     # process could never answer.
     settings, world = ogc_settings
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "GRIDMAP_DATABASE_URL": settings.db.url, "GRIDMAP_ENVIRONMENT": "test"}
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",

@@ -4,27 +4,17 @@ with ``requests`` in the spec's form encoding, as a client would.)"""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-
 import georeport
 import pytest
 import requests
-import uvicorn
 
 from api.app import create_app
 from api.settings import ApiSettings, Settings
 from tests import incident_fixtures as IF
 from tests import locate_fixtures as F
+from tests.live_server import serve_in_thread
 
 KEY = "client-test-key"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -33,18 +23,8 @@ def root(module_db, module_sessionmaker):
     app = create_app(Settings(api=ApiSettings(environment="test", secret_key=IF.SECRET, public_rate_per_min=0),
                               db=module_db))
     app.state.open311_api_keys = [KEY]
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not srv.started:
-        if time.time() > deadline:
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}/open311/v2"
-    srv.should_exit = True
-    thread.join(10)
+    with serve_in_thread(app) as base:
+        yield f"{base}/open311/v2"
 
 
 @pytest.mark.parametrize("fmt", ["json", "xml"])

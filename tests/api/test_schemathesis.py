@@ -48,8 +48,9 @@ def _demo_app(module_db, shared_data):
         yield
 
 
-# Operations that compute (service circles, coverage, map pages, tiles) take seconds per call: fewer examples.
-HEAVY = r"^/(maps|tiles)/|^/api/v1/(circles|coverage)(/|$)"
+# Operations that compute (service circles, coverage, map pages, tiles) or answer tens of megabytes (every
+# stored service circle as GeoJSON) take seconds per call: fewer examples.
+HEAVY = r"^/(maps|tiles)/|^/api/v1/(circles|coverage)(/|$)|^/api/v1/layers/service-circles$"
 HEAVY_EXAMPLES = max(2, MAX_EXAMPLES // 10)
 
 

@@ -9,18 +9,15 @@ from __future__ import annotations
 import math
 import os
 import shutil
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
-import uvicorn
 from sqlalchemy import text
 
 from api.app import create_app
 from api.settings import ApiSettings, Settings
 from scripts.bench.map_city import make_city
+from tests.live_server import serve_in_thread
 
 pytestmark = pytest.mark.browser
 
@@ -28,12 +25,6 @@ CHROMIUM = os.environ.get("GRIDMAP_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SECRET = "browser-test-secret"
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "maps"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -49,18 +40,8 @@ def server(module_db, city):
     mp.setenv("GRIDMAP_MAP_BASEMAP", "none")
     mp.setenv("GRIDMAP_MAP_TILE_THRESHOLD", "900")  # 960 buildings → vector tiles; 800 incidents → embedded
     app = create_app(Settings(api=ApiSettings(environment="test", secret_key=SECRET), db=module_db))
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not srv.started:
-        if time.time() > deadline:
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
+    with serve_in_thread(app) as base:
+        yield base
     mp.undo()
 
 

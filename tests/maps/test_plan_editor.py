@@ -8,14 +8,10 @@ import json
 import os
 import re
 import shutil
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
 import shapely
-import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 
@@ -26,6 +22,7 @@ from layers import models as m
 from layers import plans
 from layers.db import make_engine, make_sessionmaker
 from layers.demo import load_jinchang_demo
+from tests.live_server import serve_in_thread
 
 CHROMIUM = os.environ.get("GRIDMAP_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -61,19 +58,8 @@ def settings(module_db):
 
 @pytest.fixture(scope="module")
 def server(settings, demo):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.time() + 20
-    while not srv.started:
-        assert time.time() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
+    with serve_in_thread(create_app(settings)) as base:
+        yield base
 
 
 def test_page_is_for_planners_and_links_only_local_assets(settings, demo):
