@@ -11,7 +11,7 @@ from enum import Enum
 class LabelledEnum(str, Enum):
     """A string enum whose members carry a Chinese label: ``Member = ("value", "中文")``."""
 
-    def __new__(cls, value: str, zh: str = ""):
+    def __new__(cls, value: str, zh: str = ""):  # noqa: D102 - enum member constructor
         obj = str.__new__(cls, value)
         obj._value_ = value
         obj.zh = zh or value

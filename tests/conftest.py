@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
 from api.app import create_app
@@ -105,6 +106,46 @@ def module_db():
     "the plan in force" to be theirs alone (the session database holds the demo). Yields settings."""
     settings = _throwaway_settings("gridmap_mod")
     migrate.upgrade(settings)
+    yield settings
+    drop_database(settings.sqlalchemy_url)
+
+
+def _copy_database(template: DatabaseSettings, target: DatabaseSettings) -> None:
+    """``CREATE DATABASE target TEMPLATE template``: a file-level copy, about a second for the demo."""
+    src, dst = template.sqlalchemy_url.database, target.sqlalchemy_url.database
+    server = create_engine(template.sqlalchemy_url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as conn:
+            # a template must have no other sessions while it is copied
+            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE datname = :n AND pid <> pg_backend_pid()"), {"n": src})
+            conn.execute(text(f'CREATE DATABASE "{dst}" TEMPLATE "{src}"'))
+    finally:
+        server.dispose()
+
+
+@pytest.fixture(scope="session")
+def demo_template(shared_data):
+    """A migrated database with the Jinchang demo loaded once per test session; ``module_demo_db`` copies it
+    so modules that need the demo to themselves do not each spend ~25 s loading it. Yields settings."""
+    from layers.demo import load_jinchang_demo
+
+    settings = _throwaway_settings("gridmap_tpl")
+    migrate.upgrade(settings)
+    eng = make_engine(settings, pool_size=1, max_overflow=0)
+    try:
+        load_jinchang_demo(make_sessionmaker(eng), data_dir=shared_data / "jinchang")
+    finally:
+        eng.dispose()
+    yield settings
+    drop_database(settings.sqlalchemy_url)
+
+
+@pytest.fixture(scope="module")
+def module_demo_db(demo_template):
+    """A throwaway database of one module's own holding a fresh copy of the Jinchang demo. Yields settings."""
+    settings = _throwaway_settings("gridmap_mod")
+    _copy_database(demo_template, settings)
     yield settings
     drop_database(settings.sqlalchemy_url)
 

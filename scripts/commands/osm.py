@@ -40,7 +40,6 @@ def register(sub) -> None:
 
 def _import(args) -> int:
     from layers.osm_import import load_osm
-
     from scripts.progress import Progress
 
     factory = make_sessionmaker(make_engine(DatabaseSettings(), pool_size=1, max_overflow=0))

@@ -21,18 +21,16 @@ from api.settings import ApiSettings, Settings
 from gis.plan_validation import Projector
 from layers import models as m
 from layers.db import make_engine, make_sessionmaker
-from layers.demo import load_jinchang_demo
 
 C = "620302001001"  # a demo urban community (13 grids in force, 4,668 households)
 PROJ = Projector("EPSG:4543")
 
 
 @pytest.fixture(scope="module")
-def world(module_db, shared_data):
-    engine = make_engine(module_db, pool_size=2, max_overflow=2)
+def world(module_demo_db):
+    engine = make_engine(module_demo_db, pool_size=2, max_overflow=2)
     factory = make_sessionmaker(engine)
-    load_jinchang_demo(factory, data_dir=shared_data / "jinchang")
-    settings = Settings(api=ApiSettings(environment="test"), db=module_db)
+    settings = Settings(api=ApiSettings(environment="test"), db=module_demo_db)
     token = issue_token(Principal(subject="规划员乙", roles=frozenset({"planner"}), scope=""), settings.api.secret_key)
     with TestClient(create_app(settings)) as client:
         yield client, {"Authorization": f"Bearer {token}"}, factory

@@ -17,6 +17,7 @@ from api.settings import ApiSettings, Settings
 from tests.gis.plan_fixtures import COMMUNITY, DEFECTS, code
 from tests.layers.plan_db_fixtures import as_collection, plan_database
 
+
 @pytest.fixture(scope="module")
 def plan_app():
     with plan_database() as (db, world):
@@ -144,8 +145,9 @@ def test_import_projected_and_gcj02(plan_app, tmp_path):
     assert r.status_code == 201, r.text
     got = c.get(f"/api/v1/plans/{r.json()['id']}", headers=h).json()["grids"]["features"]
     assert shapely.hausdorff_distance(shapely.geometry.shape(got[0]["geometry"]), gdf.geometry.iloc[0]) < 1e-6
-    from gis.coords import from_wgs84
     import numpy as np
+
+    from gis.coords import from_wgs84
     gcj = gdf.copy()
     gcj["geometry"] = shapely.transform(gdf.geometry.values,
                                         lambda xy: np.column_stack(from_wgs84(xy[:, 0], xy[:, 1], "gcj02")))

@@ -19,7 +19,7 @@ from api.app import create_app
 from api.auth import Principal, issue_token
 from api.permissions import ANYONE, MATRIX
 from api.settings import ApiSettings, Settings
-from layers.db import make_engine, make_sessionmaker
+from layers.db import make_engine
 
 SECRET = "privacy-secret"
 NAME, PHONE, EMAIL = "隐私测试张三丰", "13912345678", "zhangsanfeng@example.invalid"
@@ -28,11 +28,9 @@ MARKERS = [NAME, PHONE, EMAIL, LEDGER_NAME, LEDGER_PHONE]
 
 
 @pytest.fixture(scope="module")
-def world(module_db, shared_data):
-    from layers.demo import load_jinchang_demo
-
+def world(module_demo_db):
+    module_db = module_demo_db
     eng = make_engine(module_db, pool_size=2, max_overflow=2)
-    load_jinchang_demo(make_sessionmaker(eng), data_dir=shared_data / "jinchang")
     with eng.connect() as conn:
         grid, lon, lat, gid, plon, plat = conn.execute(
             text(

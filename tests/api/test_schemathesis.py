@@ -19,7 +19,6 @@ from schemathesis.specs.openapi.checks import content_type_conformance, response
 from api.app import create_app
 from api.auth import Principal, issue_token
 from api.settings import ApiSettings, Settings
-from layers.db import make_engine, make_sessionmaker
 
 MAX_EXAMPLES = int(os.environ.get("GRIDMAP_FUZZ_EXAMPLES", "20"))
 pytestmark = [pytest.mark.timeout(1200), pytest.mark.slow]
@@ -37,13 +36,8 @@ ADMIN = {
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _demo_app(module_db, shared_data):
-    from layers.demo import load_jinchang_demo
-
-    eng = make_engine(module_db, pool_size=2, max_overflow=2)
-    load_jinchang_demo(make_sessionmaker(eng), data_dir=shared_data / "jinchang")
-    eng.dispose()
-    SETTINGS.db = module_db
+def _demo_app(module_demo_db):
+    SETTINGS.db = module_demo_db
     with TestClient(APP):  # runs the lifespan: the engine lives while the module's tests run
         yield
 

@@ -12,11 +12,10 @@ import shapely
 from geoalchemy2.shape import from_shape
 
 from gis.domain import StaffRole
-from layers import migrate
+from layers import migrate, plans
 from layers import models as m
 from layers.db import drop_database, make_engine, make_sessionmaker
 from layers.settings import DatabaseSettings
-from layers import plans
 from tests.gis.plan_fixtures import COMMUNITY, make_plan
 
 ROOT = Path(__file__).resolve().parents[2]

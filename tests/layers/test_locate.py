@@ -18,6 +18,7 @@ from layers import models as m
 from layers.locate import locate, locate_many, plan_locator, refresh_subdivided, sql_covering_grids
 from layers.reassign import reassign
 from tests import locate_fixtures as F
+
 locate_db = F.locate_db  # the fixture, from the shared module
 
 NAMED = {

@@ -13,7 +13,7 @@ from gis.errors import InvalidGeometry, InvalidInput, NotFound, PlanConflict
 from layers import models as m
 from layers import plans
 from layers.features import current_plan_id
-from tests.gis.plan_fixtures import COMMUNITY, DEFECTS, PROJ, X0, Y0, code
+from tests.gis.plan_fixtures import DEFECTS, PROJ, X0, Y0, code
 from tests.layers.plan_db_fixtures import as_collection, load_world, publish_base
 
 

@@ -21,7 +21,6 @@ from api.settings import ApiSettings, Settings
 from layers import models as m
 from layers import plans
 from layers.db import make_engine, make_sessionmaker
-from layers.demo import load_jinchang_demo
 from tests.live_server import serve_in_thread
 
 CHROMIUM = os.environ.get("GRIDMAP_CHROMIUM", "/usr/bin/chromium")
@@ -36,10 +35,9 @@ def _token(*roles: str, scope: str = "") -> str:
 
 
 @pytest.fixture(scope="module")
-def demo(module_db, shared_data):
-    engine = make_engine(module_db, pool_size=2, max_overflow=2)
+def demo(module_demo_db):
+    engine = make_engine(module_demo_db, pool_size=2, max_overflow=2)
     factory = make_sessionmaker(engine)
-    load_jinchang_demo(factory, data_dir=shared_data / "jinchang")
     with factory() as s:
         draft = plans.create_draft_from(s, name="绘图测试草案")
         s.commit()
@@ -49,10 +47,10 @@ def demo(module_db, shared_data):
 
 
 @pytest.fixture(scope="module")
-def settings(module_db):
+def settings(module_demo_db):
     mp = pytest.MonkeyPatch()
     mp.setenv("GRIDMAP_MAP_BASEMAP", "none")
-    yield Settings(api=ApiSettings(environment="test", secret_key=SECRET), db=module_db)
+    yield Settings(api=ApiSettings(environment="test", secret_key=SECRET), db=module_demo_db)
     mp.undo()
 
 

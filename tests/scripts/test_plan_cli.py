@@ -9,19 +9,14 @@ import re
 import pyogrio
 import pytest
 
-from layers.db import make_engine, make_sessionmaker
-from layers.demo import load_jinchang_demo
 from scripts.cli import main
 
 C = "620302001001"
 
 
 @pytest.fixture(scope="module")
-def demo_db(module_db, shared_data):
-    engine = make_engine(module_db, pool_size=2, max_overflow=2)
-    load_jinchang_demo(make_sessionmaker(engine), data_dir=shared_data / "jinchang")
-    engine.dispose()
-    return module_db
+def demo_db(module_demo_db):
+    return module_demo_db
 
 
 @pytest.fixture

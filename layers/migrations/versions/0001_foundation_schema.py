@@ -3,12 +3,12 @@
 Every geometry column is EPSG:4326 with a GiST index. Facility types are seeded from ``gis.domain``.
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-25 06:59:55.157910
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from geoalchemy2 import Geometry
 from sqlalchemy.dialects import postgresql
 

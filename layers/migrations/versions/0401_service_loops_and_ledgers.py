@@ -5,8 +5,8 @@ Revises: 0001
 Create Date: 2026-11-25 07:33:59.985212
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from geoalchemy2 import Geometry
 
 revision = '0401'
