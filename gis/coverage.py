@@ -133,6 +133,8 @@ def nearest_distances(graph: StreetGraph | None, fac: PointsOnNet, dem: PointsOn
     far = best > limit
     best[far] = np.inf
     nearest[far] = -1
+    # nothing within reach: say how the point was measured (on the network unless it lies off it)
+    method[far] = np.where(off_dem[far], "euclidean", "network")
     return best, nearest, method
 
 

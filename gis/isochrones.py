@@ -232,7 +232,10 @@ def grid_polygon(segs: np.ndarray, buffer_m: float, cell_m: float | None = None,
             break
         h *= 1.5
         pad = buffer_m + 3 * h
-    x0, y0 = float(lo[0] - pad), float(lo[1] - pad)
+    # a lattice anchored at multiples of h, not at the bbox: a larger budget samples the same points, where
+    # its distance field is never larger, so its polygon covers the smaller one's (circles nest)
+    x0, y0 = float(np.floor((lo[0] - pad) / h) * h), float(np.floor((lo[1] - pad) / h) * h)
+    nx, ny = nx + 1, ny + 1
     f = _kern.distance_field(np.ascontiguousarray(segs, dtype=np.float64), x0, y0, h, nx, ny, buffer_m)
     xy, rid = _kern.contour_rings(f, buffer_m, x0, y0, h)
     if len(xy) == 0:

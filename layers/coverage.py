@@ -151,6 +151,9 @@ def compute_access(session: Session, *, network: str | None = None, type_codes: 
 ensure_access = compute_access
 
 
+NO_UNIT_LABEL = {"community": "未归属社区 (no community)", "grid": "不在现行网格内 (outside the grids in force)"}
+
+
 def coverage_report(session: Session, *, type_codes: Sequence[str] | None = None,
                     budget_m: float = DEFAULT_BUDGET_M, by: str = "community",
                     network: str | None = None) -> pd.DataFrame:
@@ -191,6 +194,8 @@ def coverage_report(session: Session, *, type_codes: Sequence[str] | None = None
         names = dict(session.execute(select(m.AdminArea.code, m.AdminArea.name)
                                      .where(m.AdminArea.code.in_(df["unit"].dropna().unique().tolist()))).all())
         df["unit_name"] = df["unit"].map(names)
+    if len(df):  # buildings outside every community (e.g. from an OSM extract) still count, under a label
+        df["unit_name"] = df["unit_name"].where(df["unit"].notna(), NO_UNIT_LABEL[by])
     for col in ("households", "residents", "households_covered", "residents_covered"):
         df[col] = df[col].fillna(0).astype(int)
     df["households_share"] = np.where(df.households > 0, df.households_covered / df.households.clip(lower=1),

@@ -372,7 +372,10 @@ def _circles(session: Session) -> dict[str, Any]:
     from layers.service_circles import compute_circles
 
     report = compute_circles(session, minutes=(5, 10, 15))
-    return {"service_circles": int(report.get("computed", 0)), "euclidean_circles": int(report.get("euclidean", 0))}
+    counts = session.execute(text("SELECT count(*), count(*) FILTER (WHERE method = 'euclidean') "
+                                  "FROM service_circles")).one()
+    return {"facilities_with_circles": int(report.get("computed", 0)), "service_circles": int(counts[0]),
+            "euclidean_circles": int(counts[1])}
 
 
 def _inputs(data_dir: Path, seed: int):

@@ -111,6 +111,11 @@ def _audit(args) -> int:
 
     with _session() as s:
         df = seven_ones_audit(s, kind=args.kind, distance_m=args.distance)
+    if not len(df):
+        level = "村 (villages)" if args.kind == "village" else "城市社区 (urban communities)"
+        print(f"数据库里没有{level}；先加载行政区划，例如 gridmap demo load "
+              f"(no {args.kind} areas in the database: load admin areas first)")
+        return 0
     if args.csv:
         df.drop(columns=["missing"]).to_csv(args.csv, index=False)
     print(df[["code", "name", "present", "missing_zh"]].to_string(index=False))

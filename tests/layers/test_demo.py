@@ -120,6 +120,6 @@ def test_demo_incidents_and_circles(demo_loaded, session):
     assert routed >= 195  # a few reports land outside every grid (industrial area): unassigned, with a reason
     assert scalar(session, "SELECT count(*) FROM incident_events e JOIN incidents i ON i.id = e.incident_id "
                            "WHERE i.source = 'synthetic'") > 200
-    assert demo_loaded["service_circles"] == 737
+    assert demo_loaded["facilities_with_circles"] == 737 and demo_loaded["service_circles"] == 3 * 737
     methods = dict(session.execute(text("SELECT method, count(*) FROM service_circles GROUP BY method")).all())
     assert methods.get("network", 0) > 0 and methods.get("euclidean", 0) > 0  # villages have no streets
