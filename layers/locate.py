@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import shapely
-from sqlalchemy import Integer, and_, func, literal, or_, select, text
+from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from gis.coords import CRS, check_lonlat, in_china, parse_crs, to_wgs84
@@ -76,28 +76,29 @@ def _community_levels() -> list[str]:
     return [AreaLevel.COMMUNITY.value, AreaLevel.VILLAGE.value]
 
 
+# One statement, compiled once (building it with the expression language cost ~3 ms a call). ``xmin`` (the
+# transaction that last wrote a row) catches any insert or update, geometry or name; count and max(id) catch
+# deletes. ``validity`` is the 包街 segments valid on the date.
+_FINGERPRINT_SQL = text("""
+    WITH p AS (SELECT coalesce(CAST(:plan AS integer), (SELECT id FROM grid_plans WHERE status = :published
+                                                         ORDER BY generation DESC LIMIT 1)) AS id)
+    SELECT p.id,
+        (SELECT concat_ws(',', status, generation, xmin::text) FROM grid_plans WHERE id = p.id),
+        (SELECT concat_ws(',', count(id), max(id), sum(version), sum(xmin::text::bigint)) FROM grids
+         WHERE plan_id = p.id),
+        (SELECT concat_ws(',', count(id), max(id), sum(xmin::text::bigint)) FROM admin_areas),
+        (SELECT concat_ws(',', count(id), max(id), sum(xmin::text::bigint)) FROM street_responsibilities
+         WHERE (valid_from IS NULL OR valid_from <= :on) AND (valid_to IS NULL OR valid_to >= :on))
+    FROM p""")
+
+
 def fingerprint(session: Session, plan_id: int | None, *, on: dt.date | None = None) -> tuple[int | None, str]:
     """The plan (``plan_id``, or the plan in force) and a revision fingerprint of what its locator is built from:
-    the plan's status and generation, its grids (count, ids, versions), the areas and community polygons, the
-    包街 segments valid on ``on``, and the date. One round trip."""
+    the plan's status and generation, its grids, the areas and community polygons, the 包街 segments valid on
+    ``on``, and the date. One round trip."""
     on = on or dt.date.today()
-    if plan_id is None:
-        pid = (select(m.GridPlan.id).where(m.GridPlan.status == PlanStatus.PUBLISHED.value)
-               .order_by(m.GridPlan.generation.desc()).limit(1).scalar_subquery())
-    else:
-        pid = literal(plan_id, Integer)
-    grids = select(func.concat_ws(",", func.count(m.Grid.id), func.max(m.Grid.id), func.sum(m.Grid.version))
-                   ).where(m.Grid.plan_id == pid).scalar_subquery()
-    plan = select(func.concat_ws(",", m.GridPlan.status, m.GridPlan.generation)).where(
-        m.GridPlan.id == pid).scalar_subquery()
-    areas = select(func.concat_ws(",", func.count(m.AdminArea.id), func.max(m.AdminArea.id),
-                                  func.sum(func.ST_MemSize(m.AdminArea.geom)))).scalar_subquery()
-    streets = select(func.concat_ws(
-        ",", func.count(m.StreetResponsibility.id), func.max(m.StreetResponsibility.id),
-        func.sum(func.ST_MemSize(m.StreetResponsibility.geom)), func.sum(m.StreetResponsibility.buffer_m),
-        func.md5(func.string_agg(func.coalesce(m.StreetResponsibility.responsible_unit, ""), "|")),
-    )).where(_valid_on(m.StreetResponsibility, on)).scalar_subquery()
-    row = session.execute(select(pid, plan, grids, areas, streets)).one()
+    row = session.execute(_FINGERPRINT_SQL, {"plan": plan_id, "published": PlanStatus.PUBLISHED.value,
+                                             "on": on}).one()
     raw = "|".join(str(v) for v in row) + "|" + on.isoformat()
     return row[0], hashlib.sha1(raw.encode()).hexdigest()
 
