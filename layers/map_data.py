@@ -204,38 +204,53 @@ def boards(
 
 
 def roster_gaps(
-    session: Session, grids_gdf: gpd.GeoDataFrame, *, plan_id: int | None = None, on: dt.date | None = None
-) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    session: Session, grids_gdf: gpd.GeoDataFrame, *, plan_id: int | None = None, on: dt.date | None = None,
+    max_points: int | None = None,
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame | None, int]:
     """The roster audit for the grid map: grids with a vacancy, and buildings missing a 楼栋长 or 楼口长.
 
-    Returns ``(grids, buildings)``. ``grids`` is the subset of ``grids_gdf`` (as from :func:`grids`) with a
-    vacancy, with ``vacant_roles`` (the vacant required roles, 、-joined), ``buildings_without_head``,
-    ``stairwells_without_head`` and ``vacancies``; ``buildings`` has one point per building with a gap and its
-    ``details``. Only roles and counts: no person appears here.
+    Returns ``(grids, buildings, n_buildings)``. ``grids`` is the subset of ``grids_gdf`` (as from
+    :func:`grids`) with a vacancy, with ``vacant_roles`` (the vacant required roles, 、-joined),
+    ``buildings_without_head``, ``stairwells_without_head`` and ``vacancies``; ``buildings`` has one point per
+    building with a gap and its ``details`` — or is ``None`` when there are more than ``max_points`` of them
+    (the page then draws them from the ``roster`` vector tiles). Only roles and counts: no person appears here.
     """
     plan_id = plan_id or plan_in_force(session)
     gaps = roster_audit(session, plan_id=plan_id, on=on)
-    roles = gaps[gaps["kind"] == "role"].groupby("grid_code")["role_zh"].agg("、".join)
-    counts = gaps.groupby(["grid_code", "kind"]).size().unstack(fill_value=0)
-    out = grids_gdf[grids_gdf["code"].isin(set(gaps["grid_code"]))].copy()
-    out["vacant_roles"] = out["code"].map(roles).fillna("")
-    for kind, col in (("building", "buildings_without_head"), ("stairwell", "stairwells_without_head")):
-        per = counts[kind] if kind in counts.columns else pd.Series(dtype=int)
-        out[col] = out["code"].map(per).fillna(0).astype(int)
-    out["vacancies"] = out["code"].map(gaps["grid_code"].value_counts()).fillna(0).astype(int)
+    # plain dictionaries: pandas' groupby(...).agg(list) runs a Python function per group (3 s for 50,000)
+    codes, kinds = gaps["grid_code"].tolist(), gaps["kind"].tolist()
+    roles: dict[str, list[str]] = {}
+    per: dict[tuple[str, str], int] = {}
+    details: dict[int, list[str]] = {}
+    for code, kind, zh, bid, detail in zip(codes, kinds, gaps["role_zh"].tolist(),
+                                           gaps["building_id"].astype(object).tolist(), gaps["detail"].tolist(),
+                                           strict=True):
+        per[(code, kind)] = per.get((code, kind), 0) + 1
+        if kind == "role":
+            roles.setdefault(code, []).append(zh)
+        if bid is not None and bid is not pd.NA:
+            details.setdefault(int(bid), []).append(detail)
+    out = grids_gdf[grids_gdf["code"].isin(set(codes))].copy()
+    out["vacant_roles"] = [("、".join(roles.get(c, []))) for c in out["code"]]
+    out["buildings_without_head"] = [per.get((c, "building"), 0) for c in out["code"]]
+    out["stairwells_without_head"] = [per.get((c, "stairwell"), 0) for c in out["code"]]
+    total: dict[str, int] = {}
+    for c in codes:
+        total[c] = total.get(c, 0) + 1
+    out["vacancies"] = [total.get(c, 0) for c in out["code"]]
 
-    in_buildings = gaps[gaps["building_id"].notna()]
-    details = in_buildings.groupby("building_id")["detail"].agg(list)
-    if details.empty:
-        return out, _gdf([], ["id", "name", "source", "details"])
+    if not details:
+        return out, _gdf([], ["id", "name", "source", "details"]), 0
+    if max_points is not None and len(details) > max_points:
+        return out, None, len(details)
     rows = session.execute(
         text("SELECT id, name, source, ST_AsBinary(ST_PointOnSurface(geom)) FROM buildings WHERE id = ANY(:ids) "
              "ORDER BY id"),
-        {"ids": [int(i) for i in details.index]},
+        {"ids": sorted(details)},
     )
     points = _gdf(rows, ["id", "name", "source"])
     points.insert(3, "details", points["id"].map(lambda i: details.get(i, [])))
-    return out, points
+    return out, points, len(details)
 
 
 def seven_ones(session: Session, *, tolerance_deg: float = 0.00002) -> gpd.GeoDataFrame:
@@ -434,7 +449,27 @@ def suggested_sites(uncovered: gpd.GeoDataFrame, *, radius_m: float, n: int = 5)
 
 
 # ------------------------------------------------------------------------------------------ vector tiles
-TILE_LAYERS = ("buildings", "incidents", "grids", "uncovered")
+TILE_LAYERS = ("buildings", "incidents", "grids", "uncovered", "roster")
+
+# Buildings in a comprehensive grid of the plan in force that lack a 楼栋长, or have stairwells without a 楼口长,
+# on :day — the building part of ``layers.roster.roster_audit`` (gis.roster.audit_roster) in SQL, for tiles;
+# tests/api/test_maps_api.py checks the two agree. ``{where}`` narrows the buildings (a tile's box).
+ROSTER_BUILDINGS_SQL = """
+    WITH staff AS (SELECT role, building_id, stairwell_id FROM staff_assignments
+                   WHERE role IN ('building_head', 'stairwell_head')
+                     AND (valid_from IS NULL OR valid_from <= :day) AND (valid_to IS NULL OR valid_to >= :day)),
+    b AS (SELECT t.id, t.name, t.source, t.geom,
+                 NOT EXISTS (SELECT 1 FROM staff a WHERE a.role = 'building_head' AND a.building_id = t.id)
+                     AS no_building_head,
+                 (SELECT count(*) FROM stairwells s WHERE s.building_id = t.id AND NOT EXISTS (
+                      SELECT 1 FROM staff a WHERE a.role = 'stairwell_head' AND a.stairwell_id = s.id))
+                     AS stairwells_without_head
+          FROM buildings t
+          WHERE {where} AND EXISTS (
+              SELECT 1 FROM grids g WHERE g.plan_id = (SELECT id FROM grid_plans WHERE status = 'published'
+                                                       ORDER BY generation DESC LIMIT 1)
+                AND g.kind = 'comprehensive' AND g.geom && t.geom AND ST_Covers(g.geom, ST_PointOnSurface(t.geom))))
+    SELECT * FROM b WHERE no_building_head OR stairwells_without_head > 0"""
 
 
 def _tile_offset(z: int, x: int, y: int) -> tuple[float, float]:
@@ -460,7 +495,8 @@ def tile(
 
     Buildings from z14; grids from z10; incidents from z10, clustered on a 16×16 lattice per tile below z15
     (``count``, ``open`` and ``overdue`` per cluster), single points from z15; uncovered buildings as points,
-    clustered below z14 (``count``, ``households``). The pages ask for 512-pixel tiles one zoom lower than
+    clustered below z14 (``count``, ``households``); roster gaps (buildings without a 楼栋长 or with stairwells
+    without a 楼口长: ``no_building_head``, ``stairwells_without_head``) as points from z14. The pages ask for 512-pixel tiles one zoom lower than
     they show (one tile where 256-pixel tiles would need four).
     """
     if layer not in TILE_LAYERS:
@@ -485,6 +521,14 @@ def tile(
         sql = (f"SELECT t.id, t.code, t.name, t.households, t.source, {geom} AS geom FROM grids t "
                f"WHERE t.plan_id = (SELECT id FROM grid_plans WHERE status = 'published' ORDER BY generation DESC "
                f"LIMIT 1) AND t.geom && {box}")
+    elif layer == "roster":
+        if z < 14:
+            return b""
+        params["day"] = dt.date.today()
+        point = "ST_Transform(ST_Translate(ST_PointOnSurface(t.geom), :dx, :dy), 3857)"
+        sql = (f"SELECT t.id, t.name, t.source, t.no_building_head, t.stairwells_without_head, "
+               f"ST_AsMVTGeom({point}, {env}, 4096, 64, true) AS geom "
+               f"FROM ({ROSTER_BUILDINGS_SQL.format(where=f't.geom && {box}')}) t")
     elif layer == "uncovered":
         if z < 10:
             return b""

@@ -68,7 +68,7 @@ def _assignments(session: Session, day: dt.date) -> pd.DataFrame:
     rows = session.execute(
         select(a.role, a.grid_code, a.building_id, a.stairwell_id, a.person_id).where(_valid_on(day))
     ).all()
-    return pd.DataFrame(rows, columns=["role", "grid_code", "building_id", "stairwell_id", "person_id"])
+    return pd.DataFrame([tuple(r) for r in rows], columns=["role", "grid_code", "building_id", "stairwell_id", "person_id"])
 
 
 def _buildings_in_grids(session: Session, plan_id: int) -> pd.DataFrame:
@@ -83,7 +83,8 @@ def _buildings_in_grids(session: Session, plan_id: int) -> pd.DataFrame:
         ),
         {"plan": plan_id},
     ).all()
-    return pd.DataFrame(rows, columns=["id", "grid_code", "name"]).drop_duplicates("id")
+    # plain tuples: pandas inspects Row objects one by one (0.7 s for 50,000)
+    return pd.DataFrame([tuple(r) for r in rows], columns=["id", "grid_code", "name"]).drop_duplicates("id")
 
 
 def roster_audit(
@@ -98,7 +99,7 @@ def roster_audit(
     grids = grids_with_market_flag(session, plan_id=plan_id)
     buildings = _buildings_in_grids(session, plan_id)
     stairwells = pd.DataFrame(
-        session.execute(select(m.Stairwell.id, m.Stairwell.building_id, m.Stairwell.number)).all(),
+        [tuple(r) for r in session.execute(select(m.Stairwell.id, m.Stairwell.building_id, m.Stairwell.number))],
         columns=["id", "building_id", "number"],
     )
     stairwells = stairwells[stairwells["building_id"].isin(buildings["id"])]

@@ -157,7 +157,8 @@ class GridData:
     building_sources: set[str] = field(default_factory=set)
     problems_url: str | None = None  # served pages fetch the validation after load (it can take seconds)
     roster_grids: gpd.GeoDataFrame | None = None  # grids with a vacancy (layers.map_data.roster_gaps)
-    roster_buildings: gpd.GeoDataFrame | None = None  # buildings without a 楼栋长 / 楼口长
+    roster_buildings: gpd.GeoDataFrame | None = None  # buildings without a 楼栋长 / 楼口长; None → tiles
+    roster_building_count: int = 0
 
 
 def grid_map(data: GridData, ctx: MapContext) -> folium.Map:
@@ -175,17 +176,18 @@ def grid_map(data: GridData, ctx: MapContext) -> folium.Map:
     grids["kind_zh"] = grids["kind"].map(GridKind.labels())
     roster_cols = []
     if data.roster_grids is not None:  # the roster audit shows in each grid's popup too
-        roster_cols = ["vacant_roles", "buildings_without_head", "stairwells_without_head"]
+        roster_cols = ["vacant_roles", "buildings_without_head", "stairwells_without_head", "vacancies"]
         by_code = data.roster_grids.set_index("code")
         for col in roster_cols:
             grids[col] = grids["code"].map(by_code[col]).fillna("" if col == "vacant_roles" else 0)
     _buildings(m, ctx, data.buildings, data.building_count, style="buildings", popup="building",
                name="楼栋 buildings (放大显示)", min_zoom=15)
+    grid_layer = f"网格 grids ({len(grids)})"
     DataLayer({"kind": "geojson", "style": "grid_households", "popup": "grid_planner", "labels": "code",
                "labelMinZoom": 15, "tooltip": "name",
                "data": feature_collection(grids, ["code", "name", "kind_zh", "households", "residents", "problems",
                                                   *roster_cols, "source"], shift=ctx.shift)},
-              name=f"网格 grids ({len(grids)})").add_to(m)
+              name=grid_layer).add_to(m)
     if data.problems_url:
         DataLayer({"kind": "geojson", "style": "problem", "popup": "problem", "url": data.problems_url},
                   name="校验问题 problems").add_to(m)
@@ -193,7 +195,7 @@ def grid_map(data: GridData, ctx: MapContext) -> folium.Map:
         problems = problems_geojson(data.problems, ctx)
         DataLayer({"kind": "geojson", "style": "problem", "popup": "problem", "data": problems},
                   name=f"校验问题 problems ({len(problems['features'])})").add_to(m)
-    _roster_layers(m, ctx, data)
+    _roster_layers(m, ctx, data, grid_layer)
     hh = grids["households"]
     items = [("sw", "#42a5f5", f"少于300户 ({int((hh < 300).sum())})"),
              ("sw", "#43a047", f"300–500户 ({int(hh.between(300, 500).sum())})"),
@@ -202,26 +204,29 @@ def grid_map(data: GridData, ctx: MapContext) -> folium.Map:
              ("sw", "#ff1744", "校验问题（重叠/空隙/越界/切楼…）"), ("sw", "#a1887f", "楼栋（15级以上）")]
     if data.roster_grids is not None:
         items += [("sw", "#ff8f00", f"人员空缺网格 roster gaps ({len(data.roster_grids)})"),
-                  ("dot", "#ff8f00", f"缺楼栋长/楼口长的楼栋 ({len(data.roster_buildings)})")]
+                  ("dot", "#ff8f00", f"缺楼栋长/楼口长的楼栋 ({data.roster_building_count})")]
     sources = _sources(data.grids) | set(data.building_sources)
     legend = legend_html("网格户数 households", items, sources=sources, notes=["放大到15级显示网格编码与楼栋"])
     return finish(m, ctx, sources=sources, legend=legend)
 
 
-def _roster_layers(m, ctx: MapContext, data: GridData) -> None:
-    """The roster audit on the grid map: grids with vacant required roles, buildings lacking heads."""
+def _roster_layers(m, ctx: MapContext, data: GridData, grid_layer: str) -> None:
+    """The roster audit on the grid map: grids with vacant required roles (the grid layer's own features with
+    ``vacancies`` > 0, outlined), buildings lacking heads (embedded, or vector tiles when many)."""
     if data.roster_grids is None:
         return
-    cols = ["code", "name", "vacant_roles", "buildings_without_head", "stairwells_without_head", "vacancies",
-            "source"]
     DataLayer({"kind": "geojson", "style": "roster_gap", "popup": "roster_gap", "tooltip": "name",
-               "data": feature_collection(data.roster_grids, cols, shift=ctx.shift)},
+               "from": grid_layer, "where": "vacancies"},
               name=f"人员空缺 roster gaps ({len(data.roster_grids)})").add_to(m)
-    if data.roster_buildings is not None and len(data.roster_buildings):
+    n = data.roster_building_count
+    name = f"缺楼栋长/楼口长 buildings without heads ({n})"
+    if n and (data.roster_buildings is None or ctx.use_tiles(n)):
+        DataLayer({"kind": "tiles", "url": ctx.tiles_url("roster"), "tileLayer": "roster",
+                   "style": "roster_building", "popup": "roster_building", "minZoom": 14}, name=name).add_to(m)
+    elif n:
         DataLayer({"kind": "geojson", "style": "roster_building", "popup": "roster_building", "minZoom": 14,
                    "data": feature_collection(data.roster_buildings, ["id", "name", "details", "source"],
-                                              shift=ctx.shift)},
-                  name=f"缺楼栋长/楼口长 buildings without heads ({len(data.roster_buildings)})").add_to(m)
+                                              shift=ctx.shift)}, name=name).add_to(m)
 
 
 def _buildings(m, ctx: MapContext, buildings, count: int, *, style: str, popup: str, name: str,

@@ -294,11 +294,14 @@ def grid_data(session: Session, ctx: MapContext, *, plan_id: int | None, problem
         report = _problems(session, plan_id)
     n = map_data.count(session, "buildings")
     grids = map_data.grids(session, plan_id=plan_id)
-    roster_grids, roster_buildings = map_data.roster_gaps(session, grids, plan_id=plan_id)
+    max_points = ctx.settings.tile_threshold if ctx.tile_base is not None else None
+    roster_grids, roster_buildings, n_roster = map_data.roster_gaps(session, grids, plan_id=plan_id,
+                                                                    max_points=max_points)
     return GridData(
         grids=grids,
         roster_grids=roster_grids,
         roster_buildings=roster_buildings,
+        roster_building_count=n_roster,
         problems=report,
         buildings=None if ctx.use_tiles(n) else map_data.buildings(session),
         building_count=n,

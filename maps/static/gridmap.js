@@ -138,6 +138,11 @@
     roster_building: function (p) {
       var d = p.details;
       if (typeof d === "string") { try { d = JSON.parse(d); } catch (e) { d = [d]; } }
+      if (!d) {  // from the vector tiles: flags and counts instead of the lines
+        d = [];
+        if (p.no_building_head) d.push("缺楼栋长 (building without a building head)");
+        if (p.stairwells_without_head) d.push(p.stairwells_without_head + " 个单元缺楼口长 (stairwells without a head)");
+      }
       var h = "<b>" + esc(p.name || "楼栋") + "</b>" + synth(p) + "<ul>";
       (d || []).forEach(function (line) { h += "<li>" + esc(line) + "</li>"; });
       return h + "</ul>";
@@ -206,6 +211,12 @@
     var styleFn = STYLES[spec.style] || function () { return {}; };
     var popupFn = POPUPS[spec.popup];
     // big layers draw on a canvas (thousands of SVG nodes make a slow page); small ones stay SVG
+    if (spec.from) {
+      // a view on another embedded layer (the grids with a vacancy): its geometry is not sent twice
+      var src = G.specs[spec.from];
+      spec.data = {type: "FeatureCollection", features: ((src && src.data && src.data.features) || [])
+        .filter(function (f) { return Number(f.properties[spec.where]) > 0; })};
+    }
     var remote = !spec.data && spec.url;
     if (remote) spec.data = {type: "FeatureCollection", features: []};
     var n = (spec.data.features || []).length;

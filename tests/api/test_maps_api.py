@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 
@@ -111,6 +112,10 @@ def test_grid_map_colours_by_households_and_lists_problems(mclient, city):
 def test_grid_map_shows_the_roster_audit(mclient, city):
     layers = _layers(mclient.get("/maps/grids").text)
     gaps = next(v for k, v in layers.items() if k.startswith("人员空缺"))
+    # a view on the grid layer (geometry sent once): the page draws its features with vacancies > 0
+    assert gaps["from"].startswith("网格 grids") and gaps["where"] == "vacancies" and "data" not in gaps
+    gaps = {"data": {"features": [f for f in layers[gaps["from"]]["data"]["features"]
+                                  if f["properties"]["vacancies"] > 0]}}
     audit = mclient.get("/api/v1/roster/audit", headers=_auth()).json()["vacancies"]
     assert audit, "the synthetic city staffs only the board roles: the audit must find vacancies"
     by_grid: dict[str, int] = {}
@@ -126,6 +131,35 @@ def test_grid_map_shows_the_roster_audit(mclient, city):
     assert {f["properties"]["id"] for f in marked["data"]["features"]} == heads
     text_ = json.dumps(gaps, ensure_ascii=False)
     assert "13900000000" not in text_ and "phone" not in text_  # roles and counts only, never people
+
+
+def test_roster_tiles_agree_with_the_audit(mclient, city, module_sessionmaker):
+    from layers.map_data import ROSTER_BUILDINGS_SQL
+
+    audit = mclient.get("/api/v1/roster/audit", headers=_auth()).json()["vacancies"]
+    heads = {v["building_id"] for v in audit if v["kind"] in ("building", "stairwell")}
+    msession = module_sessionmaker()
+    rows = msession.execute(text(ROSTER_BUILDINGS_SQL.format(where="true")), {"day": dt.date.today()}).all()
+    assert heads and {r.id for r in rows} == heads
+    no_head = {v["building_id"] for v in audit if v["kind"] == "building"}
+    assert {r.id for r in rows if r.no_building_head} == no_head
+    per = {}
+    for v in audit:
+        if v["kind"] == "stairwell":
+            per[v["building_id"]] = per.get(v["building_id"], 0) + 1
+    assert {r.id: r.stairwells_without_head for r in rows if r.stairwells_without_head} == per
+    # the tile of one such building carries it (from z14; none below)
+    import math
+
+    lon, lat = msession.execute(text("SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM buildings "
+                                     "WHERE id = :i) q"), {"i": min(heads)}).one()
+    n = 2**16
+    x = int((lon + 180) / 360 * n)
+    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+    r = mclient.get(f"/tiles/roster/16/{x}/{y}.mvt")
+    assert r.status_code == 200 and b"roster" in r.content and b"no_building_head" in r.content
+    assert mclient.get(f"/tiles/roster/13/{x >> 3}/{y >> 3}.mvt").content == b""
+    msession.close()
 
 
 def test_incident_map_is_staff_only_and_private(mclient, city):
