@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -219,13 +220,12 @@ def roster_gaps(
     gaps = roster_audit(session, plan_id=plan_id, on=on)
     # plain dictionaries: pandas' groupby(...).agg(list) runs a Python function per group (3 s for 50,000)
     codes, kinds = gaps["grid_code"].tolist(), gaps["kind"].tolist()
+    per, total = Counter(zip(codes, kinds, strict=True)), Counter(codes)
     roles: dict[str, list[str]] = {}
-    per: dict[tuple[str, str], int] = {}
     details: dict[int, list[str]] = {}
     for code, kind, zh, bid, detail in zip(codes, kinds, gaps["role_zh"].tolist(),
                                            gaps["building_id"].astype(object).tolist(), gaps["detail"].tolist(),
                                            strict=True):
-        per[(code, kind)] = per.get((code, kind), 0) + 1
         if kind == "role":
             roles.setdefault(code, []).append(zh)
         if bid is not None and bid is not pd.NA:
@@ -234,9 +234,6 @@ def roster_gaps(
     out["vacant_roles"] = [("、".join(roles.get(c, []))) for c in out["code"]]
     out["buildings_without_head"] = [per.get((c, "building"), 0) for c in out["code"]]
     out["stairwells_without_head"] = [per.get((c, "stairwell"), 0) for c in out["code"]]
-    total: dict[str, int] = {}
-    for c in codes:
-        total[c] = total.get(c, 0) + 1
     out["vacancies"] = [total.get(c, 0) for c in out["code"]]
 
     if not details:
@@ -496,8 +493,8 @@ def tile(
     Buildings from z14; grids from z10; incidents from z10, clustered on a 16×16 lattice per tile below z15
     (``count``, ``open`` and ``overdue`` per cluster), single points from z15; uncovered buildings as points,
     clustered below z14 (``count``, ``households``); roster gaps (buildings without a 楼栋长 or with stairwells
-    without a 楼口长: ``no_building_head``, ``stairwells_without_head``) as points from z14. The pages ask for 512-pixel tiles one zoom lower than
-    they show (one tile where 256-pixel tiles would need four).
+    without a 楼口长: ``no_building_head``, ``stairwells_without_head``) as points from z14. The pages ask for
+    512-pixel tiles one zoom lower than they show (one tile where 256-pixel tiles would need four).
     """
     if layer not in TILE_LAYERS:
         raise InvalidInput(f"未知瓦片图层 {layer} (unknown tile layer; one of {', '.join(TILE_LAYERS)})")

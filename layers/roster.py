@@ -68,7 +68,8 @@ def _assignments(session: Session, day: dt.date) -> pd.DataFrame:
     rows = session.execute(
         select(a.role, a.grid_code, a.building_id, a.stairwell_id, a.person_id).where(_valid_on(day))
     ).all()
-    return pd.DataFrame([tuple(r) for r in rows], columns=["role", "grid_code", "building_id", "stairwell_id", "person_id"])
+    return pd.DataFrame([tuple(r) for r in rows],
+                        columns=["role", "grid_code", "building_id", "stairwell_id", "person_id"])
 
 
 def _buildings_in_grids(session: Session, plan_id: int) -> pd.DataFrame:
