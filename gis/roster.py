@@ -77,28 +77,31 @@ def audit_roster(
     with_head = set(assignments.loc[heads, "building_id"].dropna().astype(int))
     comprehensive = set(grids.loc[grids["kind"] != GridKind.EXCLUSIVE.value, "code"])
     in_grid = buildings[buildings["grid_code"].isin(comprehensive)]
-    for bid, code, name in zip(in_grid["id"], in_grid["grid_code"], in_grid["name"]):
-        if int(bid) not in with_head:
-            rows.append(
-                {"grid_code": code, "kind": "building", "role": StaffRole.BUILDING_HEAD.value,
-                 "role_zh": StaffRole.BUILDING_HEAD.zh, "building_id": int(bid), "stairwell_id": None,
-                 "detail": f"{name or bid} 缺楼栋长 (building without a building head)"}
-            )
+    ids = in_grid["id"].astype(int)
+    # a building's label: its name, or its id where it has none (column-wise: a city has tens of thousands)
+    label = pd.Series([n if n else str(i) for n, i in zip(in_grid["name"], ids, strict=True)], index=in_grid.index,
+                      dtype=object)
+    headless = ~ids.isin(with_head)
+    no_head = pd.DataFrame({
+        "grid_code": in_grid["grid_code"][headless], "kind": "building", "role": StaffRole.BUILDING_HEAD.value,
+        "role_zh": StaffRole.BUILDING_HEAD.zh, "building_id": ids[headless], "stairwell_id": None,
+        "detail": label[headless] + " 缺楼栋长 (building without a building head)"})
 
     sheads = assignments["role"] == StaffRole.STAIRWELL_HEAD.value
     with_shead = set(assignments.loc[sheads, "stairwell_id"].dropna().astype(int))
-    grid_of_building = dict(zip(in_grid["id"].astype(int), in_grid["grid_code"]))
-    name_of_building = dict(zip(in_grid["id"].astype(int), in_grid["name"]))
-    for sid, bid, number in zip(stairwells["id"], stairwells["building_id"], stairwells["number"]):
-        code = grid_of_building.get(int(bid))
-        if code is not None and int(sid) not in with_shead:
-            rows.append(
-                {"grid_code": code, "kind": "stairwell", "role": StaffRole.STAIRWELL_HEAD.value,
-                 "role_zh": StaffRole.STAIRWELL_HEAD.zh, "building_id": int(bid), "stairwell_id": int(sid),
-                 "detail": f"{name_of_building.get(int(bid)) or bid} {number}单元缺楼口长 "
-                           "(stairwell without a stairwell head)"}
-            )
-    out = pd.DataFrame(rows, columns=VACANCY_COLUMNS)
+    grid_of = pd.Series(in_grid["grid_code"].to_numpy(), index=ids.to_numpy())
+    label_of = pd.Series(label.to_numpy(), index=ids.to_numpy())
+    sw_bid = stairwells["building_id"].astype(int)
+    open_sw = sw_bid.isin(grid_of.index) & ~stairwells["id"].astype(int).isin(with_shead)
+    sw, bid = stairwells[open_sw], sw_bid[open_sw]
+    no_shead = pd.DataFrame({
+        "grid_code": grid_of.reindex(bid).to_numpy(), "kind": "stairwell", "role": StaffRole.STAIRWELL_HEAD.value,
+        "role_zh": StaffRole.STAIRWELL_HEAD.zh, "building_id": bid.to_numpy(), "stairwell_id": sw["id"].astype(int),
+        "detail": label_of.reindex(bid).to_numpy() + " " + sw["number"].astype(str).to_numpy()
+        + "单元缺楼口长 (stairwell without a stairwell head)"})
+    parts = [pd.DataFrame(rows, columns=VACANCY_COLUMNS), no_head, no_shead]
+    out = pd.concat([p[VACANCY_COLUMNS] for p in parts if len(p)], ignore_index=True) if any(
+        len(p) for p in parts) else pd.DataFrame(columns=VACANCY_COLUMNS)
     return out.astype({"building_id": "Int64", "stairwell_id": "Int64"})
 
 
