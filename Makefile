@@ -19,11 +19,11 @@ test:
 setup:
 	bash scripts/bootstrap.sh setup
 
-bench: setup
-	.venv/bin/gridmap bench
+bench:
+	bash scripts/bootstrap.sh bench
 
-bench-quick: setup
-	.venv/bin/gridmap bench --quick
+bench-quick:
+	bash scripts/bootstrap.sh bench --quick
 
 lint:
 	.venv/bin/ruff check gis api layers maps scripts tests
