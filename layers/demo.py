@@ -155,10 +155,20 @@ def _plain(df: pd.DataFrame) -> pd.DataFrame:
     return df.astype(object).where(df.notna(), None)
 
 
+def _insert(session: Session, model, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows as Core statements of up to 1,000 rows each. (The ORM's bulk insert drops ``None``
+    values and so splits rows with different empty columns into separate statements: 5,137 round trips for
+    the 13,608 staff assignments.)"""
+    if rows:
+        session.execute(insert(model.__table__), rows)
+
+
 def _insert_ids(session: Session, model, rows: list[dict[str, Any]]) -> list[int]:
+    """Like :func:`_insert`, returning the new ids in the order of ``rows``."""
     if not rows:
         return []
-    return list(session.scalars(insert(model).returning(model.id, sort_by_parameter_order=True), rows))
+    table = model.__table__
+    return list(session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows))
 
 
 def _write_city(session: Session, city: SyntheticCity, progress: Progress) -> dict[str, int]:
@@ -205,7 +215,7 @@ def _write_city(session: Session, city: SyntheticCity, progress: Progress) -> di
 
     progress("台账 ledgers", 2, 8)
     lg = city.ledgers
-    session.execute(insert(BuildingLedger), [
+    _insert(session, BuildingLedger, [
         {"building_id": id_of_building[int(k)], "kind": kd, "persons": int(p), "households": int(h),
          "units": int(u), "source": SOURCE}
         for k, kd, p, h, u in zip(lg["building_key"], lg["kind"], lg["persons"], lg["households"], lg["units"])
@@ -223,7 +233,7 @@ def _write_city(session: Session, city: SyntheticCity, progress: Progress) -> di
 
     progress("路网 street network", 4, 8)
     e = _plain(city.core.edges)
-    session.execute(insert(m.StreetEdge), [
+    _insert(session, m.StreetEdge, [
         {"network": NETWORK, "u": int(u), "v": int(v), "name": n, "highway": h, "oneway": False,
          "length_m": float(length), "geom": w, "source": SOURCE}
         for u, v, n, h, length, w in zip(e["u"], e["v"], e["name"], e["highway"], e["length_m"],
@@ -255,7 +265,7 @@ def _write_city(session: Session, city: SyntheticCity, progress: Progress) -> di
         rows.append({"person_id": id_of_person[int(pk)], "role": role, "grid_code": grid,
                      "community_code": community, "building_id": None if stairwell else building,
                      "stairwell_id": stairwell, "valid_from": EFFECTIVE_FROM})
-    session.execute(insert(m.StaffAssignment), rows)
+    _insert(session, m.StaffAssignment, rows)
     counts["people"], counts["staff_assignments"] = len(person_ids), len(rows)
 
     progress("网格户数 grid households", 6, 8)

@@ -275,11 +275,12 @@ def refresh_counts(session: Session, plan_id: int, *, grid_ids: list[int] | None
     session.flush()
     session.execute(
         text("""
-        WITH owner AS (
+        WITH g AS MATERIALIZED (  -- repaired once per grid, not once per (grid, building) pair
+            SELECT id, kind, CASE WHEN ST_IsValid(geom) THEN geom ELSE ST_MakeValid(geom) END AS geom
+            FROM grids WHERE plan_id = :plan
+        ), owner AS (
             SELECT DISTINCT ON (b.id) b.id AS building_id, g.id AS grid_id, b.households, b.residents
-            FROM buildings b
-            JOIN grids g ON g.plan_id = :plan AND g.geom && b.geom
-                        AND ST_Covers(ST_MakeValid(g.geom), ST_PointOnSurface(b.geom))
+            FROM g JOIN buildings b ON b.geom && g.geom AND ST_Covers(g.geom, ST_PointOnSurface(b.geom))
             ORDER BY b.id, (g.kind = 'exclusive') DESC, g.id
         ), sums AS (
             SELECT grid_id, sum(households)::int AS hh, sum(residents)::int AS rs FROM owner GROUP BY grid_id
