@@ -312,6 +312,10 @@ def run_load(*, reports: int = 20_000, clients: int = 64, restarts: int = 1, dow
         cluster.init()
         cluster.start()
         url = cluster.url("gridmap_load")
+        # the server imports while the database is built (its engine connects on the first request)
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        server = start_server(url, port, workers, cluster.dir / "uvicorn.log")
         db = DatabaseSettings(url=url, pool_size=4, max_overflow=4)
         migrate.upgrade(db)
         engine = make_engine(db)
@@ -321,9 +325,6 @@ def run_load(*, reports: int = 20_000, clients: int = 64, restarts: int = 1, dow
         result["setup_s"] = round(time.perf_counter() - t, 1)
         log(f"cluster on port {cluster.port}, demo loaded, {len(todo)} reports drawn ({result['setup_s']} s)")
 
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        server = start_server(url, port, workers, cluster.dir / "uvicorn.log")
         wait_http(base)
 
         tally = Tally()
