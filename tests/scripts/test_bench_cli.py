@@ -1,0 +1,72 @@
+"""``gridmap bench``: the summary it writes into BENCHMARKS.md, and a quick run of three benchmarks end to end
+(real PostGIS, and pgRouting where installed; every benchmark checks its answers against its peer)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from scripts.commands.bench import BEGIN, END, summary_table, write_summary
+
+ROOT = Path(__file__).resolve().parents[2]
+
+RESULTS = [
+    {"benchmark": "locate", "rows": [{"target": "bulk ≥ 10× sjoin", "ours": 9_951_324.0, "peer": 933_130.0,
+                                      "peer_name": "geopandas.sjoin", "ratio": 10.66, "unit": "points/s",
+                                      "agreement": "97715/97715", "notes": "best of 5"}]},
+    {"benchmark": "maps", "error": "exit 1"},
+]
+INFO = {"processor": "test CPU", "cores": 2, "memory_gb": 24.0, "python": "3.11.7"}
+
+
+def test_summary_table_has_a_row_per_target_and_says_what_failed():
+    table = summary_table(RESULTS, quick=True, info=INFO)
+    lines = table.splitlines()
+    assert lines[0] == BEGIN and lines[-1] == END
+    assert "`gridmap bench --quick`" in lines[1] and "test CPU (2 cores, 24.0 GB)" in lines[1]
+    row = next(ln for ln in lines if ln.startswith("| locate"))
+    assert "9,951,324 points/s" in row and "933,130 points/s" in row and "10.7×" in row and "97715/97715" in row
+    assert any(ln.startswith("| maps") and "**failed**: exit 1" in ln for ln in lines)
+
+
+def test_write_summary_replaces_only_the_marked_part(tmp_path):
+    md = tmp_path / "BENCHMARKS.md"
+    md.write_text(f"# Benchmarks\n\nintro\n\n{BEGIN}\nold table\n{END}\n\n## How to reproduce\nkeep me\n",
+                  encoding="utf-8")
+    write_summary(md, summary_table(RESULTS, quick=False, info=INFO))
+    text = md.read_text(encoding="utf-8")
+    assert "old table" not in text and "| locate |" in text
+    assert text.startswith("# Benchmarks\n\nintro\n") and text.endswith("## How to reproduce\nkeep me\n")
+    assert text.count(BEGIN) == 1 and text.count(END) == 1
+    # a file without markers gets a summary section after its title
+    bare = tmp_path / "bare.md"
+    bare.write_text("# Benchmarks\nbody\n", encoding="utf-8")
+    write_summary(bare, summary_table(RESULTS, quick=False, info=INFO))
+    assert bare.read_text(encoding="utf-8").startswith(f"# Benchmarks\n\n## Summary\n\n{BEGIN}")
+
+
+def test_quick_bench_of_three_benchmarks_end_to_end(tmp_path):
+    out = tmp_path / "results.json"
+    before = (ROOT / "BENCHMARKS.md").read_text(encoding="utf-8")
+    run = subprocess.run([sys.executable, "-m", "scripts.cli", "bench", "--quick", "--only", "validation",
+                          "proposals", "isochrones", "--no-write", "--out", str(out)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert (ROOT / "BENCHMARKS.md").read_text(encoding="utf-8") == before  # --no-write
+    res = json.loads(out.read_text(encoding="utf-8"))
+    assert res["quick"] is True and res["machine"]["cores"] >= 1
+    by_name = {r["benchmark"]: r for r in res["results"]}
+    assert set(by_name) == {"validation", "proposals", "isochrones"}
+    for name, r in by_name.items():
+        assert "error" not in r, (name, r)
+        assert r["rows"] and r["seconds"] > 0
+        for row in r["rows"]:
+            assert row["ours"] is not None, (name, row)
+            assert row.get("agreement") not in (False, None), (name, row)
+    validation = by_name["validation"]["rows"][0]
+    assert validation["ratio"] > 0 and validation["agreement"].startswith("same overlaps")
+    cut = next(r for r in by_name["proposals"]["rows"] if r["target"].endswith("buildings cut (must be 0)"))
+    assert cut["ours"] == 0
+    assert "| validation |" in run.stdout  # the table is printed
