@@ -240,13 +240,14 @@ def wait_http(base: str, timeout_s: float = 60) -> None:
     import httpx
 
     deadline = time.time() + timeout_s
-    while time.time() < deadline:
-        try:
-            if httpx.get(base + "/healthz", timeout=2).status_code < 500:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
+    with httpx.Client(base_url=base, timeout=2) as client:  # one client: each new one loads the CA bundle
+        while time.time() < deadline:
+            try:
+                if client.get("/healthz").status_code < 500:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
     raise RuntimeError(f"server at {base} did not come up")
 
 
