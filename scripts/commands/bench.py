@@ -21,6 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 BENCHMARKS = ["locate", "isochrones", "validation", "proposals", "maps", "load"]
 BEGIN, END = "<!-- bench:summary:begin -->", "<!-- bench:summary:end -->"
+# the quick run keeps its own table (at the end of BENCHMARKS.md), so it never replaces the full run's
+QUICK_BEGIN, QUICK_END = "<!-- bench:quick:begin -->", "<!-- bench:quick:end -->"
 
 
 def register(sub) -> None:
@@ -34,8 +36,10 @@ def register(sub) -> None:
     p.add_argument("--quick", action="store_true", help="小规模，1 分钟内完成 (small sizes, under a minute)")
     p.add_argument("--only", nargs="+", choices=BENCHMARKS, help="只运行这些 (run only these)")
     p.add_argument("--dask", metavar="ADDRESS", help="批量任务用 Dask 调度器（或 local）(run bulk jobs on Dask)")
-    p.add_argument("--out", type=Path, default=ROOT / "bench-results.json", help="JSON 结果文件 (results file)")
-    p.add_argument("--no-write", action="store_true", help="不改写 BENCHMARKS.md (do not update BENCHMARKS.md)")
+    p.add_argument("--out", type=Path, help="JSON 结果文件 (results file; default bench-results.json, "
+                   "bench-results-quick.json with --quick)")
+    p.add_argument("--no-write", action="store_true", help="不改写 BENCHMARKS.md (do not update BENCHMARKS.md; the "
+                   "full run writes the summary at the top, --quick its own table at the end)")
     p.set_defaults(func=_bench)
 
 
@@ -72,7 +76,7 @@ def _fmt(v) -> str:
 def summary_table(results: list[dict], *, quick: bool, info: dict) -> str:
     """The Markdown table of every row of every benchmark."""
     lines = [
-        BEGIN,
+        QUICK_BEGIN if quick else BEGIN,
         f"Latest `gridmap bench{' --quick' if quick else ''}` run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
         f" on {info.get('processor')} ({info.get('cores')} cores, {info.get('memory_gb')} GB), "
         f"Python {info.get('python')}.",
@@ -92,17 +96,22 @@ def summary_table(results: list[dict], *, quick: bool, info: dict) -> str:
                 f" | {_fmt(row.get('ratio'))}{'×' if row.get('ratio') is not None else ''} | "
                 f"{row.get('agreement', '–')} | {row.get('notes', '')} |"
             )
-    lines += ["", END]
+    lines += ["", QUICK_END if quick else END]
     return "\n".join(lines)
 
 
 def write_summary(path: Path, table: str) -> None:
-    """Replace the summary between the markers in BENCHMARKS.md (or insert it after the title)."""
+    """Replace the table between its markers in BENCHMARKS.md; where they are missing, the full run's summary
+    goes after the title and the quick run's table at the end."""
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1]
+    quick = table.startswith(QUICK_BEGIN)
+    begin, end = (QUICK_BEGIN, QUICK_END) if quick else (BEGIN, END)
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        tail = rest.split(end, 1)[1]
         text = head + table + tail
+    elif quick:
+        text = text.rstrip("\n") + f"\n\n## Latest quick run (`gridmap bench --quick`)\n\n{table}\n"
     else:
         title, _, body = text.partition("\n")
         text = f"{title}\n\n## Summary\n\n{table}\n{body}"
@@ -129,6 +138,7 @@ def _in_process(name: str, argv: list[str]) -> int:
 
 def _bench(args) -> int:
     names = args.only or BENCHMARKS
+    out_path = args.out or ROOT / ("bench-results-quick.json" if args.quick else "bench-results.json")
     info = machine()
     results = []
     started = time.perf_counter()
@@ -165,10 +175,10 @@ def _bench(args) -> int:
             print(f"[bench] {name}: {took:.1f} s", file=sys.stderr, flush=True)
     total = time.perf_counter() - started
     payload = {"quick": args.quick, "machine": info, "seconds": round(total, 1), "results": results}
-    args.out.write_text(json.dumps(payload, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    out_path.write_text(json.dumps(payload, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
     table = summary_table(results, quick=args.quick, info=info)
     print(table)
     if not args.no_write:
         write_summary(ROOT / "BENCHMARKS.md", table)
-    print(f"[bench] 全部完成，用时 {total:.0f} s (all done); results in {args.out}", file=sys.stderr)
+    print(f"[bench] 全部完成，用时 {total:.0f} s (all done); results in {out_path}", file=sys.stderr)
     return 1 if any(r.get("error") for r in results) else 0

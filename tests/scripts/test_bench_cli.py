@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from scripts.commands.bench import BEGIN, END, summary_table, write_summary
+from scripts.commands.bench import BEGIN, END, QUICK_BEGIN, QUICK_END, summary_table, write_summary
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,7 +24,7 @@ INFO = {"processor": "test CPU", "cores": 2, "memory_gb": 24.0, "python": "3.11.
 def test_summary_table_has_a_row_per_target_and_says_what_failed():
     table = summary_table(RESULTS, quick=True, info=INFO)
     lines = table.splitlines()
-    assert lines[0] == BEGIN and lines[-1] == END
+    assert lines[0] == QUICK_BEGIN and lines[-1] == QUICK_END
     assert "`gridmap bench --quick`" in lines[1] and "test CPU (2 cores, 24.0 GB)" in lines[1]
     row = next(ln for ln in lines if ln.startswith("| locate"))
     assert "9,951,324 points/s" in row and "933,130 points/s" in row and "10.7×" in row and "97715/97715" in row
@@ -45,6 +45,19 @@ def test_write_summary_replaces_only_the_marked_part(tmp_path):
     bare.write_text("# Benchmarks\nbody\n", encoding="utf-8")
     write_summary(bare, summary_table(RESULTS, quick=False, info=INFO))
     assert bare.read_text(encoding="utf-8").startswith(f"# Benchmarks\n\n## Summary\n\n{BEGIN}")
+
+
+def test_quick_run_keeps_its_own_table_and_leaves_the_full_one(tmp_path):
+    md = tmp_path / "BENCHMARKS.md"
+    write_summary(md, summary_table(RESULTS, quick=False, info=INFO))
+    full = md.read_text(encoding="utf-8")
+    write_summary(md, summary_table(RESULTS[:1], quick=True, info=INFO))
+    text = md.read_text(encoding="utf-8")
+    assert text.startswith(full.rstrip("\n"))  # the full run's summary is untouched, the quick table follows
+    assert text.index(END) < text.index(QUICK_BEGIN) and "## Latest quick run" in text
+    write_summary(md, summary_table(RESULTS, quick=True, info=INFO))  # a second quick run replaces the first
+    again = md.read_text(encoding="utf-8")
+    assert again.count(QUICK_BEGIN) == 1 and "**failed**: exit 1" in again.split(QUICK_BEGIN)[1]
 
 
 def test_quick_bench_of_three_benchmarks_end_to_end(tmp_path):
