@@ -66,3 +66,26 @@ def test_streets_without_unit(module_sessionmaker, community):
         roster.assign_street_unit(s, street["id"], unit="测试城管中队", valid_from=dt.date(2024, 1, 1))
         assert [r["street_name"] for r in roster.streets_without_unit(s)] == ["过期路"]
         s.rollback()
+
+
+def test_audit_follows_every_change_to_the_roster(module_sessionmaker, community):
+    """The audit is kept per process by a fingerprint of its tables: an insert, an update and a rollback
+    each give the answer a fresh audit would."""
+    from sqlalchemy import text
+
+    def vacancies(s):
+        return {(r.grid_code, r.role) for r in roster.roster_audit(s).itertuples() if r.kind == "role"}
+
+    with module_sessionmaker() as s:
+        before = vacancies(s)
+        assert (fx.G2, "health_worker") in before and (fx.G1, "grid_head") not in before
+        doctor = s.execute(text("SELECT person_id FROM staff_assignments WHERE role = 'health_worker' "
+                                "AND grid_code = :g"), {"g": fx.G1}).scalar_one()
+        s.execute(text("INSERT INTO staff_assignments (person_id, role, grid_code, community_code) "
+                       "VALUES (:p, 'health_worker', :g, :c)"), {"p": doctor, "g": fx.G2, "c": fx.COMMUNITY})
+        assert vacancies(s) == before - {(fx.G2, "health_worker")}  # insert
+        s.execute(text("UPDATE staff_assignments SET valid_to = DATE '2024-01-01' WHERE role = 'grid_head' "
+                       "AND grid_code = :g"), {"g": fx.G1})
+        assert vacancies(s) == (before - {(fx.G2, "health_worker")}) | {(fx.G1, "grid_head")}  # update
+        s.rollback()
+        assert vacancies(s) == before
