@@ -9,5 +9,7 @@ COPY layers layers
 COPY maps maps
 COPY scripts scripts
 RUN pip install --no-cache-dir . && (gridmap assets install || true)
+# compile the numba kernels of the installed package into its cache now, not on the first request
+RUN cd /tmp && python -m gis.jit_warmup
 EXPOSE 8000
 CMD ["gridmap", "serve", "--host", "0.0.0.0", "--port", "8000"]
