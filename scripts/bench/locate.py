@@ -15,6 +15,7 @@ Run ``python -m scripts.bench.locate [--quick] [--json FILE] [--no-postgis]``.
 from __future__ import annotations
 
 import argparse
+import gc
 import io
 import json
 import statistics
@@ -91,38 +92,47 @@ def make_points(geoms: np.ndarray, n: int, *, seed: int = 7) -> tuple[np.ndarray
     return lon[perm], lat[perm]
 
 
-def time_sjoin(codes, geoms, lon, lat, *, repeat: int = 3) -> tuple[float, np.ndarray, float]:
-    """sjoin(points, grids, within) with a fresh index, best of ``repeat`` (as for ours: on a shared 2-core
-    machine single runs vary by ±40 %); (seconds, code index per point or -1, seconds to make the points)."""
+def time_bulk(codes, geoms, lon, lat, *, rounds: int = 5) -> dict:
+    """Ours (a fresh :class:`Locator`, build + assign) against ``geopandas.sjoin(within)`` (a fresh spatial
+    index) in ``rounds`` interleaved rounds, the order alternating: the two runs of a round are moments apart, so
+    the drift of a shared machine (±40 % between single runs here) hits both alike. The ratio is the median of
+    the rounds' ratios; the times are medians too. Points are made once, outside the timing (ours takes the
+    lon/lat arrays as they are)."""
     grids = gpd.GeoDataFrame({"code": codes}, geometry=list(geoms), crs=4326)
     t = time.perf_counter()
     pts = gpd.GeoDataFrame(geometry=gpd.points_from_xy(lon, lat), crs=4326)
     t_pts = time.perf_counter() - t
-    secs = float("inf")
-    for _ in range(repeat):
-        fresh = grids.copy()  # no spatial index carried over from the previous run
-        t = time.perf_counter()
-        joined = gpd.sjoin(pts, fresh, predicate="within", how="left")
-        secs = min(secs, time.perf_counter() - t)
-    joined = joined[~joined.index.duplicated(keep="first")]
-    idx = joined["index_right"].to_numpy()
-    out = np.where(np.isnan(idx.astype(float)), -1, np.nan_to_num(idx.astype(float), nan=-1)).astype(np.int64)
-    return secs, out, t_pts
-
-
-def time_ours(codes, geoms, lon, lat, *, repeat: int = 5) -> tuple[float, float, np.ndarray, Locator]:
-    """Build + assign (nearest-grid fallback off, like sjoin); best of ``repeat``: (total s, build s, grid, loc)."""
     kinds = ["comprehensive"] * len(codes)
-    best = None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        loc = Locator(codes, kinds, geoms, nearest_m=0)
-        tb = time.perf_counter() - t
-        a = loc.assign(lon, lat)
-        total = time.perf_counter() - t
-        if best is None or total < best[0]:
-            best = (total, tb, a.grid.astype(np.int64), loc)
-    return best
+    sj, ours, build, ratios = [], [], [], []
+    joined = a = loc = None
+    for k in range(rounds):
+        for side in (("sjoin", "ours") if k % 2 == 0 else ("ours", "sjoin")):
+            if side == "sjoin":
+                joined = None  # the previous result is garbage before the run, not during it
+            else:
+                a = loc = None
+            gc.collect()  # as timeit does: no collection of the other side's garbage inside a timed run
+            gc.disable()
+            try:
+                t = time.perf_counter()
+                if side == "sjoin":
+                    joined = gpd.sjoin(pts, grids.copy(), predicate="within", how="left")
+                    sj.append(time.perf_counter() - t)
+                else:
+                    loc = Locator(codes, kinds, geoms, nearest_m=0)  # nearest-grid fallback off, like sjoin
+                    build.append(time.perf_counter() - t)
+                    a = loc.assign(lon, lat)
+                    ours.append(time.perf_counter() - t)
+            finally:
+                gc.enable()
+        ratios.append(sj[-1] / ours[-1])
+    joined = joined[~joined.index.duplicated(keep="first")]
+    idx = joined["index_right"].to_numpy().astype(float)
+    g_sjoin = np.where(np.isnan(idx), -1, np.nan_to_num(idx, nan=-1)).astype(np.int64)
+    return {"sjoin_s": float(np.median(sj)), "ours_s": float(np.median(ours)), "build_s": float(np.median(build)),
+            "ratio": float(np.median(ratios)), "ratio_min": float(min(ratios)), "ratio_max": float(max(ratios)),
+            "rounds": rounds, "points_from_xy_s": t_pts, "sjoin_runs_s": sj, "ours_runs_s": ours,
+            "g_sjoin": g_sjoin, "g_ours": a.grid.astype(np.int64), "loc": loc}
 
 
 def check_agreement(codes, geoms, lon, lat, ours, sjoin, *, tol_m=0.5) -> dict:
@@ -369,14 +379,15 @@ def main(argv=None) -> int:
     # warm up the compiled kernels (loaded from numba's on-disk cache after the first run)
     Locator(codes[:10], ["comprehensive"] * 10, geoms[:10]).assign(lon[:100], lat[:100])
 
-    t_sjoin, g_sjoin, t_pts = time_sjoin(codes, geoms, lon, lat)
-    print(f"geopandas.sjoin(within): {t_sjoin:.3f} s ({len(lon) / t_sjoin / 1e6:.2f} M points/s); "
-          f"points_from_xy {t_pts:.3f} s", flush=True)
-    t_ours, t_build, g_ours, loc = time_ours(codes, geoms, lon, lat)
-    print(f"ours (build {t_build:.3f} s + assign): {t_ours:.3f} s ({len(lon) / t_ours / 1e6:.2f} M points/s); "
+    bulk = time_bulk(codes, geoms, lon, lat)
+    t_sjoin, t_ours, t_build, ratio = bulk["sjoin_s"], bulk["ours_s"], bulk["build_s"], bulk["ratio"]
+    g_sjoin, g_ours, loc = bulk.pop("g_sjoin"), bulk.pop("g_ours"), bulk.pop("loc")
+    print(f"geopandas.sjoin(within): median {t_sjoin:.3f} s ({len(lon) / t_sjoin / 1e6:.2f} M points/s); "
+          f"points_from_xy {bulk['points_from_xy_s']:.3f} s (not counted)", flush=True)
+    print(f"ours (build {t_build:.3f} s + assign): median {t_ours:.3f} s ({len(lon) / t_ours / 1e6:.2f} M points/s); "
           f"raster {loc.grids.raster.nx}×{loc.grids.raster.ny}", flush=True)
-    ratio = t_sjoin / t_ours
-    print(f"ratio vs sjoin: {ratio:.1f}×", flush=True)
+    print(f"ratio vs sjoin: {ratio:.1f}× (median of {bulk['rounds']} interleaved rounds; "
+          f"{bulk['ratio_min']:.1f}–{bulk['ratio_max']:.1f}×)", flush=True)
     agree = check_agreement(codes, geoms, lon, lat, g_ours, g_sjoin)
     away = agree.pop("_away")
     print("agreement:", agree, flush=True)
@@ -388,11 +399,13 @@ def main(argv=None) -> int:
          "peer_name": "geopandas.sjoin within", "ratio": ratio, "unit": "points/s",
          "agreement": f"{agree['agree_away']}/{agree['away']} away; ties {agree['tie_break_ok']}/"
                       f"{agree['near_border'] - agree['ambiguous_1cm']}",
-         "notes": f"{len(codes)} grids, {len(lon)} points, index builds included; best of 3 runs (sjoin) and 5 (ours)"},
+         "notes": f"{len(codes)} grids, {len(lon)} points, index builds included; median of {bulk['rounds']} "
+                  f"interleaved rounds (round ratios {bulk['ratio_min']:.1f}–{bulk['ratio_max']:.1f}×)"},
         {"target": "single point < 1 ms", "ours": single["median_ms"], "peer": None, "peer_name": "–",
          "ratio": None, "unit": "ms", "agreement": "–", "notes": f"p99 {single['p99_ms']:.3f} ms, in process"},
     ]
-    details = {"sjoin_s": t_sjoin, "ours_s": t_ours, "ours_build_s": t_build, "agreement": agree, "single": single}
+    details = {"sjoin_s": t_sjoin, "ours_s": t_ours, "ours_build_s": t_build, "bulk": bulk, "agreement": agree,
+               "single": single}
     if not args.no_postgis:
         pg = time_postgis(codes, geoms, lon, lat)
         t_pg = pg["index_s"] + pg["join_s"]
