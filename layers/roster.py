@@ -147,8 +147,7 @@ def roster_summary(
     if by not in {"grid", "community", "street"}:
         raise InvalidInput(f"by 只能是 grid、community 或 street (by must be grid, community or street): {by!r}")
     plan_id = _plan(session, plan_id)
-    vacancies = roster_audit(session, plan_id=plan_id, on=on)
-    grids, _ = _audit(session, plan_id, on or dt.date.today())
+    grids, vacancies = _audit(session, plan_id, on or dt.date.today())  # one fingerprint round trip
     out = summarise(vacancies, grids, by=by)
     if by == "grid":
         out.insert(1, "name", out["unit"].map(dict(zip(grids["code"], grids["name"]))))
