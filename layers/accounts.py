@@ -7,6 +7,7 @@ Nothing here knows about HTTP; ``api/auth.py`` turns a :class:`User` into the ca
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import re
 import secrets
@@ -23,8 +24,13 @@ from gis.errors import Conflict, InvalidInput, NotAuthenticated
 from layers.accounts_models import ApiKey, AuditEntry, User
 
 _hasher = PasswordHasher()
-# Verified against when the username is unknown, so that a wrong name costs as long as a wrong password.
-_DUMMY_HASH = _hasher.hash("gridmap-no-such-user")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the username is unknown, so that a wrong name costs as long as a wrong password
+    (made on first use: an argon2 hash takes ~0.1 s, too long for every process start)."""
+    return _hasher.hash("gridmap-no-such-user")
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")
 SCOPE_RE = re.compile(r"^(\d{6}|\d{9}|\d{12}|\d{15})?$")
@@ -117,7 +123,7 @@ def authenticate(session: Session, username: str, password: str) -> Account:
     """The account if ``username``/``password`` match an active user; else :class:`NotAuthenticated`."""
     user = session.scalar(select(User).where(User.username == username))
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        _hasher.verify(user.password_hash if user else _dummy_hash(), password)
         ok = user is not None and user.active
     except (VerificationError, InvalidHashError):
         ok = False

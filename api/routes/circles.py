@@ -11,7 +11,6 @@ from api.auth import Principal, require_roles
 from api.deps import BBoxDep, SessionDep
 from gis.coords import CRS, to_wgs84
 from gis.domain import UserRole
-from layers import service_circles as sc
 
 router = APIRouter(prefix="/api/v1/circles", tags=["circles 服务圈"])
 
@@ -42,6 +41,7 @@ def get_circles(
     limit: Annotated[int, Query(ge=1, le=5000, description="最多要素数 (max features)")] = 1000,
 ) -> dict[str, Any]:
     """Stored circles as GeoJSON."""
+    from layers import service_circles as sc  # numba, scipy, geopandas: loaded on first use
     return sc.circles_geojson(session, type_code=type, minutes=minutes, budget_m=meters,
                               facility_id=facility_id, bbox=bbox, limit=limit)
 
@@ -53,6 +53,7 @@ def get_circles(
 )
 def get_circle_stats(session: SessionDep) -> dict[str, Any]:
     """Counts of stored circles."""
+    from layers import service_circles as sc  # numba, scipy, geopandas: loaded on first use
     return {"rows": sc.circle_stats(session)}
 
 
@@ -75,6 +76,7 @@ def get_reachable(
     include_area: Annotated[bool, Query(description="同时返回服务圈面 (also return the area polygon)")] = False,
 ) -> dict[str, Any]:
     """Facilities reachable on foot from a point."""
+    from layers import service_circles as sc  # numba, scipy, geopandas: loaded on first use
     wlon, wlat = to_wgs84(lon, lat, crs)
     budget = minutes * speed_kmh * 1000 / 60
     out = sc.reachable_from(session, float(wlon), float(wlat), budget_m=budget, type_codes=_types(type),
@@ -105,6 +107,7 @@ class ComputeIn(BaseModel):
 )
 def post_compute(session: SessionDep, _user: Planner, body: ComputeIn) -> dict[str, Any]:
     """Recompute stale circles."""
+    from layers import service_circles as sc  # numba, scipy, geopandas: loaded on first use
     rep = sc.compute_circles(session, network=body.network, type_codes=body.types, minutes=body.minutes,
                              meters=body.meters, speed_kmh=body.speed_kmh, buffer_m=body.buffer_m,
                              force=body.force)

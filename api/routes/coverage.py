@@ -10,7 +10,6 @@ from pydantic import BaseModel, Field
 from api.auth import Principal, require_roles
 from api.deps import SessionDep
 from gis.domain import UserRole
-from layers import coverage as cov
 
 router = APIRouter(prefix="/api/v1/coverage", tags=["coverage 覆盖与缺口"])
 
@@ -23,6 +22,8 @@ Network = Annotated[str | None, Query(max_length=100, description="路网名称 
 def _budget(minutes: float | None, meters: float | None) -> float:
     if meters is not None:
         return float(meters)
+    from layers import coverage as cov
+
     return float(minutes) * 5000 / 60 if minutes is not None else cov.DEFAULT_BUDGET_M
 
 
@@ -42,6 +43,7 @@ def get_report(
     network: Network = None,
 ) -> dict[str, Any]:
     """Coverage shares per unit and type."""
+    from layers import coverage as cov  # scipy, geopandas: loaded on first use
     codes = [t.strip() for t in type.split(",") if t.strip()] if type else None
     df = cov.coverage_report(session, type_codes=codes, budget_m=_budget(minutes, meters), by=by,
                              network=network)
@@ -65,6 +67,7 @@ def get_uncovered(
     network: Network = None,
 ) -> dict[str, Any]:
     """Uncovered buildings as GeoJSON."""
+    from layers import coverage as cov  # scipy, geopandas: loaded on first use
     out = cov.uncovered_buildings(session, type, budget_m=_budget(minutes, meters), community_code=community_code,
                                   network=network)
     session.commit()
@@ -85,6 +88,7 @@ def get_building_services(
     network: Network = None,
 ) -> dict[str, Any]:
     """Services reached by one building."""
+    from layers import coverage as cov  # scipy, geopandas: loaded on first use
     out = cov.building_services(session, building_id, budget_m=_budget(minutes, meters), network=network)
     session.commit()
     return out
@@ -105,6 +109,7 @@ def get_seven_ones(
     township_code: Annotated[str | None, Query(pattern=r"^[0-9]{12}$", description="乡镇/街道代码")] = None,
 ) -> dict[str, Any]:
     """The 七个一 / function-room audit table."""
+    from layers import coverage as cov  # scipy, geopandas: loaded on first use
     df = cov.seven_ones_audit(session, kind=kind, distance_m=distance_m, township_code=township_code)
     df = df.astype(object).where(df.notna(), None)
     return {"kind": kind, "distance_m": distance_m, "count": len(df),
@@ -133,6 +138,7 @@ class SitesIn(BaseModel):
 )
 def post_sites(session: SessionDep, _user: Planner, body: SitesIn) -> dict[str, Any]:
     """Suggest and store new sites."""
+    from layers import coverage as cov  # scipy, geopandas: loaded on first use
     out = cov.suggest_sites(session, body.type, k=body.k, budget_m=_budget(body.minutes, body.meters),
                             network=body.network, candidates=body.candidates, community_code=body.community_code)
     session.commit()
