@@ -7,7 +7,8 @@ sides walk from the same place); ``details.off_node`` also times ours from rando
 
 - **ours**: ``gis.isochrones.service_areas`` (scipy Dijkstra with a limit from a virtual start node, reached
   and partial edges, trails buffered and united) — polygons included, graph built beforehand.
-- **pgRouting**: one query per facility in a throwaway database (created and dropped by the run):
+- **pgRouting**: one query per facility in a database kept between runs (``gridmap_bench_iso_<key>``, rebuilt
+  when the data file or the loading code changes, or with ``--fresh``):
   ``pgr_drivingDistance`` on the edges in the budget's bounding box, then ``ST_Union(ST_Buffer(geom, 50))`` of
   the edges with both ends reached; default ``ST_Buffer`` (8 segments per quarter circle) as specified, and
   on a subset with ``quad_segs=3`` like ours (row "same quad_segs").
@@ -27,7 +28,6 @@ import argparse
 import io
 import json
 import os
-import secrets
 import time
 from pathlib import Path
 
@@ -67,45 +67,52 @@ def load_graph() -> gnet.StreetGraph:
 
 
 class PgRouting:
-    """A throwaway database with the same edges for pgRouting (dropped on close)."""
+    """A database with the same edges for pgRouting, kept between runs (it depends only on the data file and
+    the loading code below; ``fresh`` rebuilds it)."""
 
-    def __init__(self, graph: gnet.StreetGraph) -> None:
-        from layers.db import create_database, make_engine
-        from layers.settings import DatabaseSettings
+    def __init__(self, graph: gnet.StreetGraph, *, fresh: bool = False) -> None:
+        import inspect
 
-        self.settings = DatabaseSettings().with_database(f"gridmap_bench_iso_{secrets.token_hex(3)}")
-        create_database(self.settings.sqlalchemy_url)
+        from layers.db import make_engine
+        from scripts.bench.common import kept_database, source_key
+
+        key = source_key(PARQUET, inspect.getsource(PgRouting._fill))
+        self.settings = kept_database("gridmap_bench_iso", key, lambda s: self._fill(s, graph), fresh=fresh)
         self.engine = make_engine(self.settings, pool_size=1, max_overflow=0)
         self.raw = self.engine.raw_connection()
-        try:
-            self._load(graph)
-        except BaseException:
-            self.close()
-            raise
-
-    def _load(self, graph: gnet.StreetGraph) -> None:
-        cur = self.raw.cursor()
-        cur.execute("CREATE EXTENSION IF NOT EXISTS postgis")
-        cur.execute("CREATE EXTENSION IF NOT EXISTS pgrouting")
-        cur.execute("CREATE TABLE edges (id bigint PRIMARY KEY, source bigint, target bigint, cost float8, "
-                    "reverse_cost float8, geom geometry(LineString, 32650))")
-        buf = io.StringIO()
-        wkb = shapely.to_wkb(graph.geoms, hex=True, include_srid=False)
-        rev = np.where(graph.oneway, -1.0, graph.length).tolist()
-        cols = (graph.u.tolist(), graph.v.tolist(), graph.length.tolist(), rev, wkb.tolist())
-        for i, (a, b, c, r, w) in enumerate(zip(*cols, strict=True), start=1):
-            buf.write(f"{i}\t{a}\t{b}\t{c!r}\t{r!r}\t{w}\n")
-        buf.seek(0)
-        cur.execute("CREATE TEMP TABLE e_in (id bigint, source bigint, target bigint, cost float8, "
-                    "reverse_cost float8, wkb text)")
-        cur.copy_expert("COPY e_in FROM STDIN", buf)
-        cur.execute("INSERT INTO edges SELECT id, source, target, cost, reverse_cost, "
-                    "ST_SetSRID(ST_GeomFromWKB(decode(wkb, 'hex')), 32650) FROM e_in")
-        cur.execute("CREATE INDEX ON edges USING gist (geom)")
-        cur.execute("ANALYZE edges")
-        self.raw.commit()
-        self.cur = cur
+        self.cur = self.raw.cursor()
         self.version = self._one("SELECT pgr_version()")
+
+    @staticmethod
+    def _fill(settings, graph: gnet.StreetGraph) -> None:
+        """Load the edges into the (empty, PostGIS) database of ``settings``."""
+        from layers.db import make_engine
+
+        engine = make_engine(settings, pool_size=1, max_overflow=0)
+        raw = engine.raw_connection()
+        try:
+            cur = raw.cursor()
+            cur.execute("CREATE EXTENSION IF NOT EXISTS pgrouting")
+            cur.execute("CREATE TABLE edges (id bigint PRIMARY KEY, source bigint, target bigint, cost float8, "
+                        "reverse_cost float8, geom geometry(LineString, 32650))")
+            buf = io.StringIO()
+            wkb = shapely.to_wkb(graph.geoms, hex=True, include_srid=False)
+            rev = np.where(graph.oneway, -1.0, graph.length).tolist()
+            cols = (graph.u.tolist(), graph.v.tolist(), graph.length.tolist(), rev, wkb.tolist())
+            for i, (a, b, c, r, w) in enumerate(zip(*cols, strict=True), start=1):
+                buf.write(f"{i}\t{a}\t{b}\t{c!r}\t{r!r}\t{w}\n")
+            buf.seek(0)
+            cur.execute("CREATE TEMP TABLE e_in (id bigint, source bigint, target bigint, cost float8, "
+                        "reverse_cost float8, wkb text)")
+            cur.copy_expert("COPY e_in FROM STDIN", buf)
+            cur.execute("INSERT INTO edges SELECT id, source, target, cost, reverse_cost, "
+                        "ST_SetSRID(ST_GeomFromWKB(decode(wkb, 'hex')), 32650) FROM e_in")
+            cur.execute("CREATE INDEX ON edges USING gist (geom)")
+            cur.execute("ANALYZE edges")
+            raw.commit()
+        finally:
+            raw.close()
+            engine.dispose()
 
     def _one(self, sql):
         self.cur.execute(sql)
@@ -121,12 +128,9 @@ class PgRouting:
         return np.asarray(nodes or [], dtype=np.int64), (bytes(wkb) if wkb is not None else None)
 
     def close(self) -> None:
-        """Close the connection and drop the throwaway database."""
-        from layers.db import drop_database
-
+        """Close the connection (the database is kept for the next run)."""
         self.raw.close()
         self.engine.dispose()
-        drop_database(self.settings.sqlalchemy_url)
 
 
 def agreement(ours: list[np.ndarray], peer: list[np.ndarray]) -> tuple[float, int, int]:
@@ -176,6 +180,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", help="write the result rows to this file")
     ap.add_argument("--seed", type=int, default=20261125)
     ap.add_argument("--repeat", type=int, help="median of N runs per chunk for both sides (default 1; 3 with --quick)")
+    ap.add_argument("--fresh", action="store_true", help="rebuild the kept pgRouting database")
     args = ap.parse_args(argv)
     n = args.facilities or (50 if args.quick else 2000)
     budget, buffer_m = args.budget, args.buffer
@@ -193,7 +198,7 @@ def main(argv=None) -> int:
     pg, pg_missing = None, None
     if not args.no_pgrouting:
         try:
-            pg = PgRouting(graph)
+            pg = PgRouting(graph, fresh=args.fresh)
         except Exception as exc:  # noqa: BLE001 - only a missing extension is forgiven
             if "pgrouting" not in str(exc).lower():
                 raise

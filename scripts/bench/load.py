@@ -21,7 +21,7 @@ free port — the machine's own cluster is never touched):
    same number of threads (no HTTP, no locate rules, no dispatch): the floor the service adds to. Agreement:
    the peer's grid equals ours for every report.
 
-Run ``python -m scripts.bench.load [--quick] [--json FILE]`` (``--quick``: 200 reports, 16 clients, 1 restart of 1.5 s).
+Run ``python -m scripts.bench.load [--quick] [--json FILE]`` (``--quick``: 150 reports, 16 clients, 1 restart of 1 s).
 ``--dask`` is accepted for the common contract and ignored (nothing here is a bulk job).
 """
 
@@ -34,7 +34,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -48,17 +47,12 @@ import numpy as np
 import shapely
 from sqlalchemy import text
 
+from scripts.bench.common import free_port, wait_http
+
 ROOT = Path(__file__).resolve().parents[2]
 PG_BIN = Path(os.environ.get("GRIDMAP_PG_BIN", "/usr/lib/postgresql/15/bin"))
 SHARED_DATA = Path(os.environ.get("GRIDMAP_SHARED_DATA", ROOT.parent / "shared" / "data"))
 INSIDE_M = 3.0
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class TempCluster:
@@ -297,22 +291,6 @@ def stop_server(server: subprocess.Popen) -> None:
         server.wait(10)
 
 
-def wait_http(base: str, timeout_s: float = 60) -> None:
-    """Until ``/healthz`` answers."""
-    import httpx
-
-    deadline = time.time() + timeout_s
-    with httpx.Client(base_url=base, timeout=2) as client:  # one client: each new one loads the CA bundle
-        while time.time() < deadline:
-            try:
-                if client.get("/healthz").status_code < 500:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-    raise RuntimeError(f"server at {base} did not come up")
-
-
 def peer_direct(url: str, reports: list[dict], threads: int) -> tuple[float, list[float], dict[int, str | None]]:
     """Insert the same reports straight into PostGIS (one statement each, ``threads`` connections)."""
     import psycopg2
@@ -370,14 +348,15 @@ def run_load(*, reports: int = 20_000, clients: int = 64, restarts: int = 1, dow
                     "workers": workers}
     try:
         t = time.perf_counter()
-        # areas, grids, buildings and people; the demo's own incidents and circles play no part here
-        cluster.copy_from(template_cluster(log))
-        cluster.start()
         url = cluster.url("gridmap_load")
-        # the server imports while the reports are drawn (its engine connects on the first request)
+        # the server imports while the cluster is copied and started and the reports are drawn (its engine
+        # connects on the first request)
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         server = start_server(url, port, workers, cluster.dir / "uvicorn.log")
+        # areas, grids, buildings and people; the demo's own incidents and circles play no part here
+        cluster.copy_from(template_cluster(log))
+        cluster.start()
         engine = make_engine(DatabaseSettings(url=url, pool_size=4, max_overflow=4))
         todo = draw_reports(engine, reports, seed)
         result["setup_s"] = round(time.perf_counter() - t, 1)
@@ -479,17 +458,17 @@ def run_load(*, reports: int = 20_000, clients: int = 64, restarts: int = 1, dow
 def main(argv=None) -> int:
     """Command-line entry point."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="200 reports, 16 clients, 1 restart of 1.5 s (~12 s)")
+    ap.add_argument("--quick", action="store_true", help="150 reports, 16 clients, 1 restart of 1 s (~10 s)")
     ap.add_argument("--reports", type=int, help="reports to post (default 20,000)")
     ap.add_argument("--clients", type=int, help="concurrent clients (default 64)")
     ap.add_argument("--restarts", type=int, help="database restarts during the load (default 2; 1 with --quick)")
-    ap.add_argument("--down", type=float, help="seconds the database stays down each time (default 3; 1.5 with --quick)")
+    ap.add_argument("--down", type=float, help="seconds the database stays down each time (default 3; 1 with --quick)")
     ap.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     ap.add_argument("--dask", metavar="ADDRESS", help="accepted for the common contract; not used")
     ap.add_argument("--json", help="write the result rows to this file")
     args = ap.parse_args(argv)
-    reports = args.reports or (200 if args.quick else 20_000)
-    down_s = args.down or (1.5 if args.quick else 3.0)
+    reports = args.reports or (150 if args.quick else 20_000)
+    down_s = args.down or (1.0 if args.quick else 3.0)
     clients = args.clients or (16 if args.quick else 64)
     restarts = args.restarts if args.restarts is not None else (1 if args.quick else 2)
     res = run_load(reports=reports, clients=clients, restarts=restarts, down_s=down_s, workers=args.workers)

@@ -15,6 +15,7 @@ Run ``python -m scripts.bench.locate [--quick] [--json FILE] [--no-postgis]``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import io
 import json
@@ -176,15 +177,13 @@ def check_agreement(codes, geoms, lon, lat, ours, sjoin, *, tol_m=0.5) -> dict:
             "sjoin_unmatched_near_border": int(np.sum(sjoin[idx] < 0)), "_away": away}
 
 
-def time_postgis(codes, geoms, lon, lat, *, n_single: int = 2000) -> dict | None:
-    """COPY grids and points into a throwaway database; time the GiST build and the join."""
-    import secrets
+def time_postgis(codes, geoms, lon, lat, *, n_single: int = 2000, before_timing=lambda: None) -> dict | None:
+    """COPY grids and points into a throwaway database; time the GiST build and the join. ``before_timing()``
+    runs once the data is ready to send, before the first timed statement."""
+    from layers.db import drop_database, make_engine
+    from scripts.bench.common import copy_database, postgis_template
 
-    from layers.db import create_database, drop_database, make_engine
-    from layers.settings import DatabaseSettings
-
-    settings = DatabaseSettings().with_database(f"gridmap_bench_{secrets.token_hex(3)}")
-    create_database(settings.sqlalchemy_url)
+    settings = copy_database(postgis_template())
     engine = make_engine(settings, pool_size=1, max_overflow=0)
     try:
         raw = engine.raw_connection()
@@ -201,6 +200,7 @@ def time_postgis(codes, geoms, lon, lat, *, n_single: int = 2000) -> dict | None
         for i, (x, y) in enumerate(zip(lon.tolist(), lat.tolist())):
             buf.write(f"{i}\tSRID=4326;POINT({x!r} {y!r})\n")
         buf.seek(0)
+        before_timing()
         t = time.perf_counter()
         cur.copy_expert("COPY p (id, geom) FROM STDIN", buf)
         raw.commit()
@@ -237,63 +237,73 @@ def time_postgis(codes, geoms, lon, lat, *, n_single: int = 2000) -> dict | None
         drop_database(settings.sqlalchemy_url)
 
 
-def time_service(codes, geoms, lon, lat, n: int = 2000) -> dict:
+class ServiceBench:
     """The single call as a service answers it: ``layers.locate.locate`` in process (with its database round
     trips: cache fingerprint, contacts) and ``GET /api/v1/locate`` over HTTP from a uvicorn server, on the same
-    city loaded as a published plan into a throwaway migrated database."""
-    import os
-    import secrets
-    import socket
-    import subprocess
-    import sys
+    city loaded as a published plan into a throwaway migrated database.
 
-    import httpx
+    Made before the PostGIS peer's untimed set-up: the server imports (~2 s) while that data is loaded, and
+    :meth:`wait_ready` (called before anything is timed) waits until it answers and idles."""
 
-    from layers import migrate
-    from layers.db import drop_database, make_engine, make_sessionmaker
-    from layers.locate import locate
-    from layers.settings import DatabaseSettings
+    def __init__(self, codes, geoms) -> None:
+        import os
+        import subprocess
+        import sys
 
-    settings = DatabaseSettings().with_database(f"gridmap_bench_{secrets.token_hex(3)}")
-    # the server starts first (its engine connects lazily, on the first request): it imports while the
-    # database is migrated and loaded, and is idle by the time anything is timed
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = dict(os.environ, GRIDMAP_DATABASE_URL=settings.sqlalchemy_url.render_as_string(hide_password=False),
-               GRIDMAP_ENVIRONMENT="test")
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--port",
-                             str(port), "--log-level", "warning"], env=env)
-    engine = None
-    try:
-        migrate.upgrade(settings)
-        engine = make_engine(settings, pool_size=2, max_overflow=0)
-        raw = engine.raw_connection()
-        cur = raw.cursor()
-        cur.execute("INSERT INTO grid_plans (name, status, generation, source) VALUES "
-                    "('bench', 'published', 1, 'synthetic') RETURNING id")
-        plan_id = cur.fetchone()[0]
-        buf = io.StringIO()
-        wkb = shapely.to_wkb(geoms, hex=True, include_srid=False)
-        for c, w in zip(codes, wkb, strict=True):
-            buf.write(f"{plan_id}\t{c}\t{c}\tcomprehensive\t{c[:12]}\t2023\t1\tSRID=4326;{w}\tsynthetic\t{{}}\n")
-        buf.seek(0)
-        cur.copy_expert("COPY grids (plan_id, code, name, kind, community_code, community_edition, version, geom, "
-                        "source, properties) FROM STDIN", buf)
-        raw.commit()
-        raw.close()
-        factory = make_sessionmaker(engine)
+        from layers.db import make_engine
+        from scripts.bench.common import copy_database, free_port, migrated_template
+
+        self.settings = copy_database(migrated_template())
+        self.engine = None
+        port = free_port()
+        self.base = f"http://127.0.0.1:{port}"
+        env = dict(os.environ, GRIDMAP_DATABASE_URL=self.settings.sqlalchemy_url.render_as_string(hide_password=False),
+                   GRIDMAP_ENVIRONMENT="test")
+        # its engine connects lazily, on the first request: the grids are in by then
+        self.proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--port",
+                                      str(port), "--log-level", "warning"], env=env)
+        try:
+            self.engine = make_engine(self.settings, pool_size=2, max_overflow=0)
+            raw = self.engine.raw_connection()
+            cur = raw.cursor()
+            cur.execute("INSERT INTO grid_plans (name, status, generation, source) VALUES "
+                        "('bench', 'published', 1, 'synthetic') RETURNING id")
+            plan_id = cur.fetchone()[0]
+            buf = io.StringIO()
+            wkb = shapely.to_wkb(geoms, hex=True, include_srid=False)
+            for c, w in zip(codes, wkb, strict=True):
+                buf.write(f"{plan_id}\t{c}\t{c}\tcomprehensive\t{c[:12]}\t2023\t1\tSRID=4326;{w}\tsynthetic\t{{}}\n")
+            buf.seek(0)
+            cur.copy_expert("COPY grids (plan_id, code, name, kind, community_code, community_edition, version, "
+                            "geom, source, properties) FROM STDIN", buf)
+            raw.commit()
+            raw.close()
+        except BaseException:
+            self.close()
+            raise
+
+    def __enter__(self) -> ServiceBench:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def wait_ready(self, lon: float, lat: float) -> None:
+        """Until the server answers a lookup (and so has built its locator)."""
+        from scripts.bench.common import wait_http
+
+        wait_http(self.base, "/api/v1/locate", params={"lon": lon, "lat": lat}, ready=lambda status: status == 200)
+
+    def measure(self, lon, lat, n: int = 2000) -> dict:
+        """Median and p99 of ``n`` calls each way."""
+        import httpx
+
+        from layers.db import make_sessionmaker
+        from layers.locate import locate
+
         sample = [(float(x), float(y)) for x, y in zip(lon[:n], lat[:n], strict=True)]
-        base = f"http://127.0.0.1:{port}"
-        client = httpx.Client(base_url=base, timeout=30)
-        for _ in range(600):  # until the server answers (and has built its locator): nothing runs beside the timing
-            try:
-                if client.get("/api/v1/locate", params={"lon": sample[0][0], "lat": sample[0][1]}).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        with factory() as s:
+        self.wait_ready(*sample[0])
+        with make_sessionmaker(self.engine)() as s:
             t = time.perf_counter()
             locate(s, *sample[0])  # first call builds and caches the locator
             build_s = time.perf_counter() - t
@@ -305,20 +315,24 @@ def time_service(codes, geoms, lon, lat, n: int = 2000) -> dict:
         inproc = {"median_ms": statistics.median(times) * 1000, "p99_ms": float(np.percentile(times, 99)) * 1000,
                   "first_call_build_s": build_s}
         times = []
-        for x, y in sample:
-            t = time.perf_counter()
-            r = client.get("/api/v1/locate", params={"lon": x, "lat": y})
-            times.append(time.perf_counter() - t)
-            assert r.status_code == 200, r.text
-        client.close()
+        with httpx.Client(base_url=self.base, timeout=30) as client:
+            for x, y in sample:
+                t = time.perf_counter()
+                r = client.get("/api/v1/locate", params={"lon": x, "lat": y})
+                times.append(time.perf_counter() - t)
+                assert r.status_code == 200, r.text
         http = {"median_ms": statistics.median(times) * 1000, "p99_ms": float(np.percentile(times, 99)) * 1000}
         return {"n": len(sample), "in_process": inproc, "http": http}
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        if engine is not None:
-            engine.dispose()
-        drop_database(settings.sqlalchemy_url)
+
+    def close(self) -> None:
+        """Stop the server, drop the database."""
+        from layers.db import drop_database
+
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        if self.engine is not None:
+            self.engine.dispose()
+        drop_database(self.settings.sqlalchemy_url)
 
 
 def time_dask(address: str, codes, geoms, lon, lat, loc: Locator, g_ours: np.ndarray, away: np.ndarray) -> dict:
@@ -388,51 +402,55 @@ def main(argv=None) -> int:
           f"raster {loc.grids.raster.nx}×{loc.grids.raster.ny}", flush=True)
     print(f"ratio vs sjoin: {ratio:.1f}× (median of {bulk['rounds']} interleaved rounds; "
           f"{bulk['ratio_min']:.1f}–{bulk['ratio_max']:.1f}×)", flush=True)
-    agree = check_agreement(codes, geoms, lon, lat, g_ours, g_sjoin)
-    away = agree.pop("_away")
-    print("agreement:", agree, flush=True)
     single = time_single(loc, lon, lat)
     print(f"single point in process: median {single['median_ms']:.4f} ms, p99 {single['p99_ms']:.4f} ms", flush=True)
+    with contextlib.ExitStack() as stack:
+        # the service's server imports while the answers are checked and the PostGIS peer's data is made
+        service = None if args.no_postgis else stack.enter_context(ServiceBench(codes, geoms))
+        agree = check_agreement(codes, geoms, lon, lat, g_ours, g_sjoin)
+        away = agree.pop("_away")
+        print("agreement:", agree, flush=True)
 
-    rows = [
-        {"target": "bulk ≥ 10× sjoin", "ours": len(lon) / t_ours, "peer": len(lon) / t_sjoin,
-         "peer_name": "geopandas.sjoin within", "ratio": ratio, "unit": "points/s",
-         "agreement": f"{agree['agree_away']}/{agree['away']} away; ties {agree['tie_break_ok']}/"
-                      f"{agree['near_border'] - agree['ambiguous_1cm']}",
-         "notes": f"{len(codes)} grids, {len(lon)} points, index builds included; median of {bulk['rounds']} "
-                  f"interleaved rounds (round ratios {bulk['ratio_min']:.1f}–{bulk['ratio_max']:.1f}×)"},
-        {"target": "single point < 1 ms", "ours": single["median_ms"], "peer": None, "peer_name": "–",
-         "ratio": None, "unit": "ms", "agreement": "–", "notes": f"p99 {single['p99_ms']:.3f} ms, in process"},
-    ]
-    details = {"sjoin_s": t_sjoin, "ours_s": t_ours, "ours_build_s": t_build, "bulk": bulk, "agreement": agree,
-               "single": single}
-    if not args.no_postgis:
-        pg = time_postgis(codes, geoms, lon, lat, n_single=500 if args.quick else 2000)
-        t_pg = pg["index_s"] + pg["join_s"]
-        agree_pg = int(np.sum(pg["grid"][away] == g_ours[away]))
-        exact_pg = int(np.sum(pg["grid"] == g_ours))
-        print(f"PostGIS: COPY {pg['copy_s']:.2f} s, subdivide+GiST {pg['index_s']:.2f} s, join {pg['join_s']:.2f} s "
-              f"({len(lon) / t_pg / 1e6:.3f} M points/s); ratio {t_pg / t_ours:.0f}×; identical away from borders {agree_pg}/{away.sum()}, all {exact_pg}/{len(lon)}; "
-              f"single lookup median {pg['single_median_ms']:.3f} ms p99 {pg['single_p99_ms']:.3f} ms", flush=True)
-        rows.insert(1, {"target": "bulk vs PostGIS join", "ours": len(lon) / t_ours, "peer": len(lon) / t_pg,
-                        "peer_name": "PostGIS ST_Covers join (subdivided, GiST)", "ratio": t_pg / t_ours,
-                        "unit": "points/s", "agreement": f"{agree_pg}/{away.sum()} away; all {exact_pg}/{len(lon)}",
-                        "notes": "index build included, COPY excluded"})
-        rows.append({"target": "single point vs PostGIS", "ours": single["median_ms"],
-                     "peer": pg["single_median_ms"], "peer_name": "PostGIS point lookup (psycopg2, local)",
-                     "ratio": pg["single_median_ms"] / single["median_ms"], "unit": "ms", "agreement": "–",
-                     "notes": f"median of {500 if args.quick else 2000:,} lookups"})
-        details["postgis"] = {k: v for k, v in pg.items() if k != "grid"}
-        svc = time_service(codes, geoms, lon, lat, n=200 if args.quick else 2000)
-        print(f"service: locate() in process with the database median {svc['in_process']['median_ms']:.2f} ms "
-              f"(p99 {svc['in_process']['p99_ms']:.2f}); HTTP GET /api/v1/locate median {svc['http']['median_ms']:.2f} "
-              f"ms (p99 {svc['http']['p99_ms']:.2f})", flush=True)
-        rows.append({"target": "single incident, service", "ours": svc["http"]["median_ms"],
-                     "peer": pg["single_median_ms"], "peer_name": "PostGIS point lookup",
-                     "ratio": pg["single_median_ms"] / svc["http"]["median_ms"], "unit": "ms", "agreement": "–",
-                     "notes": f"median of {svc['n']:,} calls; ours over HTTP with grid, areas, contacts; in "
-                              f"process with DB {svc['in_process']['median_ms']:.2f} ms"})
-        details["service"] = svc
+        rows = [
+            {"target": "bulk ≥ 10× sjoin", "ours": len(lon) / t_ours, "peer": len(lon) / t_sjoin,
+             "peer_name": "geopandas.sjoin within", "ratio": ratio, "unit": "points/s",
+             "agreement": f"{agree['agree_away']}/{agree['away']} away; ties {agree['tie_break_ok']}/"
+                          f"{agree['near_border'] - agree['ambiguous_1cm']}",
+             "notes": f"{len(codes)} grids, {len(lon)} points, index builds included; median of {bulk['rounds']} "
+                      f"interleaved rounds (round ratios {bulk['ratio_min']:.1f}–{bulk['ratio_max']:.1f}×)"},
+            {"target": "single point < 1 ms", "ours": single["median_ms"], "peer": None, "peer_name": "–",
+             "ratio": None, "unit": "ms", "agreement": "–", "notes": f"p99 {single['p99_ms']:.3f} ms, in process"},
+        ]
+        details = {"sjoin_s": t_sjoin, "ours_s": t_ours, "ours_build_s": t_build, "bulk": bulk, "agreement": agree,
+                   "single": single}
+        if not args.no_postgis:
+            pg = time_postgis(codes, geoms, lon, lat, n_single=500 if args.quick else 2000,
+                              before_timing=lambda: service.wait_ready(float(lon[0]), float(lat[0])))
+            t_pg = pg["index_s"] + pg["join_s"]
+            agree_pg = int(np.sum(pg["grid"][away] == g_ours[away]))
+            exact_pg = int(np.sum(pg["grid"] == g_ours))
+            print(f"PostGIS: COPY {pg['copy_s']:.2f} s, subdivide+GiST {pg['index_s']:.2f} s, join {pg['join_s']:.2f} s "
+                  f"({len(lon) / t_pg / 1e6:.3f} M points/s); ratio {t_pg / t_ours:.0f}×; identical away from borders {agree_pg}/{away.sum()}, all {exact_pg}/{len(lon)}; "
+                  f"single lookup median {pg['single_median_ms']:.3f} ms p99 {pg['single_p99_ms']:.3f} ms", flush=True)
+            rows.insert(1, {"target": "bulk vs PostGIS join", "ours": len(lon) / t_ours, "peer": len(lon) / t_pg,
+                            "peer_name": "PostGIS ST_Covers join (subdivided, GiST)", "ratio": t_pg / t_ours,
+                            "unit": "points/s", "agreement": f"{agree_pg}/{away.sum()} away; all {exact_pg}/{len(lon)}",
+                            "notes": "index build included, COPY excluded"})
+            rows.append({"target": "single point vs PostGIS", "ours": single["median_ms"],
+                         "peer": pg["single_median_ms"], "peer_name": "PostGIS point lookup (psycopg2, local)",
+                         "ratio": pg["single_median_ms"] / single["median_ms"], "unit": "ms", "agreement": "–",
+                         "notes": f"median of {500 if args.quick else 2000:,} lookups"})
+            details["postgis"] = {k: v for k, v in pg.items() if k != "grid"}
+            svc = service.measure(lon, lat, n=200 if args.quick else 2000)
+            print(f"service: locate() in process with the database median {svc['in_process']['median_ms']:.2f} ms "
+                  f"(p99 {svc['in_process']['p99_ms']:.2f}); HTTP GET /api/v1/locate median {svc['http']['median_ms']:.2f} "
+                  f"ms (p99 {svc['http']['p99_ms']:.2f})", flush=True)
+            rows.append({"target": "single incident, service", "ours": svc["http"]["median_ms"],
+                         "peer": pg["single_median_ms"], "peer_name": "PostGIS point lookup",
+                         "ratio": pg["single_median_ms"] / svc["http"]["median_ms"], "unit": "ms", "agreement": "–",
+                         "notes": f"median of {svc['n']:,} calls; ours over HTTP with grid, areas, contacts; in "
+                                  f"process with DB {svc['in_process']['median_ms']:.2f} ms"})
+            details["service"] = svc
     if args.dask:
         dk = time_dask(args.dask, codes, geoms, lon, lat, loc, g_ours, away)
         print(f"Dask ({dk['workers']} workers): ours {dk['ours_s']:.3f} s, identical to one process: {dk['identical']}; "

@@ -3,8 +3,9 @@
 ``python -m scripts.bench.maps [--quick] --json FILE``
 
 Data: :func:`scripts.bench.map_city.make_city` — the Jinchang demo scaled ×10 (2,000 grids, 50,000 buildings,
-100,000 incidents; ``--quick``: 60 grids, 1,200 buildings, 2,000 incidents) in a throwaway database (kept as ``gridmap_bench_maps``
-between runs unless ``--fresh``). The service runs under uvicorn on 127.0.0.1 with the offline basemap, so
+100,000 incidents; ``--quick``: 60 grids, 1,200 buildings, 2,000 incidents) in a database kept between runs
+(``gridmap_bench_maps[_quick]_<key>``, rebuilt when the generator or the schema changes, or with ``--fresh``).
+The service runs under uvicorn on 127.0.0.1 with the offline basemap, so
 nothing leaves the machine; Chromium is Debian's.
 
 Ours: the served page (``/maps/public|grids|incidents|coverage``) — big layers as PostGIS vector tiles,
@@ -19,77 +20,62 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
+import os
+import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import folium
-import uvicorn
-from sqlalchemy import text
+
+from scripts.bench.common import ROOT, free_port, wait_http
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]  # nothing leaves the machine
 SECRET = "bench-maps-secret"
 DB_NAME = "gridmap_bench_maps"
 PEER = "folium.GeoJson (plain)"
 TTI_TIMEOUT_MS = 30_000  # 10× the 3 s target: a page not interactive by then is reported as such
 
 
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _database(sizes: dict, *, fresh: bool):
+    """The map city of ``sizes`` in a database kept between runs (rebuilt when the generator, the schema or
+    the sizes change, or with ``fresh``)."""
     from layers import migrate
-    from layers.db import drop_database, make_engine, make_sessionmaker
-    from layers.settings import DatabaseSettings
+    from layers.db import make_engine, make_sessionmaker
+    from scripts.bench.common import ROOT, kept_database, source_key
     from scripts.bench.map_city import make_city
 
-    name = DB_NAME + ("_quick" if sizes["grids"] < 1000 else "")
-    settings = DatabaseSettings().with_database(name)
-    if not fresh:
-        try:
-            eng = make_engine(settings, pool_size=1, max_overflow=0)
-            with eng.connect() as c:
-                n = c.execute(text("SELECT (SELECT count(*) FROM grids), (SELECT count(*) FROM buildings), "
-                                   "(SELECT count(*) FROM incidents)")).one()
-            eng.dispose()
-            if tuple(n) == (sizes["grids"], sizes["grids"] * sizes["bpg"], sizes["incidents"]):
-                return settings, {"reused": True}
-        except Exception:  # noqa: BLE001 - no such database yet
-            pass
-    try:
-        drop_database(settings.sqlalchemy_url)
-    except Exception:  # noqa: BLE001
-        pass
-    migrate.upgrade(settings)
-    eng = make_engine(settings, pool_size=2, max_overflow=0)
-    t = time.perf_counter()
-    city = make_city(make_sessionmaker(eng), grids=sizes["grids"], buildings_per_grid=sizes["bpg"],
-                     incidents=sizes["incidents"])
-    eng.dispose()
-    return settings, {"reused": False, "generated_s": round(time.perf_counter() - t, 1), "city": city.__dict__}
+    info: dict = {"reused": True}
+
+    def build(settings) -> None:
+        migrate.upgrade(settings)
+        eng = make_engine(settings, pool_size=2, max_overflow=0)
+        t = time.perf_counter()
+        city = make_city(make_sessionmaker(eng), grids=sizes["grids"], buildings_per_grid=sizes["bpg"],
+                         incidents=sizes["incidents"])
+        eng.dispose()
+        info.update(reused=False, generated_s=round(time.perf_counter() - t, 1), city=city.__dict__)
+
+    prefix = DB_NAME + ("_quick" if sizes["grids"] < 1000 else "")
+    key = source_key(ROOT / "scripts" / "bench" / "map_city.py", (ROOT / "layers" / "migrations").rglob("*.py"),
+                     json.dumps(sizes, sort_keys=True))
+    settings = kept_database(prefix, key, build, fresh=fresh)
+    return settings, info
 
 
-def _serve(db_settings):
-    import os
-
-    os.environ["GRIDMAP_MAP_BASEMAP"] = "none"
-    from api.app import create_app
-    from api.settings import ApiSettings, Settings
-
-    app = create_app(Settings(api=ApiSettings(environment="test", secret_key=SECRET), db=db_settings))
-    port = _port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    th = threading.Thread(target=srv.run, daemon=True)
-    th.start()
-    while not srv.started:
-        time.sleep(0.05)
-    return srv, th, f"http://127.0.0.1:{port}"
+def _serve(db_settings) -> tuple[subprocess.Popen, str]:
+    """``uvicorn api.app:create_app`` in its own process, as deployed (a server thread in this process would
+    share the interpreter lock with the browser driver and slow both); returns at once — it imports while the
+    peer pages are built, :func:`scripts.bench.common.wait_http` waits for it."""
+    port = free_port()
+    env = dict(os.environ, GRIDMAP_DATABASE_URL=db_settings.sqlalchemy_url.render_as_string(hide_password=False),
+               GRIDMAP_ENVIRONMENT="test", GRIDMAP_SECRET_KEY=SECRET, GRIDMAP_MAP_BASEMAP="none")
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host",
+                             "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"],
+                            env=env, cwd=ROOT)
+    return proc, f"http://127.0.0.1:{port}"
 
 
 def _peer_pages(db_settings, base: str) -> dict[str, tuple[str, int]]:
@@ -138,18 +124,11 @@ def _measure(browser, base: str, url: str | None, html: str | None, cookie: str 
     ctx = browser.new_context(viewport={"width": 1280, "height": 800})
     external: list[str] = []
     errors: list[str] = []
-
-    def route(r):
-        u = r.request.url
-        if html is not None and u == base + "/peer":
-            r.fulfill(status=200, body=html, content_type="text/html; charset=utf-8")
-        elif u.startswith(base + "/"):
-            r.continue_()
-        else:
-            external.append(u)
-            r.abort()
-
-    ctx.route("**/*", route)
+    # only the peer page itself is intercepted (every intercepted request waits for this process); anything
+    # off the machine fails to resolve (ARGS) and is counted here
+    if html is not None:
+        ctx.route(base + "/peer", lambda r: r.fulfill(status=200, body=html, content_type="text/html; charset=utf-8"))
+    ctx.on("request", lambda r: None if r.url.startswith((base + "/", "data:", "blob:")) else external.append(r.url))
     if cookie:
         ctx.add_cookies([{"name": "gridmap_token", "value": cookie, "url": base}])
     page = ctx.new_page()
@@ -187,7 +166,7 @@ def run(quick: bool, fresh: bool) -> dict:
     sizes = {"grids": 60, "bpg": 20, "incidents": 2000} if quick else {"grids": 2000, "bpg": 25,
                                                                           "incidents": 100_000}
     db_settings, data_info = _database(sizes, fresh=fresh)
-    srv, th, base = _serve(db_settings)
+    server, base = _serve(db_settings)
     token = issue_token(Principal("bench", frozenset({"dispatcher"}), scope=""), SECRET, ttl_s=3600)
     pages = {"public": "/maps/public", "grids": "/maps/grids", "incidents": "/maps/incidents",
              "coverage": "/maps/coverage?type=clinic"}
@@ -198,6 +177,7 @@ def run(quick: bool, fresh: bool) -> dict:
         details["peer_build_s"] = round(time.perf_counter() - t, 1)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            wait_http(base)
             for name, url in pages.items():
                 cookie = token if name == "incidents" else None
                 t = time.perf_counter()
@@ -228,8 +208,8 @@ def run(quick: bool, fresh: bool) -> dict:
                       f"{'' if peer['finished'] else ' (timeout)'} | features {ours_n}/{peer_n}", flush=True)
             browser.close()
     finally:
-        srv.should_exit = True
-        th.join(10)
+        server.terminate()
+        server.wait(30)
     return {"benchmark": "maps", "rows": rows, "details": details}
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import secrets
 import time
 
 import numpy as np
@@ -211,16 +210,14 @@ def main(argv=None) -> int:
     n_grids = args.grids or (100 if args.quick else 1_000)
     n_buildings = args.buildings or (5_000 if args.quick else 50_000)
 
-    from layers import migrate
     from layers.db import drop_database, make_engine, make_sessionmaker
-    from layers.settings import DatabaseSettings
+    from scripts.bench.common import copy_database, migrated_template
 
     t = time.perf_counter()
     plan = make_plan(n_grids, n_buildings)
     print(f"data: {len(plan.codes)} grids, {len(plan.communities)} communities, {len(plan.buildings)} buildings "
           f"(synthetic), made in {time.perf_counter() - t:.1f} s", flush=True)
-    settings = DatabaseSettings().with_database(f"gridmap_bench_{secrets.token_hex(3)}")
-    migrate.upgrade(settings)
+    settings = copy_database(migrated_template())
     engine = make_engine(settings, pool_size=2, max_overflow=0)
     try:
         t = time.perf_counter()
