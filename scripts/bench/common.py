@@ -158,3 +158,20 @@ def copy_database(template, name: str | None = None):
     finally:
         admin.dispose()
     return DatabaseSettings().with_database(name)
+
+
+def drop_kept(prefix: str = "gridmap_bench_") -> list[str]:
+    """Drop every database whose name starts with ``prefix`` and that nobody is connected to; return their
+    names (``gridmap bench --clean``)."""
+    admin = _admin()
+    try:
+        with admin.connect() as conn:
+            names = conn.execute(text(
+                "SELECT datname FROM pg_database d WHERE starts_with(datname, :p) "
+                "AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname) ORDER BY 1"),
+                {"p": prefix}).scalars().all()
+            for name in names:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        return list(names)
+    finally:
+        admin.dispose()

@@ -40,6 +40,8 @@ def register(sub) -> None:
                    "bench-results-quick.json with --quick)")
     p.add_argument("--no-write", action="store_true", help="不改写 BENCHMARKS.md (do not update BENCHMARKS.md; the "
                    "full run writes the summary at the top, --quick its own table at the end)")
+    p.add_argument("--clean", action="store_true", help="删除保留的基准数据后退出 (drop the benchmark data kept "
+                   "between runs — gridmap_bench_* databases, var/bench — and exit; the next run rebuilds them)")
     p.set_defaults(func=_bench)
 
 
@@ -136,7 +138,21 @@ def _in_process(name: str, argv: list[str]) -> int:
         return 1
 
 
+def _clean() -> int:
+    import shutil
+
+    from scripts.bench.common import drop_kept
+
+    dropped = drop_kept()
+    shutil.rmtree(ROOT / "var" / "bench", ignore_errors=True)
+    print(f"[bench] 已删除 {len(dropped)} 个数据库 (dropped): {', '.join(dropped) or '-'}; var/bench removed",
+          file=sys.stderr)
+    return 0
+
+
 def _bench(args) -> int:
+    if args.clean:
+        return _clean()
     names = args.only or BENCHMARKS
     out_path = args.out or ROOT / ("bench-results-quick.json" if args.quick else "bench-results.json")
     info = machine()

@@ -4,10 +4,16 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from sqlalchemy import create_engine, text
+
+from layers.db import drop_database
+from layers.settings import DatabaseSettings
 from scripts.commands.bench import BEGIN, END, QUICK_BEGIN, QUICK_END, summary_table, write_summary
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,7 +66,30 @@ def test_quick_run_keeps_its_own_table_and_leaves_the_full_one(tmp_path):
     assert again.count(QUICK_BEGIN) == 1 and "**failed**: exit 1" in again.split(QUICK_BEGIN)[1]
 
 
-def test_quick_bench_of_three_benchmarks_end_to_end(tmp_path):
+def _bench_databases() -> set[str]:
+    eng = create_engine(DatabaseSettings().sqlalchemy_url.set(database="postgres"))
+    try:
+        with eng.connect() as c:
+            return set(c.execute(text("SELECT datname FROM pg_database WHERE datname LIKE 'gridmap\\_bench\\_%'"))
+                       .scalars())
+    finally:
+        eng.dispose()
+
+
+@pytest.fixture()
+def kept_by_this_test():
+    """The kept databases the run builds (pgRouting edges, the migrated schema) are dropped afterwards unless
+    they were there before (a developer's, reused by the run); the run's own throwaway copies must be gone."""
+    before = _bench_databases()
+    yield
+    made = _bench_databases() - before
+    for name in made:
+        if re.fullmatch(r"gridmap_bench_[a-z]+_[0-9a-f]{12}", name):
+            drop_database(DatabaseSettings().with_database(name).sqlalchemy_url)
+    assert not [n for n in made if not re.fullmatch(r"gridmap_bench_[a-z]+_[0-9a-f]{12}", n)], made
+
+
+def test_quick_bench_of_three_benchmarks_end_to_end(tmp_path, kept_by_this_test):
     out = tmp_path / "results.json"
     before = (ROOT / "BENCHMARKS.md").read_text(encoding="utf-8")
     run = subprocess.run([sys.executable, "-m", "scripts.cli", "bench", "--quick", "--only", "validation",

@@ -102,3 +102,17 @@ def test_source_key_follows_file_contents(tmp_path):
     assert source_key(f, "v2") != k1
     f.write_text("a,b\n1,2\n3,4\n", encoding="utf-8")
     assert source_key(f, "v1") != k1
+
+
+def test_drop_kept_drops_only_unused_databases_of_the_prefix(prefix):
+    from scripts.bench.common import drop_kept
+
+    a = kept_database(prefix, source_key("a"), _fill(1), log=lambda *_: None)
+    b = kept_database(prefix + "_other", source_key("b"), _fill(2), log=lambda *_: None)
+    in_use = create_engine(a.sqlalchemy_url)
+    with in_use.connect():
+        assert drop_kept(prefix + "_other") == [b.name]  # only names with the prefix
+        assert drop_kept(prefix) == []  # a has a session open
+    in_use.dispose()
+    assert drop_kept(prefix) == [a.name]
+    assert _names(prefix) == set()
