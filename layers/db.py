@@ -15,7 +15,8 @@ from layers.settings import DatabaseSettings
 
 
 def make_engine(settings: DatabaseSettings, **overrides) -> Engine:
-    """Create a pooled engine for ``settings`` (pre-ping on, short connect timeout, statement timeout)."""
+    """Create a pooled engine for ``settings`` (pre-ping on, short connect timeout, statement timeout, JIT off
+    unless ``settings.jit``)."""
     kwargs = dict(
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
@@ -23,7 +24,7 @@ def make_engine(settings: DatabaseSettings, **overrides) -> Engine:
         pool_pre_ping=True,
         connect_args={
             "connect_timeout": settings.connect_timeout_s,
-            "options": f"-c statement_timeout={settings.statement_timeout_ms}",
+            "options": f"-c statement_timeout={settings.statement_timeout_ms} -c jit={'on' if settings.jit else 'off'}",
             "application_name": "gridmap",
         },
     )
