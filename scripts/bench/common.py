@@ -11,8 +11,11 @@ against ≈1 s to migrate).
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -27,6 +30,21 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def start_api(db_url: str, port: int, *, workers: int = 1, env: dict | None = None,
+              log_path: Path | None = None) -> subprocess.Popen:
+    """``uvicorn api.app:create_app`` on 127.0.0.1:``port`` against ``db_url`` (test environment; ``env`` adds
+    or overrides variables), in its own process and session, as deployed; returns at once — its engine
+    connects on the first request, :func:`wait_http` waits for it. Output goes to ``log_path`` if given."""
+    full_env = {**os.environ, "GRIDMAP_DATABASE_URL": db_url, "GRIDMAP_ENVIRONMENT": "test", **(env or {})}
+    cmd = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1", "--port",
+           str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"]
+    if log_path is None:
+        return subprocess.Popen(cmd, env=full_env, cwd=ROOT, start_new_session=True)
+    with open(log_path, "w") as log:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(cmd, env=full_env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
 
 
 def wait_http(base: str, path: str = "/healthz", *, params: dict | None = None, timeout_s: float = 60,
@@ -78,8 +96,8 @@ def _exists(conn, name: str) -> bool:
 
 
 def kept_database(prefix: str, key: str, build: Callable, *, fresh: bool = False, log=print):
-    """Settings of database ``<prefix>_<key>`` (``key``: 12 hex digits, see :func:`source_key`), built by ``build(settings)`` if it is not there yet (or
-    ``fresh``); ``build`` gets an empty database with PostGIS."""
+    """Settings of database ``<prefix>_<key>`` (``key``: 12 hex digits, see :func:`source_key`), built by
+    ``build(settings)`` if it is not there yet (or ``fresh``); ``build`` gets an empty database with PostGIS."""
     from layers.db import create_database
     from layers.settings import DatabaseSettings
 

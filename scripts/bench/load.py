@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import json
 import os
 import shutil
@@ -47,7 +46,7 @@ import numpy as np
 import shapely
 from sqlalchemy import text
 
-from scripts.bench.common import free_port, wait_http
+from scripts.bench.common import free_port, source_key, start_api, wait_http
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_BIN = Path(os.environ.get("GRIDMAP_PG_BIN", "/usr/lib/postgresql/15/bin"))
@@ -115,17 +114,8 @@ TEMPLATE_ROOT = ROOT / "var" / "bench"
 def _template_key() -> str:
     """What the load cluster's contents are made from: the schema and demo code, the Jinchang data files and
     the PostgreSQL binaries. Any change makes a new template."""
-    h = hashlib.sha1()
-    for folder in ("layers", "gis"):
-        for f in sorted((ROOT / folder).rglob("*.py")):
-            h.update(f.relative_to(ROOT).as_posix().encode())
-            h.update(f.read_bytes())
-    for f in sorted((SHARED_DATA / "jinchang").rglob("*")):
-        if f.is_file():
-            st = f.stat()
-            h.update(f"{f.name}:{st.st_size}:{int(st.st_mtime)}".encode())
-    h.update(str(PG_BIN.resolve()).encode())
-    return h.hexdigest()[:16]
+    return source_key((ROOT / "layers").rglob("*.py"), (ROOT / "gis").rglob("*.py"),
+                      (f for f in (SHARED_DATA / "jinchang").rglob("*") if f.is_file()), str(PG_BIN.resolve()))
 
 
 def template_cluster(log=print) -> Path:
@@ -269,16 +259,11 @@ async def post_all(base: str, reports: list[dict], run: str, clients: int, tally
 
 
 def start_server(url: str, port: int, workers: int, log_path: Path) -> subprocess.Popen:
-    """``uvicorn api.app:create_app`` on 127.0.0.1:``port`` against ``url``; the public rate limit is off (all
-    clients share the loopback address)."""
-    env = {**os.environ, "GRIDMAP_DATABASE_URL": url, "GRIDMAP_PUBLIC_RATE_PER_MIN": "0",
-           "GRIDMAP_DB_POOL_SIZE": "20", "GRIDMAP_DB_MAX_OVERFLOW": "10", "GRIDMAP_DB_POOL_TIMEOUT_S": "10",
-           "GRIDMAP_ENVIRONMENT": "test"}
-    cmd = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
-           "--port", str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"]
-    with open(log_path, "w") as log:  # the child keeps its own copy of the descriptor
-        return subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+    """The API against ``url`` with ``workers`` processes; the public rate limit is off (all clients share the
+    loopback address) and the pool is sized for 64 clients."""
+    return start_api(url, port, workers=workers, log_path=log_path,
+                     env={"GRIDMAP_PUBLIC_RATE_PER_MIN": "0", "GRIDMAP_DB_POOL_SIZE": "20",
+                          "GRIDMAP_DB_MAX_OVERFLOW": "10", "GRIDMAP_DB_POOL_TIMEOUT_S": "10"})
 
 
 def stop_server(server: subprocess.Popen) -> None:

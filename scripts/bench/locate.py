@@ -246,22 +246,15 @@ class ServiceBench:
     :meth:`wait_ready` (called before anything is timed) waits until it answers and idles."""
 
     def __init__(self, codes, geoms) -> None:
-        import os
-        import subprocess
-        import sys
-
         from layers.db import make_engine
-        from scripts.bench.common import copy_database, free_port, migrated_template
+        from scripts.bench.common import copy_database, free_port, migrated_template, start_api
 
         self.settings = copy_database(migrated_template())
         self.engine = None
         port = free_port()
         self.base = f"http://127.0.0.1:{port}"
-        env = dict(os.environ, GRIDMAP_DATABASE_URL=self.settings.sqlalchemy_url.render_as_string(hide_password=False),
-                   GRIDMAP_ENVIRONMENT="test")
         # its engine connects lazily, on the first request: the grids are in by then
-        self.proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--port",
-                                      str(port), "--log-level", "warning"], env=env)
+        self.proc = start_api(self.settings.sqlalchemy_url.render_as_string(hide_password=False), port)
         try:
             self.engine = make_engine(self.settings, pool_size=2, max_overflow=0)
             raw = self.engine.raw_connection()

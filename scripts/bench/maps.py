@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
@@ -28,7 +27,7 @@ from pathlib import Path
 
 import folium
 
-from scripts.bench.common import ROOT, free_port, wait_http
+from scripts.bench.common import ROOT, free_port, start_api, wait_http
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -44,7 +43,7 @@ def _database(sizes: dict, *, fresh: bool):
     the sizes change, or with ``fresh``)."""
     from layers import migrate
     from layers.db import make_engine, make_sessionmaker
-    from scripts.bench.common import ROOT, kept_database, source_key
+    from scripts.bench.common import kept_database, source_key
     from scripts.bench.map_city import make_city
 
     info: dict = {"reused": True}
@@ -70,11 +69,8 @@ def _serve(db_settings) -> tuple[subprocess.Popen, str]:
     share the interpreter lock with the browser driver and slow both); returns at once — it imports while the
     peer pages are built, :func:`scripts.bench.common.wait_http` waits for it."""
     port = free_port()
-    env = dict(os.environ, GRIDMAP_DATABASE_URL=db_settings.sqlalchemy_url.render_as_string(hide_password=False),
-               GRIDMAP_ENVIRONMENT="test", GRIDMAP_SECRET_KEY=SECRET, GRIDMAP_MAP_BASEMAP="none")
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host",
-                             "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"],
-                            env=env, cwd=ROOT)
+    proc = start_api(db_settings.sqlalchemy_url.render_as_string(hide_password=False), port,
+                     env={"GRIDMAP_SECRET_KEY": SECRET, "GRIDMAP_MAP_BASEMAP": "none"})
     return proc, f"http://127.0.0.1:{port}"
 
 
