@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import secrets
 import socket
 import subprocess
@@ -32,19 +33,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_api(db_url: str, port: int, *, workers: int = 1, env: dict | None = None,
-              log_path: Path | None = None) -> subprocess.Popen:
-    """``uvicorn api.app:create_app`` on 127.0.0.1:``port`` against ``db_url`` (test environment; ``env`` adds
-    or overrides variables), in its own process and session, as deployed; returns at once — its engine
-    connects on the first request, :func:`wait_http` waits for it. Output goes to ``log_path`` if given."""
+def start_api(db_url: str, *, workers: int = 1, env: dict | None = None,
+              log_path: Path | None = None) -> tuple[subprocess.Popen, str]:
+    """``uvicorn api.app:create_app`` on a free 127.0.0.1 port against ``db_url`` (test environment; ``env``
+    adds or overrides variables), in its own process and session, as deployed; returns the process and its base
+    URL at once — its engine connects on the first request, :func:`wait_http` waits for it. Output goes to
+    ``log_path`` if given."""
+    port = free_port()
     full_env = {**os.environ, "GRIDMAP_DATABASE_URL": db_url, "GRIDMAP_ENVIRONMENT": "test", **(env or {})}
     cmd = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1", "--port",
            str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"]
     if log_path is None:
-        return subprocess.Popen(cmd, env=full_env, cwd=ROOT, start_new_session=True)
-    with open(log_path, "w") as log:  # the child keeps its own copy of the descriptor
-        return subprocess.Popen(cmd, env=full_env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(cmd, env=full_env, cwd=ROOT, start_new_session=True)
+    else:
+        with open(log_path, "w") as log:  # the child keeps its own copy of the descriptor
+            proc = subprocess.Popen(cmd, env=full_env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+    return proc, f"http://127.0.0.1:{port}"
 
 
 def wait_http(base: str, path: str = "/healthz", *, params: dict | None = None, timeout_s: float = 60,
@@ -91,6 +96,23 @@ def _admin():
     return create_engine(url, isolation_level="AUTOCOMMIT")
 
 
+def databases(pattern: str, *, unused: bool = False) -> list[str]:
+    """Names of the databases matching the regular expression ``pattern`` (only those nobody is connected to
+    if ``unused``), sorted."""
+    admin = _admin()
+    try:
+        with admin.connect() as conn:
+            return _databases(conn, pattern, unused=unused)
+    finally:
+        admin.dispose()
+
+
+def _databases(conn, pattern: str, *, unused: bool) -> list[str]:
+    busy = "AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)" if unused else ""
+    return list(conn.execute(text(f"SELECT datname FROM pg_database d WHERE datname ~ :p {busy} ORDER BY 1"),
+                             {"p": pattern}).scalars())
+
+
 def _exists(conn, name: str) -> bool:
     return conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first() is not None
 
@@ -112,11 +134,8 @@ def kept_database(prefix: str, key: str, build: Callable, *, fresh: bool = False
             elif _exists(conn, name):
                 return settings
             # earlier keys and interrupted builds of this prefix, unless someone is using them right now
-            stale = conn.execute(text(
-                "SELECT datname FROM pg_database d WHERE datname ~ :p AND datname <> :n "
-                "AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)"),
-                {"p": f"^{prefix}_[0-9a-f]{{12}}(_build_[0-9a-f]{{6}})?$", "n": name}).scalars().all()
-            for old in stale:
+            stale = _databases(conn, f"^{prefix}_[0-9a-f]{{12}}(_build_[0-9a-f]{{6}})?$", unused=True)
+            for old in (n for n in stale if n != name):
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{old}"'))
         t = time.perf_counter()
         tmp = f"{prefix}_{key}_build_{secrets.token_hex(3)}"
@@ -192,12 +211,9 @@ def drop_kept(prefix: str = "gridmap_bench_") -> list[str]:
     admin = _admin()
     try:
         with admin.connect() as conn:
-            names = conn.execute(text(
-                "SELECT datname FROM pg_database d WHERE starts_with(datname, :p) "
-                "AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname) ORDER BY 1"),
-                {"p": prefix}).scalars().all()
+            names = _databases(conn, "^" + re.escape(prefix), unused=True)
             for name in names:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        return list(names)
+        return names
     finally:
         admin.dispose()

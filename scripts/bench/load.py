@@ -258,10 +258,10 @@ async def post_all(base: str, reports: list[dict], run: str, clients: int, tally
         await asyncio.gather(*(worker() for _ in range(clients)))
 
 
-def start_server(url: str, port: int, workers: int, log_path: Path) -> subprocess.Popen:
-    """The API against ``url`` with ``workers`` processes; the public rate limit is off (all clients share the
-    loopback address) and the pool is sized for 64 clients."""
-    return start_api(url, port, workers=workers, log_path=log_path,
+def start_server(url: str, workers: int, log_path: Path) -> tuple[subprocess.Popen, str]:
+    """The API against ``url`` with ``workers`` processes, and its base URL; the public rate limit is off (all
+    clients share the loopback address) and the pool is sized for 64 clients."""
+    return start_api(url, workers=workers, log_path=log_path,
                      env={"GRIDMAP_PUBLIC_RATE_PER_MIN": "0", "GRIDMAP_DB_POOL_SIZE": "20",
                           "GRIDMAP_DB_MAX_OVERFLOW": "10", "GRIDMAP_DB_POOL_TIMEOUT_S": "10"})
 
@@ -336,9 +336,7 @@ def run_load(*, reports: int = 20_000, clients: int = 64, restarts: int = 1, dow
         url = cluster.url("gridmap_load")
         # the server imports while the cluster is copied and started and the reports are drawn (its engine
         # connects on the first request)
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        server = start_server(url, port, workers, cluster.dir / "uvicorn.log")
+        server, base = start_server(url, workers, cluster.dir / "uvicorn.log")
         # areas, grids, buildings and people; the demo's own incidents and circles play no part here
         cluster.copy_from(template_cluster(log))
         cluster.start()

@@ -247,14 +247,12 @@ class ServiceBench:
 
     def __init__(self, codes, geoms) -> None:
         from layers.db import make_engine
-        from scripts.bench.common import copy_database, free_port, migrated_template, start_api
+        from scripts.bench.common import copy_database, migrated_template, start_api
 
         self.settings = copy_database(migrated_template())
         self.engine = None
-        port = free_port()
-        self.base = f"http://127.0.0.1:{port}"
         # its engine connects lazily, on the first request: the grids are in by then
-        self.proc = start_api(self.settings.sqlalchemy_url.render_as_string(hide_password=False), port)
+        self.proc, self.base = start_api(self.settings.sqlalchemy_url.render_as_string(hide_password=False))
         try:
             self.engine = make_engine(self.settings, pool_size=2, max_overflow=0)
             raw = self.engine.raw_connection()

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import folium
 
-from scripts.bench.common import ROOT, free_port, start_api, wait_http
+from scripts.bench.common import ROOT, start_api, wait_http
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -68,10 +68,8 @@ def _serve(db_settings) -> tuple[subprocess.Popen, str]:
     """``uvicorn api.app:create_app`` in its own process, as deployed (a server thread in this process would
     share the interpreter lock with the browser driver and slow both); returns at once — it imports while the
     peer pages are built, :func:`scripts.bench.common.wait_http` waits for it."""
-    port = free_port()
-    proc = start_api(db_settings.sqlalchemy_url.render_as_string(hide_password=False), port,
+    return start_api(db_settings.sqlalchemy_url.render_as_string(hide_password=False),
                      env={"GRIDMAP_SECRET_KEY": SECRET, "GRIDMAP_MAP_BASEMAP": "none"})
-    return proc, f"http://127.0.0.1:{port}"
 
 
 def _peer_pages(db_settings, base: str) -> dict[str, tuple[str, int]]:

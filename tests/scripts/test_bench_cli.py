@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from layers.db import drop_database
 from layers.settings import DatabaseSettings
+from scripts.bench.common import databases
 from scripts.commands.bench import BEGIN, END, QUICK_BEGIN, QUICK_END, summary_table, write_summary
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,27 +66,17 @@ def test_quick_run_keeps_its_own_table_and_leaves_the_full_one(tmp_path):
     assert again.count(QUICK_BEGIN) == 1 and "**failed**: exit 1" in again.split(QUICK_BEGIN)[1]
 
 
-def _bench_databases() -> set[str]:
-    eng = create_engine(DatabaseSettings().sqlalchemy_url.set(database="postgres"))
-    try:
-        with eng.connect() as c:
-            return set(c.execute(text("SELECT datname FROM pg_database WHERE datname LIKE 'gridmap\\_bench\\_%'"))
-                       .scalars())
-    finally:
-        eng.dispose()
-
-
 @pytest.fixture()
 def kept_by_this_test():
     """The kept databases the run builds (pgRouting edges, the migrated schema) are dropped afterwards unless
     they were there before (a developer's, reused by the run); the run's own throwaway copies must be gone."""
-    before = _bench_databases()
+    before = set(databases("^gridmap_bench_"))
     yield
-    made = _bench_databases() - before
-    for name in made:
-        if re.fullmatch(r"gridmap_bench_[a-z]+_[0-9a-f]{12}", name):
-            drop_database(DatabaseSettings().with_database(name).sqlalchemy_url)
-    assert not [n for n in made if not re.fullmatch(r"gridmap_bench_[a-z]+_[0-9a-f]{12}", n)], made
+    made = set(databases("^gridmap_bench_")) - before
+    kept = {n for n in made if re.fullmatch(r"gridmap_bench_[a-z]+_[0-9a-f]{12}", n)}
+    for name in kept:
+        drop_database(DatabaseSettings().with_database(name).sqlalchemy_url)
+    assert made == kept, made - kept
 
 
 def test_quick_bench_of_three_benchmarks_end_to_end(tmp_path, kept_by_this_test):

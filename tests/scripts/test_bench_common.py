@@ -10,17 +10,11 @@ from sqlalchemy import create_engine, text
 
 from layers.db import drop_database
 from layers.settings import DatabaseSettings
-from scripts.bench.common import copy_database, kept_database, source_key
+from scripts.bench.common import copy_database, databases, kept_database, source_key
 
 
 def _names(prefix: str) -> set[str]:
-    eng = create_engine(DatabaseSettings().sqlalchemy_url.set(database="postgres"))
-    try:
-        with eng.connect() as c:
-            return set(c.execute(text("SELECT datname FROM pg_database WHERE starts_with(datname, :p)"),
-                                 {"p": prefix}).scalars())
-    finally:
-        eng.dispose()
+    return set(databases("^" + prefix))
 
 
 def _fill(value: int):
