@@ -8,6 +8,8 @@ COPY api api
 COPY layers layers
 COPY maps maps
 COPY scripts scripts
+COPY data data
+ENV GRIDMAP_DATA_DIR=/app/data
 RUN pip install --no-cache-dir . && (gridmap assets install || true)
 # compile the numba kernels of the installed package into its cache now, not on the first request
 RUN cd /tmp && python -m gis.jit_warmup

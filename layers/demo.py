@@ -64,7 +64,7 @@ def check_data_dir(data_dir: Path) -> None:
     if missing:
         raise InvalidInput(
             f"演示数据目录缺少文件 {', '.join(missing)} (the Jinchang data folder {data_dir} lacks {missing}); "
-            "point --data at ../shared/data/jinchang",
+            "point --data (or GRIDMAP_DATA_DIR) at the folder holding jinchang/ (the repository's data/)",
             detail={"data_dir": str(data_dir), "missing": missing},
         )
 

@@ -1,6 +1,8 @@
-"""Database settings, read from the environment (``GRIDMAP_DATABASE_URL`` or ``GRIDMAP_DB_*``) and ``.env``."""
+"""Database and data-folder settings, read from the environment (``GRIDMAP_DATABASE_URL`` or ``GRIDMAP_DB_*``) and ``.env``."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -61,3 +63,31 @@ class DatabaseSettings(BaseSettings):
         """A copy pointing at another database on the same server (used for throwaway test databases)."""
         url = self.sqlalchemy_url.set(database=name).render_as_string(hide_password=False)
         return self.model_copy(update={"url": url, "name": name})
+
+
+def _default_data_dir() -> Path:
+    """``data/`` of the source checkout, or of the working directory when gridmap is pip-installed."""
+    root = Path(__file__).resolve().parents[1]
+    base = root if (root / "pyproject.toml").is_file() else Path.cwd()
+    return base / "data"
+
+
+class DataSettings(BaseSettings):
+    """Where the real input files live (``GRIDMAP_DATA_DIR``): the repository's own ``data/`` by default."""
+
+    model_config = SettingsConfigDict(env_prefix="GRIDMAP_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(
+        default_factory=_default_data_dir,
+        description="folder with jinchang/ (boundaries, division codes) and osm/ (OpenStreetMap extracts)",
+    )
+
+    @property
+    def jinchang(self) -> Path:
+        """The Jinchang boundaries and 统计用区划代码 (``data/jinchang``)."""
+        return self.data_dir / "jinchang"
+
+    @property
+    def osm(self) -> Path:
+        """The OpenStreetMap extracts (``data/osm``)."""
+        return self.data_dir / "osm"

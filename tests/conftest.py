@@ -19,10 +19,9 @@ from api.app import create_app
 from api.settings import ApiSettings, Settings
 from layers import migrate
 from layers.db import drop_database, make_engine, make_sessionmaker
-from layers.settings import DatabaseSettings
+from layers.settings import DatabaseSettings, DataSettings
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("GRIDMAP_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 
 def _throwaway_settings(prefix: str) -> DatabaseSettings:
@@ -31,11 +30,12 @@ def _throwaway_settings(prefix: str) -> DatabaseSettings:
 
 
 @pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """The team's real data folder (``../shared/data``)."""
-    if not SHARED_DATA.exists():
-        pytest.fail(f"shared data not found at {SHARED_DATA}; set GRIDMAP_SHARED_DATA")
-    return SHARED_DATA
+def repo_data() -> Path:
+    """The repository's real data folder (``data/``: Jinchang boundaries and codes, OSM extracts)."""
+    folder = DataSettings().data_dir
+    if not (folder / "jinchang").is_dir():
+        pytest.fail(f"data folder not found at {folder}; set GRIDMAP_DATA_DIR")
+    return folder
 
 
 @pytest.fixture(scope="session")
@@ -71,12 +71,12 @@ def session(sessionmaker_) -> Session:
 
 
 @pytest.fixture(scope="session")
-def demo_loaded(db_settings, engine, shared_data):
+def demo_loaded(db_settings, engine, repo_data):
     """The Jinchang demo, loaded once into the session's database; returns the load report."""
     from layers.demo import load_jinchang_demo
 
     factory = make_sessionmaker(engine)
-    return load_jinchang_demo(factory, data_dir=shared_data / "jinchang")
+    return load_jinchang_demo(factory, data_dir=repo_data / "jinchang")
 
 
 @pytest.fixture(scope="session")
@@ -125,7 +125,7 @@ def _copy_database(template: DatabaseSettings, target: DatabaseSettings) -> None
 
 
 @pytest.fixture(scope="session")
-def demo_template(shared_data):
+def demo_template(repo_data):
     """A migrated database with the Jinchang demo loaded once per test session; ``module_demo_db`` copies it
     so modules that need the demo to themselves do not each spend ~25 s loading it. Yields settings."""
     from layers.demo import load_jinchang_demo
@@ -134,7 +134,7 @@ def demo_template(shared_data):
     migrate.upgrade(settings)
     eng = make_engine(settings, pool_size=1, max_overflow=0)
     try:
-        load_jinchang_demo(make_sessionmaker(eng), data_dir=shared_data / "jinchang")
+        load_jinchang_demo(make_sessionmaker(eng), data_dir=repo_data / "jinchang")
     finally:
         eng.dispose()
     yield settings

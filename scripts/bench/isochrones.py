@@ -1,7 +1,7 @@
 """Benchmark: walking service areas of many facilities on the real Wuhan street network, ours against
 pgRouting (``pgr_drivingDistance`` + ``ST_Union(ST_Buffer(reached edges))``) and networkx reachability.
 
-Data: ``../shared/data/osm/wuhan_fua8989_streets.parquet`` (© OpenStreetMap contributors; 92,667 edges,
+Data: ``data/osm/wuhan_fua8989_streets.parquet`` (© OpenStreetMap contributors; 92,667 edges,
 ≈82,900 nodes, EPSG:32650). Facilities: seeded random street nodes (pgRouting starts at a node, so both
 sides walk from the same place); ``details.off_node`` also times ours from random points off the network.
 
@@ -29,16 +29,15 @@ import io
 import json
 import os
 import time
-from pathlib import Path
 
 import numpy as np
 import shapely
 
 from gis import isochrones as iso
 from gis import network as gnet
+from layers.settings import DataSettings
 
-DATA = Path(os.environ.get("GRIDMAP_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
-PARQUET = DATA / "osm" / "wuhan_fua8989_streets.parquet"
+PARQUET = DataSettings().osm / "wuhan_fua8989_streets.parquet"
 CRS = "EPSG:32650"
 
 PGR_SQL = """

@@ -46,11 +46,12 @@ import numpy as np
 import shapely
 from sqlalchemy import text
 
+from layers.settings import DataSettings
 from scripts.bench.common import free_port, source_key, start_api, wait_http
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_BIN = Path(os.environ.get("GRIDMAP_PG_BIN", "/usr/lib/postgresql/15/bin"))
-SHARED_DATA = Path(os.environ.get("GRIDMAP_SHARED_DATA", ROOT.parent / "shared" / "data"))
+JINCHANG_DATA = DataSettings().jinchang
 INSIDE_M = 3.0
 
 
@@ -115,7 +116,7 @@ def _template_key() -> str:
     """What the load cluster's contents are made from: the schema and demo code, the Jinchang data files and
     the PostgreSQL binaries. Any change makes a new template."""
     return source_key((ROOT / "layers").rglob("*.py"), (ROOT / "gis").rglob("*.py"),
-                      (f for f in (SHARED_DATA / "jinchang").rglob("*") if f.is_file()), str(PG_BIN.resolve()))
+                      (f for f in JINCHANG_DATA.rglob("*") if f.is_file()), str(PG_BIN.resolve()))
 
 
 def template_cluster(log=print) -> Path:
@@ -141,7 +142,7 @@ def template_cluster(log=print) -> Path:
         db = DatabaseSettings(url=cluster.url("gridmap_load"), pool_size=2, max_overflow=0)
         migrate.upgrade(db)
         engine = make_engine(db)
-        load_jinchang_demo(make_sessionmaker(engine), data_dir=SHARED_DATA / "jinchang", extras=False)
+        load_jinchang_demo(make_sessionmaker(engine), data_dir=JINCHANG_DATA, extras=False)
         engine.dispose()
     finally:
         cluster.stop()

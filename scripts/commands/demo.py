@@ -7,11 +7,10 @@ import sys
 from pathlib import Path
 
 from layers.db import make_engine, make_sessionmaker
-from layers.settings import DatabaseSettings
+from layers.settings import DatabaseSettings, DataSettings
 from scripts.progress import Progress
 
-ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_DATA = ROOT.parent / "shared" / "data" / "jinchang"
+DEFAULT_DATA = DataSettings().jinchang
 
 
 def register(sub) -> None:

@@ -18,8 +18,8 @@ BBOX = "116.315,39.995,116.335,40.010"
 
 
 @pytest.fixture(scope="module")
-def app(module_db, module_sessionmaker, shared_data):
-    load_osm(module_sessionmaker, shared_data / WUDAOKOU, name="wudaokou")
+def app(module_db, module_sessionmaker, repo_data):
+    load_osm(module_sessionmaker, repo_data / WUDAOKOU, name="wudaokou")
     settings = Settings(api=ApiSettings(environment="test"), db=module_db)
     with TestClient(create_app(settings)) as c:
         yield c, settings

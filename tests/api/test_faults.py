@@ -21,7 +21,7 @@ N = 500
 
 
 @pytest.fixture(scope="module")
-def result(shared_data):
+def result(repo_data):
     return run_load(reports=N, clients=16, restarts=1, down_s=2.0, workers=1, peer=False, log=lambda *_: None)
 
 

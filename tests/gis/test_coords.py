@@ -31,8 +31,8 @@ def _coords(path, adcode=None):
     return shapely.get_coordinates(shapely.from_geojson(json.dumps(feats[0]["geometry"])))
 
 
-def test_gcj02_inverse_matches_the_real_pair_under_one_metre(shared_data):
-    jc = shared_data / "jinchang"
+def test_gcj02_inverse_matches_the_real_pair_under_one_metre(repo_data):
+    jc = repo_data / "jinchang"
     gcj = _coords(jc / "620302_jinchuan_gcj02.geojson")
     wgs = _coords(jc / "admin_boundaries_wgs84.geojson", adcode="620302")
     assert gcj.shape == wgs.shape and len(gcj) > 100

@@ -174,11 +174,11 @@ def test_lon_lat_arrays_may_be_chunked(locator):
     assert np.array_equal(whole.method, np.concatenate([p.method for p in parts]))
 
 
-def test_gcj02_and_bd09_input_meet_the_real_pair(shared_data):
+def test_gcj02_and_bd09_input_meet_the_real_pair(repo_data):
     """GCJ-02 vertices of 金川区 (Amap) converted at the edge land within 1 m of the WGS84 vertices."""
-    with open(shared_data / "jinchang" / "620302_jinchuan_gcj02.geojson", encoding="utf-8") as f:
+    with open(repo_data / "jinchang" / "620302_jinchuan_gcj02.geojson", encoding="utf-8") as f:
         gcj = json.load(f)
-    with open(shared_data / "jinchang" / "admin_boundaries_wgs84.geojson", encoding="utf-8") as f:
+    with open(repo_data / "jinchang" / "admin_boundaries_wgs84.geojson", encoding="utf-8") as f:
         wgs = json.load(f)
     g = shapely.geometry.shape(gcj.get("geometry", gcj) if gcj.get("type") != "FeatureCollection"
                                else gcj["features"][0]["geometry"])

@@ -9,10 +9,10 @@ from gis.domain import SEVEN_ONES
 from layers.demo import demo_city
 
 
-def test_same_seed_same_city_other_seed_other_city(shared_data):
-    a = demo_city(shared_data / "jinchang", seed=7)
-    b = demo_city(shared_data / "jinchang", seed=7)
-    c = demo_city(shared_data / "jinchang", seed=8)
+def test_same_seed_same_city_other_seed_other_city(repo_data):
+    a = demo_city(repo_data / "jinchang", seed=7)
+    b = demo_city(repo_data / "jinchang", seed=7)
+    c = demo_city(repo_data / "jinchang", seed=8)
     assert shapely.to_wkb(a.buildings["geometry"].to_numpy()).tolist() == \
         shapely.to_wkb(b.buildings["geometry"].to_numpy()).tolist()
     assert a.grids["code"].tolist() == b.grids["code"].tolist()
@@ -20,11 +20,11 @@ def test_same_seed_same_city_other_seed_other_city(shared_data):
     assert len(a.buildings) != len(c.buildings) or a.people["name"].tolist() != c.people["name"].tolist()
 
 
-def test_core_lies_inside_the_real_district_and_grids_tile_communities(shared_data):
+def test_core_lies_inside_the_real_district_and_grids_tile_communities(repo_data):
     import geopandas as gpd
 
-    city = demo_city(shared_data / "jinchang")
-    bounds = gpd.read_file(shared_data / "jinchang" / "admin_boundaries_wgs84.geojson")
+    city = demo_city(repo_data / "jinchang")
+    bounds = gpd.read_file(repo_data / "jinchang" / "admin_boundaries_wgs84.geojson")
     jinchuan = bounds.loc[bounds["adcode"] == "620302", "geometry"].iloc[0]
     assert jinchuan.contains(shapely.union_all(city.grids["geometry"].to_numpy()))
     assert jinchuan.contains(shapely.union_all(city.buildings["geometry"].to_numpy()))
@@ -43,8 +43,8 @@ def test_core_lies_inside_the_real_district_and_grids_tile_communities(shared_da
         assert any(h.contains(geom) for h in hosts)
 
 
-def test_grids_mostly_in_the_household_band_and_buildings_not_cut(shared_data):
-    city = demo_city(shared_data / "jinchang")
+def test_grids_mostly_in_the_household_band_and_buildings_not_cut(repo_data):
+    city = demo_city(repo_data / "jinchang")
     comp = city.grids[city.grids["kind"] == "comprehensive"]
     hh = city.buildings.groupby("grid_code")["households"].sum()
     per_grid = comp["code"].map(hh).fillna(0).to_numpy()
@@ -56,8 +56,8 @@ def test_grids_mostly_in_the_household_band_and_buildings_not_cut(shared_data):
     assert cut.shape[1] == 0
 
 
-def test_fifty_four_main_streets_have_units_and_villages_lack_some_seven_ones(shared_data):
-    city = demo_city(shared_data / "jinchang")
+def test_fifty_four_main_streets_have_units_and_villages_lack_some_seven_ones(repo_data):
+    city = demo_city(repo_data / "jinchang")
     with_unit = city.streets[city.streets["unit"].notna()]
     assert len(with_unit) == 54 and with_unit["name"].is_unique
     assert city.streets["unit"].isna().sum() == 6

@@ -60,8 +60,8 @@ def test_demo_plan_validates_without_blocking_problems(demo_loaded, session):
     assert counts.get("households_out_of_bounds", 0) < 0.1 * grids
 
 
-def test_roster_audit_finds_exactly_the_deliberate_vacancies(demo_loaded, session, shared_data):
-    intended = demo_city(shared_data / "jinchang").intended_vacancies
+def test_roster_audit_finds_exactly_the_deliberate_vacancies(demo_loaded, session, repo_data):
+    intended = demo_city(repo_data / "jinchang").intended_vacancies
     found = roster_audit(session)
     assert found["kind"].value_counts().to_dict() == intended["kind"].value_counts().to_dict()
     roles = found[found["kind"] == "role"]
@@ -85,9 +85,9 @@ def test_points_locate_into_demo_grids(demo_loaded, session):
     assert answer["grid"]["code"] in (code,) or answer["assignment"]["method"] in ("street", "exclusive")
 
 
-def test_second_load_is_skipped_and_changes_nothing(demo_loaded, sessionmaker_, session, shared_data):
+def test_second_load_is_skipped_and_changes_nothing(demo_loaded, sessionmaker_, session, repo_data):
     before = scalar(session, "SELECT count(*) FROM buildings") + scalar(session, "SELECT count(*) FROM grids")
-    again = load_jinchang_demo(sessionmaker_, data_dir=shared_data / "jinchang")
+    again = load_jinchang_demo(sessionmaker_, data_dir=repo_data / "jinchang")
     assert again["skipped"] is True
     after = scalar(session, "SELECT count(*) FROM buildings") + scalar(session, "SELECT count(*) FROM grids")
     assert before == after

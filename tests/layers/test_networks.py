@@ -73,9 +73,9 @@ def test_reimport_replaces_and_changes_version(small_net, module_sessionmaker, t
         assert load_graph(s, "small-b").n_edges == 1
 
 
-def test_osm_pbf_walking_network(module_sessionmaker, shared_data):
+def test_osm_pbf_walking_network(module_sessionmaker, repo_data):
     with module_sessionmaker() as s:
-        counts = import_network(s, shared_data / "osm" / "guixi_jiangxi_2024.osm.pbf", "guixi")
+        counts = import_network(s, repo_data / "osm" / "guixi_jiangxi_2024.osm.pbf", "guixi")
         s.commit()
         g = load_graph(s, "guixi")
         src = s.scalar(select(func.min(m.StreetEdge.source)).where(m.StreetEdge.network == "guixi"))
@@ -88,10 +88,10 @@ def test_osm_pbf_walking_network(module_sessionmaker, shared_data):
     assert g.n_edges == counts["edges"]
 
 
-def test_wuhan_parquet_import(module_sessionmaker, shared_data):
+def test_wuhan_parquet_import(module_sessionmaker, repo_data):
     t0 = time.perf_counter()
     with module_sessionmaker() as s:
-        counts = import_line_file(s, shared_data / "osm" / "wuhan_fua8989_streets.parquet", "wuhan")
+        counts = import_line_file(s, repo_data / "osm" / "wuhan_fua8989_streets.parquet", "wuhan")
         s.commit()
         g = load_graph(s, "wuhan", use_cache=False)
         total = s.scalar(select(func.sum(m.StreetEdge.length_m)).where(m.StreetEdge.network == "wuhan"))

@@ -28,8 +28,8 @@ def _scalar(factory, sql, **params):
 
 
 @pytest.fixture(scope="module")
-def wudaokou(module_sessionmaker, shared_data):
-    return load_osm(module_sessionmaker, shared_data / WUDAOKOU, name="wudaokou")
+def wudaokou(module_sessionmaker, repo_data):
+    return load_osm(module_sessionmaker, repo_data / WUDAOKOU, name="wudaokou")
 
 
 def test_wudaokou_counts(wudaokou, module_sessionmaker):
@@ -118,8 +118,8 @@ def test_attribution_is_recorded(wudaokou, module_sessionmaker):
     assert per_row == 183
 
 
-def test_reimport_replaces_without_duplicates(wudaokou, module_sessionmaker, shared_data):
-    again = load_osm(module_sessionmaker, shared_data / WUDAOKOU, name="wudaokou")
+def test_reimport_replaces_without_duplicates(wudaokou, module_sessionmaker, repo_data):
+    again = load_osm(module_sessionmaker, repo_data / WUDAOKOU, name="wudaokou")
     assert again["replaced"] == {"facilities": 183, "buildings": 521}
     assert again["buildings"] == 521 and again["facilities"] == 183
     with module_sessionmaker() as s:
@@ -132,7 +132,7 @@ def test_reimport_replaces_without_duplicates(wudaokou, module_sessionmaker, sha
     assert tuple(counts) == (521, 521, 183, 183, 1)
 
 
-def test_guixi_with_a_community_polygon(module_sessionmaker, shared_data):
+def test_guixi_with_a_community_polygon(module_sessionmaker, repo_data):
     # a community polygon over the western half of the extract: buildings inside get its code,
     # the others stay null
     with module_sessionmaker() as s, s.begin():
@@ -140,7 +140,7 @@ def test_guixi_with_a_community_polygon(module_sessionmaker, shared_data):
             INSERT INTO admin_areas (code, edition_year, name, level, parent_code, geom, source, properties)
             VALUES ('360681001001', 2023, '测试社区', 'community', '360681001000',
                     ST_Multi(ST_MakeEnvelope(116.0, 28.0, 117.223, 28.5, 4326)), 'test', '{}')"""))
-    report = load_osm(module_sessionmaker, shared_data / GUIXI, name="guixi")
+    report = load_osm(module_sessionmaker, repo_data / GUIXI, name="guixi")
     assert report["buildings"] == 165
     assert report["facilities"] == 11 and report["by_type"]["school"] == 4
     with module_sessionmaker() as s:

@@ -17,13 +17,13 @@ def run(module_db, *args):
                           capture_output=True, text=True, timeout=300)
 
 
-def test_demo_load_twice(module_db, shared_data):
-    first = run(module_db, "--data", str(shared_data / "jinchang"))
+def test_demo_load_twice(module_db, repo_data):
+    first = run(module_db, "--data", str(repo_data / "jinchang"))
     assert first.returncode == 0, first.stderr
     report = json.loads(first.stdout)
     assert report["skipped"] is False and report["grids"] > 250 and report["admin_areas"] == 203
     assert "网格" in first.stderr  # progress is shown
-    second = run(module_db, "--data", str(shared_data / "jinchang"))
+    second = run(module_db, "--data", str(repo_data / "jinchang"))
     assert second.returncode == 0 and json.loads(second.stdout)["skipped"] is True
     assert "already loaded" in second.stderr
 
@@ -34,10 +34,10 @@ def test_demo_load_with_missing_data_folder_says_what_is_missing(module_db, tmp_
     assert "divisions_2023.csv" in out.stderr
 
 
-def test_demo_load_osm_imports_streets_buildings_and_pois_with_attribution(module_db, shared_data):
+def test_demo_load_osm_imports_streets_buildings_and_pois_with_attribution(module_db, repo_data):
     from sqlalchemy import create_engine, text
 
-    out = run(module_db, "--osm", str(shared_data / "osm" / "guixi_jiangxi_2024.osm.pbf"))
+    out = run(module_db, "--osm", str(repo_data / "osm" / "guixi_jiangxi_2024.osm.pbf"))
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert report["network"]["edges"] > 500 and report["network"]["nodes"] > 500

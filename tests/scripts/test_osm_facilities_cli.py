@@ -17,8 +17,8 @@ def env(module_db, monkeypatch):
     return module_db
 
 
-def test_osm_import_twice_replaces(env, module_sessionmaker, shared_data, capsys):
-    pbf = shared_data / "osm" / "guixi_jiangxi_2024.osm.pbf"
+def test_osm_import_twice_replaces(env, module_sessionmaker, repo_data, capsys):
+    pbf = repo_data / "osm" / "guixi_jiangxi_2024.osm.pbf"
     assert main(["osm", "import", str(pbf), "--name", "guixi"]) == 0
     first = json.loads(capsys.readouterr().out)
     assert first["buildings"] == 165 and first["facilities"] == 11

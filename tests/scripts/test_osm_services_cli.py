@@ -21,10 +21,10 @@ FIVE_MIN_M = 5 * 5000 / 60  # 5 minutes at 5 km/h
 
 
 @pytest.fixture(scope="module")
-def guixi(module_db, module_sessionmaker, shared_data):
+def guixi(module_db, module_sessionmaker, repo_data):
     mp = pytest.MonkeyPatch()
     mp.setenv("GRIDMAP_DATABASE_URL", module_db.sqlalchemy_url.render_as_string(False))
-    pbf = str(shared_data / PBF)
+    pbf = str(repo_data / PBF)
     assert main(["osm", "import", pbf, "--name", "guixi"]) == 0
     assert main(["network", "import", pbf, "--name", "guixi"]) == 0
     yield module_db, module_sessionmaker
