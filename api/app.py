@@ -20,6 +20,7 @@ from api.routes import open311 as open311_routes
 from api.routes import plan_editor as plan_editor_routes
 from api.routes import services as services_routes
 from api.settings import Settings
+from api.worker import install_worker_id
 from layers.db import make_engine, make_sessionmaker
 
 DESCRIPTION = """
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     install_limits(app, settings)
+    install_worker_id(app)
     app.include_router(health.router)
     app.include_router(auth_routes.router)
     app.include_router(layers.router)

@@ -17,7 +17,8 @@ router = APIRouter(tags=["health 健康检查"])
     responses={503: {"description": "数据库不可用 (database down)"}},
 )
 def healthz(request: Request) -> JSONResponse:
-    """Answer 200 with the PostgreSQL and PostGIS versions, or 503 with Retry-After if the database is down."""
+    """Answer 200 with the PostgreSQL and PostGIS versions and this process's opaque worker id (also in the
+    ``X-Gridmap-Worker`` header of every answer), or 503 with Retry-After if the database is down."""
     try:
         versions = ping(request.app.state.engine)
     except ServiceUnavailable as exc:
@@ -26,4 +27,4 @@ def healthz(request: Request) -> JSONResponse:
             status_code=503,
             headers={"Retry-After": "2"},
         )
-    return JSONResponse({"status": "ok", "database": "ok", **versions})
+    return JSONResponse({"status": "ok", "database": "ok", **versions, "worker": request.app.state.worker_id})
