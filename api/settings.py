@@ -26,6 +26,12 @@ class ApiSettings(BaseSettings):
     token_ttl_s: int = Field(1800, ge=60, le=86_400, description="lifetime of a sign-in token, in seconds")
     public_rate_per_min: float = Field(60.0, description="public intake requests per client a minute")
     public_rate_burst: int = Field(20, description="public intake requests a client may send at once")
+    open311_api_keys: str = Field("", description="extra Open311 api_key values accepted on POST, comma-separated")
+
+    @property
+    def open311_keys(self) -> list[str]:
+        """``open311_api_keys`` as a list (blanks dropped)."""
+        return [k.strip() for k in self.open311_api_keys.split(",") if k.strip()]
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> ApiSettings:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import os
 import re
 import uuid
 from pathlib import Path
@@ -27,6 +26,7 @@ from gis.errors import Forbidden, InvalidInput, NotFound
 from layers import locate as loc
 from layers import models as m
 from layers.incidents_models import IncidentDetail
+from layers.settings import IncidentSettings
 
 View = Literal["public", "staff", "private"]
 S = IncidentState
@@ -43,7 +43,7 @@ def categories(*, reload: bool = False) -> dict[str, R.Category]:
     ``{code, zh, en, role, deadline_h[, family, sensitive, keywords]}``), else :data:`gis.incidents.CATEGORIES`."""
     global _CATEGORIES
     if _CATEGORIES is None or reload:
-        path = os.environ.get("GRIDMAP_INCIDENT_CATEGORIES")
+        path = IncidentSettings().incident_categories
         if path:
             _CATEGORIES = R.parse_categories(json.loads(Path(path).read_text(encoding="utf-8")))
         else:

@@ -91,3 +91,15 @@ class DataSettings(BaseSettings):
     def osm(self) -> Path:
         """The OpenStreetMap extracts (``data/osm``)."""
         return self.data_dir / "osm"
+
+
+class IncidentSettings(BaseSettings):
+    """Incident rules that an operator may replace (``GRIDMAP_INCIDENT_CATEGORIES``)."""
+
+    model_config = SettingsConfigDict(env_prefix="GRIDMAP_", env_file=".env", extra="ignore")
+
+    incident_categories: Path | None = Field(
+        default=None,
+        description="a JSON file with the incident category table (a list of {code, zh, en, role, deadline_h"
+        "[, family, sensitive, keywords]}); the built-in table of gis.incidents when unset",
+    )

@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import json
-import os
 import xml.etree.ElementTree as ET
 from typing import Any
 
@@ -174,7 +173,7 @@ def _check_api_key(request: Request, key: str | None) -> str:
         raise Open311Error(403, "缺少 api_key (api_key is required)")
     keys = getattr(request.app.state, "open311_api_keys", None)
     if keys is None:
-        keys = [k.strip() for k in os.environ.get("GRIDMAP_OPEN311_API_KEYS", "").split(",") if k.strip()]
+        keys = request.app.state.settings.api.open311_keys
     for k in keys:
         if hmac.compare_digest(k.encode(), key.encode()):
             return f"open311:key-{hmac.new(b'open311', k.encode(), 'sha256').hexdigest()[:8]}"

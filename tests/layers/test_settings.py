@@ -40,3 +40,14 @@ def test_sessions_run_without_jit_unless_asked(db_settings):
                 assert c.execute(text("SHOW statement_timeout")).scalar_one() == "30s"
         finally:
             eng.dispose()
+
+
+def test_incident_categories_and_open311_keys_are_settings(monkeypatch, tmp_path):
+    from layers.settings import IncidentSettings
+
+    monkeypatch.delenv("GRIDMAP_INCIDENT_CATEGORIES", raising=False)
+    assert IncidentSettings(_env_file=None).incident_categories is None
+    monkeypatch.setenv("GRIDMAP_INCIDENT_CATEGORIES", str(tmp_path / "cats.json"))
+    assert IncidentSettings(_env_file=None).incident_categories == tmp_path / "cats.json"
+    monkeypatch.setenv("GRIDMAP_OPEN311_API_KEYS", " key-one, ,key-two ")
+    assert ApiSettings(_env_file=None).open311_keys == ["key-one", "key-two"]
