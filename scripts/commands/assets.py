@@ -6,9 +6,6 @@ import json
 import shutil
 import subprocess
 
-from maps import assets
-from maps.settings import MapSettings
-
 
 def register(sub) -> None:
     """Add ``assets install|check``."""
@@ -26,6 +23,9 @@ def register(sub) -> None:
 
 
 def _install(args) -> int:
+    from maps import assets
+    from maps.settings import MapSettings
+
     vendor = MapSettings().vendor_dir
     if not args.force and not assets.missing(vendor) and _same_versions(vendor):
         print(f"地图资源已安装 (map assets already installed) in {vendor}")
@@ -50,6 +50,8 @@ def _install(args) -> int:
 
 
 def _same_versions(vendor) -> bool:
+    from maps import assets
+
     nm = assets.node_modules(vendor)
     for name, version in assets.pinned().items():
         meta = nm / name / "package.json"
@@ -59,6 +61,9 @@ def _same_versions(vendor) -> bool:
 
 
 def _check(args) -> int:
+    from maps import assets
+    from maps.settings import MapSettings
+
     vendor = MapSettings().vendor_dir
     gone = assets.missing(vendor)
     if gone or not _same_versions(vendor):

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 
-from layers.db import make_engine, make_sessionmaker
-from layers.settings import DatabaseSettings
 from scripts.progress import Progress
 
 
@@ -47,6 +45,9 @@ def register(sub) -> None:
 
 
 def _session():
+    from layers.db import make_engine, make_sessionmaker
+    from layers.settings import DatabaseSettings
+
     return make_sessionmaker(make_engine(DatabaseSettings(), pool_size=1, max_overflow=0))()
 
 

@@ -5,9 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from layers.db import make_engine, make_sessionmaker
-from layers.settings import DatabaseSettings
-
 
 def register(sub) -> None:
     """Add ``coverage compute|report|uncovered|audit|sites``."""
@@ -57,6 +54,9 @@ def register(sub) -> None:
 
 
 def _session():
+    from layers.db import make_engine, make_sessionmaker
+    from layers.settings import DatabaseSettings
+
     return make_sessionmaker(make_engine(DatabaseSettings(), pool_size=1, max_overflow=0))()
 
 

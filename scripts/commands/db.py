@@ -5,10 +5,6 @@ from __future__ import annotations
 import sys
 import time
 
-from layers import migrate
-from layers.db import make_engine, ping
-from layers.settings import DatabaseSettings
-
 
 def register(sub) -> None:
     """Add ``db upgrade|downgrade|current|wait``."""
@@ -33,6 +29,9 @@ def register(sub) -> None:
 
 
 def _upgrade(args) -> int:
+    from layers import migrate
+    from layers.settings import DatabaseSettings
+
     settings = DatabaseSettings()
     migrate.upgrade(settings, args.revision)
     print(f"数据库已迁移到 {migrate.current(settings)} (database migrated)")
@@ -40,16 +39,25 @@ def _upgrade(args) -> int:
 
 
 def _downgrade(args) -> int:
+    from layers import migrate
+    from layers.settings import DatabaseSettings
+
     migrate.downgrade(DatabaseSettings(), args.revision)
     return 0
 
 
 def _current(args) -> int:
+    from layers import migrate
+    from layers.settings import DatabaseSettings
+
     print(" ".join(migrate.current(DatabaseSettings())) or "(none)")
     return 0
 
 
 def _wait(args) -> int:
+    from layers.db import make_engine
+    from layers.settings import DatabaseSettings
+
     settings = DatabaseSettings().with_database("postgres")
     engine = make_engine(settings, pool_size=1, max_overflow=0)
     deadline = time.monotonic() + args.timeout
@@ -65,6 +73,3 @@ def _wait(args) -> int:
             time.sleep(1)
         finally:
             engine.dispose()
-
-
-__all__ = ["register", "ping"]

@@ -6,11 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from layers.db import make_engine, make_sessionmaker
-from layers.settings import DatabaseSettings, DataSettings
 from scripts.progress import Progress
-
-DEFAULT_DATA = DataSettings().jinchang
 
 
 def register(sub) -> None:
@@ -26,8 +22,9 @@ def register(sub) -> None:
         "With --osm FILE.pbf: imports real streets, buildings and POIs from OpenStreetMap "
         "(© OpenStreetMap contributors).",
     )
-    load.add_argument("--data", type=Path, default=DEFAULT_DATA,
-                      help=f"金昌数据目录 (the Jinchang data folder; default {DEFAULT_DATA})")
+    load.add_argument("--data", type=Path, default=None,
+                      help="金昌数据目录，默认仓库的 data/jinchang 或 GRIDMAP_DATA_DIR 下的 jinchang "
+                           "(the Jinchang data folder; default: jinchang in the data folder of the settings)")
     load.add_argument("--seed", type=int, default=None, help="随机种子 (seed of the synthetic core)")
     load.add_argument("--force", action="store_true", help="重新生成合成数据 (replace the synthetic rows)")
     load.add_argument("--osm", type=Path, metavar="FILE.pbf", help="导入 OSM PBF 文件 (import an OSM extract)")
@@ -37,6 +34,9 @@ def register(sub) -> None:
 
 
 def _factory():
+    from layers.db import make_engine, make_sessionmaker
+    from layers.settings import DatabaseSettings
+
     return make_sessionmaker(make_engine(DatabaseSettings(), pool_size=1, max_overflow=0))
 
 
@@ -45,6 +45,7 @@ def _load(args) -> int:
         return _load_osm(args)
     from gis.synthetic import DEFAULT_SEED
     from layers.demo import load_jinchang_demo
+    from layers.settings import DataSettings
 
     with Progress("金昌演示 Jinchang demo", total=8) as bar:
 
@@ -53,7 +54,8 @@ def _load(args) -> int:
             bar.done = done
             bar.step(step)
 
-        report = load_jinchang_demo(_factory(), data_dir=args.data, seed=args.seed or DEFAULT_SEED,
+        report = load_jinchang_demo(_factory(), data_dir=args.data or DataSettings().jinchang,
+                                    seed=args.seed or DEFAULT_SEED,
                                     force=args.force, progress=progress)
     if report.get("skipped"):
         print("演示数据已加载，未改动 (the demo is already loaded; nothing changed; use --force to regenerate)",

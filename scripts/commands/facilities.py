@@ -7,8 +7,6 @@ import sys
 from pathlib import Path
 
 from gis.errors import GridmapError
-from layers.db import make_engine, make_sessionmaker
-from layers.settings import DatabaseSettings
 
 
 def register(sub) -> None:
@@ -38,6 +36,9 @@ def register(sub) -> None:
 
 
 def _session():
+    from layers.db import make_engine, make_sessionmaker
+    from layers.settings import DatabaseSettings
+
     return make_sessionmaker(make_engine(DatabaseSettings(), pool_size=1, max_overflow=0))()
 
 

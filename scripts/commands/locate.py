@@ -7,15 +7,7 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
-import pandas as pd
-
-from gis import distributed_assign
 from gis.errors import GridmapError
-from layers import locate as loc
-from layers import locate_io
-from layers.db import make_engine, make_sessionmaker
-from layers.reassign import reassign
-from layers.settings import DatabaseSettings
 from scripts.progress import Progress
 
 CHUNK = 1_000_000
@@ -54,11 +46,20 @@ def register(sub) -> None:
 
 
 def _session():
+    from layers.db import make_engine, make_sessionmaker
+    from layers.settings import DatabaseSettings
+
     engine = make_engine(DatabaseSettings())
     return engine, make_sessionmaker(engine)
 
 
 def _locate(args) -> int:
+    import pandas as pd
+
+    from gis import distributed_assign
+    from layers import locate as loc
+    from layers import locate_io
+
     try:
         fmt_in = locate_io.format_of(args.file.name)
         fmt_out = locate_io.format_of(args.out.name)
@@ -104,6 +105,8 @@ def _locate(args) -> int:
 
 
 def _reassign(args) -> int:
+    from layers.reassign import reassign
+
     engine, factory = _session()
     try:
         with factory() as session:

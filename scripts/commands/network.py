@@ -5,8 +5,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from layers.db import make_engine, make_sessionmaker
-from layers.settings import DatabaseSettings
 from scripts.progress import Progress
 
 
@@ -35,6 +33,9 @@ def register(sub) -> None:
 
 
 def _session():
+    from layers.db import make_engine, make_sessionmaker
+    from layers.settings import DatabaseSettings
+
     return make_sessionmaker(make_engine(DatabaseSettings(), pool_size=1, max_overflow=0))()
 
 

@@ -5,9 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from layers.db import make_engine, make_sessionmaker
-from layers.settings import DatabaseSettings
-
 
 def register(sub) -> None:
     """Add ``osm import`` and ``osm tags``."""
@@ -39,7 +36,9 @@ def register(sub) -> None:
 
 
 def _import(args) -> int:
+    from layers.db import make_engine, make_sessionmaker
     from layers.osm_import import load_osm
+    from layers.settings import DatabaseSettings
     from scripts.progress import Progress
 
     factory = make_sessionmaker(make_engine(DatabaseSettings(), pool_size=1, max_overflow=0))

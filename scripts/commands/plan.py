@@ -7,12 +7,6 @@ import json
 import sys
 from pathlib import Path
 
-from gis.plan_validation import ValidationOptions
-from gis.proposals import ProposalOptions
-from layers import plan_io, plans
-from layers.db import make_engine, make_sessionmaker, session_scope
-from layers.settings import DatabaseSettings
-
 
 def register(sub) -> None:
     """Add ``plan list|import|export|validate|propose|impact|publish``."""
@@ -31,7 +25,8 @@ def register(sub) -> None:
 
     s = ps.add_parser("export", help="导出方案 (export a plan)")
     s.add_argument("plan_id", type=int, help="方案编号 (plan id)")
-    s.add_argument("--format", default=None, choices=sorted(plan_io.FORMATS), help="格式，默认按文件名 (format)")
+    s.add_argument("--format", default=None, metavar="{geojson,gpkg,shp}",
+                   help="格式，默认按文件名 (format; default: from the file name)")
     s.add_argument("--out", type=Path, required=True, help="输出文件 (output file)")
     s.set_defaults(func=_export)
 
@@ -68,11 +63,16 @@ def register(sub) -> None:
 
 
 def _session():
+    from layers.db import make_engine, make_sessionmaker, session_scope
+    from layers.settings import DatabaseSettings
+
     engine = make_engine(DatabaseSettings())
     return session_scope(make_sessionmaker(engine))
 
 
 def _list(args) -> int:
+    from layers import plans
+
     with _session() as s:
         for p in plans.list_plans(s):
             gen = f"第{p['generation']}代" if p["generation"] else "—"
@@ -82,6 +82,8 @@ def _list(args) -> int:
 
 
 def _import(args) -> int:
+    from layers import plan_io, plans
+
     collection = plan_io.read_upload(args.file.read_bytes(), args.file.name, crs=args.crs, layer=args.layer)
     with _session() as s:
         plan = plans.create_plan(s, collection, name=args.name or args.file.stem, source=f"import:{args.file.name}")
@@ -90,6 +92,8 @@ def _import(args) -> int:
 
 
 def _export(args) -> int:
+    from layers import plan_io
+
     fmt = plan_io.format_for(args.out.name, args.format)
     with _session() as s:
         content, _, _ = plan_io.export_plan(s, args.plan_id, fmt)
@@ -112,6 +116,9 @@ def _print_report(report, as_json: bool) -> int:
 
 
 def _validate(args) -> int:
+    from gis.plan_validation import ValidationOptions
+    from layers import plan_io, plans
+
     options = ValidationOptions(min_households=args.min_households, max_households=args.max_households,
                                 max_residents=args.max_residents, sliver_area_m2=args.sliver_m2)
     with _session() as s:
@@ -125,6 +132,9 @@ def _validate(args) -> int:
 
 
 def _propose(args) -> int:
+    from gis.proposals import ProposalOptions
+    from layers import plans
+
     options = ProposalOptions(min_households=args.min_households, max_households=args.max_households)
     with _session() as s:
         result = plans.propose(s, args.community, options=options)
@@ -147,6 +157,8 @@ def _propose(args) -> int:
 
 
 def _impact(args) -> int:
+    from layers import plans
+
     with _session() as s:
         result = plans.impact(s, args.plan_id, base_id=args.base)
     if args.json:
@@ -161,6 +173,8 @@ def _impact(args) -> int:
 
 
 def _publish(args) -> int:
+    from layers import plans
+
     with _session() as s:
         plan = plans.publish(s, args.plan_id, effective_from=args.effective_from, force=args.force)
         print(f"方案 {plan.id} 已发布为第 {plan.generation} 代，{plan.effective_from} 起生效 (published)")

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from layers.db import make_engine, make_sessionmaker
-from layers.settings import DatabaseSettings
-
 KIND_ZH = {
     "audit_log": "审计日志（删除）",
     "incident_personal": "已结案事件的上报人信息（置空）",
@@ -25,7 +22,9 @@ def register(sub) -> None:
 
 
 def _purge(args) -> int:
+    from layers.db import make_engine, make_sessionmaker
     from layers.retention import RetentionSettings, purge
+    from layers.settings import DatabaseSettings
 
     settings = RetentionSettings()
     engine = make_engine(DatabaseSettings(), pool_size=1, max_overflow=0)

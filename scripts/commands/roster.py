@@ -5,9 +5,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from layers.db import make_engine, make_sessionmaker
-from layers.settings import DatabaseSettings
-
 
 def register(sub) -> None:
     """Add ``roster audit|summary|board|streets``."""
@@ -35,6 +32,9 @@ def register(sub) -> None:
 
 
 def _session():
+    from layers.db import make_engine, make_sessionmaker
+    from layers.settings import DatabaseSettings
+
     return make_sessionmaker(make_engine(DatabaseSettings(), pool_size=1, max_overflow=0))()
 
 
