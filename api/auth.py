@@ -20,6 +20,7 @@ from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 
 from gis.domain import UserRole, scope_covers
 from gis.errors import Forbidden, NotAuthenticated
+from usecases.access import Viewer
 
 DEFAULT_TTL_S = 30 * 60
 
@@ -36,6 +37,7 @@ class Principal:
     roles: frozenset[str] = field(default_factory=frozenset)
     scope: str | None = None
     staff_roles: frozenset[str] = field(default_factory=frozenset)
+    person_id: int | None = None
 
     @property
     def is_public(self) -> bool:
@@ -50,6 +52,11 @@ class Principal:
     def covers(self, code: str | None) -> bool:
         """True if the caller's scope includes the area or grid ``code``."""
         return UserRole.ADMIN.value in self.roles or scope_covers(self.scope, code)
+
+    @property
+    def viewer(self) -> Viewer:
+        """The caller as the application layer sees it (roles, scope, the person it acts as)."""
+        return Viewer(roles=self.roles, scope=self.scope, person_id=self.person_id)
 
 
 ANONYMOUS = Principal(subject="anonymous", roles=frozenset({UserRole.PUBLIC.value}))
@@ -72,6 +79,7 @@ def issue_token(
         "roles": sorted(principal.roles),
         "scope": principal.scope,
         "staff_roles": sorted(principal.staff_roles),
+        "person_id": principal.person_id,
         "exp": int((now or time.time()) + ttl_s),
     }
     body = _b64(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode())
@@ -102,6 +110,7 @@ def read_token(token: str, secret: str, *, now: float | None = None) -> Principa
         roles=frozenset(payload.get("roles", [])),
         scope=payload.get("scope"),
         staff_roles=frozenset(payload.get("staff_roles", [])),
+        person_id=payload.get("person_id"),
     )
 
 
@@ -112,7 +121,7 @@ def _principal_for_api_key(request: Request, key: str) -> Principal:
         account = resolve_api_key(session, key)
         session.commit()
     return Principal(subject=account.username, roles=account.roles, scope=account.scope,
-                     staff_roles=account.staff_roles)
+                     staff_roles=account.staff_roles, person_id=account.person_id)
 
 
 def optional_user(

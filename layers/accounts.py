@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from gis.domain import StaffRole, UserRole
 from gis.errors import Conflict, InvalidInput, NotAuthenticated
 from layers.accounts_models import ApiKey, AuditEntry, User
+from layers.models import Person
 
 _hasher = PasswordHasher()
 
@@ -46,10 +47,12 @@ class Account:
     roles: frozenset[str]
     scope: str | None
     staff_roles: frozenset[str]
+    person_id: int | None = None
 
 
 def _account(user: User) -> Account:
-    return Account(user.username, frozenset(user.roles or ()), user.scope, frozenset(user.staff_roles or ()))
+    return Account(user.username, frozenset(user.roles or ()), user.scope, frozenset(user.staff_roles or ()),
+                   user.person_id)
 
 
 def hash_password(password: str) -> str:
@@ -82,8 +85,10 @@ def create_user(
     scope: str | None = "",
     staff_roles: Iterable[str] = (),
     display_name: str | None = None,
+    person_id: int | None = None,
 ) -> User:
-    """Add an account; ``scope`` is an area or grid code (``""`` = everywhere, for admins and the centre).
+    """Add an account; ``scope`` is an area or grid code (``""`` = everywhere, for admins and the centre);
+    ``person_id`` links it to the person in the roster it acts as (a party member).
 
     Raises
     ------
@@ -112,11 +117,18 @@ def create_user(
         staff_roles=staff_roles,
         scope=scope,
         display_name=display_name,
+        person_id=_person(session, person_id),
         active=True,
     )
     session.add(user)
     session.flush()
     return user
+
+
+def _person(session: Session, person_id: int | None) -> int | None:
+    if person_id is not None and session.get(Person, person_id) is None:
+        raise InvalidInput(f"没有人员 {person_id} (no person {person_id} in the roster)")
+    return person_id
 
 
 def authenticate(session: Session, username: str, password: str) -> Account:

@@ -14,7 +14,8 @@ from layers.models import Base
 
 
 class User(Base):
-    """An account: a username, an argon2 password hash, roles and an area scope (``""`` = everywhere)."""
+    """An account: a username, an argon2 password hash, roles and an area scope (``""`` = everywhere); a party
+    member's account names the person (``people.id``) it acts as, so the orders they took are theirs to see."""
 
     __tablename__ = "users"
 
@@ -25,6 +26,7 @@ class User(Base):
     roles: Mapped[list[str]] = mapped_column(ARRAY(String(32)), default=list)
     staff_roles: Mapped[list[str]] = mapped_column(ARRAY(String(32)), default=list)
     scope: Mapped[str | None] = mapped_column(String(15))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

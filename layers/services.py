@@ -10,7 +10,7 @@ import datetime as dt
 import secrets
 
 import numpy as np
-from sqlalchemy import func, select, text
+from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select, text
 from sqlalchemy.orm import Session
 
 from gis.domain import StaffRole
@@ -325,23 +325,29 @@ def list_wishes(session: Session, *, grid_code: str | None = None, state: str | 
     return list(session.scalars(q))
 
 
-def monthly_counts(session: Session, *, unit: str | None = None) -> list[dict]:
-    """Per grid and month: orders placed, taken, fulfilled, and late (fulfilled after, or open past, due)."""
-    rows = session.execute(
-        text(
-            """
-            SELECT grid_code, to_char(date_trunc('month', placed_at), 'YYYY-MM') AS month,
-                   count(*) AS placed,
-                   count(taken_at) AS taken,
-                   count(fulfilled_at) AS fulfilled,
-                   count(*) FILTER (WHERE due_at IS NOT NULL AND (
-                        (fulfilled_at IS NOT NULL AND fulfilled_at > due_at)
-                        OR (fulfilled_at IS NULL AND state NOT IN ('cancelled') AND now() > due_at))) AS late
-            FROM service_orders
-            WHERE (:unit IS NULL OR grid_code LIKE :unit || '%')
-            GROUP BY grid_code, month ORDER BY grid_code, month
-            """
-        ),
-        {"unit": unit},
-    ).all()
-    return [dict(r._mapping) for r in rows]
+def monthly_counts(
+    session: Session, *, unit: str | None = None, where: ColumnElement[bool] | None = None
+) -> list[dict]:
+    """Per grid and month: orders placed, taken, fulfilled, and late (fulfilled after, or open past, due).
+
+    ``unit`` keeps grids whose code starts with it; ``where`` is any further condition on
+    :class:`ServiceOrder` (the caller's area), applied in the query.
+    """
+    order = ServiceOrder
+    month = func.to_char(func.date_trunc("month", order.placed_at), literal_column("'YYYY-MM'"))
+    late = and_(order.due_at.is_not(None), or_(
+        and_(order.fulfilled_at.is_not(None), order.fulfilled_at > order.due_at),
+        and_(order.fulfilled_at.is_(None), order.state != "cancelled", func.now() > order.due_at),
+    ))
+    query = (
+        select(order.grid_code, month.label("month"), func.count().label("placed"),
+               func.count(order.taken_at).label("taken"), func.count(order.fulfilled_at).label("fulfilled"),
+               func.count().filter(late).label("late"))
+        .group_by(order.grid_code, month)
+        .order_by(order.grid_code, month)
+    )
+    if unit:
+        query = query.where(order.grid_code.startswith(unit, autoescape=True))
+    if where is not None:
+        query = query.where(where)
+    return [dict(row._mapping) for row in session.execute(query)]

@@ -47,7 +47,8 @@ def sign_in(
     account = accounts.authenticate(session, form.username, form.password)
     session.commit()
     principal = Principal(
-        subject=account.username, roles=account.roles, scope=account.scope, staff_roles=account.staff_roles
+        subject=account.username, roles=account.roles, scope=account.scope, staff_roles=account.staff_roles,
+        person_id=account.person_id,
     )
     ttl = settings.api.token_ttl_s
     return TokenOut(access_token=issue_token(principal, settings.api.secret_key, ttl_s=ttl), expires_in=ttl)

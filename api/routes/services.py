@@ -16,6 +16,7 @@ from gis.errors import Forbidden
 from gis.services import LEDGER_KINDS, SERVICE_CATEGORIES, OrderState, WishState
 from layers import ledgers, services
 from layers.services_models import ServiceOrder
+from usecases import orders
 
 router = APIRouter(tags=["services 三单与微心愿"])
 
@@ -26,7 +27,7 @@ Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 def _in_scope(principal: Principal, code: str | None) -> None:
-    if code is None and principal.has_any(UserRole.ADMIN, UserRole.DISPATCHER):
+    if code is None and principal.viewer.everywhere:  # a building outside every grid: unrestricted staff only
         return
     if not principal.covers(code):
         raise Forbidden("无权查看其他网格的服务单 (this is outside your area)")
@@ -84,13 +85,7 @@ def list_orders(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict:
     """Orders in the caller's area, newest first, with the residents' contacts (audited)."""
-    from sqlalchemy import select
-
-    q = select(ServiceOrder).order_by(ServiceOrder.id.desc())
-    if state:
-        q = q.where(ServiceOrder.state == state.value)
-    rows = [o for o in session.scalars(q) if principal.has_any(UserRole.ADMIN, UserRole.DISPATCHER)
-            or principal.covers(o.grid_code)][:limit]
+    rows = orders.list_orders(session, principal.viewer, state=state, limit=limit)
     audit("read", "service_order", None, {"count": len(rows)})
     session.commit()
     return {"count": len(rows), "orders": [_order_view(o, private=True) for o in rows]}
@@ -102,20 +97,14 @@ def order_stats(
     principal: StaffUser,
     unit: Annotated[str | None, Query(pattern=r"^[0-9]{6,15}$")] = None,
 ) -> dict:
-    """Counts per grid and month, within the caller's area."""
-    rows = [r for r in services.monthly_counts(session, unit=unit) if principal.covers(r["grid_code"])
-            or principal.has_any(UserRole.ADMIN, UserRole.DISPATCHER)]
-    return {"rows": rows}
+    """Counts per grid and month, counting only orders in the caller's area."""
+    return {"rows": orders.order_stats(session, principal.viewer, unit=unit)}
 
 
 @router.get("/api/v1/orders/{order_id}", summary="服务单详情 (one order)")
 def get_order(session: SessionDep, order_id: Id, principal: Server, audit: AuditDep) -> dict:
-    """The order with the resident's contact (audited)."""
-    order = services.get_order(session, order_id)
-    serving = principal.has_any(UserRole.PARTY_MEMBER) and order.state in (
-        OrderState.DISPATCHED.value, OrderState.TAKEN.value, OrderState.FULFILLED.value)
-    if not serving:  # a party member serving the order needs the contact; other readers only in their area
-        _in_scope(principal, order.grid_code)
+    """The order with the resident's contact (audited): for staff of its area, and the party member who took it."""
+    order = orders.order_for(session, principal.viewer, order_id)
     audit("read", "service_order", order.id, {})
     session.commit()
     return _order_view(order, private=True)
@@ -130,7 +119,7 @@ class DispatchIn(BaseModel):
 @router.post("/api/v1/orders/{order_id}/dispatch", summary="社区派单 (the community dispatches an order)")
 def dispatch_order(session: SessionDep, order_id: Id, body: DispatchIn, principal: StaffUser) -> dict:
     """Move the order to 派单, set its deadline, and optionally give it to a party member."""
-    _in_scope(principal, services.get_order(session, order_id).grid_code)
+    orders.order_for(session, principal.viewer, order_id)
     order = services.dispatch_order(session, order_id, actor=principal.subject, taker_id=body.taker_id)
     session.commit()
     return _order_view(order, private=False)
@@ -144,7 +133,7 @@ def suggest(
     limit: Annotated[int, Query(ge=1, le=50)] = 5,
 ) -> dict:
     """Same-grid party members first, then by walking distance, each with their open load."""
-    _in_scope(principal, services.get_order(session, order_id).grid_code)
+    orders.order_for(session, principal.viewer, order_id)
     return {"suggestions": services.suggest_takers(session, order_id, limit=limit)}
 
 
@@ -157,7 +146,7 @@ class TakeIn(BaseModel):
 @router.post("/api/v1/orders/{order_id}/take", summary="党员接单 (a party member takes an order)")
 def take_order(session: SessionDep, order_id: Id, body: TakeIn, principal: Server) -> dict:
     """Give the dispatched order to a party member (in the caller's area)."""
-    _in_scope(principal, services.get_order(session, order_id).grid_code)
+    orders.order_for(session, principal.viewer, order_id)
     order = services.take_order(session, order_id, taker_id=body.taker_id)
     session.commit()
     return _order_view(order, private=False)
@@ -165,8 +154,8 @@ def take_order(session: SessionDep, order_id: Id, body: TakeIn, principal: Serve
 
 @router.post("/api/v1/orders/{order_id}/fulfil", summary="办结 (the service is done)")
 def fulfil_order(session: SessionDep, order_id: Id, principal: Server) -> dict:
-    """Record that the service was delivered."""
-    _in_scope(principal, services.get_order(session, order_id).grid_code)
+    """Record that the service was delivered (staff of its area, or the party member who took it)."""
+    orders.order_for(session, principal.viewer, order_id)
     order = services.fulfil_order(session, order_id)
     session.commit()
     return _order_view(order, private=False)

@@ -45,6 +45,12 @@ def register(sub) -> None:
     )
     add.add_argument("--name", help="显示名 (display name)")
     add.add_argument(
+        "--person",
+        type=int,
+        metavar="PERSON_ID",
+        help="账号对应的人员编号（党员接单用）(the roster person this account acts as, e.g. a party member)",
+    )
+    add.add_argument(
         "--password-env",
         default="GRIDMAP_USER_PASSWORD",
         help="从此环境变量读取密码，未设置则提示输入 (read the password from this variable, else prompt)",
@@ -124,6 +130,7 @@ def _add(args) -> int:
         scope=args.scope,
         staff_roles=args.staff_role,
         display_name=args.name,
+        person_id=args.person,
     )
 
 
