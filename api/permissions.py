@@ -145,7 +145,7 @@ MATRIX: dict[str, Access] = {
     "GET /api/v1/plans/{plan_id}/export": PLANNERS,
     # maps: the public map has no personal data; the incident map is for staff and planners
     "GET /static/vendor/{path:path}": ANYONE,
-    "GET /static/maps/{name}": ANYONE,
+    "GET /static/maps/{path:path}": ANYONE,
     "GET /maps/public": ANYONE,
     "GET /maps/grids": ANYONE,
     "GET /maps/incidents": ROSTER,

@@ -8,6 +8,7 @@ error, so a new plugin can never quietly pull from a CDN.
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 from pathlib import Path
@@ -37,8 +38,10 @@ ASSETS: dict[str, str | None] = {
     "glyphicons_css": None,
     "awesome_rotate_css": None,
 }
-# Our own small files (maps/static), served at <base>/../maps/…
-OWN = {"gridmap_js": "gridmap.js", "gridmap_css": "gridmap.css"}
+# Our own files (maps/static) are named "gridmap:<path under maps/static>" and served under the page's own base.
+OWN_PREFIX = "gridmap:"
+MODULES_DIR = STATIC_DIR / "js"
+MODULE_PREFIX = "gridmap/"  # modules import each other as "gridmap/<path under maps/static/js>"
 
 
 def pinned() -> dict[str, str]:
@@ -75,6 +78,31 @@ def asset_url(name: str, base: str) -> str | None:
     return None if rel is None else f"{base.rstrip('/')}/{rel}"
 
 
+def own_url(name: str, own_base: str) -> str:
+    """URL of one of our own files (``gridmap:css/gridmap.css``) under ``own_base``; it must exist."""
+    rel = name.removeprefix(OWN_PREFIX)
+    if not (STATIC_DIR / rel).is_file():
+        raise KeyError(f"no file maps/static/{rel}")
+    return f"{own_base.rstrip('/')}/{rel}"
+
+
+def modules() -> list[Path]:
+    """Every ES module of ours (``maps/static/js/**/*.js``)."""
+    return sorted(MODULES_DIR.rglob("*.js"))
+
+
+def import_map(own_base: str, *, inline: bool = False) -> dict[str, dict[str, str]]:
+    """The page's import map: ``gridmap/…`` → our modules under ``own_base``, or (``inline``, for a page opened
+    from disk, where a browser refuses to load modules from files) every module as a ``data:`` URL."""
+    if not inline:
+        return {"imports": {MODULE_PREFIX: f"{own_base.rstrip('/')}/js/"}}
+    found = {}
+    for path in modules():
+        encoded = base64.b64encode(path.read_bytes()).decode("ascii")
+        found[MODULE_PREFIX + path.relative_to(MODULES_DIR).as_posix()] = f"data:text/javascript;base64,{encoded}"
+    return {"imports": found}
+
+
 def _walk(element):
     yield element
     for child in list(getattr(element, "_children", {}).values()):
@@ -90,7 +118,7 @@ def localize(fmap, base: str, own_base: str) -> None:
                 continue
             local = []
             for name, _url in items:
-                url = f"{own_base.rstrip('/')}/{OWN[name]}" if name in OWN else asset_url(name, base)
+                url = own_url(name, own_base) if name.startswith(OWN_PREFIX) else asset_url(name, base)
                 if url:
                     local.append((name, url))
             setattr(el, attr, local)
@@ -98,7 +126,8 @@ def localize(fmap, base: str, own_base: str) -> None:
 
 def copy_for_export(vendor_dir: Path, out_dir: Path) -> None:
     """Copy the installed assets (with the fonts/images they reference) to ``out_dir/vendor/<package>/…`` and
-    our own gridmap.js/css to ``out_dir/maps`` — everything an exported page needs, beside it."""
+    our own files (maps/static) to ``out_dir/maps`` — everything an exported page needs, beside it (its modules
+    are inlined in its import map, see :func:`import_map`)."""
     check_installed(vendor_dir)
     nm = node_modules(vendor_dir)
     packages = {rel.split("/dist/")[0].split("/css/")[0] for rel in ASSETS.values() if rel}

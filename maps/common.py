@@ -2,7 +2,10 @@
 are either embedded or PostGIS vector tiles, legend, layer control, scale bar, attribution, local assets.
 
 Pages are Folium maps. Our data layers are :class:`DataLayer` (a Folium ``Layer``, so the layer control lists
-them) drawn by ``maps/static/gridmap.js``; the JS/CSS links are rewritten to local copies (:mod:`maps.assets`).
+them) drawn by the map toolkit in ``maps/static/js/map/`` (ES modules, loaded as ``gridmap/map/main.js`` through
+the page's import map); a page with logic of its own starts its module ``maps/static/js/pages/<page>.js`` with
+:class:`PageModule`. Folium's page script runs as a module too, after ours. The JS/CSS links are rewritten to
+local copies (:mod:`maps.assets`). See ``maps/static/README.md``.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import folium
 import geopandas as gpd
 import numpy as np
 import shapely
+from branca.element import Figure
 from folium.elements import JSCSSMixin
 from folium.map import Layer
 from folium.template import Template
@@ -32,9 +36,10 @@ PRECISION = 5  # decimal degrees kept in embedded GeoJSON (≈1 m)
 class MapContext:
     """Where a page gets its assets and big layers from.
 
-    ``asset_base``/``own_base``: URL prefixes of the vendor files and of our gridmap.js/css.
+    ``asset_base``/``own_base``: URL prefixes of the vendor files and of our own (``maps/static``) files.
     ``tile_base``: prefix of the vector tile endpoint (``""`` = same server, ``None`` = no server: embed).
     ``query``: extra query string for tile URLs (the dispatch filters).
+    ``inline_modules``: put our ES modules into the page (a page opened from disk cannot load module files).
     """
 
     settings: MapSettings = field(default_factory=MapSettings)
@@ -42,6 +47,7 @@ class MapContext:
     own_base: str = "/static/maps"
     tile_base: str | None = ""
     query: str = ""
+    inline_modules: bool = False
 
     @property
     def shift(self) -> bool:
@@ -202,20 +208,63 @@ class Assets(JSCSSMixin, folium.MacroElement):
         self.default_css = css
 
 
-class Title(folium.MacroElement):
-    """A title box at the top of the page."""
+class PageModule(folium.MacroElement):
+    """Start a page's own module ``maps/static/js/pages/<page>.js``: ``start(map, options, refs)``.
+
+    ``options`` is JSON for the page; ``refs`` names other Folium elements the module needs (``{"group": g}``
+    arrives as ``{group: <that Leaflet layer>}``). The page's CSS, ``maps/static/css/<page>.css``, is linked
+    when it exists.
+    """
 
     _template = Template(
-        """{% macro html(this, kwargs) %}{% endmacro %}
-{% macro script(this, kwargs) %}
-(function(){var c=L.control({position:'topright'});c.onAdd=function(){var d=L.DomUtil.create('div','gm-title');
-d.textContent={{ this.text_js }};return d;};c.addTo({{ this._parent.get_name() }});})();
+        """{% macro script(this, kwargs) %}
+import {start as start_{{ this.page }}} from "gridmap/pages/{{ this.page }}.js";
+const {{ this.page }}_options = {{ this.options_js }};
+start_{{ this.page }}({{ this._parent.get_name() }}, {{ this.page }}_options, {
+{%- for key, element in this.refs.items() %}{{ key }}: {{ element.get_name() }}, {% endfor -%}
+});
 {% endmacro %}"""
     )
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, page: str, options: dict[str, Any], *, refs: dict[str, Any] | None = None) -> None:
         super().__init__()
-        self.text_js = _js(text)
+        if not (assets.MODULES_DIR / "pages" / f"{page}.js").is_file() or not page.isidentifier():
+            raise KeyError(f"no page module maps/static/js/pages/{page}.js")
+        self._name = "GridmapPageModule"
+        self.page = page
+        self.options_js = _js(options)
+        self.refs = refs or {}
+
+    @property
+    def css(self) -> str | None:
+        """The page's own stylesheet as an asset name (None when it has none)."""
+        rel = f"css/{self.page}.css"
+        return assets.OWN_PREFIX + rel if (assets.STATIC_DIR / rel).is_file() else None
+
+
+class ModuleLoader(folium.MacroElement):
+    """The head of every page: the import map (``gridmap/…`` → our modules) and the map toolkit's module."""
+
+    _template = Template(
+        """{% macro header(this, kwargs) %}
+<script type="importmap">{{ this.import_map_js }}</script>
+<script type="module">import "gridmap/map/main.js";</script>
+{% endmacro %}"""
+    )
+
+    def __init__(self, import_map: dict[str, Any]) -> None:
+        super().__init__()
+        self._name = "GridmapModules"
+        self.import_map_js = _js(import_map)
+
+
+# Folium's own page template with the page script as a module, so that it runs after our modules (module
+# scripts run in document order once the page is parsed) and may import a page module.
+_MODULE_FIGURE = Template(
+    "<!DOCTYPE html>\n<html>\n<head>\n{% if this.title %}<title>{{this.title}}</title>{% endif %}"
+    "    {{this.header.render(**kwargs)}}\n</head>\n<body>\n    {{this.html.render(**kwargs)}}\n</body>\n"
+    "<script type=\"module\">\n    {{this.script.render(**kwargs)}}\n</script>\n</html>\n"
+)
 
 
 # ------------------------------------------------------------------------------------------ building pages
@@ -223,7 +272,9 @@ def new_map(title: str, ctx: MapContext, bounds: tuple[float, float, float, floa
     """An empty page: basemap (or none), scale bar, title; zoomed to ``bounds`` (WGS84 minx,miny,maxx,maxy)."""
     m = folium.Map(location=[38.5, 102.19], zoom_start=12, tiles=None, control_scale=True, max_zoom=20,
                    prefer_canvas=False)
-    m.get_root().title = title
+    figure: Figure = m.get_root()
+    figure._template = _MODULE_FIGURE
+    figure.title = title
     # no favicon request (it would 404 and show as a console error)
     m.get_root().header.add_child(folium.Element('<link rel="icon" href="data:,">'), name="favicon")
     base = basemap(ctx.settings)
@@ -243,7 +294,7 @@ def new_map(title: str, ctx: MapContext, bounds: tuple[float, float, float, floa
         minx, miny, maxx, maxy = bounds
         (minx, maxx), (miny, maxy) = shift_lonlat([minx, maxx], [miny, maxy], shift=ctx.shift)
         m.fit_bounds([[float(miny), float(minx)], [float(maxy), float(maxx)]])
-    Title(title).add_to(m)
+    Call("title", title).add_to(m)
     return m
 
 
@@ -289,13 +340,14 @@ def finish(m: folium.Map, ctx: MapContext, *, sources: set[str], legend: str) ->
         needs += [("markerclusterjs", ""), ("markerclustercss", ""), ("markerclusterdefaultcss", "")]
     if _uses(m, "heat"):
         needs.append(("leaflet-heat.js", ""))
-    page_assets = Assets(
-        js=[n for n in needs if not n[0].endswith("css")] + [("gridmap_js", "")],
-        css=[n for n in needs if n[0].endswith("css")] + [("gridmap_css", "")],
-    )
-    # The assets element goes first among the children so its scripts load right after Leaflet's.
-    m._children = {page_assets.get_name(): page_assets, **m._children}
-    page_assets._parent = m
+    own_css = [(assets.OWN_PREFIX + "css/gridmap.css", "")]
+    own_css += [(c.css, "") for c in m._children.values() if isinstance(c, PageModule) and c.css]
+    page_assets = Assets(js=[n for n in needs if not n[0].endswith("css")],
+                         css=[n for n in needs if n[0].endswith("css")] + own_css)
+    loader = ModuleLoader(assets.import_map(ctx.own_base, inline=ctx.inline_modules))
+    # The assets go first among the children so their scripts load right after Leaflet's, then our modules.
+    m._children = {page_assets.get_name(): page_assets, loader.get_name(): loader, **m._children}
+    page_assets._parent = loader._parent = m
     assets.localize(m, ctx.asset_base, ctx.own_base)
     return m
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# gridmap set-up: Python environment, a reachable PostGIS, migrations, offline map assets, demo data.
+# gridmap set-up: Python environment, a reachable PostGIS, migrations, offline map assets, ESLint, demo data.
 #
 #   scripts/bootstrap.sh demo   # set up, load the Jinchang demo, serve on http://127.0.0.1:8000  (make demo)
 #   scripts/bootstrap.sh test   # set up, load the demo, run the whole test suite                 (make test)
@@ -163,6 +163,18 @@ step_assets() {
   fi
 }
 
+step_dev_tools() {
+  # ESLint for the pages' ES modules (package.json, pinned by package-lock.json) into ./node_modules; `make test`
+  # runs it. Reinstalled only when the lock file changed.
+  if ! have npm; then apt_install npm || { say "npm 未安装，ESLint 测试将失败 (install npm)"; return 0; }; fi
+  local stamp="node_modules/.gridmap-installed-$(sha256sum package-lock.json | cut -c1-16)"
+  if [ ! -f "$stamp" ]; then
+    say "安装前端检查工具 ESLint (installing ESLint from the npm registry)"
+    npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+    touch "$stamp"
+  fi
+}
+
 step_kernels() {
   # numba kernels are compiled on first use (~20 s on 2 cores) and cached beside the code; do it here, once,
   # rather than in the first request or benchmark (a no-op of <1 s when the cache is current).
@@ -179,13 +191,13 @@ if [ "$MODE" != bench ]; then  # the benchmarks build their own databases (from 
   "$PY" -m scripts.cli db upgrade
 fi
 case "$MODE" in
-  setup) ;;
+  setup) step_dev_tools ;;
   bench)  # the maps benchmark opens its pages in Chromium with the offline assets; no demo needed
     step_browser
     step_assets
     ;;
   demo|test)
-    [ "$MODE" = test ] && step_browser
+    [ "$MODE" = test ] && step_browser && step_dev_tools
     step_assets
     say "加载金昌演示数据 (loading the Jinchang demo)"
     "$PY" -m scripts.cli demo load

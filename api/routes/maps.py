@@ -35,6 +35,7 @@ from maps.pages import (
     public_map,
 )
 from maps.settings import MapSettings
+from maps.signin import signin_html
 
 router = APIRouter(tags=["maps 地图"])
 
@@ -42,6 +43,7 @@ STAFF = (UserRole.ADMIN, UserRole.DISPATCHER, UserRole.PLANNER, UserRole.GRID_ST
 TOKEN_COOKIE = "gridmap_token"
 TYPE_CODES = [c for c, *_ in FACILITY_TYPES]
 HTML = {"text/html": {}}
+OWN_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 
 
 def map_settings(settings: Settings) -> MapSettings:
@@ -82,48 +84,11 @@ def _safe_next(value: str | None) -> str:
     return value if value and value.startswith("/maps/") and "//" not in value else "/maps/incidents"
 
 
-_SIGNIN = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">
-<title>工作人员登录 · gridmap</title><style>
-body{font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif;background:#eef1f4;display:flex;
-justify-content:center;align-items:center;min-height:100vh;margin:0}
-form{background:#fff;padding:24px 28px;border-radius:8px;box-shadow:0 2px 8px rgba(0,0,0,.2);width:280px}
-h1{font-size:18px;margin:0 0 14px}label{display:block;margin:10px 0 4px;font-size:13px;color:#555}
-input{width:100%;box-sizing:border-box;padding:7px;font-size:15px;border:1px solid #bbb;border-radius:4px}
-button{margin-top:16px;width:100%;padding:8px;font-size:15px;background:#1565c0;color:#fff;border:0;
-border-radius:4px}#msg{color:#c62828;font-size:13px;min-height:1em;margin-top:8px}</style></head><body>
-<form id="f"><h1>工作人员登录 (staff sign-in)</h1>
-<label for="u">用户名 (username)</label><input id="u" name="username" autocomplete="username" required>
-<label for="p">密码 (password)</label><input id="p" name="password" type="password"
-autocomplete="current-password" required><button type="submit">登录</button><div id="msg"></div></form>
-<script>
-document.getElementById("f").addEventListener("submit", function (e) {
-  e.preventDefault();
-  var msg = document.getElementById("msg");
-  msg.textContent = "";
-  fetch("/api/v1/auth/token", {method: "POST", body: new URLSearchParams(new FormData(e.target))})
-    .then(function (r) { return r.json().then(function (j) { return [r.ok, j]; }); })
-    .then(function (res) {
-      if (!res[0]) throw new Error((res[1].error && res[1].error.message) || "登录失败");
-      return fetch("/maps/session", {method: "POST", credentials: "same-origin",
-        headers: {Authorization: "Bearer " + res[1].access_token}});
-    })
-    .then(function (r) {
-      if (!r.ok) return r.json().then(function (j) { throw new Error(j.error ? j.error.message : "登录失败"); });
-      window.location.replace(__NEXT__);
-    })
-    .catch(function (err) { msg.textContent = err.message; });
-});
-</script></body></html>"""
-
-
 @router.get("/maps/signin", response_class=HTMLResponse, summary="工作人员登录页（调度图用）(staff sign-in page)")
 def signin_page(next: Annotated[str | None, Query(description="登录后前往 (where to go after)")] = None):
     """A plain sign-in form for the staff maps: it signs in with ``/api/v1/auth/token`` and hands the token to
     ``POST /maps/session``, which keeps it in an HttpOnly cookie for the map page and its tile requests."""
-    import json
-
-    return HTMLResponse(_SIGNIN.replace("__NEXT__", json.dumps(_safe_next(next))))
+    return HTMLResponse(signin_html(_safe_next(next)))
 
 
 @router.post(
@@ -166,10 +131,14 @@ def vendor_file(path: str, settings: SettingsDep) -> FileResponse:
     return FileResponse(target, headers={"Cache-Control": "public, max-age=86400"})
 
 
-@router.get("/static/maps/{name}", include_in_schema=False)
-def own_file(name: Literal["gridmap.js", "gridmap.css"]) -> FileResponse:
-    """Our own page script and stylesheet."""
-    return FileResponse(assets.STATIC_DIR / name, headers={"Cache-Control": "no-cache"})
+@router.get("/static/maps/{path:path}", include_in_schema=False)
+def own_file(path: str) -> FileResponse:
+    """Our own page modules and stylesheets (``maps/static``)."""
+    root = assets.STATIC_DIR.resolve()
+    target = (root / path).resolve()
+    if not target.is_relative_to(root) or not target.is_file() or target.suffix not in OWN_TYPES:
+        raise NotFound(f"没有该文件 (no such file): {path}")
+    return FileResponse(target, media_type=OWN_TYPES[target.suffix], headers={"Cache-Control": "no-cache"})
 
 
 # ------------------------------------------------------------------------------------------ pages

@@ -47,7 +47,7 @@ def _export(args) -> int:
     files = out.with_name(out.stem + "_files")
     assets.check_installed(settings.vendor_dir)
     ctx = MapContext(settings=settings, asset_base=f"{files.name}/vendor", own_base=f"{files.name}/maps",
-                     tile_base=args.server.rstrip("/") if args.server else None)
+                     tile_base=args.server.rstrip("/") if args.server else None, inline_modules=True)
     if ctx.tile_base is None:
         ctx.settings = settings.model_copy(update={"tile_threshold": args.max_features})
     factory = make_sessionmaker(make_engine(DatabaseSettings(), pool_size=1, max_overflow=0))

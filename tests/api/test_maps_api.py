@@ -244,7 +244,12 @@ def test_vector_tiles(mclient, city):
 def test_vendor_assets_served_and_confined(mclient):
     r = mclient.get("/static/vendor/node_modules/leaflet/dist/leaflet.js")
     assert r.status_code == 200 and b"Leaflet" in r.content[:2000]
-    assert mclient.get("/static/maps/gridmap.js").status_code == 200
+    own = mclient.get("/static/maps/js/map/main.js")
+    assert own.status_code == 200 and own.headers["content-type"].startswith("text/javascript")
+    assert mclient.get("/static/maps/css/gridmap.css").headers["content-type"].startswith("text/css")
+    for outside in ("/static/maps/../signin.py", "/static/maps/js/../../plan_editor.py", "/static/maps/js",
+                    "/static/maps/%2e%2e/assets.py"):
+        assert mclient.get(outside).status_code == 404, outside
     assert mclient.get("/static/vendor/package.json").status_code == 404
     assert mclient.get("/static/vendor/node_modules/../../../.env").status_code == 404
 

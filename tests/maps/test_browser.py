@@ -287,3 +287,20 @@ def test_coverage_map_sites_and_uncovered(browser, server, city):
     assert unc and unc[0] > 0
     p.shot("coverage")
     p.check_clean()
+
+
+def test_exported_page_works_opened_from_disk(browser, module_db, city, tmp_path_factory, monkeypatch):
+    # a browser refuses module files from file:// URLs: the export inlines our modules in its import map
+    from scripts.cli import main
+
+    folder = tmp_path_factory.mktemp("export")
+    monkeypatch.setenv("GRIDMAP_DATABASE_URL", module_db.url)
+    assert main(["map", "export", "public", "--out", str(folder / "public.html"), "--basemap", "none"]) == 0
+    p = Page(browser, folder.as_uri(), viewport={"width": 1280, "height": 800})
+    p.open("/public.html")
+    assert p.js("gridmap.layers")["网格与公示牌 grids"] == city.grids
+    size = p.js("[gridmap.map.getSize().x, gridmap.map.getSize().y]")
+    p.page.mouse.click(size[0] // 2 + 7, size[1] // 2 + 9)
+    p.page.wait_for_function("gridmap.lastReach", timeout=10_000)  # computed in the page: no server behind it
+    assert p.page.locator(".gm-reach").inner_text().count("米") >= 1
+    p.check_clean()

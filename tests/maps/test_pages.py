@@ -54,11 +54,16 @@ def test_page_links_only_local_assets(basemap):
         assert urls and all(tile_hosts[basemap] in u for u in urls), urls
     srcs = re.findall(r'<(?:script|link)[^>]+(?:src|href)="([^"]+)"', html)
     assert "/static/vendor/node_modules/leaflet/dist/leaflet.js" in srcs
-    assert "/static/maps/gridmap.js" in srcs
+    assert "/static/maps/css/gridmap.css" in srcs
     assert all(s.startswith("/static/") or s == "data:," for s in srcs), srcs
-    # leaflet first, gridmap.js after every vendor script
+    # leaflet first; our modules (through the import map, from our own server) after every vendor script,
+    # and the page script Folium writes runs as a module after them
     scripts = [s for s in srcs if s.endswith(".js")]
-    assert scripts[0].endswith("leaflet.js") and scripts[-1].endswith("gridmap.js")
+    assert scripts[0].endswith("leaflet.js")
+    loader = html.index('import "gridmap/map/main.js"')
+    assert html.index('<script type="importmap">{"imports":{"gridmap/":"/static/maps/js/"}}') < loader
+    assert all(html.index(f'src="{s}"') < loader for s in scripts)
+    assert html.index('<script type="module">', loader) > html.index("</head>")
 
 
 def test_attribution_and_synthetic_marking():

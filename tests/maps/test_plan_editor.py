@@ -85,7 +85,7 @@ def test_page_is_for_planners_and_links_only_local_assets(settings, demo):
             assert c.get(s).status_code == 200, s
         # the sign-in cookie is HttpOnly: the page carries its own short-lived token for the plan API
         assert r.headers["cache-control"] == "no-store"
-        page_token = json.loads(re.search(r"var cfg = (\{.*?\});\n", html).group(1))["token"]
+        page_token = json.loads(re.search(r"const plan_editor_options = (\{.*?\});\n", html).group(1))["token"]
         assert page_token != _token("planner")
         who = read_token(page_token, SECRET)
         assert who.subject == "规划员丙" and who.roles == frozenset({"planner"})
@@ -304,7 +304,7 @@ def test_amap_basemap_shifts_the_editable_grids_and_edits_declare_gcj02():
     data = EditorData(plan=plan, grids={"type": "FeatureCollection", "features": [grid]}, report=report,
                       buildings=None, building_count=0, api_url="/api/v1/plans/9", state_url="/maps/plans/9/edit/state")
     html = render(plan_editor(data, MapContext(settings=MapSettings(basemap="amap"), tile_base=None)))
-    cfg = json.loads(re.search(r"var cfg = (\{.*?\});\n", html).group(1))
+    cfg = json.loads(re.search(r"const plan_editor_options = (\{.*?\});\n", html).group(1))
     assert cfg["crs"] == "gcj02" and cfg["editable"] is True
     shown = cfg["initial"]["grids"]["features"][0]
     x, y = wgs84_to_gcj02(np.array([102.15]), np.array([38.52]))
