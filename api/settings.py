@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+import zoneinfo
+
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from layers.settings import DatabaseSettings
@@ -22,16 +24,40 @@ class ApiSettings(BaseSettings):
     max_upload_bytes: int = Field(50_000_000, description="largest file upload (…/import), in bytes")
     default_limit: int = Field(1000, description="features per page when a layer request gives no limit")
     max_limit: int = Field(50_000, description="most features one layer request may ask for")
-    public_base_url: str = "http://127.0.0.1:8000"
+    public_base_url: str | None = Field(
+        None,
+        description="the service's public address (e.g. https://grid.example.cn) for links handed to other systems "
+        "(Open311 discovery); unset: the address each request came to",
+    )
+    timezone: str = Field("Asia/Shanghai", description="times shown to people and to Open311 clients are in this zone")
     token_ttl_s: int = Field(1800, ge=60, le=86_400, description="lifetime of a sign-in token, in seconds")
     public_rate_per_min: float = Field(60.0, description="public intake requests per client a minute")
     public_rate_burst: int = Field(20, description="public intake requests a client may send at once")
     open311_api_keys: str = Field("", description="extra Open311 api_key values accepted on POST, comma-separated")
+    open311_jurisdiction_id: str = Field(
+        "jc.gov.cn",
+        description="the one jurisdiction the Open311 endpoint serves (the spec suggests the city's web domain); a "
+        "request may omit jurisdiction_id, one naming another jurisdiction is answered 404",
+    )
 
     @property
     def open311_keys(self) -> list[str]:
         """``open311_api_keys`` as a list (blanks dropped)."""
         return [k.strip() for k in self.open311_api_keys.split(",") if k.strip()]
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"GRIDMAP_TIMEZONE {value!r} is not an IANA time zone such as Asia/Shanghai") from exc
+        return value
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        """The configured time zone."""
+        return zoneinfo.ZoneInfo(self.timezone)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> ApiSettings:

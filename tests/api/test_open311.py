@@ -4,6 +4,7 @@ JSON and XML, the spec's errors, no personal data."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -18,6 +19,7 @@ from tests import locate_fixtures as F
 
 KEY = "open311-test-key"
 BASE = "/open311/v2"
+W3C_SHANGHAI = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+08:00")
 
 
 @pytest.fixture(scope="module")
@@ -219,3 +221,113 @@ def test_post_with_an_account_api_key(client, module_sessionmaker):
 def test_a_json_body_that_is_not_an_object_is_400(client):
     r = client.post(f"{BASE}/requests.json", json=[1, 2])
     assert r.status_code == 400 and r.json()[0]["code"] == 400
+
+
+# ---------------------------------------------------------------------------------- real clients' bodies
+RAW = "楼道口蜘蛛网线"
+FORM = "application/x-www-form-urlencoded"
+
+
+def _description(client, rid) -> str:
+    return client.get(f"{BASE}/requests/{rid}.json").json()[0]["description"]
+
+
+def _raw_body(text: str, code="cable_mess", encoding="utf-8") -> bytes:
+    return (f"api_key={KEY}&service_code={code}&lat={F.IN_G1[1]}&long={F.IN_G1[0]}&description=".encode()
+            + text.encode(encoding))
+
+
+@pytest.mark.parametrize("ctype", [FORM, f"{FORM}; charset=utf-8", f"{FORM}; charset=UTF-8", f'{FORM};charset="utf-8"'])
+def test_raw_utf8_form_bodies_are_stored_as_sent(client, ctype):
+    """Many clients put raw UTF-8 in a form body, with or without a charset: it is text, not Latin-1."""
+    r = client.post(f"{BASE}/requests.json", content=_raw_body(RAW + ctype[-5:]), headers={"Content-Type": ctype})
+    assert r.status_code == 200, r.text
+    assert _description(client, r.json()[0]["service_request_id"]) == RAW + ctype[-5:]
+
+
+def test_percent_encoded_and_declared_gbk_bodies(client):
+    r = client.post(f"{BASE}/requests.json", data=form(F.IN_G1, "cable_mess", description=RAW + "%"))
+    assert _description(client, r.json()[0]["service_request_id"]) == RAW + "%"
+    r = client.post(f"{BASE}/requests.json", content=_raw_body(RAW + "gbk", encoding="gbk"),
+                    headers={"Content-Type": f"{FORM}; charset=gbk"})
+    assert r.status_code == 200, r.text
+    assert _description(client, r.json()[0]["service_request_id"]) == RAW + "gbk"
+
+
+@pytest.mark.parametrize(("body", "ctype", "needle"), [
+    (_raw_body(RAW, encoding="gbk"), FORM, "UTF-8"),  # GBK bytes sent without saying so
+    (_raw_body("%E6%A5"), FORM, "UTF-8"),  # a cut percent-escaped character
+    (_raw_body(RAW), f"{FORM}; charset=klingon", "字符集"),
+    (b"{not json", "application/json", "JSON"),
+])
+def test_bodies_that_are_not_text_are_400_and_store_nothing(client, count, body, ctype, needle):
+    before = count()
+    r = client.post(f"{BASE}/requests.json", content=body, headers={"Content-Type": ctype})
+    assert r.status_code == 400, r.text
+    [err] = r.json()
+    assert err["code"] == 400 and needle in err["description"]
+    assert count() == before
+
+
+# ---------------------------------------------------------------------------------- discovery, times
+def test_discovery_names_the_address_the_request_came_to(client):
+    assert client.get(f"{BASE}/discovery.json").json()["endpoints"][0]["url"] == "http://testserver/open311/v2"
+    r = client.get(f"{BASE}/discovery.xml", headers={"Host": "grid.example.cn:8443"})
+    assert ET.fromstring(r.content).find("endpoints/endpoint/url").text == "http://grid.example.cn:8443/open311/v2"
+
+
+def test_discovery_uses_the_configured_public_url(module_db):
+    settings = Settings(api=ApiSettings(environment="test", secret_key=IF.SECRET, public_rate_per_min=0,
+                                        public_base_url="https://grid.jc.gov.cn/gridmap/"), db=module_db)
+    with TestClient(create_app(settings)) as c:
+        url = c.get(f"{BASE}/discovery.json").json()["endpoints"][0]["url"]
+    assert url == "https://grid.jc.gov.cn/gridmap/open311/v2"
+
+
+def test_times_are_in_the_configured_zone_in_whole_seconds(client):
+    r = client.post(f"{BASE}/requests.json", data=form(F.IN_G2, "road_damage"))
+    notice, rid = r.json()[0]["service_notice"], r.json()[0]["service_request_id"]
+    [req] = client.get(f"{BASE}/requests/{rid}.json").json()
+    for key in ("requested_datetime", "updated_datetime", "expected_datetime"):
+        assert W3C_SHANGHAI.fullmatch(req[key]), req[key]
+    due = dt.datetime.fromisoformat(req["expected_datetime"])
+    assert f"时限 {due:%Y-%m-%d %H:%M}" in notice and f"due {req['expected_datetime']}" in notice
+    assert "." not in notice.split("时限")[1]  # no microseconds anywhere in the deadline
+
+
+def test_a_start_date_without_an_offset_is_read_in_the_configured_zone(client, module_sessionmaker):
+    rid = client.post(f"{BASE}/requests.json", data=form(F.IN_G2, "traffic")).json()[0]["service_request_id"]
+    with module_sessionmaker() as s:  # reported at 2025-03-01 00:30 Beijing time = 2025-02-28 16:30 UTC
+        s.execute(m.Incident.__table__.update().where(m.Incident.id == int(rid)).values(
+            created_at=dt.datetime(2025, 2, 28, 16, 30, tzinfo=dt.timezone.utc)))
+        s.commit()
+    local = client.get(f"{BASE}/requests.json", params={"start_date": "2025-03-01T00:00:00",
+                                                        "end_date": "2025-03-02T00:00:00"}).json()
+    assert [x["service_request_id"] for x in local] == [rid]
+    assert local[0]["requested_datetime"] == "2025-03-01T00:30:00+08:00"
+
+
+# ---------------------------------------------------------------------------------- jurisdiction_id
+JURISDICTION = "jc.gov.cn"
+GETS = ["services.{f}", "services/sanitation.{f}", "requests.{f}", "requests/1.{f}", "tokens/unknown.{f}"]
+
+
+@pytest.mark.parametrize("path", GETS)
+@pytest.mark.parametrize("fmt", ["json", "xml"])
+def test_jurisdiction_id_is_optional_and_checked_on_every_read(client, path, fmt):
+    url = f"{BASE}/{path.format(f=fmt)}"
+    plain = client.get(url)
+    for same in (JURISDICTION, "JC.GOV.CN", ""):
+        assert client.get(url, params={"jurisdiction_id": same}).status_code == plain.status_code
+    r = client.get(url, params={"jurisdiction_id": "sfgov.org"})
+    assert r.status_code == 404
+    text = r.json()[0]["description"] if fmt == "json" else ET.fromstring(r.content).find("error/description").text
+    assert "jurisdiction_id provided was not found" in text and JURISDICTION in text
+
+
+def test_jurisdiction_id_on_post(client, count):
+    before = count()
+    r = client.post(f"{BASE}/requests.json", data=form(F.IN_G1, jurisdiction_id="sfgov.org"))
+    assert r.status_code == 404 and "jurisdiction_id" in r.json()[0]["description"] and count() == before
+    r = client.post(f"{BASE}/requests.json", data=form(F.IN_G1, jurisdiction_id=JURISDICTION))
+    assert r.status_code == 200 and count() == before + 1

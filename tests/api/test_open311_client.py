@@ -1,8 +1,12 @@
-"""An existing GeoReport v2 client (the ``georeport`` package from PyPI) against a live uvicorn server: it lists
-services, reads a definition and reads requests, in JSON and XML. (The client has no POST; requests are posted
-with ``requests`` in the spec's form encoding, as a client would.)"""
+"""An existing GeoReport v2 client (the ``georeport`` package from PyPI) against a live uvicorn server: it finds
+the endpoint by discovery, lists services, reads a definition and reads requests, in JSON and XML, with and
+without a jurisdiction_id. (The client has no POST; requests are posted with ``requests`` in the spec's form
+encoding and with raw ``curl`` bodies, as clients and scripts send them.)"""
 
 from __future__ import annotations
+
+import json
+import subprocess
 
 import georeport
 import pytest
@@ -47,3 +51,48 @@ def test_a_georeport_client_can_use_the_endpoint(root, fmt):
     assert one["agency_responsible"] == "金水里二网格（网格）"
     with pytest.raises(requests.HTTPError):
         client.get_service_definition("no_such_service")
+
+
+def test_a_client_finds_the_endpoint_by_discovery_and_names_the_jurisdiction(root):
+    """Discovery names the address the client reached (host and port of this live server), and the client
+    library, configured with our jurisdiction_id, reads through it; another jurisdiction is the spec's 404."""
+    d = requests.get(f"{root}/discovery.json", timeout=10).json()
+    url = d["endpoints"][0]["url"]
+    assert url == root
+    client = georeport.GeoReport(url, jurisdiction="jc.gov.cn")
+    assert len(client.get_service_list()) == 16
+    assert client.get_service_definition("sanitation")["service_code"] == "sanitation"
+    other = georeport.GeoReport(url, jurisdiction="sfgov.org", output_format="xml")
+    with pytest.raises(requests.HTTPError) as caught:
+        other.get_service_list()
+    assert caught.value.response.status_code == 404
+    assert b"jurisdiction_id provided was not found" in caught.value.response.content
+
+
+CURL_BODIES = {
+    # what `curl -d` sends: the bytes as given, Content-Type application/x-www-form-urlencoded, no charset
+    "raw": ["--data-binary", "@-"],
+    # the same bytes with the charset declared
+    "raw-charset": ["--data-binary", "@-", "-H", "Content-Type: application/x-www-form-urlencoded; charset=UTF-8"],
+}
+
+
+@pytest.mark.parametrize("how", [*CURL_BODIES, "urlencode"])
+def test_curl_bodies_keep_chinese_text(root, how):
+    """Raw curl requests, as a shell script or a hotline system would send them; the description reads back
+    exactly through the GeoReport client."""
+    text = f"楼道口蜘蛛网线（{how}）"
+    common = f"api_key={KEY}&service_code=cable_mess&lat={F.IN_G1[1]}&long={F.IN_G1[0]}"
+    if how == "urlencode":
+        args = ["-d", common, "--data-urlencode", f"description={text}"]
+        stdin = None
+    else:
+        args = CURL_BODIES[how]
+        stdin = f"{common}&description={text}&address_string=金水里3号楼".encode()
+    out = subprocess.run(["curl", "-sS", "-X", "POST", *args, f"{root}/requests.json"], input=stdin,
+                         capture_output=True, timeout=30, check=True)
+    [created] = json.loads(out.stdout)
+    one = georeport.GeoReport(root).get_service_request(created["service_request_id"])
+    assert one["description"] == text
+    if stdin:
+        assert one["address"] == "金水里3号楼"
