@@ -175,6 +175,11 @@ step_dev_tools() {
   fi
 }
 
+step_load_client() {
+  # wrk loads the service and its bare FastAPI + PostGIS peer in the HTTP benchmark (scripts/bench/http_load.py)
+  have wrk || apt_install wrk || say "wrk 未安装，HTTP 基准将失败 (install wrk for the HTTP benchmark)"
+}
+
 step_kernels() {
   # numba kernels are compiled on first use (~20 s on 2 cores) and cached beside the code; do it here, once,
   # rather than in the first request or benchmark (a no-op of <1 s when the cache is current).
@@ -195,6 +200,7 @@ case "$MODE" in
   bench)  # the maps benchmark opens its pages in Chromium with the offline assets; no demo needed
     step_browser
     step_assets
+    step_load_client
     ;;
   demo|test)
     [ "$MODE" = test ] && step_browser && step_dev_tools

@@ -33,15 +33,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_api(db_url: str, *, workers: int = 1, env: dict | None = None,
-              log_path: Path | None = None) -> tuple[subprocess.Popen, str]:
-    """``uvicorn api.app:create_app`` on a free 127.0.0.1 port against ``db_url`` (test environment; ``env``
-    adds or overrides variables), in its own process and session, as deployed; returns the process and its base
-    URL at once — its engine connects on the first request, :func:`wait_http` waits for it. Output goes to
-    ``log_path`` if given."""
+def start_api(db_url: str, *, workers: int = 1, env: dict | None = None, log_path: Path | None = None,
+              app: str = "api.app:create_app") -> tuple[subprocess.Popen, str]:
+    """``uvicorn api.app:create_app`` (or another app factory) on a free 127.0.0.1 port against ``db_url`` (test
+    environment; ``env`` adds or overrides variables), in its own process and session, as deployed; returns the
+    process and its base URL at once — its engine connects on the first request, :func:`wait_http` waits for
+    it. Output goes to ``log_path`` if given."""
     port = free_port()
     full_env = {**os.environ, "GRIDMAP_DATABASE_URL": db_url, "GRIDMAP_ENVIRONMENT": "test", **(env or {})}
-    cmd = [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1", "--port",
+    cmd = [sys.executable, "-m", "uvicorn", app, "--factory", "--host", "127.0.0.1", "--port",
            str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"]
     if log_path is None:
         proc = subprocess.Popen(cmd, env=full_env, cwd=ROOT, start_new_session=True)

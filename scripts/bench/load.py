@@ -162,26 +162,33 @@ def draw_reports(engine, n: int, seed: int) -> list[dict]:
     geoms = shapely.from_wkb([bytes(r[2]) for r in rows])
     deg = INSIDE_M / 111_000 * 1.4  # inward margin in degrees (≥ 3 m at this latitude in both directions)
     exclusive = shapely.union_all([g for g, k in zip(geoms, kinds) if k == "exclusive"] or [shapely.Polygon()])
+    around_exclusive = shapely.buffer(exclusive, deg)
     regions = []
     for g, k in zip(geoms, kinds):
-        r = g if k == "exclusive" else shapely.difference(g, shapely.buffer(exclusive, deg))
+        r = g if k == "exclusive" else shapely.difference(g, around_exclusive)
         regions.append(shapely.buffer(r, -deg))
     from gis.incidents import CATEGORIES
 
     cats = sorted(CATEGORIES)
     rng = np.random.default_rng(seed)
-    usable = [i for i, r in enumerate(regions) if not r.is_empty and r.area > 0]
-    reports = []
-    for j in range(n):
-        i = usable[rng.integers(len(usable))]
-        r = regions[i]
-        x0, y0, x1, y1 = r.bounds
-        while True:
-            x, y = rng.uniform(x0, x1), rng.uniform(y0, y1)
-            if r.contains(shapely.Point(x, y)):
-                break
-        reports.append({"i": j, "lon": round(x, 7), "lat": round(y, 7), "expected": codes[i],
-                        "category": cats[j % len(cats)]})
+    usable = np.asarray([i for i, r in enumerate(regions) if not r.is_empty and r.area > 0])
+    picks = usable[rng.integers(len(usable), size=n)]
+    lon, lat = np.empty(n), np.empty(n)
+    for i in np.unique(picks):  # rejection sampling in each region's bounding box, a batch at a time
+        rows = np.flatnonzero(picks == i)
+        region = regions[i]
+        shapely.prepare(region)
+        x0, y0, x1, y1 = region.bounds
+        share = max(region.area / ((x1 - x0) * (y1 - y0)), 0.05)
+        xs, ys = np.zeros(0), np.zeros(0)
+        while xs.size < rows.size:
+            m = int((rows.size - xs.size) / share * 1.5) + 8
+            x, y = rng.uniform(x0, x1, m), rng.uniform(y0, y1, m)
+            inside = shapely.contains_xy(region, x, y)
+            xs, ys = np.concatenate([xs, x[inside]]), np.concatenate([ys, y[inside]])
+        lon[rows], lat[rows] = xs[:rows.size], ys[:rows.size]
+    reports = [{"i": j, "lon": round(float(lon[j]), 7), "lat": round(float(lat[j]), 7), "expected": codes[picks[j]],
+                "category": cats[j % len(cats)]} for j in range(n)]
     return reports
 
 
