@@ -7,6 +7,7 @@ COPY gis gis
 COPY api api
 COPY layers layers
 COPY maps maps
+COPY usecases usecases
 COPY scripts scripts
 COPY data data
 ENV GRIDMAP_DATA_DIR=/app/data

@@ -331,6 +331,13 @@ def incident_count(session: Session, flt: IncidentFilter) -> int:
     return int(session.scalar(text(f"SELECT count(*) FROM incidents i WHERE {where}"), params))
 
 
+def overdue_count(session: Session, flt: IncidentFilter) -> int:
+    """How many incidents passing the filter are open past their deadline."""
+    where, params = flt.sql()
+    return int(session.scalar(text(
+        f"SELECT count(*) FROM incidents i WHERE {where} AND i.due_at < now() AND i.state <> 'closed'"), params))
+
+
 def incidents(session: Session, flt: IncidentFilter, *, limit: int = 5000) -> gpd.GeoDataFrame:
     """Incidents passing the filter — state, category, grid, dates; never the reporter's name or phone."""
     where, params = flt.sql()

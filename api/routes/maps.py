@@ -7,13 +7,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as FPath
 from fastapi.responses import FileResponse, HTMLResponse, Response
-from sqlalchemy.orm import Session
 
 from api.auth import Principal, read_token
 from api.deps import SessionDep, SettingsDep
@@ -24,10 +22,6 @@ from layers import map_data
 from maps import assets
 from maps.common import MapContext, render
 from maps.pages import (
-    CoverageData,
-    GridData,
-    IncidentData,
-    PublicData,
     coverage_map,
     grid_map,
     incident_map,
@@ -36,6 +30,7 @@ from maps.pages import (
 )
 from maps.settings import MapSettings
 from maps.signin import signin_html
+from usecases import map_pages
 
 router = APIRouter(tags=["maps 地图"])
 
@@ -142,19 +137,6 @@ def own_file(path: str) -> FileResponse:
 
 
 # ------------------------------------------------------------------------------------------ pages
-def public_data(session: Session, *, with_boards: bool = False) -> PublicData:
-    """Everything the public map shows (no personal data); the boards only when they are to be embedded."""
-    return PublicData(
-        facilities=map_data.facilities(session),
-        grids=map_data.grids(session),
-        communities=map_data.communities(session),
-        villages=map_data.seven_ones(session),
-        circles=map_data.circles_by_type(session) if with_boards else map_data.circle_types(session),
-        boards=map_data.boards(session) if with_boards else {},
-        bounds=map_data.extent(session),
-    )
-
-
 @router.get(
     "/maps/public/reach",
     summary="从这里15分钟能到哪里：每类设施最近一处及是否在其服务圈内 (what can I reach from here)",
@@ -217,67 +199,7 @@ def public_page(request: Request, session: SessionDep, settings: SettingsDep) ->
     """Facilities by type, each type's 15-minute circle, community and grid boundaries with each grid's contact
     board, "七个一" per village, search, and "what can I reach from here" on click. No personal data."""
     ctx = _ctx(request, settings)
-    return HTMLResponse(render(public_map(public_data(session), ctx)))
-
-
-_PROBLEMS: dict[tuple, object] = {}  # slow answers (validation, coverage) by data fingerprint
-
-
-def _problems_key(session: Session, plan_id: int) -> tuple:
-    from sqlalchemy import text
-
-    return (plan_id, *session.execute(text(
-        "SELECT (SELECT count(*) || ':' || coalesce(max(version), 0) || ':' || coalesce(sum(households), 0) || ':' || "
-        "coalesce(max(id), 0) FROM grids WHERE plan_id = :p), "
-        "(SELECT count(*) || ':' || coalesce(max(id), 0) || ':' || coalesce(sum(households), 0) FROM buildings), "
-        "(SELECT count(*) || ':' || coalesce(max(id), 0) FROM staff_assignments)"), {"p": plan_id}).one())
-
-
-def _problems_cached(session: Session, plan_id: int) -> bool:
-    return _problems_key(session, plan_id) in _PROBLEMS
-
-
-def _problems(session: Session, plan_id: int) -> dict:
-    """The plan's validation problems as GeoJSON, cached until the plan's grids or the buildings change
-    (validating 2,000 grids against 50,000 buildings takes ~2 s; the fingerprint query a few ms)."""
-    from layers.plans import validate
-
-    key = _problems_key(session, plan_id)
-    if key not in _PROBLEMS:
-        if len(_PROBLEMS) > 16:
-            _PROBLEMS.clear()
-        _PROBLEMS[key] = validate(session, plan_id).as_geojson()
-    return _PROBLEMS[key]
-
-
-def grid_data(session: Session, ctx: MapContext, *, plan_id: int | None, problems: bool) -> GridData:
-    """The planners' grid map data: grids, validation problems, buildings (tiles when many)."""
-    plan_id = plan_id or map_data.plan_in_force(session)
-    if plan_id is None:
-        raise NotFound("还没有已发布的网格方案 (no grid plan has been published yet)")
-    report = {"type": "FeatureCollection", "features": []}
-    url = None
-    if problems and ctx.tile_base is not None and not _problems_cached(session, plan_id):
-        url = f"{ctx.tile_base}/maps/grids/problems.json?plan_id={plan_id}"  # validated after the page shows
-    elif problems:
-        report = _problems(session, plan_id)
-    n = map_data.count(session, "buildings")
-    grids = map_data.grids(session, plan_id=plan_id)
-    max_points = ctx.settings.tile_threshold if ctx.tile_base is not None else None
-    roster_grids, roster_buildings, n_roster = map_data.roster_gaps(session, grids, plan_id=plan_id,
-                                                                    max_points=max_points)
-    return GridData(
-        grids=grids,
-        roster_grids=roster_grids,
-        roster_buildings=roster_buildings,
-        roster_building_count=n_roster,
-        problems=report,
-        buildings=None if ctx.use_tiles(n) else map_data.buildings(session),
-        building_count=n,
-        bounds=map_data.extent(session),
-        building_sources=map_data.sources(session, "buildings"),
-        problems_url=url,
-    )
+    return HTMLResponse(render(public_map(map_pages.public_data(session), ctx)))
 
 
 @router.get(
@@ -293,10 +215,8 @@ def grid_problems(
     """Overlaps, gaps, parts outside the community, cut buildings, households out of band … of a plan, as a
     FeatureCollection in the map's coordinates (GCJ-02 when the basemap is Amap). Cached until the plan's grids,
     the buildings or the staff change."""
-    plan_id = plan_id or map_data.plan_in_force(session)
-    if plan_id is None:
-        raise NotFound("还没有已发布的网格方案 (no grid plan has been published yet)")
-    return problems_geojson(_problems(session, plan_id), MapContext(settings=map_settings(settings)))
+    plan_id = map_pages.plan_or_in_force(session, plan_id)
+    return problems_geojson(map_pages.plan_problems(session, plan_id), MapContext(settings=map_settings(settings)))
 
 
 @router.get(
@@ -316,7 +236,8 @@ def grids_page(
     highlighted, the roster audit (grids with vacant required roles, buildings without a 楼栋长 or 楼口长),
     buildings from zoom 15 (vector tiles when there are many)."""
     ctx = _ctx(request, settings)
-    return HTMLResponse(render(grid_map(grid_data(session, ctx, plan_id=plan_id, problems=problems), ctx)))
+    data = map_pages.grid_data(session, ctx, plan_id=plan_id, problems=problems)
+    return HTMLResponse(render(grid_map(data, ctx)))
 
 
 def incident_filter(
@@ -332,29 +253,6 @@ def incident_filter(
 
 
 FilterDep = Annotated[map_data.IncidentFilter, Depends(incident_filter)]
-
-
-def incident_data(session: Session, ctx: MapContext, flt: map_data.IncidentFilter) -> IncidentData:
-    """The dispatch map data: incidents (embedded when few, else tiles), heat bins, grids, categories."""
-    n = map_data.incident_count(session, flt)
-    where, params = flt.sql()
-    from sqlalchemy import text
-
-    overdue = int(session.scalar(text(
-        f"SELECT count(*) FROM incidents i WHERE {where} AND i.due_at < now() AND i.state <> 'closed'"), params))
-    return IncidentData(
-        grids=map_data.grids(session, tolerance_deg=0.00003),
-        incidents=None if ctx.use_tiles(n) else map_data.incidents(session, flt, limit=n or 1),
-        incident_count=n,
-        heat=map_data.incident_heat(session, flt),
-        categories=map_data.incident_categories(session),
-        filters={"since": flt.since.isoformat() if flt.since else "",
-                 "until": flt.until.isoformat() if flt.until else "", "grid": flt.grid or "",
-                 "category": flt.category or ""},
-        bounds=map_data.extent(session),
-        sources=map_data.sources(session, "incidents"),
-        overdue=overdue,
-    )
 
 
 @router.get(
@@ -383,41 +281,7 @@ def incidents_page(request: Request, session: SessionDep, settings: SettingsDep,
     query = "&".join(f"{k}={v}" for k, v in request.query_params.items() if k in
                      {"since", "until", "grid", "category", "state"} and v)
     ctx = _ctx(request, settings, query=query)
-    return HTMLResponse(render(incident_map(incident_data(session, ctx, flt), ctx)))
-
-
-def coverage_data(session: Session, ctx: MapContext, type_code: str, *, sites: int = 5) -> CoverageData:
-    """The coverage map data for one service type."""
-    from sqlalchemy import text
-
-    circles = map_data.circles_by_type(session, type_code=type_code)
-    minutes = float(circles["minutes"].max()) if len(circles) and circles["minutes"].notna().any() else 15.0
-    radius = 4000.0 * minutes / 60 / 2
-    # the uncovered buildings and the site search are cached until the buildings or this type's circles change
-    key = ("coverage", type_code, sites, *session.execute(text(
-        "SELECT (SELECT count(*) || ':' || coalesce(max(id), 0) || ':' || coalesce(sum(households), 0) "
-        "FROM buildings), (SELECT count(*) || ':' || coalesce(max(id), 0) || ':' || coalesce(max(computed_at)::text, '') "
-        "FROM service_circles WHERE type_code = :t)"), {"t": type_code}).one())
-    if key not in _PROBLEMS:
-        if len(_PROBLEMS) > 16:
-            _PROBLEMS.clear()
-        found = map_data.uncovered_buildings(session, type_code)
-        _PROBLEMS[key] = (found, map_data.suggested_sites(found, radius_m=radius, n=sites))
-    uncovered, suggested = _PROBLEMS[key]
-    return CoverageData(
-        type_code=type_code,
-        facilities=map_data.facilities(session, type_code=type_code),
-        circles=circles,
-        uncovered=None if ctx.use_tiles(len(uncovered)) else uncovered,
-        uncovered_count=len(uncovered),
-        uncovered_households=int(uncovered["households"].fillna(0).sum()),
-        sites=suggested,
-        grids=map_data.grids(session, tolerance_deg=0.00003),
-        bounds=map_data.extent(session),
-        minutes=minutes,
-        sources=map_data.sources(session, "buildings"),
-        estimated=not map_data.has_circles(session, type_code),
-    )
+    return HTMLResponse(render(incident_map(map_pages.incident_data(session, ctx, flt), ctx)))
 
 
 @router.get(
@@ -436,7 +300,7 @@ def coverage_page(
     """One service type's circles and facilities, the buildings outside every circle, and greedy suggested
     sites (each the spot whose half-budget disc holds the most uncovered households)."""
     ctx = _ctx(request, settings)
-    return HTMLResponse(render(coverage_map(coverage_data(session, ctx, type, sites=sites), ctx)))
+    return HTMLResponse(render(coverage_map(map_pages.coverage_data(session, ctx, type, sites=sites), ctx)))
 
 
 # ------------------------------------------------------------------------------------------ tiles
@@ -466,8 +330,3 @@ def vector_tile(
     data = map_data.tile(session, layer, z, x, y, gcj02=crs == "gcj02", flt=flt, type_code=type)
     cache = "private, max-age=60" if layer == "incidents" else "public, max-age=300"
     return Response(data, media_type="application/vnd.mapbox-vector-tile", headers={"Cache-Control": cache})
-
-
-def vendor_path(settings: Settings) -> Path:
-    """Where the vendor assets are (for the export command)."""
-    return map_settings(settings).vendor_dir

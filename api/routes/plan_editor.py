@@ -18,10 +18,10 @@ from api.deps import SessionDep, SettingsDep
 from api.routes.maps import TOKEN_COOKIE, map_settings
 from gis.domain import UserRole
 from gis.errors import Forbidden, NotAuthenticated
-from layers import map_data, plans
 from maps import assets
 from maps.common import MapContext, render
-from maps.plan_editor import EditorData, editor_state, plan_editor
+from maps.plan_editor import editor_state, plan_editor
+from usecases import plan_editor as usecase
 
 router = APIRouter(tags=["maps 地图"])
 PAGE_TOKEN_TTL_S = 20 * 60
@@ -48,24 +48,6 @@ def _check_scope(principal: Principal, community: str | None) -> None:
         raise Forbidden(f"社区 {community} 不在你的辖区内 (outside your area)", detail={"community": community})
 
 
-def _raw(session, plan_id: int, community: str | None) -> tuple[dict, dict, dict]:
-    """Plan summary, grids (WGS84, full precision) and validation report (one community's problems if asked)."""
-    plan = plans.plan_summary(session, plans.get_plan(session, plan_id))
-    grids = plans.plan_features(session, plan_id, community=community, precision=15)
-    report = plans.validate(session, plan_id)
-    rep = report.as_dict() | {"geojson": report.as_geojson()}
-    if community:
-        keep = [i for i, p in enumerate(rep["problems"]) if p["community"] == community]
-        rep["problems"] = [rep["problems"][i] for i in keep]
-        rep["geojson"] = {"type": "FeatureCollection", "features": [rep["geojson"]["features"][i] for i in keep]}
-        counts = dict.fromkeys(rep["counts"], 0)
-        for p in rep["problems"]:
-            counts[p["kind"]] += 1
-        rep["counts"] = counts
-        rep["ok"] = not rep["problems"]
-    return plan, grids, rep
-
-
 @router.get(
     "/maps/plans/{plan_id}/edit",
     response_class=HTMLResponse,
@@ -88,21 +70,9 @@ def edit_page(
     ms = map_settings(settings)
     assets.check_installed(ms.vendor_dir)
     ctx = MapContext(settings=ms)
-    n = map_data.count(session, "buildings")
-    plan, grids, report = _raw(session, plan_id, community)
-    data = EditorData(
-        plan=plan,
-        grids=grids,
-        report=report,
-        buildings=None if ctx.use_tiles(n) else map_data.buildings(session),
-        building_count=n,
-        api_url=f"/api/v1/plans/{plan_id}",
-        state_url=f"/maps/plans/{plan_id}/edit/state" + (f"?community={community}" if community else ""),
-        community=community,
-        sources=map_data.sources(session, "buildings"),
-        # the sign-in cookie is HttpOnly: the page gets its own short-lived token for the plan API
-        api_token=issue_token(principal, request.app.state.settings.api.secret_key, ttl_s=PAGE_TOKEN_TTL_S),
-    )
+    # the sign-in cookie is HttpOnly: the page gets its own short-lived token for the plan API
+    token = issue_token(principal, request.app.state.settings.api.secret_key, ttl_s=PAGE_TOKEN_TTL_S)
+    data = usecase.editor_data(session, ctx, plan_id, community=community, api_token=token)
     return HTMLResponse(render(plan_editor(data, ctx)), headers={"Cache-Control": "no-store"})
 
 
@@ -121,4 +91,4 @@ def edit_state(
     drawing page's display coordinates (GCJ-02 when the basemap is Amap)."""
     _check_scope(principal, community)
     shift = map_settings(settings).basemap == "amap"
-    return editor_state(*_raw(session, plan_id, community), shift=shift)
+    return editor_state(*usecase.editor_state(session, plan_id, community), shift=shift)

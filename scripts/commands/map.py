@@ -31,7 +31,6 @@ def register(sub) -> None:
 
 
 def _export(args) -> int:
-    from api.routes import maps as routes
     from layers import map_data
     from layers.db import make_engine, make_sessionmaker
     from layers.settings import DatabaseSettings
@@ -39,6 +38,7 @@ def _export(args) -> int:
     from maps.common import MapContext, render
     from maps.pages import coverage_map, grid_map, incident_map, public_map
     from maps.settings import MapSettings
+    from usecases import map_pages
 
     settings = MapSettings()
     if args.basemap:
@@ -53,22 +53,22 @@ def _export(args) -> int:
     factory = make_sessionmaker(make_engine(DatabaseSettings(), pool_size=1, max_overflow=0))
     with factory() as s:
         if args.name == "public":
-            fmap = public_map(routes.public_data(s, with_boards=ctx.tile_base is None), ctx)
+            fmap = public_map(map_pages.public_data(s, with_boards=ctx.tile_base is None), ctx)
         elif args.name == "grids":
-            data = routes.grid_data(s, ctx, plan_id=None, problems=True)
+            data = map_pages.grid_data(s, ctx, plan_id=None, problems=True)
             if ctx.tile_base is None and data.building_count > args.max_features:
                 data.buildings = None
                 print(f"楼栋 {data.building_count} 栋超过 --max-features，未嵌入 (buildings not embedded)")
             fmap = grid_map(data, ctx)
         elif args.name == "incidents":
             flt = map_data.IncidentFilter()
-            data = routes.incident_data(s, ctx, flt)
+            data = map_pages.incident_data(s, ctx, flt)
             if data.incidents is None and ctx.tile_base is None:
                 data.incidents = map_data.incidents(s, flt, limit=args.max_features)
                 print(f"只嵌入最近 {args.max_features} 件事件 (only the latest incidents embedded)")
             fmap = incident_map(data, ctx)
         else:
-            fmap = coverage_map(routes.coverage_data(s, ctx, args.type), ctx)
+            fmap = coverage_map(map_pages.coverage_data(s, ctx, args.type), ctx)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render(fmap), encoding="utf-8")
     assets.copy_for_export(settings.vendor_dir, files)

@@ -1,0 +1,153 @@
+"""What each map page shows: the public facility map, the planners' grid map, the dispatch map and the
+coverage map — read from several storage modules (``layers.map_data``, ``layers.plans``), with the slow parts
+(a plan's validation, a type's uncovered buildings and suggested sites) kept until their data change.
+
+The API's map routes and ``gridmap map export`` both call these; they return the ``maps.pages`` data classes
+that the pure map functions draw.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gis.errors import NotFound
+from layers import map_data
+from maps.common import MapContext
+from maps.pages import CoverageData, GridData, IncidentData, PublicData
+
+NO_PLAN = "还没有已发布的网格方案 (no grid plan has been published yet)"
+
+_SLOW: dict[tuple, Any] = {}  # slow answers (validation, coverage) by data fingerprint
+
+
+def public_data(session: Session, *, with_boards: bool = False) -> PublicData:
+    """Everything the public map shows (no personal data); the boards only when they are to be embedded."""
+    return PublicData(
+        facilities=map_data.facilities(session),
+        grids=map_data.grids(session),
+        communities=map_data.communities(session),
+        villages=map_data.seven_ones(session),
+        circles=map_data.circles_by_type(session) if with_boards else map_data.circle_types(session),
+        boards=map_data.boards(session) if with_boards else {},
+        bounds=map_data.extent(session),
+    )
+
+
+def plan_or_in_force(session: Session, plan_id: int | None) -> int:
+    """``plan_id``, or the plan in force; ``NotFound`` when nothing has been published."""
+    plan_id = plan_id or map_data.plan_in_force(session)
+    if plan_id is None:
+        raise NotFound(NO_PLAN)
+    return plan_id
+
+
+def _problems_key(session: Session, plan_id: int) -> tuple:
+    return (plan_id, *session.execute(text(
+        "SELECT (SELECT count(*) || ':' || coalesce(max(version), 0) || ':' || coalesce(sum(households), 0) || ':' || "
+        "coalesce(max(id), 0) FROM grids WHERE plan_id = :p), "
+        "(SELECT count(*) || ':' || coalesce(max(id), 0) || ':' || coalesce(sum(households), 0) FROM buildings), "
+        "(SELECT count(*) || ':' || coalesce(max(id), 0) FROM staff_assignments)"), {"p": plan_id}).one())
+
+
+def plan_problems_ready(session: Session, plan_id: int) -> bool:
+    """True when the plan's validation problems are at hand (no validation would run)."""
+    return _problems_key(session, plan_id) in _SLOW
+
+
+def plan_problems(session: Session, plan_id: int) -> dict:
+    """The plan's validation problems as GeoJSON (WGS84), kept until the plan's grids or the buildings change
+    (validating 2,000 grids against 50,000 buildings takes ~2 s; the check a few ms)."""
+    from layers.plans import validate
+
+    key = _problems_key(session, plan_id)
+    if key not in _SLOW:
+        if len(_SLOW) > 16:
+            _SLOW.clear()
+        _SLOW[key] = validate(session, plan_id).as_geojson()
+    return _SLOW[key]
+
+
+def grid_data(session: Session, ctx: MapContext, *, plan_id: int | None, problems: bool) -> GridData:
+    """The planners' grid map: grids, validation problems (fetched by the page after it shows, when they are
+    not at hand and a server is behind the page), the roster audit, buildings (tiles when many)."""
+    plan_id = plan_or_in_force(session, plan_id)
+    report = {"type": "FeatureCollection", "features": []}
+    url = None
+    if problems and ctx.tile_base is not None and not plan_problems_ready(session, plan_id):
+        url = f"{ctx.tile_base}/maps/grids/problems.json?plan_id={plan_id}"  # validated after the page shows
+    elif problems:
+        report = plan_problems(session, plan_id)
+    n = map_data.count(session, "buildings")
+    grids = map_data.grids(session, plan_id=plan_id)
+    max_points = ctx.settings.tile_threshold if ctx.tile_base is not None else None
+    roster_grids, roster_buildings, n_roster = map_data.roster_gaps(session, grids, plan_id=plan_id,
+                                                                    max_points=max_points)
+    return GridData(
+        grids=grids,
+        roster_grids=roster_grids,
+        roster_buildings=roster_buildings,
+        roster_building_count=n_roster,
+        problems=report,
+        buildings=None if ctx.use_tiles(n) else map_data.buildings(session),
+        building_count=n,
+        bounds=map_data.extent(session),
+        building_sources=map_data.sources(session, "buildings"),
+        problems_url=url,
+    )
+
+
+def incident_data(session: Session, ctx: MapContext, flt: map_data.IncidentFilter) -> IncidentData:
+    """The dispatch map: incidents (embedded when few, else tiles), heat bins, grids, categories, overdue."""
+    n = map_data.incident_count(session, flt)
+    return IncidentData(
+        grids=map_data.grids(session, tolerance_deg=0.00003),
+        incidents=None if ctx.use_tiles(n) else map_data.incidents(session, flt, limit=n or 1),
+        incident_count=n,
+        heat=map_data.incident_heat(session, flt),
+        categories=map_data.incident_categories(session),
+        filters={"since": flt.since.isoformat() if flt.since else "",
+                 "until": flt.until.isoformat() if flt.until else "", "grid": flt.grid or "",
+                 "category": flt.category or ""},
+        bounds=map_data.extent(session),
+        sources=map_data.sources(session, "incidents"),
+        overdue=map_data.overdue_count(session, flt),
+    )
+
+
+def _uncovered_and_sites(session: Session, type_code: str, *, radius_m: float, sites: int):
+    """A type's uncovered buildings and the suggested sites, kept until the buildings or its circles change."""
+    key = ("coverage", type_code, sites, *session.execute(text(
+        "SELECT (SELECT count(*) || ':' || coalesce(max(id), 0) || ':' || coalesce(sum(households), 0) "
+        "FROM buildings), (SELECT count(*) || ':' || coalesce(max(id), 0) || ':' || coalesce(max(computed_at)::text, '') "
+        "FROM service_circles WHERE type_code = :t)"), {"t": type_code}).one())
+    if key not in _SLOW:
+        if len(_SLOW) > 16:
+            _SLOW.clear()
+        found = map_data.uncovered_buildings(session, type_code)
+        _SLOW[key] = (found, map_data.suggested_sites(found, radius_m=radius_m, n=sites))
+    return _SLOW[key]
+
+
+def coverage_data(session: Session, ctx: MapContext, type_code: str, *, sites: int = 5) -> CoverageData:
+    """The coverage map of one service type: circles, facilities, uncovered buildings, suggested sites."""
+    circles = map_data.circles_by_type(session, type_code=type_code)
+    minutes = float(circles["minutes"].max()) if len(circles) and circles["minutes"].notna().any() else 15.0
+    uncovered, suggested = _uncovered_and_sites(session, type_code, radius_m=4000.0 * minutes / 60 / 2,
+                                                sites=sites)
+    return CoverageData(
+        type_code=type_code,
+        facilities=map_data.facilities(session, type_code=type_code),
+        circles=circles,
+        uncovered=None if ctx.use_tiles(len(uncovered)) else uncovered,
+        uncovered_count=len(uncovered),
+        uncovered_households=int(uncovered["households"].fillna(0).sum()),
+        sites=suggested,
+        grids=map_data.grids(session, tolerance_deg=0.00003),
+        bounds=map_data.extent(session),
+        minutes=minutes,
+        sources=map_data.sources(session, "buildings"),
+        estimated=not map_data.has_circles(session, type_code),
+    )
