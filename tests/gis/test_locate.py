@@ -174,6 +174,24 @@ def test_lon_lat_arrays_may_be_chunked(locator):
     assert np.array_equal(whole.method, np.concatenate([p.method for p in parts]))
 
 
+def test_answers_do_not_depend_on_the_order_of_the_points(locator):
+    """A batch is queried in bands of raster rows, not in input order: each answer still lands on its own row,
+    for points off the raster, not numbers, on borders and in the overlap of an exclusive grid alike."""
+    named = [IN_A, ON_SHARED_BORDER, ON_SHARED_VERTEX, IN_HOLE, IN_SECOND_PART, IN_EXCLUSIVE, ON_EXCLUSIVE_BORDER,
+             NEAR_STREET, FAR, ALMOST_ON_BORDER, (np.nan, 38.005), (102.005, np.inf)]
+    rng = np.random.default_rng(11)
+    lon = np.r_[[p[0] for p in named], rng.uniform(101.99, 102.07, 3000)]
+    lat = np.r_[[p[1] for p in named], rng.uniform(37.99, 38.02, 3000)]
+    whole = locator.assign(lon, lat)
+    shuffle = rng.permutation(lon.size)
+    mixed = locator.assign(lon[shuffle], lat[shuffle])
+    for field in ("grid", "method", "on_boundary", "n_tied", "street"):
+        assert np.array_equal(getattr(mixed, field), getattr(whole, field)[shuffle]), field
+    one_by_one = [_one(locator, p) for p in zip(lon[:len(named)], lat[:len(named)])]
+    assert one_by_one == [(int(whole.grid[i]), int(whole.method[i]), bool(whole.on_boundary[i]),
+                           int(whole.n_tied[i])) for i in range(len(named))]
+
+
 def test_gcj02_and_bd09_input_meet_the_real_pair(repo_data):
     """GCJ-02 vertices of 金川区 (Amap) converted at the edge land within 1 m of the WGS84 vertices."""
     with open(repo_data / "jinchang" / "620302_jinchuan_gcj02.geojson", encoding="utf-8") as f:
