@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Engine, create_engine, text
@@ -49,6 +50,22 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def advisory_xact_lock(session: Session, name: str, *, on_wait: Callable[[], None] | None = None) -> float:
+    """Hold PostgreSQL's transaction-level advisory lock ``name`` (hashed to a bigint) until the session's
+    transaction ends; returns the seconds spent waiting for another holder. ``on_wait`` is called once if the lock
+    is taken, before waiting — with no statement timeout, since the holder may take minutes."""
+    key = {"name": name}
+    if session.scalar(text("SELECT pg_try_advisory_xact_lock(hashtextextended(:name, 0))"), key):
+        return 0.0
+    if on_wait is not None:
+        on_wait()
+    started = time.perf_counter()
+    session.execute(text("SET LOCAL statement_timeout = 0"))
+    session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"), key)
+    session.execute(text("SET LOCAL statement_timeout TO DEFAULT"))
+    return round(time.perf_counter() - started, 2)
 
 
 def ping(engine: Engine) -> dict:

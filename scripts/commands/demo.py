@@ -18,7 +18,8 @@ def register(sub) -> None:
         help="加载金昌演示或 OSM 数据 (load the Jinchang demo, or real OSM data with --osm)",
         description="Without --osm: loads the real Jinchang boundaries and the 182 real community/village codes, "
         "and generates a deterministic synthetic urban core inside 金川区 (streets, buildings, grids, facilities, "
-        "staff; every generated row has source=synthetic). Safe to run twice: an identical load is skipped. "
+        "staff; every generated row has source=synthetic). Safe to run twice: an identical load is skipped, and a "
+        "load started while another runs on the same database waits for it (an advisory lock), then skips. "
         "With --osm FILE.pbf: imports real streets, buildings and POIs from OpenStreetMap "
         "(© OpenStreetMap contributors).",
     )
@@ -57,6 +58,9 @@ def _load(args) -> int:
         report = load_jinchang_demo(_factory(), data_dir=args.data or DataSettings().jinchang,
                                     seed=args.seed or DEFAULT_SEED,
                                     force=args.force, progress=progress)
+    if report.get("waited_s"):
+        print(f"等待另一个演示加载 {report['waited_s']} 秒 (waited {report['waited_s']} s for another demo load "
+              "on this database)", file=sys.stderr)
     if report.get("skipped"):
         print("演示数据已加载，未改动 (the demo is already loaded; nothing changed; use --force to regenerate)",
               file=sys.stderr)

@@ -11,21 +11,43 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run(module_db, *args):
+def _command(module_db, *args) -> tuple[list[str], dict[str, str]]:
     env = {**os.environ, "GRIDMAP_DATABASE_URL": module_db.url}
-    return subprocess.run([sys.executable, "-m", "scripts.cli", "demo", "load", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return [sys.executable, "-m", "scripts.cli", "demo", "load", *args], env
 
 
-def test_demo_load_twice(module_db, repo_data):
-    first = run(module_db, "--data", str(repo_data / "jinchang"))
-    assert first.returncode == 0, first.stderr
-    report = json.loads(first.stdout)
-    assert report["skipped"] is False and report["grids"] > 250 and report["admin_areas"] == 203
-    assert "网格" in first.stderr  # progress is shown
-    second = run(module_db, "--data", str(repo_data / "jinchang"))
-    assert second.returncode == 0 and json.loads(second.stdout)["skipped"] is True
-    assert "already loaded" in second.stderr
+def run(module_db, *args):
+    cmd, env = _command(module_db, *args)
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_two_loads_at_once_one_waits_then_skips(module_db, repo_data):
+    """Two ``gridmap demo load`` processes started together on one empty database: one loads, the other waits
+    for its advisory lock and then finds the demo loaded (no collision, no second copy)."""
+    cmd, env = _command(module_db, "--data", str(repo_data / "jinchang"))
+    procs = [subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err[-2000:] for _, err in outs]
+    reports = sorted((json.loads(out) for out, _ in outs), key=lambda r: r["skipped"])
+    loaded, skipped = reports
+    assert loaded["skipped"] is False and loaded["grids"] > 250 and loaded["admin_areas"] == 203
+    assert skipped["skipped"] is True and skipped["waited_s"] > 0
+    assert skipped["grids"] == loaded["grids"]
+    errs = sorted((err for _, err in outs), key=lambda e: "already loaded" in e)
+    assert "网格" in errs[0]  # the loader's progress is shown
+    assert "waiting for another demo load" in errs[1] and "already loaded" in errs[1]
+    from sqlalchemy import create_engine, text
+
+    eng = create_engine(module_db.sqlalchemy_url)
+    with eng.connect() as c:
+        plans = c.execute(text("SELECT count(*) FROM grid_plans WHERE source = 'synthetic'")).scalar()
+        grids = c.execute(text("SELECT count(*) FROM grids")).scalar()
+    eng.dispose()
+    assert plans == 1 and grids == loaded["grids"]
+    again = run(module_db, "--data", str(repo_data / "jinchang"))  # and later, without waiting
+    assert again.returncode == 0 and json.loads(again.stdout)["skipped"] is True
+    assert "already loaded" in again.stderr and "waiting" not in again.stderr
 
 
 def test_demo_load_with_missing_data_folder_says_what_is_missing(module_db, tmp_path):
