@@ -156,3 +156,22 @@ def module_sessionmaker(module_db):
     eng = make_engine(module_db, pool_size=2, max_overflow=2)
     yield make_sessionmaker(eng)
     eng.dispose()
+
+
+@pytest.fixture(scope="session")
+def load_template_cluster():
+    """The data directory of the load benchmark's kept template cluster (a stopped cluster whose database
+    ``gridmap_load`` holds the migrated schema and the Jinchang demo's core), in the clone's cluster folder where
+    the ``postgres`` user can reach it. Built if missing; removed at the end if this session built it."""
+    import shutil
+
+    from scripts.bench.clusters import PG_BIN, cluster_root
+    from scripts.bench.load import template_cluster
+
+    if not (PG_BIN / "initdb").exists():
+        pytest.skip(f"needs PostgreSQL's initdb and pg_ctl in {PG_BIN} (GRIDMAP_PG_BIN)")
+    before = set(cluster_root().glob("load-cluster-*/ready"))
+    data = template_cluster(log=lambda *_: None)
+    yield data
+    if data.parent / "ready" not in before:
+        shutil.rmtree(data.parent, ignore_errors=True)

@@ -1,13 +1,13 @@
 """Benchmark: incident intake under load with a database restart in the middle, against the same reports
 written straight into PostGIS.
 
-What it does, all on loopback and on its own temporary PostgreSQL cluster (``initdb`` + ``pg_ctl`` from
-``/usr/lib/postgresql/15/bin``, run as the ``postgres`` user when started as root, a temp data directory and a
-free port — the machine's own cluster is never touched):
+What it does, all on loopback and on its own temporary PostgreSQL cluster (:mod:`scripts.bench.clusters`:
+``initdb`` + ``pg_ctl``, run as the ``postgres`` user when started as root, in a folder it can reach wherever the
+clone is, on a free port — the machine's own cluster is never touched):
 
-1. creates the cluster as a copy of a kept template cluster (``var/bench/load-cluster-*``: a migrated
-   database with the Jinchang demo's published grid plan, built on first use and again whenever the schema,
-   demo code or data change);
+1. creates the cluster as a copy of a kept template cluster (``load-cluster-*`` in the clone's cluster folder: a
+   migrated database with the Jinchang demo's published grid plan, built on first use and again whenever the
+   schema, demo code or data change);
 2. draws ``--reports`` points inside the demo's grids (at least ~3 m from any border, outside exclusive grids
    unless drawn for one), so each has one right grid;
 3. starts ``uvicorn`` on a free port and posts every report to ``POST /api/v1/incidents`` with an
@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import fcntl
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -47,69 +47,12 @@ import shapely
 from sqlalchemy import text
 
 from layers.settings import DataSettings
-from scripts.bench.common import free_port, source_key, start_api, wait_http
+from scripts.bench.clusters import PG_BIN, TempCluster, cluster_root
+from scripts.bench.common import source_key, start_api, wait_http
 
 ROOT = Path(__file__).resolve().parents[2]
-PG_BIN = Path(os.environ.get("GRIDMAP_PG_BIN", "/usr/lib/postgresql/15/bin"))
 JINCHANG_DATA = DataSettings().jinchang
 INSIDE_M = 3.0
-
-
-class TempCluster:
-    """A throwaway PostgreSQL cluster in a temp directory (or ``directory``) on a free loopback port."""
-
-    def __init__(self, port: int | None = None, *, directory: Path | None = None) -> None:
-        self.port = port or free_port()
-        if directory is None:
-            self.dir = Path(tempfile.mkdtemp(prefix="gridmap-load-pg-"))
-        else:
-            self.dir = directory
-            self.dir.mkdir(parents=True)
-        self.data = self.dir / "data"
-        self.log = self.dir / "server.log"
-        self.as_postgres = os.geteuid() == 0
-        if self.as_postgres:
-            shutil.chown(self.dir, "postgres", "postgres")
-
-    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        cmd = [str(PG_BIN / args[0]), *args[1:]]
-        if self.as_postgres:
-            cmd = ["runuser", "-u", "postgres", "--", *cmd]
-        return subprocess.run(cmd, check=check, capture_output=True, text=True, cwd=self.dir)
-
-    def init(self) -> None:
-        """``initdb`` with trust auth for the loopback only."""
-        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync")
-
-    def copy_from(self, template: Path) -> None:
-        """Use a copy of a stopped cluster's data directory instead of ``initdb`` (owner and modes kept)."""
-        subprocess.run(["cp", "-a", str(template), str(self.data)], check=True)
-
-    def start(self) -> None:
-        """Start and wait until it accepts connections."""
-        opts = (f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.dir} -c max_connections=200 "
-                f"-c shared_buffers=128MB")
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", opts, "-w", "-t", "60", "start")
-
-    def crash(self) -> None:
-        """Stop at once, as a crash would (``-m immediate``): recovery replays the WAL on the next start."""
-        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
-
-    def stop(self) -> None:
-        """Stop cleanly, if running."""
-        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop", check=False)
-
-    def url(self, db: str) -> str:
-        """SQLAlchemy URL of database ``db`` on this cluster."""
-        return f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/{db}"
-
-    def remove(self) -> None:
-        """Stop and delete the data directory."""
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-TEMPLATE_ROOT = ROOT / "var" / "bench"
 
 
 def _template_key() -> str:
@@ -121,19 +64,26 @@ def _template_key() -> str:
 
 def template_cluster(log=print) -> Path:
     """The data directory of a stopped cluster holding the migrated database with the Jinchang demo (core: no
-    incidents or circles), built once per :func:`_template_key` under ``var/bench`` and copied for every run —
-    ``initdb``, migrations and the demo load take ~7 s, the copy well under one."""
+    incidents or circles), built once per :func:`_template_key` in :func:`~scripts.bench.clusters.cluster_root`
+    and copied for every run — ``initdb``, migrations and the demo load take ~7 s, the copy well under one."""
+    root = cluster_root()
+    home = root / f"load-cluster-{_template_key()}"
+    with (root / "load-cluster.lock").open("w") as lock:  # one builder at a time (a bench and a test run)
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (home / "ready").exists():
+            for old in root.glob("load-cluster-*"):  # earlier templates, or a build that was interrupted
+                if old.is_dir():
+                    shutil.rmtree(old, ignore_errors=True)
+            _build_template(home, log)
+    return home / "data"
+
+
+def _build_template(home: Path, log) -> None:
     from layers import migrate
     from layers.db import make_engine, make_sessionmaker
     from layers.demo import load_jinchang_demo
     from layers.settings import DatabaseSettings
 
-    home = TEMPLATE_ROOT / f"load-cluster-{_template_key()}"
-    if (home / "ready").exists():
-        return home / "data"
-    for old in TEMPLATE_ROOT.glob("load-cluster-*"):  # earlier templates, or a build that was interrupted
-        shutil.rmtree(old, ignore_errors=True)
-    TEMPLATE_ROOT.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
     cluster = TempCluster(directory=home)
     cluster.init()
@@ -148,7 +98,6 @@ def template_cluster(log=print) -> Path:
         cluster.stop()
     (home / "ready").write_text(time.strftime("%Y-%m-%d %H:%M:%S UTC\n", time.gmtime()), encoding="utf-8")
     log(f"load template cluster built in {time.perf_counter() - t:.1f} s: {home}")
-    return home / "data"
 
 
 def draw_reports(engine, n: int, seed: int) -> list[dict]:

@@ -41,7 +41,7 @@ def register(sub) -> None:
     p.add_argument("--no-write", action="store_true", help="不改写 BENCHMARKS.md (do not update BENCHMARKS.md; the "
                    "full run writes the summary at the top, --quick its own table at the end)")
     p.add_argument("--clean", action="store_true", help="删除保留的基准数据后退出 (drop the benchmark data kept "
-                   "between runs — gridmap_bench_* databases, var/bench — and exit; the next run rebuilds them)")
+                   "between runs — gridmap_bench_* databases, the clone's cluster folder — and exit; the next run rebuilds them)")
     p.set_defaults(func=_bench)
 
 
@@ -141,11 +141,14 @@ def _in_process(name: str, argv: list[str]) -> int:
 def _clean() -> int:
     import shutil
 
+    from scripts.bench.clusters import ClusterSettings
     from scripts.bench.common import drop_kept
 
     dropped = drop_kept()
-    shutil.rmtree(ROOT / "var" / "bench", ignore_errors=True)
-    print(f"[bench] 已删除 {len(dropped)} 个数据库 (dropped): {', '.join(dropped) or '-'}; var/bench removed",
+    clusters = ClusterSettings().cluster_dir
+    shutil.rmtree(clusters, ignore_errors=True)
+    shutil.rmtree(ROOT / "var" / "bench", ignore_errors=True)  # where clusters were kept before
+    print(f"[bench] 已删除 {len(dropped)} 个数据库 (dropped): {', '.join(dropped) or '-'}; {clusters} removed",
           file=sys.stderr)
     return 0
 

@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import pytest
 
-from scripts.bench.load import PG_BIN, run_load
+from scripts.bench.clusters import PG_BIN
+from scripts.bench.load import run_load
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not (PG_BIN / "initdb").exists(), reason="needs PostgreSQL 15's initdb and pg_ctl"),
+    pytest.mark.skipif(not (PG_BIN / "initdb").exists(), reason="needs PostgreSQL's initdb and pg_ctl"),
 ]
 
 N = 500
 
 
 @pytest.fixture(scope="module")
-def result(repo_data):
+def result(repo_data, load_template_cluster):
     return run_load(reports=N, clients=16, restarts=1, down_s=2.0, workers=1, peer=False, log=lambda *_: None)
 
 
