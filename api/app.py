@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from api.errors import install_error_handlers
 from api.limits import install_limits
+from api.read_your_writes import install_read_your_writes
 from api.routes import auth as auth_routes
 from api.routes import circles as circle_routes
 from api.routes import coverage as coverage_routes
@@ -21,7 +22,7 @@ from api.routes import plan_editor as plan_editor_routes
 from api.routes import services as services_routes
 from api.settings import Settings
 from api.worker import install_worker_id
-from layers.db import make_engine, make_sessionmaker
+from layers.replica import Databases
 
 DESCRIPTION = """
 **gridmap 社区网格化服务管理** — 网格、楼栋、设施、15分钟便民服务圈与事件派遣。
@@ -38,13 +39,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        engine = make_engine(settings.db)
-        app.state.engine = engine
-        app.state.sessionmaker = make_sessionmaker(engine)
+        databases = Databases(settings.db)  # the primary, and the read replica if GRIDMAP_DATABASE_READ_URL
+        app.state.databases = databases
+        app.state.engine = databases.primary
+        app.state.sessionmaker = databases.primary_sessions
         try:
             yield
         finally:
-            engine.dispose()
+            databases.dispose()
 
     app = FastAPI(
         title="gridmap 社区网格化服务管理 API",
@@ -55,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     install_limits(app, settings)
+    install_read_your_writes(app, settings)
     install_worker_id(app)
     app.include_router(health.router)
     app.include_router(auth_routes.router)

@@ -1,4 +1,5 @@
-"""Named FastAPI dependencies (``SessionDep``, ``SettingsDep``) and small reusable query parsers."""
+"""Named FastAPI dependencies (``SessionDep`` for writes and reads that must see them, ``ReadSessionDep`` for
+read-heavy endpoints that may use a read replica, ``SettingsDep``) and small reusable query parsers."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 from sqlalchemy.orm import Session
 
+from api.read_your_writes import READ_AFTER_HEADER, WROTE_COOKIE
 from api.settings import Settings
 from gis.coords import parse_bbox
+from layers.replica import parse_position
 
 
 def get_settings(request: Request) -> Settings:
@@ -20,6 +23,22 @@ def get_settings(request: Request) -> Settings:
 def get_session(request: Request) -> Iterator[Session]:
     """A database session for one request; committed by the route, always closed."""
     session = request.app.state.sessionmaker()
+    try:
+        yield session
+    except Exception:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def get_read_session(request: Request) -> Iterator[Session]:
+    """A read-only session for a read-heavy endpoint: on the read replica when one is configured, answers and has
+    replayed the caller's last write (the ``gridmap_wrote`` cookie or ``Gridmap-Read-After`` header), else on
+    the primary (:mod:`layers.replica`)."""
+    after = parse_position(request.cookies.get(WROTE_COOKIE) or request.headers.get(READ_AFTER_HEADER))
+    session, source = request.app.state.databases.read_session(after=after)
+    request.state.read_source = source
     try:
         yield session
     except Exception:
@@ -45,4 +64,5 @@ def bbox_query(
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
+ReadSessionDep = Annotated[Session, Depends(get_read_session)]
 BBoxDep = Annotated[tuple[float, float, float, float] | None, Depends(bbox_query)]

@@ -23,6 +23,17 @@ class DatabaseSettings(BaseSettings):
         validation_alias=AliasChoices("GRIDMAP_DATABASE_URL", "GRIDMAP_DB_URL", "url"),
         description="SQLAlchemy URL, e.g. postgresql+psycopg2://postgres@127.0.0.1:5432/gridmap",
     )
+    read_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("GRIDMAP_DATABASE_READ_URL", "GRIDMAP_DB_READ_URL", "read_url"),
+        description="a streaming replica of the primary for read-heavy endpoints (locate, layers, OGC, maps, "
+        "tiles, public lists); unset: everything reads from the primary",
+    )
+    replica_retry_s: float = Field(
+        default=5.0, gt=0, description="after the replica fails to answer, reads use the primary for this long")
+    read_your_writes_s: int = Field(
+        default=300, ge=1, description="how long after a write the writer's reads check that the replica has "
+        "replayed it (the cookie's lifetime)")
     host: str = "127.0.0.1"
     port: int = 5432
     user: str = "postgres"
@@ -41,6 +52,7 @@ class DatabaseSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _assemble_url(self) -> DatabaseSettings:
+        self.read_url = _psycopg2_url(self.read_url) if self.read_url else None
         if not self.url:
             self.url = URL.create(
                 "postgresql+psycopg2",
@@ -50,8 +62,8 @@ class DatabaseSettings(BaseSettings):
                 port=self.port,
                 database=self.name,
             ).render_as_string(hide_password=False)
-        elif self.url.startswith("postgresql://") or self.url.startswith("postgres://"):
-            self.url = "postgresql+psycopg2://" + self.url.split("://", 1)[1]
+        else:
+            self.url = _psycopg2_url(self.url)
         return self
 
     @property
@@ -60,9 +72,25 @@ class DatabaseSettings(BaseSettings):
         return make_url(self.url or "")
 
     def with_database(self, name: str) -> DatabaseSettings:
-        """A copy pointing at another database on the same server (used for throwaway test databases)."""
+        """A copy pointing at another database on the same server (and on its replica, if one is set; used for
+        throwaway test databases)."""
         url = self.sqlalchemy_url.set(database=name).render_as_string(hide_password=False)
-        return self.model_copy(update={"url": url, "name": name})
+        read_url = make_url(self.read_url).set(database=name).render_as_string(hide_password=False) \
+            if self.read_url else None
+        return self.model_copy(update={"url": url, "name": name, "read_url": read_url})
+
+    def replica_settings(self) -> DatabaseSettings | None:
+        """Settings of the read replica (same pool and timeouts), or ``None`` if there is none."""
+        if not self.read_url:
+            return None
+        return self.model_copy(update={"url": self.read_url, "read_url": None})
+
+
+def _psycopg2_url(url: str) -> str:
+    """``postgresql://`` and ``postgres://`` URLs with the psycopg2 driver SQLAlchemy is to use."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg2://" + url.split("://", 1)[1]
+    return url
 
 
 def _default_data_dir() -> Path:

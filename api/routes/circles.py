@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from api.auth import Principal, require_roles
-from api.deps import BBoxDep, SessionDep
+from api.deps import BBoxDep, ReadSessionDep, SessionDep
 from gis.coords import CRS, to_wgs84
 from gis.domain import UserRole
 
@@ -32,7 +32,7 @@ def _types(value: str | None) -> list[str] | None:
     response_description="GeoJSON FeatureCollection",
 )
 def get_circles(
-    session: SessionDep,
+    session: ReadSessionDep,
     bbox: BBoxDep,
     type: Annotated[str | None, Query(description="设施类型代码 (facility type code)", max_length=50)] = None,  # noqa: A002
     minutes: Annotated[float | None, Query(gt=0, le=120, description="步行分钟 (walking minutes)")] = None,
@@ -51,7 +51,7 @@ def get_circles(
     summary="服务圈统计 (circle counts)",
     description="按类型、预算、方法统计已存服务圈 (stored circles per type, budget and method).",
 )
-def get_circle_stats(session: SessionDep) -> dict[str, Any]:
+def get_circle_stats(session: ReadSessionDep) -> dict[str, Any]:
     """Counts of stored circles."""
     from layers import service_circles as sc  # numba, scipy, geopandas: loaded on first use
     return {"rows": sc.circle_stats(session)}
@@ -65,7 +65,7 @@ def get_circle_stats(session: SessionDep) -> dict[str, Any]:
     "first; optionally the point's own service area. Straight line × 1.3 where there is no network.)",
 )
 def get_reachable(
-    session: SessionDep,
+    session: ReadSessionDep,
     lon: Annotated[float, Query(ge=-180, le=180, description="经度 (longitude)")],
     lat: Annotated[float, Query(ge=-90, le=90, description="纬度 (latitude)")],
     crs: Annotated[CRS, Query(description="坐标系 wgs84|cgcs2000|gcj02|bd09")] = CRS.WGS84,

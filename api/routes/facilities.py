@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Query, UploadFile
 
 from api.auth import Principal, require_roles
-from api.deps import BBoxDep, SessionDep, SettingsDep
+from api.deps import BBoxDep, ReadSessionDep, SessionDep, SettingsDep
 from gis.domain import UserRole
 from gis.errors import InvalidInput, PayloadTooLarge
 from layers import facilities
@@ -29,7 +29,7 @@ MAX_UPLOAD_BYTES = 20 * 1024 * 1024
     response_description="GeoJSON FeatureCollection",
 )
 def get_facilities(
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     bbox: BBoxDep,
     type: Annotated[  # noqa: A002 - the public parameter name
@@ -59,7 +59,7 @@ def get_facilities(
     description="全部设施类型：代码、中文名、英文名、类别及设施数 (every facility type with Chinese and English "
     "names, its group and the number of facilities).",
 )
-def get_facility_types(session: SessionDep) -> dict[str, Any]:
+def get_facility_types(session: ReadSessionDep) -> dict[str, Any]:
     """Every facility type with its names, group and count."""
     return {"types": facilities.facility_types(session)}
 

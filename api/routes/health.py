@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 
 from gis.errors import ServiceUnavailable
 from layers.db import ping
 
 router = APIRouter(tags=["health 健康检查"])
+DATABASE_DOWN = "数据库暂时不可用，请稍后重试 (the database is not reachable; retry later)"
 
 
 @router.get(
@@ -17,14 +19,18 @@ router = APIRouter(tags=["health 健康检查"])
     responses={503: {"description": "数据库不可用 (database down)"}},
 )
 def healthz(request: Request) -> JSONResponse:
-    """Answer 200 with the PostgreSQL and PostGIS versions and this process's opaque worker id (also in the
+    """Answer 200 with the PostgreSQL and PostGIS versions, where reads go (``reads``: the replica or the
+    primary, and whether that server is a standby) and this process's opaque worker id (also in the
     ``X-Gridmap-Worker`` header of every answer), or 503 with Retry-After if the database is down."""
     try:
         versions = ping(request.app.state.engine)
-    except ServiceUnavailable as exc:
+        reads = request.app.state.databases.read_status()
+    except (ServiceUnavailable, OperationalError) as exc:
+        message = exc.message if isinstance(exc, ServiceUnavailable) else DATABASE_DOWN
         return JSONResponse(
-            {"status": "unhealthy", "database": "unreachable", "message": exc.message},
+            {"status": "unhealthy", "database": "unreachable", "message": message},
             status_code=503,
             headers={"Retry-After": "2"},
         )
-    return JSONResponse({"status": "ok", "database": "ok", **versions, "worker": request.app.state.worker_id})
+    return JSONResponse({"status": "ok", "database": "ok", **versions, "reads": reads,
+                         "worker": request.app.state.worker_id})

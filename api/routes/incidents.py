@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.audit import AuditDep
 from api.auth import OptionalUser, Principal, require_roles
-from api.deps import SessionDep
+from api.deps import ReadSessionDep, SessionDep
 from gis import incidents as R
 from gis.domain import UserRole
 from gis.errors import Forbidden, InvalidInput
@@ -174,7 +174,7 @@ def escalate_overdue(session: SessionDep, principal: Escalator) -> dict[str, Any
 
 @router.get("/kpis", summary="考核指标：按网格/社区/街道/月份/类别 (KPIs by grid, community, street, month, category)")
 def kpis(
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: OptionalUser,
     by: Annotated[str, Query(description="grid | community | street | month | category")] = "grid",
     since: Annotated[dt.datetime | None, Query(description="上报时间起 (reported since)")] = None,

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from api.deps import BBoxDep, SessionDep, SettingsDep
+from api.deps import BBoxDep, ReadSessionDep, SettingsDep
 from layers.features import LAYERS, LayerSpec, read_layer
 
 router = APIRouter(prefix="/api/v1/layers", tags=["layers 图层"])
@@ -16,7 +16,7 @@ GEOJSON = "application/geo+json"
 
 def _add_layer_route(spec: LayerSpec) -> None:
     def read(
-        session: SessionDep,
+        session: ReadSessionDep,
         settings: SettingsDep,
         bbox: BBoxDep,
         limit: Annotated[int | None, Query(ge=1, description="每页要素数 (features per page)")] = None,

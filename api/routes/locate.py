@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
-from api.deps import SessionDep, SettingsDep
+from api.deps import ReadSessionDep, SettingsDep
 from gis.errors import PayloadTooLarge
 from layers import locate as loc
 from layers import locate_io
@@ -23,7 +23,7 @@ PlanParam = Annotated[int | None, Query(ge=1, description="网格方案编号，
 
 @router.get("", summary="定位：点属于哪个网格、谁负责（不保存） (which grid is this point in, and who is responsible)")
 def locate_point(
-    session: SessionDep,
+    session: ReadSessionDep,
     lon: Annotated[float, Query(description="经度 (longitude)", examples=[102.1855])],
     lat: Annotated[float, Query(description="纬度 (latitude)", examples=[38.5015])],
     crs: CrsParam = "wgs84",
@@ -57,7 +57,7 @@ def _wants(request: Request, format: str | None, default: str) -> str:
 )
 async def locate_batch(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     crs: CrsParam = "wgs84",
     plan_id: PlanParam = None,

@@ -14,7 +14,7 @@ from fastapi import Path as FPath
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from api.auth import Principal, read_token
-from api.deps import SessionDep, SettingsDep
+from api.deps import ReadSessionDep, SettingsDep
 from api.settings import Settings
 from gis.domain import FACILITY_TYPES, IncidentState, UserRole
 from gis.errors import Forbidden, NotAuthenticated, NotFound
@@ -142,7 +142,7 @@ def own_file(path: str) -> FileResponse:
     summary="从这里15分钟能到哪里：每类设施最近一处及是否在其服务圈内 (what can I reach from here)",
 )
 def public_reach(
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     lon: Annotated[float, Query(ge=-180, le=180, description="经度 (longitude)")],
     lat: Annotated[float, Query(ge=-90, le=90, description="纬度 (latitude)")],
@@ -164,7 +164,7 @@ def public_reach(
     summary="某类设施的15分钟服务圈（合并、简化，地图用）(a type's service circles for the map)",
 )
 def public_circles(
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     type_code: Annotated[Literal[tuple(TYPE_CODES)], FPath(description="设施类型 (facility type)")],
 ) -> dict:
@@ -180,7 +180,7 @@ def public_circles(
     "/maps/public/boards/{code}.json",
     summary="网格公示牌内容（公开：角色、姓名与公示电话）(a grid's contact board, as published)",
 )
-def public_board(session: SessionDep, code: Annotated[str, FPath(pattern=r"^[0-9]{15}$")]) -> dict:
+def public_board(session: ReadSessionDep, code: Annotated[str, FPath(pattern=r"^[0-9]{15}$")]) -> dict:
     """The roles of a grid's group with names and *published* phones only — what its printed 公示牌 shows.
     Vacant roles come with an empty list."""
     found = map_data.boards(session, grid_code=code)
@@ -195,7 +195,7 @@ def public_board(session: SessionDep, code: Annotated[str, FPath(pattern=r"^[0-9
     responses={200: {"content": HTML}},
     summary="公众设施地图：设施、15分钟生活圈、网格公示牌、七个一、搜索、可达 (public facility map)",
 )
-def public_page(request: Request, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+def public_page(request: Request, session: ReadSessionDep, settings: SettingsDep) -> HTMLResponse:
     """Facilities by type, each type's 15-minute circle, community and grid boundaries with each grid's contact
     board, "七个一" per village, search, and "what can I reach from here" on click. No personal data."""
     ctx = _ctx(request, settings)
@@ -208,7 +208,7 @@ def public_page(request: Request, session: SessionDep, settings: SettingsDep) ->
 )
 def grid_problems(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     plan_id: Annotated[int | None, Query(ge=1, description="网格方案，默认现行 (plan id, default in force)")] = None,
 ) -> dict:
@@ -227,7 +227,7 @@ def grid_problems(
 )
 def grids_page(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     plan_id: Annotated[int | None, Query(ge=1, description="网格方案，默认现行 (plan id, default in force)")] = None,
     problems: Annotated[bool, Query(description="显示校验问题 (show validation problems)")] = True,
@@ -261,7 +261,7 @@ FilterDep = Annotated[map_data.IncidentFilter, Depends(incident_filter)]
     responses={200: {"content": HTML}, 401: {"description": "需要登录"}, 403: {"description": "仅限工作人员"}},
     summary="事件调度图（仅工作人员）：状态/类别、超期、聚合、热力、筛选 (dispatch map, staff only)",
 )
-def incidents_page(request: Request, session: SessionDep, settings: SettingsDep, flt: FilterDep) -> Response:
+def incidents_page(request: Request, session: ReadSessionDep, settings: SettingsDep, flt: FilterDep) -> Response:
     """Incidents by state and category with overdue ones ringed in red, clustering and a heat map, the grid
     overlay, and filters by date, grid and category. Staff only (bearer token or the ``gridmap_token`` cookie);
     a scoped account sees its own area only. No reporter names or phones. A browser that is not signed in is
@@ -292,7 +292,7 @@ def incidents_page(request: Request, session: SessionDep, settings: SettingsDep,
 )
 def coverage_page(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     type: Annotated[Literal[tuple(TYPE_CODES)], Query(description="设施类型 (facility type code)")] = "clinic",
     sites: Annotated[int, Query(ge=0, le=20, description="建议选址个数 (number of suggested sites)")] = 5,
@@ -311,7 +311,7 @@ def coverage_page(
 )
 def vector_tile(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     layer: Literal[map_data.TILE_LAYERS],
     z: int,
     x: int,

@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from api.deps import BBoxDep, SessionDep, SettingsDep
+from api.deps import BBoxDep, ReadSessionDep, SettingsDep
 from gis.errors import NotFound
 from layers.features import LAYERS, read_layer
 from layers.ogc_features import layer_extent, read_feature
@@ -79,7 +79,7 @@ def conformance() -> JSONResponse:
 
 
 @router.get("/collections", summary="图层集合 (collections)")
-def collections(request: Request, session: SessionDep) -> JSONResponse:
+def collections(request: Request, session: ReadSessionDep) -> JSONResponse:
     """Every public layer as a collection."""
     base = _base(request)
     return JSONResponse({
@@ -89,7 +89,7 @@ def collections(request: Request, session: SessionDep) -> JSONResponse:
 
 
 @router.get("/collections/{collection_id}", summary="一个图层集合 (one collection)")
-def collection(request: Request, session: SessionDep, collection_id: str) -> JSONResponse:
+def collection(request: Request, session: ReadSessionDep, collection_id: str) -> JSONResponse:
     """One collection's description and extent."""
     return JSONResponse(_collection(request, session, collection_id))
 
@@ -97,7 +97,7 @@ def collection(request: Request, session: SessionDep, collection_id: str) -> JSO
 @router.get("/collections/{collection_id}/items", summary="要素 (features, paged)")
 def items(
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     bbox: BBoxDep,
     collection_id: str,
@@ -128,7 +128,7 @@ def items(
 
 
 @router.get("/collections/{collection_id}/items/{feature_id}", summary="一个要素 (one feature)")
-def item(request: Request, session: SessionDep, collection_id: str, feature_id: int) -> JSONResponse:
+def item(request: Request, session: ReadSessionDep, collection_id: str, feature_id: int) -> JSONResponse:
     """One feature by id."""
     feature = read_feature(session, collection_id, feature_id)
     base = f"{_base(request)}/collections/{collection_id}"

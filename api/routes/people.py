@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
 from api.auth import Principal, require_roles
-from api.deps import SessionDep
+from api.deps import ReadSessionDep, SessionDep
 from gis.domain import UserRole
 from gis.errors import Forbidden
 from layers import roster
@@ -39,7 +39,7 @@ def _scoped_unit(principal: Principal, unit: str | None) -> str | None:
             responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}},
                              "description": "JSON，或 format=csv 时为 CSV (JSON, or CSV with format=csv)"}})
 def roster_audit(
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: StaffUser,
     unit: Annotated[str | None, Query(pattern=r"^[0-9]{6,15}$",
                                       description="街道/社区/网格编码前缀 (street, community or grid code prefix)")] = None,
@@ -55,7 +55,7 @@ def roster_audit(
 
 @router.get("/api/v1/roster/summary", summary="缺岗汇总：按网格、社区或街道 (vacancy counts by grid, community or street)")
 def roster_summary(
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: StaffUser,
     by: Annotated[Literal["grid", "community", "street"], Query(description="汇总层级 (level)")] = "community",
     plan_id: Annotated[int | None, Query(ge=1)] = None,
@@ -67,7 +67,7 @@ def roster_summary(
 
 
 @router.get("/api/v1/grids/{code}/board", summary="网格公示牌 (a grid's public contact board)")
-def grid_board(session: SessionDep, code: GridCode) -> dict:
+def grid_board(session: ReadSessionDep, code: GridCode) -> dict:
     """Roles of the grid group with their published phone numbers; no private data."""
     return roster.contact_board(session, code)
 
@@ -77,7 +77,7 @@ def grid_board(session: SessionDep, code: GridCode) -> dict:
     summary="网格公示牌打印页 (printable contact board, one page per grid)",
     response_class=HTMLResponse,
 )
-def grid_board_page(session: SessionDep, code: GridCode) -> HTMLResponse:
+def grid_board_page(session: ReadSessionDep, code: GridCode) -> HTMLResponse:
     """The contact board as a printable A4 page."""
     return HTMLResponse(board_page(roster.contact_board(session, code)))
 

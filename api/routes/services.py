@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from api.audit import AuditDep
 from api.auth import Principal, require_roles
-from api.deps import SessionDep
+from api.deps import ReadSessionDep, SessionDep
 from gis.coords import CRS
 from gis.domain import UserRole
 from gis.errors import Forbidden
@@ -202,7 +202,7 @@ def post_wish(session: SessionDep, body: WishIn) -> dict:
 
 @router.get("/api/v1/wishes/public", summary="微心愿公示 (public list of wishes, no names)")
 def public_wishes(
-    session: SessionDep,
+    session: ReadSessionDep,
     grid: Annotated[str | None, Query(pattern=r"^[0-9]{6,15}$", description="网格/社区编码前缀")] = None,
     state: Annotated[WishState | None, Query()] = None,
 ) -> dict:

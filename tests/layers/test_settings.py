@@ -19,6 +19,43 @@ def test_url_wins_and_gets_the_driver(monkeypatch):
     assert s.with_database("y").sqlalchemy_url.database == "y"
 
 
+def test_read_replica_url(monkeypatch):
+    monkeypatch.setenv("GRIDMAP_DATABASE_URL", "postgresql://a@primary:5432/x")
+    monkeypatch.setenv("GRIDMAP_DATABASE_READ_URL", "postgres://a@standby:5433/x")
+    s = DatabaseSettings(_env_file=None)
+    assert s.read_url == "postgresql+psycopg2://a@standby:5433/x"
+    replica = s.replica_settings()
+    assert replica.url == s.read_url and replica.read_url is None and replica.pool_size == s.pool_size
+    moved = s.with_database("y")  # a throwaway database is the same name on the primary and on its replica
+    assert moved.sqlalchemy_url.database == "y" and moved.replica_settings().sqlalchemy_url.database == "y"
+    assert moved.replica_settings().sqlalchemy_url.host == "standby"
+    monkeypatch.setenv("GRIDMAP_DATABASE_READ_URL", "")  # empty: no replica
+    assert DatabaseSettings(_env_file=None).replica_settings() is None
+
+
+def test_read_sessions_without_a_replica_are_read_only_on_the_primary(db_settings):
+    """Read-heavy endpoints get read-only sessions on the primary too, so a write slipped into one fails in every
+    test, not only behind a replica; the write sessions of the same pool stay writable."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import InternalError
+
+    from layers.replica import Databases, ReadSource
+
+    databases = Databases(db_settings.model_copy(update={"pool_size": 1, "max_overflow": 0}))
+    try:
+        session, source = databases.read_session(after="0/0")
+        with session:
+            assert source is ReadSource.PRIMARY
+            with pytest.raises(InternalError, match="read-only transaction"):
+                session.execute(text("CREATE TEMP TABLE should_fail (a int)"))
+        with databases.primary_sessions() as session:
+            assert session.scalar(text("SHOW transaction_read_only")) == "off"
+        assert databases.read_status() == {"from": "primary", "replica": "none"}
+        assert databases.write_position().count("/") == 1
+    finally:
+        databases.dispose()
+
+
 def test_placeholder_secret_refused_in_production():
     with pytest.raises(ValueError):
         ApiSettings(_env_file=None, environment="production", secret_key="change-me")
