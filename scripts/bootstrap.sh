@@ -3,7 +3,7 @@
 #
 #   scripts/bootstrap.sh demo   # set up, load the Jinchang demo, serve on http://127.0.0.1:8000  (make demo)
 #   scripts/bootstrap.sh test   # set up, load the demo, run the whole test suite                 (make test)
-#   scripts/bootstrap.sh setup  # set up only
+#   scripts/bootstrap.sh setup  # set up only (Python env, PostGIS, migrations, offline map assets)
 #   scripts/bootstrap.sh bench [ARGS]  # set up with the browser and assets, run `gridmap bench ARGS` (make bench)
 #
 # PostGIS is found in this order: GRIDMAP_DATABASE_URL if set; else a working URL already in .env; else
@@ -196,7 +196,10 @@ if [ "$MODE" != bench ]; then  # the benchmarks build their own databases (from 
   "$PY" -m scripts.cli db upgrade
 fi
 case "$MODE" in
-  setup) step_dev_tools ;;
+  setup)  # like demo without the demo: every page answers once data is loaded (the maps' JS/CSS included)
+    step_dev_tools
+    step_assets
+    ;;
   bench)  # the maps benchmark opens its pages in Chromium with the offline assets; no demo needed
     step_browser
     step_assets
