@@ -7,7 +7,7 @@ import zoneinfo
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from layers.settings import DatabaseSettings
+from layers.settings import DatabaseSettings, WalkSettings
 
 PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "dev-secret-change-me"}
 
@@ -69,6 +69,8 @@ class ApiSettings(BaseSettings):
 class Settings:
     """All settings of one app instance, grouped by concern."""
 
-    def __init__(self, *, api: ApiSettings | None = None, db: DatabaseSettings | None = None) -> None:
+    def __init__(self, *, api: ApiSettings | None = None, db: DatabaseSettings | None = None,
+                 walk: WalkSettings | None = None) -> None:
         self.api = api or ApiSettings()
         self.db = db or DatabaseSettings()
+        self.walk = walk or WalkSettings()

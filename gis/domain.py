@@ -7,6 +7,16 @@ from __future__ import annotations
 
 from enum import Enum
 
+WALK_SPEED_KMH = 5.0
+"""Walking speed assumed unless configured (GB 50180-2018 life circles: 15 min ≈ 1,250 m at 5 km/h); the
+service reads the configured one from ``layers.settings.WalkSettings`` (``GRIDMAP_WALK_SPEED_KMH``)."""
+
+
+def walk_metres(minutes: float, speed_kmh: float = WALK_SPEED_KMH) -> float:
+    """Metres walked in ``minutes`` at ``speed_kmh`` (the same arithmetic as ``gis.isochrones.minutes_to_meters``,
+    so a budget computed here and one stored with a circle are the same number)."""
+    return float(minutes) * speed_kmh * 1000.0 / 60.0
+
 
 class LabelledEnum(str, Enum):
     """A string enum whose members carry a Chinese label: ``Member = ("value", "中文")``."""

@@ -30,10 +30,11 @@ import numpy as np
 import shapely
 
 from gis import _iso_kernels as _kern
+from gis.domain import WALK_SPEED_KMH
 from gis.errors import InvalidInput
 from gis.network import StreetGraph
 
-DEFAULT_SPEED_KMH = 5.0
+DEFAULT_SPEED_KMH = WALK_SPEED_KMH
 DEFAULT_MINUTES = (5.0, 10.0, 15.0)
 DEFAULT_METERS = (300.0, 500.0, 1000.0)  # GB 50180-2018 5/10/15-minute life circles
 DEFAULT_BUFFER_M = 50.0

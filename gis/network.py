@@ -13,6 +13,7 @@ here touches a database.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -60,7 +61,7 @@ def transform_geoms(geoms, src: str, dst: str):
     """Reproject an array of shapely geometries (vectorised through pyproj)."""
     if src == dst:
         return geoms
-    tr = Transformer.from_crs(src, dst, always_xy=True)
+    tr = transformer(src, dst)
 
     def fn(xy):
         x, y = tr.transform(xy[:, 0], xy[:, 1])
@@ -69,11 +70,24 @@ def transform_geoms(geoms, src: str, dst: str):
     return shapely.transform(geoms, fn)
 
 
+_TRANSFORMERS = threading.local()
+
+
+def transformer(src: str, dst: str) -> Transformer:
+    """A lon/lat-ordered pyproj transformer from ``src`` to ``dst``, made once per thread (making one costs
+    tens to hundreds of milliseconds, and pyproj objects must not be shared between threads)."""
+    cache = _TRANSFORMERS.__dict__.setdefault("by_pair", {})
+    key = (src, dst)
+    if key not in cache:
+        cache[key] = Transformer.from_crs(src, dst, always_xy=True)
+    return cache[key]
+
+
 def transform_xy(x, y, src: str, dst: str) -> tuple[np.ndarray, np.ndarray]:
     """Reproject coordinate arrays."""
     if src == dst:
         return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    tr = Transformer.from_crs(src, dst, always_xy=True)
+    tr = transformer(src, dst)
     x2, y2 = tr.transform(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
     return np.asarray(x2, dtype=float), np.asarray(y2, dtype=float)
 

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from gis import coverage as gcov
 from gis import network as gnet
-from gis.domain import FACILITY_TYPES, FUNCTION_ROOMS, SEVEN_ONES, AreaLevel
+from gis.domain import FACILITY_TYPES, FUNCTION_ROOMS, SEVEN_ONES, WALK_SPEED_KMH, AreaLevel, walk_metres
 from gis.errors import InvalidInput, NotFound
 from gis.network import augmented_csr
 from layers import models as m
@@ -34,7 +34,7 @@ from layers.coverage_models import BuildingAccess, CoverageRun, SiteSuggestion
 from layers.features import current_plan_id
 from layers.networks import data_centre, default_network, load_graph, network_version
 
-DEFAULT_BUDGET_M = 1250.0  # 15 minutes at 5 km/h
+DEFAULT_BUDGET_M = walk_metres(15)  # 15 minutes at the default speed; callers pass the configured one
 DEFAULT_LIMIT_M = 3000.0
 SNAP_M = 250.0
 _NAMES = {code: (zh, en) for code, _g, zh, en in FACILITY_TYPES}
@@ -208,30 +208,48 @@ def coverage_report(session: Session, *, type_codes: Sequence[str] | None = None
     return df
 
 
+# A building is uncovered by a type when its walk to the nearest facility of the type is longer than the budget
+# (or there is none); the one predicate behind /api/v1/coverage/uncovered, the coverage map and its tiles.
+UNCOVERED_FROM = "building_access ba JOIN buildings b ON b.id = ba.building_id"
+UNCOVERED_WHERE = ("ba.type_code = :t AND (ba.distance_m IS NULL OR ba.distance_m > :budget) "
+                   "AND (CAST(:cc AS text) IS NULL OR b.community_code = :cc)")
+
+
+def uncovered_totals(session: Session, type_code: str, *, budget_m: float,
+                     community_code: str | None = None) -> tuple[int, int]:
+    """``(buildings, households)`` uncovered by ``type_code`` (``building_access`` must be fresh)."""
+    n, hh = session.execute(text(f"SELECT count(*), coalesce(sum(b.households), 0) FROM {UNCOVERED_FROM} "
+                                 f"WHERE {UNCOVERED_WHERE}"),
+                            {"t": type_code, "budget": budget_m, "cc": community_code}).one()
+    return int(n), int(hh)
+
+
 def uncovered_buildings(session: Session, type_code: str, *, budget_m: float = DEFAULT_BUDGET_M,
                         community_code: str | None = None, network: str | None = None,
                         limit: int = 5000) -> dict:
-    """Buildings not within ``budget_m`` of a facility of ``type_code`` as GeoJSON (aggregate counts only)."""
+    """Buildings not within ``budget_m`` of a facility of ``type_code`` as GeoJSON (aggregate counts only),
+    most households first: ``count``/``households`` of the features given, ``total_buildings``/
+    ``total_households`` of all (``truncated`` when ``limit`` cut the list)."""
     _check_types([type_code])
     ensure_access(session, network=network, type_codes=[type_code])
-    rows = session.execute(text("""
+    params = {"t": type_code, "budget": budget_m, "cc": community_code}
+    rows = session.execute(text(f"""
         SELECT b.id, b.name, b.community_code, b.households, b.residents, ba.distance_m, ba.method, b.source,
                ST_AsGeoJSON(ST_PointOnSurface(b.geom), 7)
-        FROM building_access ba JOIN buildings b ON b.id = ba.building_id
-        WHERE ba.type_code = :t AND (ba.distance_m IS NULL OR ba.distance_m > :budget)
-          AND (CAST(:cc AS text) IS NULL OR b.community_code = :cc)
-        ORDER BY b.households DESC, b.id LIMIT :limit"""),
-        {"t": type_code, "budget": budget_m, "cc": community_code, "limit": limit}).all()
+        FROM {UNCOVERED_FROM} WHERE {UNCOVERED_WHERE}
+        ORDER BY b.households DESC, b.id LIMIT :limit"""), {**params, "limit": limit}).all()
     feats = [{"type": "Feature", "id": r[0], "geometry": json.loads(r[8]), "properties": {
         "building_id": r[0], "name": r[1], "community_code": r[2], "households": r[3], "residents": r[4],
         "distance_m": r[5], "method": r[6], "source": r[7]}} for r in rows]
+    total, households = uncovered_totals(session, type_code, budget_m=budget_m, community_code=community_code)
     return {"type": "FeatureCollection", "type_code": type_code, "type_zh": _NAMES[type_code][0],
             "budget_m": budget_m, "count": len(feats), "households": int(sum(r[3] or 0 for r in rows)),
+            "total_buildings": total, "total_households": households, "truncated": total > len(feats),
             "features": feats}
 
 
 def building_services(session: Session, building_id: int, *, budget_m: float = DEFAULT_BUDGET_M,
-                      network: str | None = None) -> dict:
+                      network: str | None = None, speed_kmh: float = WALK_SPEED_KMH) -> dict:
     """Which service types one building reaches within ``budget_m`` on foot, with distances and the nearest
     facility of each type."""
     b = session.get(m.Building, building_id)
@@ -243,7 +261,7 @@ def building_services(session: Session, building_id: int, *, budget_m: float = D
         FROM building_access ba LEFT JOIN facilities f ON f.id = ba.nearest_facility_id
         WHERE ba.building_id = :b ORDER BY ba.distance_m NULLS LAST, ba.type_code"""), {"b": building_id}).all()
     types = [{"type_code": r[0], "type_zh": _NAMES[r[0]][0], "type_en": _NAMES[r[0]][1], "distance_m": r[1],
-              "minutes": None if r[1] is None else round(r[1] / (5000 / 60), 1),
+              "minutes": None if r[1] is None else round(r[1] / walk_metres(1, speed_kmh), 1),
               "covered": r[1] is not None and r[1] <= budget_m, "method": r[2],
               "nearest_facility_id": r[3], "nearest_facility": r[4]} for r in rows]
     return {"building_id": building_id, "name": b.name, "community_code": b.community_code,

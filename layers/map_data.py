@@ -29,7 +29,6 @@ from layers.features import current_plan_id
 from layers.roster import BOARD_ROLES, roster_audit
 
 TYPE_ZH = {code: zh for code, _g, zh, _en in FACILITY_TYPES}
-FALLBACK_REACH_M = 1000.0  # 15 minutes at 4 km/h, as the crow flies, when a type has no circles yet
 OPEN_STATES = [s.value for s in IncidentState if s is not IncidentState.CLOSED]
 
 
@@ -132,31 +131,6 @@ def circles_by_type(
     out = _gdf(rows, ["type_code", "minutes", "source"])
     out["type_zh"] = out["type_code"].map(TYPE_ZH).fillna(out["type_code"])
     return out
-
-
-def reach(session: Session, lon: float, lat: float, *, budget_m: float = FALLBACK_REACH_M) -> list[dict]:
-    """What can I reach from here: per facility type, the nearest facility (metres on the sphere) and whether
-    the point is inside one of the type's service circles — or, for a type without circles, within
-    ``budget_m`` as the crow flies. Reachable types first, then by distance."""
-    rows = session.execute(
-        text(
-            "WITH p AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS g), "
-            "t AS (SELECT DISTINCT type_code FROM facilities) "
-            "SELECT t.type_code, n.name, n.d, "
-            "EXISTS (SELECT 1 FROM service_circles c WHERE c.type_code = t.type_code), "
-            "EXISTS (SELECT 1 FROM service_circles c WHERE c.type_code = t.type_code AND ST_Intersects(c.geom, p.g)) "
-            "FROM t CROSS JOIN p CROSS JOIN LATERAL (SELECT k.name, ST_Distance(k.geom::geography, p.g::geography, "
-            "false) AS d FROM (SELECT f.name, f.geom FROM facilities f WHERE f.type_code = t.type_code "
-            "ORDER BY f.geom <-> p.g LIMIT 8) k ORDER BY 2 LIMIT 1) n"
-        ),
-        {"lon": lon, "lat": lat},
-    ).all()
-    out = [
-        {"type": t, "zh": TYPE_ZH.get(t, t), "nearest": name, "metres": int(round(d)),
-         "reachable": bool(inside) if has else d <= budget_m, "how": "服务圈" if has else "直线"}
-        for t, name, d, has, inside in rows
-    ]
-    return sorted(out, key=lambda r: (not r["reachable"], r["metres"]))
 
 
 def circle_types(session: Session) -> gpd.GeoDataFrame:
@@ -372,39 +346,6 @@ def incident_categories(session: Session) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------ coverage
-def has_circles(session: Session, type_code: str) -> bool:
-    """True once service circles of ``type_code`` have been computed."""
-    return bool(session.scalar(text("SELECT EXISTS (SELECT 1 FROM service_circles WHERE type_code = :t)"),
-                               {"t": type_code}))
-
-
-def _covered_sql(circles: bool, box: str | None = None) -> str:
-    """Ids of buildings covered by a type (``:t``): inside one of its circles or, before circles exist, within
-    :data:`FALLBACK_REACH_M` of one of its facilities; driven from the (few) circles or facilities through the
-    buildings' GiST index."""
-    near = f" AND b.geom && {box}" if box else ""
-    if circles:
-        return ("SELECT DISTINCT b.id FROM service_circles c JOIN buildings b ON c.geom && b.geom AND "
-                f"ST_Intersects(c.geom, ST_PointOnSurface(b.geom)) WHERE c.type_code = :t{near}")
-    return ("SELECT DISTINCT b.id FROM facilities f JOIN buildings b ON b.geom && ST_Expand(f.geom, 0.015) AND "
-            f"ST_DWithin(f.geom::geography, ST_PointOnSurface(b.geom)::geography, {FALLBACK_REACH_M}) "
-            f"WHERE f.type_code = :t{near}")
-
-
-def uncovered_buildings(session: Session, type_code: str) -> gpd.GeoDataFrame:
-    """Buildings (as points) outside every service circle of ``type_code``, with households (before circles are
-    computed: farther than 1 km from every facility of the type)."""
-    rows = session.execute(
-        text(
-            f"WITH covered AS ({_covered_sql(has_circles(session, type_code))}) "
-            "SELECT b.id, b.name, b.households, b.source, ST_AsBinary(ST_PointOnSurface(b.geom)) FROM buildings b "
-            "WHERE NOT EXISTS (SELECT 1 FROM covered WHERE covered.id = b.id) ORDER BY b.id"
-        ),
-        {"t": type_code},
-    )
-    return _gdf(rows, ["id", "name", "households", "source"])
-
-
 def suggested_sites(uncovered: gpd.GeoDataFrame, *, radius_m: float, n: int = 5) -> gpd.GeoDataFrame:
     """Greedy sites: repeatedly the uncovered building whose ``radius_m`` disc holds the most households.
 
@@ -476,6 +417,25 @@ ROSTER_BUILDINGS_SQL = """
     SELECT * FROM b WHERE no_building_head OR stairwells_without_head > 0"""
 
 
+def _uncovered_tile_sql(z: int, box: str, env: str, params: dict[str, Any], *, type_code: str | None,
+                        budget_m: float | None) -> str:
+    """The ``uncovered`` layer: the buildings of :data:`layers.coverage.UNCOVERED_WHERE` (exactly those of
+    ``/api/v1/coverage/uncovered``) as points; below z14 one point per 16 × 16 cell, drawn at the cell's building
+    with the most households (a real uncovered building, never a centroid that may fall inside a circle)."""
+    from layers.coverage import DEFAULT_BUDGET_M, UNCOVERED_FROM, UNCOVERED_WHERE
+
+    params.update(t=type_code, budget=budget_m or DEFAULT_BUDGET_M, cc=None)
+    point = "ST_Transform(ST_Translate(ST_PointOnSurface(b.geom), :dx, :dy), 3857)"
+    base = f"FROM {UNCOVERED_FROM} WHERE b.geom && {box} AND {UNCOVERED_WHERE}"
+    if z >= 14:
+        return (f"SELECT b.id, b.name, b.households, ba.distance_m AS nearest_m, b.source, 1 AS count, "
+                f"ST_AsMVTGeom({point}, {env}, 4096, 64, true) AS geom {base}")
+    cell = f"((ST_XMax({env}) - ST_XMin({env})) / 16)"
+    return (f"SELECT min(b.id) AS id, count(*) AS count, sum(b.households) AS households, min(b.source) AS source, "
+            f"ST_AsMVTGeom((array_agg({point} ORDER BY b.households DESC NULLS LAST, b.id))[1], {env}, 4096, 64, "
+            f"true) AS geom {base} GROUP BY ST_SnapToGrid({point}, {cell})")
+
+
 def _tile_offset(z: int, x: int, y: int) -> tuple[float, float]:
     n = 2.0**z
     lon = (x + 0.5) / n * 360.0 - 180.0
@@ -494,6 +454,7 @@ def tile(
     gcj02: bool = False,
     flt: IncidentFilter | None = None,
     type_code: str | None = None,
+    budget_m: float | None = None,
 ) -> bytes:
     """One Mapbox vector tile (``ST_AsMVT``) of ``layer``; empty below the layer's first zoom.
 
@@ -536,17 +497,7 @@ def tile(
     elif layer == "uncovered":
         if z < 10:
             return b""
-        params["t"] = type_code
-        covered = _covered_sql(has_circles(session, type_code or ""), box)
-        base = (f"FROM buildings t WHERE t.geom && {box} AND t.id NOT IN ({covered})")
-        point = "ST_Transform(ST_Translate(ST_PointOnSurface(t.geom), :dx, :dy), 3857)"
-        if z >= 14:
-            sql = (f"SELECT t.id, t.name, t.households, t.source, 1 AS count, "
-                   f"ST_AsMVTGeom({point}, {env}, 4096, 64, true) AS geom {base}")
-        else:  # clustered on a 16 × 16 lattice per tile (pages draw 512 px tiles): count and households
-            sql = (f"SELECT min(t.id) AS id, count(*) AS count, sum(t.households) AS households, "
-                   f"min(t.source) AS source, ST_AsMVTGeom(ST_Centroid(ST_Collect({point})), {env}, 4096, 64, true) "
-                   f"AS geom {base} GROUP BY ST_SnapToGrid({point}, {cell})")
+        sql = _uncovered_tile_sql(z, box, env, params, type_code=type_code, budget_m=budget_m)
     else:
         if z < 10:
             return b""

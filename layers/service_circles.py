@@ -14,6 +14,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import shapely
@@ -230,41 +231,78 @@ def circles_geojson(session: Session, *, type_code: str | None = None, minutes: 
             "attribution": "; ".join(sorted(set(attributions))) or None}
 
 
-def reachable_from(session: Session, lon: float, lat: float, *, budget_m: float,
-                   type_codes: Sequence[str] | None = None, network: str | None = None,
-                   snap_m: float = iso.DEFAULT_SNAP_M, limit: int = 200) -> dict:
-    """Facilities within ``budget_m`` walking metres of a point, nearest first ("what can I reach")."""
-    if not 0 < budget_m <= 10_000:
+@dataclass(frozen=True)
+class ReachCandidates:
+    """Facilities within a straight-line budget of a point, with their walking distances from it."""
+
+    lon: float
+    lat: float
+    network: str | None
+    ids: np.ndarray
+    types: list[str]
+    lons: np.ndarray
+    lats: np.ndarray
+    straight_m: np.ndarray
+    walk_m: np.ndarray
+    method: np.ndarray
+    names: dict[int, str]
+
+
+def reach_candidates(session: Session, lon: float, lat: float, *, max_budget_m: float,
+                     type_codes: Sequence[str] | None = None, network: str | None = None,
+                     snap_m: float = iso.DEFAULT_SNAP_M) -> ReachCandidates:
+    """The facilities that may be within ``max_budget_m`` on foot of a point (those within it in a straight
+    line) and their walking distances — one network walk, from which any budget up to ``max_budget_m`` is
+    answered by :func:`reach_answer`."""
+    if not 0 < max_budget_m <= 10_000:
         raise InvalidInput("距离须在 0–10000 米之间 (budget must be within 0–10000 m)")
     unknown = sorted(set(type_codes or []) - set(_TYPE_NAMES))
     if unknown:
         raise InvalidInput(f"未知设施类型 (unknown facility types): {', '.join(unknown)}")
     network = network or default_network(session, near=(lon, lat))
     ids, types, flon, flat = _facilities(session, type_codes)
-    # only facilities within the budget in a straight line can be within it on foot
-    if len(ids):
-        straight = _haversine(lon, lat, flon, flat)
-        near = straight <= budget_m
-        ids, flon, flat = ids[near], flon[near], flat[near]
-        types = [t for t, k in zip(types, near, strict=True) if k]
+    straight = _haversine(lon, lat, flon, flat) if len(ids) else np.zeros(0)
+    near = straight <= max_budget_m
+    ids, flon, flat, straight = ids[near], flon[near], flat[near], straight[near]
+    types = [t for t, k in zip(types, near, strict=True) if k]
     dist, method = walking_distances(session, network, lon, lat, flon, flat, snap_m=snap_m)
-    ok = dist <= budget_m
-    order = np.argsort(dist[ok], kind="stable")[:limit]
+    within = ids[dist <= max_budget_m].tolist()
+    names = dict(session.execute(select(m.Facility.id, m.Facility.name).where(m.Facility.id.in_(within))).all()) \
+        if within else {}
+    return ReachCandidates(lon, lat, network, ids, types, flon, flat, straight, dist, method, names)
+
+
+def reach_answer(cand: ReachCandidates, budget_m: float, *,
+                 speed_kmh: float = iso.DEFAULT_SPEED_KMH, limit: int = 200) -> dict:
+    """"What can I reach from here" within ``budget_m``: the candidates within it in a straight line and on foot,
+    nearest first, each with its walking minutes at ``speed_kmh``."""
+    ok = (cand.straight_m <= budget_m) & (cand.walk_m <= budget_m)
+    order = np.argsort(cand.walk_m[ok], kind="stable")[:limit]
     sel = np.flatnonzero(ok)[order]
-    names = dict(session.execute(select(m.Facility.id, m.Facility.name)
-                                 .where(m.Facility.id.in_(ids[sel].tolist()))).all()) if len(sel) else {}
+    per_minute = speed_kmh * 1000 / 60
     items = []
     for i in sel.tolist():
-        zh, en = _type_label(types[i])
-        items.append({"facility_id": int(ids[i]), "name": names.get(int(ids[i])), "type_code": types[i],
-                      "type_zh": zh, "type_en": en, "distance_m": round(float(dist[i]), 1),
-                      "minutes": round(float(dist[i]) / (iso.DEFAULT_SPEED_KMH * 1000 / 60), 1),
-                      "method": method[i], "lon": float(flon[i]), "lat": float(flat[i])})
+        zh, en = _type_label(cand.types[i])
+        items.append({"facility_id": int(cand.ids[i]), "name": cand.names.get(int(cand.ids[i])),
+                      "type_code": cand.types[i], "type_zh": zh, "type_en": en,
+                      "distance_m": round(float(cand.walk_m[i]), 1),
+                      "minutes": round(float(cand.walk_m[i]) / per_minute, 1), "method": cand.method[i],
+                      "lon": float(cand.lons[i]), "lat": float(cand.lats[i])})
     by_type: dict[str, int] = {}
     for it in items:
         by_type[it["type_code"]] = by_type.get(it["type_code"], 0) + 1
-    return {"lon": lon, "lat": lat, "budget_m": budget_m, "network": network, "count": len(items),
+    return {"lon": cand.lon, "lat": cand.lat, "budget_m": budget_m, "network": cand.network, "count": len(items),
             "by_type": by_type, "facilities": items}
+
+
+def reachable_from(session: Session, lon: float, lat: float, *, budget_m: float,
+                   type_codes: Sequence[str] | None = None, network: str | None = None,
+                   snap_m: float = iso.DEFAULT_SNAP_M, limit: int = 200,
+                   speed_kmh: float = iso.DEFAULT_SPEED_KMH) -> dict:
+    """Facilities within ``budget_m`` walking metres of a point, nearest first ("what can I reach")."""
+    cand = reach_candidates(session, lon, lat, max_budget_m=budget_m, type_codes=type_codes, network=network,
+                            snap_m=snap_m)
+    return reach_answer(cand, budget_m, speed_kmh=speed_kmh, limit=limit)
 
 
 def point_service_area(session: Session, lon: float, lat: float, budget_m: float, *,
@@ -304,5 +342,5 @@ def circle_stats(session: Session) -> list[dict]:
     return [{"type_code": r[0], "minutes": r[1], "budget_m": r[2], "method": r[3], "count": r[4]} for r in rows]
 
 
-__all__ = ["compute_circles", "circles_geojson", "reachable_from", "point_service_area", "circle_stats",
+__all__ = ["compute_circles", "circles_geojson", "reachable_from", "reach_candidates", "reach_answer", "point_service_area", "circle_stats",
            "resolve_budgets", "default_network"]

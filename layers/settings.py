@@ -8,6 +8,8 @@ from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 
+from gis.domain import WALK_SPEED_KMH
+
 
 class DatabaseSettings(BaseSettings):
     """Where PostGIS is.
@@ -131,3 +133,12 @@ class IncidentSettings(BaseSettings):
         description="a JSON file with the incident category table (a list of {code, zh, en, role, deadline_h"
         "[, family, sensitive, keywords]}); the built-in table of gis.incidents when unset",
     )
+
+
+class WalkSettings(BaseSettings):
+    """How fast people walk (``GRIDMAP_WALK_SPEED_KMH``): the one speed that turns minutes into metres for the
+    service circles, "what can I reach from here", coverage, the CLI and every map."""
+
+    model_config = SettingsConfigDict(env_prefix="GRIDMAP_WALK_", env_file=".env", extra="ignore")
+
+    speed_kmh: float = Field(WALK_SPEED_KMH, gt=0, le=30, description="walking speed in km/h (GB 50180-2018: 5 km/h)")

@@ -40,7 +40,6 @@ ICONS = {
     "post_bank": "building-columns", "bus_stop": "bus", "talk_room": "comments", "council_hall": "landmark",
     "counselling_room": "heart", "police_room": "shield-halved", "open_toilet": "restroom",
 }
-WALK_KMH = 4.0
 
 
 def _sources(*frames) -> set[str]:
@@ -104,10 +103,8 @@ def public_map(data: PublicData, ctx: MapContext) -> folium.Map:
                   name="村“七个一”配置 seven-ones", show=False).add_to(m)
     # circles follow real streets and can be detailed: a served page fetches a type's circles when its layer is
     # switched on; an exported page carries them
-    circle_layers = {}
     for code, circle in data.circles.groupby("type_code", sort=True):
         name = f"{circle['type_zh'].iloc[0]} {int(data.minutes)}分钟圈"
-        circle_layers[code] = name
         if ctx.tile_base is not None:
             src = {"url": f"{ctx.tile_base}/maps/public/circles/{code}.json", "lazy": True}
         else:
@@ -126,11 +123,11 @@ def public_map(data: PublicData, ctx: MapContext) -> folium.Map:
 
     # search and reach read the facilities and grids from the layers above (nothing embedded twice)
     Call("search", {"layers": [*facility_layers, grid_layer]}).add_to(m)
-    budget_m = int(round(WALK_KMH * 1000 * data.minutes / 60))
+    # "from here": the server walks the streets (the same answer as /api/v1/circles/reachable); an exported page
+    # shows the boards only
     types = sorted({c for c in fac["type_code"]}, key=list(TYPE_ZH).index) if len(fac) else []
     Call("reach", {
-        "minutes": int(data.minutes), "budget_m": budget_m, "circleLayers": circle_layers, "gridLayer": grid_layer,
-        "facilityLayers": facility_layers, "typeOrder": types,
+        "gridLayer": grid_layer, "types": [[t, TYPE_ZH.get(t, t)] for t in types],
         **({"url": f"{ctx.tile_base}/maps/public/reach" + ("?crs=gcj02" if ctx.shift else "")}
            if ctx.tile_base is not None else {}),
     }).add_to(m)
@@ -140,7 +137,7 @@ def public_map(data: PublicData, ctx: MapContext) -> folium.Map:
     items += [("sw", "#2e7d32", "七个一 齐全"), ("sw", "#c62828", "七个一 缺项多")]
     sources = _sources(data.facilities, data.grids, data.communities, data.circles)
     legend = legend_html("图例 legend", items, sources=sources,
-                         notes=[f"点击地图任意位置：{int(data.minutes)}分钟内能到哪里", "可在左上角搜索设施/地址/网格"])
+                         notes=["点击地图任意位置：步行5/10/15分钟能到哪里", "可在左上角搜索设施/地址/网格"])
     return finish(m, ctx, sources=sources, legend=legend)
 
 
@@ -229,8 +226,12 @@ def _roster_layers(m, ctx: MapContext, data: GridData, grid_layer: str) -> None:
                                               shift=ctx.shift)}, name=name).add_to(m)
 
 
+BUILDING_COLUMNS = ["id", "name", "households", "floors", "source"]
+UNCOVERED = ["id", "name", "households", "nearest_m", "source"]
+
+
 def _buildings(m, ctx: MapContext, buildings, count: int, *, style: str, popup: str, name: str,
-               min_zoom: int, layer: str = "buildings", query: str = "") -> None:
+               min_zoom: int, layer: str = "buildings", query: str = "", columns: list[str] = BUILDING_COLUMNS) -> None:
     if ctx.use_tiles(count) or (buildings is None and ctx.tile_base is not None):
         url = ctx.tiles_url(layer)
         if query:
@@ -239,8 +240,7 @@ def _buildings(m, ctx: MapContext, buildings, count: int, *, style: str, popup: 
                    "minZoom": min_zoom}, name=name).add_to(m)
     elif buildings is not None and len(buildings):
         DataLayer({"kind": "geojson", "style": style, "popup": popup, "minZoom": min_zoom,
-                   "data": feature_collection(buildings, ["id", "name", "households", "floors", "nearest_m",
-                                                          "source"], shift=ctx.shift)},
+                   "data": feature_collection(buildings, columns, shift=ctx.shift)},
                   name=name).add_to(m)
 
 
@@ -352,7 +352,7 @@ class CoverageData:
     bounds: tuple[float, float, float, float] | None = None
     minutes: float = 15.0
     sources: set[str] = field(default_factory=set)
-    estimated: bool = False  # no service circles yet: covered = within 1 km of a facility, as the crow flies
+    budget_m: float = 1250.0  # the walk the uncovered buildings are beyond (15 minutes at the configured speed)
 
 
 def coverage_map(data: CoverageData, ctx: MapContext) -> folium.Map:
@@ -364,7 +364,7 @@ def coverage_map(data: CoverageData, ctx: MapContext) -> folium.Map:
                "data": feature_collection(data.circles, ["type_code", "type_zh", "minutes", "source"],
                                           shift=ctx.shift)},
               name=f"{zh}服务圈 circles").add_to(m)
-    _buildings(m, ctx, data.uncovered, data.uncovered_count, style="uncovered", popup="uncovered",
+    _buildings(m, ctx, data.uncovered, data.uncovered_count, style="uncovered", popup="uncovered", columns=UNCOVERED,
                name=f"未覆盖楼栋 uncovered ({data.uncovered_count})", min_zoom=0, layer="uncovered",
                query=f"type={data.type_code}")
     fac = data.facilities.copy()
@@ -380,7 +380,7 @@ def coverage_map(data: CoverageData, ctx: MapContext) -> folium.Map:
              ("dot", "#ff5252", f"未覆盖楼栋 {data.uncovered_count} 栋 / {data.uncovered_households} 户"),
              ("sw", "#ffd600", "建议选址（数字为优先顺序）")]
     sources = _sources(data.facilities, data.circles, data.grids) | set(data.sources)
-    notes = ["该类型尚未计算服务圈：按距设施直线1公里估算 (no circles yet: 1 km straight-line estimate)"] \
-        if data.estimated else []
+    notes = [f"未覆盖：沿街道步行到最近的{zh}超过 {data.budget_m:.0f} 米（{int(data.minutes)}分钟），与 "
+             "/api/v1/coverage/uncovered 一致；服务圈为所达街道两侧 50 米，边缘处以楼栋的步行距离为准"]
     legend = legend_html("服务覆盖 coverage", items, sources=sources, notes=notes)
     return finish(m, ctx, sources=sources, legend=legend)

@@ -15,8 +15,10 @@ from sqlalchemy.orm import Session
 
 from gis.errors import NotFound
 from layers import map_data
+from layers.settings import WalkSettings
 from maps.common import MapContext
 from maps.pages import CoverageData, GridData, IncidentData, PublicData
+from usecases import coverage
 
 NO_PLAN = "还没有已发布的网格方案 (no grid plan has been published yet)"
 
@@ -117,37 +119,29 @@ def incident_data(session: Session, ctx: MapContext, flt: map_data.IncidentFilte
     )
 
 
-def _uncovered_and_sites(session: Session, type_code: str, *, radius_m: float, sites: int):
-    """A type's uncovered buildings and the suggested sites, kept until the buildings or its circles change."""
-    key = ("coverage", type_code, sites, *session.execute(text(
-        "SELECT (SELECT count(*) || ':' || coalesce(max(id), 0) || ':' || coalesce(sum(households), 0) "
-        "FROM buildings), (SELECT count(*) || ':' || coalesce(max(id), 0) || ':' || coalesce(max(computed_at)::text, '') "
-        "FROM service_circles WHERE type_code = :t)"), {"t": type_code}).one())
+def coverage_data(session: Session, ctx: MapContext, type_code: str, walk: WalkSettings, *,
+                  sites: int = 5) -> CoverageData:
+    """The coverage map of one service type: circles, facilities, the uncovered buildings exactly as
+    ``/api/v1/coverage/uncovered`` gives them (:func:`usecases.coverage.map_uncovered`), and greedy sites within
+    half the budget (kept until the uncovered buildings change)."""
+    uncovered, totals = coverage.map_uncovered(session, type_code, walk=walk)
+    key = ("coverage", type_code, sites, totals["budget_m"], totals["total_households"],
+           tuple(uncovered["id"].tolist()))
     if key not in _SLOW:
         if len(_SLOW) > 16:
             _SLOW.clear()
-        found = map_data.uncovered_buildings(session, type_code)
-        _SLOW[key] = (found, map_data.suggested_sites(found, radius_m=radius_m, n=sites))
-    return _SLOW[key]
-
-
-def coverage_data(session: Session, ctx: MapContext, type_code: str, *, sites: int = 5) -> CoverageData:
-    """The coverage map of one service type: circles, facilities, uncovered buildings, suggested sites."""
-    circles = map_data.circles_by_type(session, type_code=type_code)
-    minutes = float(circles["minutes"].max()) if len(circles) and circles["minutes"].notna().any() else 15.0
-    uncovered, suggested = _uncovered_and_sites(session, type_code, radius_m=4000.0 * minutes / 60 / 2,
-                                                sites=sites)
+        _SLOW[key] = map_data.suggested_sites(uncovered, radius_m=totals["budget_m"] / 2, n=sites)
     return CoverageData(
         type_code=type_code,
         facilities=map_data.facilities(session, type_code=type_code),
-        circles=circles,
-        uncovered=None if ctx.use_tiles(len(uncovered)) else uncovered,
-        uncovered_count=len(uncovered),
-        uncovered_households=int(uncovered["households"].fillna(0).sum()),
-        sites=suggested,
+        circles=map_data.circles_by_type(session, type_code=type_code),
+        uncovered=None if ctx.use_tiles(totals["total_buildings"]) or totals["truncated"] else uncovered,
+        uncovered_count=totals["total_buildings"],
+        uncovered_households=totals["total_households"],
+        sites=_SLOW[key],
         grids=map_data.grids(session, tolerance_deg=0.00003),
         bounds=map_data.extent(session),
-        minutes=minutes,
+        minutes=coverage.COVERAGE_MINUTES,
+        budget_m=totals["budget_m"],
         sources=map_data.sources(session, "buildings"),
-        estimated=not map_data.has_circles(session, type_code),
     )

@@ -8,9 +8,10 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from api.auth import Principal, require_roles
-from api.deps import BBoxDep, ReadSessionDep, SessionDep
+from api.deps import BBoxDep, ReadSessionDep, SessionDep, SettingsDep
 from gis.coords import CRS, to_wgs84
 from gis.domain import UserRole
+from usecases import reach
 
 router = APIRouter(prefix="/api/v1/circles", tags=["circles 服务圈"])
 
@@ -60,31 +61,29 @@ def get_circle_stats(session: ReadSessionDep) -> dict[str, Any]:
 @router.get(
     "/reachable",
     summary="从这里步行能到哪些设施 (what can I reach from here)",
-    description="沿路网步行 N 分钟（5 km/h）内可达的设施，按距离排序；可选返回此点的服务圈面。无路网处按直线×1.3 估算"
-    "（method=euclidean）。 (Facilities within N walking minutes of a point along the network, nearest "
-    "first; optionally the point's own service area. Straight line × 1.3 where there is no network.)",
+    description="沿路网步行 N 分钟（按配置的步行速度 GRIDMAP_WALK_SPEED_KMH，默认 5 km/h）内可达的设施，按距离排序；"
+    "可选返回此点的服务圈面。无路网处按直线×1.3 估算（method=euclidean）。公众地图点击处的5/10/15分钟答复与此完全一致。 "
+    "(Facilities within N walking minutes of a point along the network at the configured walking speed, nearest "
+    "first; optionally the point's own service area. Straight line × 1.3 where there is no network. The public "
+    "map's popup gives exactly these answers for 5, 10 and 15 minutes.)",
 )
 def get_reachable(
     session: ReadSessionDep,
+    settings: SettingsDep,
     lon: Annotated[float, Query(ge=-180, le=180, description="经度 (longitude)")],
     lat: Annotated[float, Query(ge=-90, le=90, description="纬度 (latitude)")],
     crs: Annotated[CRS, Query(description="坐标系 wgs84|cgcs2000|gcj02|bd09")] = CRS.WGS84,
     minutes: Annotated[float, Query(gt=0, le=60, description="步行分钟 (walking minutes)")] = 15.0,
-    speed_kmh: Annotated[float, Query(gt=0, le=30, description="步行速度 km/h (walking speed)")] = 5.0,
+    speed_kmh: Annotated[float | None, Query(gt=0, le=30, description="步行速度 km/h，默认按配置 (walking speed; "
+                                                                     "default: the configured one)")] = None,
     type: Types = None,  # noqa: A002
     network: Annotated[str | None, Query(max_length=100, description="路网名称 (network name)")] = None,
     include_area: Annotated[bool, Query(description="同时返回服务圈面 (also return the area polygon)")] = False,
 ) -> dict[str, Any]:
     """Facilities reachable on foot from a point."""
-    from layers import service_circles as sc  # numba, scipy, geopandas: loaded on first use
     wlon, wlat = to_wgs84(lon, lat, crs)
-    budget = minutes * speed_kmh * 1000 / 60
-    out = sc.reachable_from(session, float(wlon), float(wlat), budget_m=budget, type_codes=_types(type),
-                            network=network)
-    out["minutes"] = minutes
-    if include_area:
-        out["area"] = sc.point_service_area(session, float(wlon), float(wlat), budget, network=network)
-    return out
+    return reach.reachable(session, float(wlon), float(wlat), minutes=minutes, walk=settings.walk,
+                           speed_kmh=speed_kmh, type_codes=_types(type), network=network, include_area=include_area)
 
 
 class ComputeIn(BaseModel):
@@ -94,7 +93,8 @@ class ComputeIn(BaseModel):
     minutes: list[float] | None = Field(None, max_length=10, description="步行分钟 (minutes), e.g. [5, 10, 15]")
     meters: list[float] | None = Field(None, max_length=10, description="步行米数 (metres), e.g. [300, 500, 1000]")
     network: str | None = Field(None, max_length=100, description="路网名称 (network name)")
-    speed_kmh: float = Field(5.0, gt=0, le=30, description="步行速度 (walking speed km/h)")
+    speed_kmh: float | None = Field(None, gt=0, le=30, description="步行速度 km/h，默认按配置 (walking speed; default: "
+                                                                   "GRIDMAP_WALK_SPEED_KMH)")
     buffer_m: float = Field(50.0, gt=0, le=500, description="街道缓冲宽度 (street buffer, metres)")
     force: bool = Field(False, description="全部重算 (recompute everything)")
 
@@ -105,11 +105,11 @@ class ComputeIn(BaseModel):
     description="计算缺失或过期（设施移动、路网变化、参数变化）的服务圈并存储。 (Compute and store the circles that "
     "are missing or stale: facility moved, network changed, parameters changed.)",
 )
-def post_compute(session: SessionDep, _user: Planner, body: ComputeIn) -> dict[str, Any]:
+def post_compute(session: SessionDep, settings: SettingsDep, _user: Planner, body: ComputeIn) -> dict[str, Any]:
     """Recompute stale circles."""
     from layers import service_circles as sc  # numba, scipy, geopandas: loaded on first use
     rep = sc.compute_circles(session, network=body.network, type_codes=body.types, minutes=body.minutes,
-                             meters=body.meters, speed_kmh=body.speed_kmh, buffer_m=body.buffer_m,
+                             meters=body.meters, speed_kmh=body.speed_kmh or settings.walk.speed_kmh, buffer_m=body.buffer_m,
                              force=body.force)
     session.commit()
     return rep

@@ -8,23 +8,22 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 
 from api.auth import Principal, require_roles
-from api.deps import SessionDep
+from api.deps import SessionDep, SettingsDep
+from api.settings import Settings
 from gis.domain import UserRole
+from usecases import coverage as usecase
 
 router = APIRouter(prefix="/api/v1/coverage", tags=["coverage 覆盖与缺口"])
 
 Planner = Annotated[Principal, Depends(require_roles(UserRole.PLANNER, UserRole.ADMIN))]
-Minutes = Annotated[float | None, Query(gt=0, le=36, description="步行分钟，5 km/h (walking minutes)")]
+Minutes = Annotated[float | None, Query(gt=0, le=36, description="步行分钟，按配置的步行速度（默认 5 km/h），默认 15 "
+                                                               "(walking minutes at the configured speed; default 15)")]
 Meters = Annotated[float | None, Query(gt=0, le=3000, description="步行米数，优先于分钟 (walking metres)")]
 Network = Annotated[str | None, Query(max_length=100, description="路网名称 (network name)")]
 
 
-def _budget(minutes: float | None, meters: float | None) -> float:
-    if meters is not None:
-        return float(meters)
-    from layers import coverage as cov
-
-    return float(minutes) * 5000 / 60 if minutes is not None else cov.DEFAULT_BUDGET_M
+def _budget(settings: Settings, minutes: float | None, meters: float | None) -> float:
+    return usecase.budget_m(settings.walk, minutes=minutes, meters=meters)
 
 
 @router.get(
@@ -36,6 +35,7 @@ def _budget(minutes: float | None, meters: float | None) -> float:
 )
 def get_report(
     session: SessionDep,
+    settings: SettingsDep,
     type: Annotated[str | None, Query(max_length=1000, description="设施类型，逗号分隔 (type codes)")] = None,  # noqa: A002
     minutes: Minutes = None,
     meters: Meters = None,
@@ -45,11 +45,11 @@ def get_report(
     """Coverage shares per unit and type."""
     from layers import coverage as cov  # scipy, geopandas: loaded on first use
     codes = [t.strip() for t in type.split(",") if t.strip()] if type else None
-    df = cov.coverage_report(session, type_codes=codes, budget_m=_budget(minutes, meters), by=by,
+    df = cov.coverage_report(session, type_codes=codes, budget_m=_budget(settings, minutes, meters), by=by,
                              network=network)
     session.commit()
     df = df.astype(object).where(df.notna(), None)
-    return {"by": by, "budget_m": _budget(minutes, meters), "rows": df.to_dict(orient="records")}
+    return {"by": by, "budget_m": _budget(settings, minutes, meters), "rows": df.to_dict(orient="records")}
 
 
 @router.get(
@@ -60,6 +60,7 @@ def get_report(
 )
 def get_uncovered(
     session: SessionDep,
+    settings: SettingsDep,
     type: Annotated[str, Query(max_length=50, description="设施类型 (type code)")],  # noqa: A002
     minutes: Minutes = None,
     meters: Meters = None,
@@ -68,7 +69,7 @@ def get_uncovered(
 ) -> dict[str, Any]:
     """Uncovered buildings as GeoJSON."""
     from layers import coverage as cov  # scipy, geopandas: loaded on first use
-    out = cov.uncovered_buildings(session, type, budget_m=_budget(minutes, meters), community_code=community_code,
+    out = cov.uncovered_buildings(session, type, budget_m=_budget(settings, minutes, meters), community_code=community_code,
                                   network=network)
     session.commit()
     return out
@@ -82,6 +83,7 @@ def get_uncovered(
 )
 def get_building_services(
     session: SessionDep,
+    settings: SettingsDep,
     building_id: Annotated[int, Path(ge=1, le=2**31 - 1, description="楼栋 id (building id)")],
     minutes: Minutes = None,
     meters: Meters = None,
@@ -89,7 +91,8 @@ def get_building_services(
 ) -> dict[str, Any]:
     """Services reached by one building."""
     from layers import coverage as cov  # scipy, geopandas: loaded on first use
-    out = cov.building_services(session, building_id, budget_m=_budget(minutes, meters), network=network)
+    out = cov.building_services(session, building_id, budget_m=_budget(settings, minutes, meters), network=network,
+                                speed_kmh=settings.walk.speed_kmh)
     session.commit()
     return out
 
@@ -136,10 +139,10 @@ class SitesIn(BaseModel):
     description="在候选点（默认路网节点）中贪心选出覆盖最多未覆盖户数的 k 个新址，现有设施不变；结果存入 site_suggestions。 "
     "(Greedy maximal covering of the households a type leaves uncovered, existing facilities fixed; stored.)",
 )
-def post_sites(session: SessionDep, _user: Planner, body: SitesIn) -> dict[str, Any]:
+def post_sites(session: SessionDep, settings: SettingsDep, _user: Planner, body: SitesIn) -> dict[str, Any]:
     """Suggest and store new sites."""
     from layers import coverage as cov  # scipy, geopandas: loaded on first use
-    out = cov.suggest_sites(session, body.type, k=body.k, budget_m=_budget(body.minutes, body.meters),
+    out = cov.suggest_sites(session, body.type, k=body.k, budget_m=_budget(settings, body.minutes, body.meters),
                             network=body.network, candidates=body.candidates, community_code=body.community_code)
     session.commit()
     return out

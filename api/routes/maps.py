@@ -14,7 +14,7 @@ from fastapi import Path as FPath
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from api.auth import Principal, read_token
-from api.deps import ReadSessionDep, SettingsDep
+from api.deps import ReadSessionDep, SessionDep, SettingsDep
 from api.settings import Settings
 from gis.domain import FACILITY_TYPES, IncidentState, UserRole
 from gis.errors import Forbidden, NotAuthenticated, NotFound
@@ -30,7 +30,7 @@ from maps.pages import (
 )
 from maps.settings import MapSettings
 from maps.signin import signin_html
-from usecases import map_pages
+from usecases import coverage, map_pages, reach
 
 router = APIRouter(tags=["maps 地图"])
 
@@ -139,7 +139,7 @@ def own_file(path: str) -> FileResponse:
 # ------------------------------------------------------------------------------------------ pages
 @router.get(
     "/maps/public/reach",
-    summary="从这里15分钟能到哪里：每类设施最近一处及是否在其服务圈内 (what can I reach from here)",
+    summary="从这里步行5/10/15分钟能到哪些设施（地图弹窗用）(what can I reach from here, for the map's popup)",
 )
 def public_reach(
     session: ReadSessionDep,
@@ -148,15 +148,13 @@ def public_reach(
     lat: Annotated[float, Query(ge=-90, le=90, description="纬度 (latitude)")],
     crs: Annotated[Literal["wgs84", "gcj02"], Query(description="坐标系；高德底图的页面用 gcj02")] = "wgs84",
 ) -> dict:
-    """Per facility type: the nearest facility, its distance in metres, and whether the point lies inside one of
-    the type's service circles (or, before circles exist, within 1 km as the crow flies). Public data only."""
-    from gis.coords import gcj02_to_wgs84
+    """``answers``: for 5, 10 and 15 minutes at the configured walking speed, exactly what
+    ``/api/v1/circles/reachable?minutes=N`` answers for the point; ``types``: the nearest facility of each type
+    reached and the smallest of those budgets that reaches it. Public data only."""
+    from gis.coords import to_wgs84
 
-    if crs == "gcj02":
-        glon, glat = gcj02_to_wgs84(lon, lat)
-        lon, lat = float(glon), float(glat)
-    return {"lon": lon, "lat": lat, "minutes": 15, "budget_m": int(map_data.FALLBACK_REACH_M),
-            "results": map_data.reach(session, lon, lat)}
+    wlon, wlat = to_wgs84(lon, lat, crs)
+    return reach.from_here(session, float(wlon), float(wlat), walk=settings.walk)
 
 
 @router.get(
@@ -292,15 +290,18 @@ def incidents_page(request: Request, session: ReadSessionDep, settings: Settings
 )
 def coverage_page(
     request: Request,
-    session: ReadSessionDep,
+    session: SessionDep,  # the primary: the walking distances may have to be brought up to date, as the API does
     settings: SettingsDep,
     type: Annotated[Literal[tuple(TYPE_CODES)], Query(description="设施类型 (facility type code)")] = "clinic",
     sites: Annotated[int, Query(ge=0, le=20, description="建议选址个数 (number of suggested sites)")] = 5,
 ) -> HTMLResponse:
-    """One service type's circles and facilities, the buildings outside every circle, and greedy suggested
-    sites (each the spot whose half-budget disc holds the most uncovered households)."""
+    """One service type's circles and facilities, the buildings it does not reach within 15 minutes on foot (exactly
+    ``/api/v1/coverage/uncovered``), and greedy suggested sites (each the spot whose half-budget disc holds the
+    most uncovered households)."""
     ctx = _ctx(request, settings)
-    return HTMLResponse(render(coverage_map(map_pages.coverage_data(session, ctx, type, sites=sites), ctx)))
+    data = map_pages.coverage_data(session, ctx, type, settings.walk, sites=sites)
+    session.commit()  # the walking distances, when they had to be brought up to date
+    return HTMLResponse(render(coverage_map(data, ctx)))
 
 
 # ------------------------------------------------------------------------------------------ tiles
@@ -312,6 +313,7 @@ def coverage_page(
 def vector_tile(
     request: Request,
     session: ReadSessionDep,
+    settings: SettingsDep,
     layer: Literal[map_data.TILE_LAYERS],
     z: int,
     x: int,
@@ -321,12 +323,14 @@ def vector_tile(
     type: Annotated[Literal[tuple(TYPE_CODES)] | None, Query(description="uncovered 图层的设施类型")] = None,
 ) -> Response:
     """A Mapbox vector tile of a big layer, cut by PostGIS. Incidents need a signed-in staff member and are
-    clustered below zoom 15; they never carry reporter names or phones."""
+    clustered below zoom 15; they never carry reporter names or phones. ``uncovered`` holds the buildings
+    ``/api/v1/coverage/uncovered`` gives for the type (15 minutes at the configured walking speed)."""
     if layer == "incidents":
         principal = map_staff(request)
         flt = map_data.IncidentFilter(**{**flt.__dict__, "scope": _scope(principal)})
     if layer == "uncovered" and type is None:
         type = "clinic"
-    data = map_data.tile(session, layer, z, x, y, gcj02=crs == "gcj02", flt=flt, type_code=type)
+    data = map_data.tile(session, layer, z, x, y, gcj02=crs == "gcj02", flt=flt, type_code=type,
+                         budget_m=coverage.budget_m(settings.walk))
     cache = "private, max-age=60" if layer == "incidents" else "public, max-age=300"
     return Response(data, media_type="application/vnd.mapbox-vector-tile", headers={"Cache-Control": cache})

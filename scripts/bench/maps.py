@@ -100,7 +100,9 @@ def _peer_pages(db_settings, base: str) -> dict[str, tuple[str, int]]:
     """Plain Folium pages of the same data: {page: (html, features)}."""
     from layers import map_data
     from layers.db import make_engine, make_sessionmaker
+    from layers.settings import WalkSettings
     from maps import assets
+    from usecases.coverage import map_uncovered
 
     eng = make_engine(db_settings, pool_size=1, max_overflow=0)
     out = {}
@@ -115,7 +117,7 @@ def _peer_pages(db_settings, base: str) -> dict[str, tuple[str, int]]:
             "incidents": [grids, map_data.incidents(s, flt, limit=10**7)],
             "coverage": [map_data.facilities(s, type_code="clinic"), map_data.circles_by_type(s, type_code="clinic",
                                                                                              tolerance_deg=0),
-                         map_data.uncovered_buildings(s, "clinic"), grids],
+                         map_uncovered(s, "clinic", walk=WalkSettings())[0], grids],
         }
     eng.dispose()
     for page, frames in datasets.items():

@@ -25,7 +25,8 @@ def register(sub) -> None:
     g.add_argument("--meters", nargs="+", type=float, help="步行距离米 (walking metres), e.g. 300 500 1000")
     comp.add_argument("--network", help="只算此路网附近的设施；默认每个设施用最近街道所在路网 "
                                         "(only facilities near this network; default: each facility's nearest)")
-    comp.add_argument("--speed", type=float, default=5.0, help="步行速度 km/h (walking speed, default 5)")
+    comp.add_argument("--speed", type=float, default=None,
+                      help="步行速度 km/h，默认 GRIDMAP_WALK_SPEED_KMH（5）(walking speed; default the configured one, 5)")
     comp.add_argument("--buffer", type=float, default=50.0, help="街道缓冲宽度米 (street buffer, default 50 m)")
     comp.add_argument("--force", action="store_true", help="全部重算 (recompute everything)")
     comp.set_defaults(func=_compute)
@@ -53,6 +54,7 @@ def _session():
 
 def _compute(args) -> int:
     from layers.service_circles import compute_circles
+    from layers.settings import WalkSettings
 
     with Progress("计算服务圈 (computing circles)") as prog, _session() as s:
         def tick(done, total):
@@ -61,7 +63,7 @@ def _compute(args) -> int:
             prog.advance(0)
 
         rep = compute_circles(s, network=args.network, type_codes=args.types, minutes=args.minutes,
-                              meters=args.meters, speed_kmh=args.speed, buffer_m=args.buffer, force=args.force,
+                              meters=args.meters, speed_kmh=args.speed or WalkSettings().speed_kmh, buffer_m=args.buffer, force=args.force,
                               progress=tick)
         s.commit()
     nets = ", ".join(f"{k} {v}" for k, v in rep["networks"].items()) or "-"
@@ -86,11 +88,12 @@ def _stats(args) -> int:
 
 
 def _reach(args) -> int:
-    from layers.service_circles import reachable_from
+    from layers.settings import WalkSettings
+    from usecases.reach import reachable
 
     with _session() as s:
-        res = reachable_from(s, args.lon, args.lat, budget_m=args.minutes * 5000 / 60, type_codes=args.types,
-                             network=args.network)
+        res = reachable(s, args.lon, args.lat, minutes=args.minutes, walk=WalkSettings(), type_codes=args.types,
+                        network=args.network)
     if args.json:
         print(json.dumps(res, ensure_ascii=False, indent=1))
         return 0

@@ -61,7 +61,11 @@ def _session():
 
 
 def _budget(args) -> float:
-    return args.meters if args.meters else args.minutes * 5000 / 60
+    """``--meters``, else ``--minutes`` at the configured walking speed (GRIDMAP_WALK_SPEED_KMH)."""
+    from gis.domain import walk_metres
+    from layers.settings import WalkSettings
+
+    return args.meters if args.meters else walk_metres(args.minutes, WalkSettings().speed_kmh)
 
 
 def _compute(args) -> int:

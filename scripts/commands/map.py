@@ -33,7 +33,7 @@ def register(sub) -> None:
 def _export(args) -> int:
     from layers import map_data
     from layers.db import make_engine, make_sessionmaker
-    from layers.settings import DatabaseSettings
+    from layers.settings import DatabaseSettings, WalkSettings
     from maps import assets
     from maps.common import MapContext, render
     from maps.pages import coverage_map, grid_map, incident_map, public_map
@@ -68,7 +68,7 @@ def _export(args) -> int:
                 print(f"只嵌入最近 {args.max_features} 件事件 (only the latest incidents embedded)")
             fmap = incident_map(data, ctx)
         else:
-            fmap = coverage_map(map_pages.coverage_data(s, ctx, args.type), ctx)
+            fmap = coverage_map(map_pages.coverage_data(s, ctx, args.type, WalkSettings()), ctx)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render(fmap), encoding="utf-8")
     assets.copy_for_export(settings.vendor_dir, files)

@@ -290,55 +290,26 @@ def test_map_export_writes_a_standalone_page(module_db, city, tmp_path, monkeypa
     assert len(grids["boards"]) == city.grids  # no server behind an exported page: boards embedded
 
 
-def test_uncovered_falls_back_to_straight_line_before_circles(module_sessionmaker, city):
-    import numpy as np
-
-    from layers import map_data
-
-    with module_sessionmaker() as s:
-        with_circles = set(map_data.uncovered_buildings(s, "bus_stop")["id"])
-        s.execute(text("DELETE FROM service_circles WHERE type_code = 'bus_stop'"))
-        assert not map_data.has_circles(s, "bus_stop")
-        got = map_data.uncovered_buildings(s, "bus_stop")
-        stops = s.execute(text("SELECT ST_X(geom), ST_Y(geom) FROM facilities WHERE type_code = 'bus_stop'")).all()
-        pts = s.execute(text("SELECT id, ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom)) "
-                             "FROM buildings")).all()
-        s.rollback()
-    lon = np.array([p[1] for p in pts])
-    lat = np.array([p[2] for p in pts])
-    near = np.zeros(len(pts), bool)
-    for x, y in stops:
-        dx = np.radians(lon - x) * np.cos(np.radians(y)) * 6371008.8
-        dy = np.radians(lat - y) * 6371008.8
-        near |= np.hypot(dx, dy) <= 1000
-    expected = {p[0] for p, n in zip(pts, near, strict=True) if not n}
-    assert set(got["id"]) == expected and expected
-    assert len(with_circles ^ expected) < len(pts) * 0.02  # 32-gon circles vs true 1 km: nearly the same
-
-
 def test_reach_and_circle_endpoints(mclient, city, module_sessionmaker):
     lon, lat = city.bounds[0] + 0.005, city.bounds[1] + 0.004
     r = mclient.get("/maps/public/reach", params={"lon": lon, "lat": lat})
     assert r.status_code == 200
-    res = r.json()["results"]
-    with module_sessionmaker() as s:
-        truth = s.execute(text(
-            "SELECT DISTINCT ON (type_code) type_code, name, ST_Distance(geom::geography, "
-            "ST_SetSRID(ST_MakePoint(:x, :y), 4326)::geography, false) FROM facilities "
-            "ORDER BY type_code, 3"), {"x": lon, "y": lat}).all()
-        inside = {t for (t,) in s.execute(text(
-            "SELECT DISTINCT type_code FROM service_circles WHERE ST_Intersects(geom, "
-            "ST_SetSRID(ST_MakePoint(:x, :y), 4326))"), {"x": lon, "y": lat})}
-    assert {x["type"]: (x["nearest"], x["metres"]) for x in res} == {t: (n, round(d)) for t, n, d in truth}
-    assert {x["type"] for x in res if x["reachable"]} == inside
-    flags = [x["reachable"] for x in res]
-    assert flags == sorted(flags, reverse=True)  # reachable first
+    popup = r.json()
+    for answer in popup["answers"]:  # each band is exactly the API's answer (tests/api/test_one_truth.py: 200 points)
+        api = mclient.get("/api/v1/circles/reachable", params={"lon": lon, "lat": lat, "minutes": answer["minutes"]})
+        assert api.json() == answer
+    assert popup["answers"][-1]["count"] > 0
+    nearest = {}
+    for f in popup["answers"][-1]["facilities"]:
+        nearest.setdefault(f["type_code"], f)
+    assert {t["type_code"]: t["facility_id"] for t in popup["types"]} == \
+        {k: f["facility_id"] for k, f in nearest.items()}
     from gis.coords import wgs84_to_gcj02
 
     glon, glat = (float(v) for v in wgs84_to_gcj02(lon, lat))
     shifted = mclient.get("/maps/public/reach", params={"lon": glon, "lat": glat, "crs": "gcj02"}).json()
     assert shifted["lon"] == pytest.approx(lon, abs=1e-7) and shifted["lat"] == pytest.approx(lat, abs=1e-7)
-    assert shifted["results"] == res  # an Amap page's click means the same place
+    assert shifted["types"] == popup["types"]  # an Amap page's click means the same place
     with module_sessionmaker() as s:
         some = s.scalar(text("SELECT min(type_code) FROM service_circles"))
     c = mclient.get(f"/maps/public/circles/{some}.json").json()

@@ -6,12 +6,12 @@ Screenshots go to test-artifacts/maps/.
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
 from pathlib import Path
 
 import pytest
+import requests
 from sqlalchemy import text
 
 from api.app import create_app
@@ -127,14 +127,6 @@ def _facilities(module_sessionmaker):
         return s.execute(text("SELECT f.type_code, ST_X(f.geom), ST_Y(f.geom), f.name FROM facilities f")).all()
 
 
-def _metres(lat1, lon1, lat2, lon2) -> float:
-    r = 6371008.8
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dl, dp = math.radians(lon2 - lon1), p2 - p1
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * r * math.asin(math.sqrt(a))
-
-
 def test_public_map_draws_toggles_and_answers_reach(browser, server, city, module_sessionmaker):
     p = Page(browser, server, viewport={"width": 1280, "height": 800})
     p.open("/maps/public")
@@ -161,26 +153,20 @@ def test_public_map_draws_toggles_and_answers_reach(browser, server, city, modul
     p.page.wait_for_function("gridmap.lastReach", timeout=10_000)
     p.page.wait_for_selector(".gm-reach", timeout=5000)
     text_shown = p.page.locator(".gm-reach").inner_text()
-    assert "分钟内可达" in text_shown
+    assert "从这里步行可达" in text_shown
     p.page.wait_for_selector(".leaflet-popup .gm-board")  # the board of the grid clicked in, fetched on demand
     board = p.page.locator(".leaflet-popup .gm-board").inner_text()
     assert "网格长" in board and "0935-" in board and "13900000000" not in board
     ll = p.js("gridmap.lastReachAt")  # where the click landed (the popup may pan the map afterwards)
-    best: dict[str, tuple[float, str]] = {}
-    for t, lon, lat, name in _facilities(module_sessionmaker):
-        d = _metres(ll[0], ll[1], lat, lon)
-        if t not in best or d < best[t][0]:
-            best[t] = (d, name)
-    answer = {r["type"]: r for r in p.js("gridmap.lastReach")}
-    assert set(answer) == set(best)
-    for t, (d, name) in best.items():
-        assert answer[t]["nearest"] == name
-        assert abs(answer[t]["metres"] - d) < 3
-        if d < 975:  # inside its 1 km circle (a 32-gon: up to 19 m inside the true circle)
-            assert answer[t]["reachable"], t
-        if d > 1010:
-            assert not answer[t]["reachable"], t
-    assert answer and any(r["reachable"] for r in answer.values())
+    shown = p.js("gridmap.lastReach")
+    for band in shown["answers"]:  # what the popup shows is what the API answers for the same place
+        api = requests.get(f"{server}/api/v1/circles/reachable", timeout=10,
+                           params={"lon": ll[1], "lat": ll[0], "minutes": band["minutes"]}).json()
+        assert api == band
+        assert f"{band['minutes']:g}分钟（{round(band['budget_m'])}米）{band['count']} 处" in text_shown
+    for t in shown["types"]:
+        assert f"✓ {t['type_zh']}：{t['name']}" in text_shown
+    assert shown["types"], "the click should reach something"
     p.shot("public_reach")
     p.page.keyboard.press("Escape")
     # search by name
@@ -301,6 +287,7 @@ def test_exported_page_works_opened_from_disk(browser, module_db, city, tmp_path
     assert p.js("gridmap.layers")["网格与公示牌 grids"] == city.grids
     size = p.js("[gridmap.map.getSize().x, gridmap.map.getSize().y]")
     p.page.mouse.click(size[0] // 2 + 7, size[1] // 2 + 9)
-    p.page.wait_for_function("gridmap.lastReach", timeout=10_000)  # computed in the page: no server behind it
-    assert p.page.locator(".gm-reach").inner_text().count("米") >= 1
+    p.page.wait_for_function("gridmap.lastReach", timeout=10_000)  # no server behind it: no walking answer
+    assert p.js("gridmap.lastReach.offline") is True
+    assert "离线导出的地图不能计算步行可达" in p.page.locator(".gm-reach").inner_text()
     p.check_clean()

@@ -8,7 +8,7 @@ import {colourFor, householdColour} from "gridmap/shared/colours.js";
 import {attribution, filters, legend, search, title} from "gridmap/map/controls.js";
 import {makeLayer} from "gridmap/map/layers.js";
 import {POPUPS} from "gridmap/map/popups.js";
-import {reach, reachFrom} from "gridmap/map/reach.js";
+import {reach} from "gridmap/map/reach.js";
 import {noteError, state} from "gridmap/map/state.js";
 import {STYLES} from "gridmap/map/styles.js";
 
@@ -37,6 +37,6 @@ function isSettled() {
 window.addEventListener("error", (event) => noteError(String(event.message)));
 
 window.gridmap = Object.assign(state, {
-  layer: makeLayer, title, legend, attribution, search, filters, reach, reachFrom, finish, isIdle, isSettled,
+  layer: makeLayer, title, legend, attribution, search, filters, reach, finish, isIdle, isSettled,
   esc, colorFor: colourFor, hhColor: householdColour, STYLES, POPUPS,
 });

@@ -82,8 +82,9 @@ function uncovered(p) {
   if (p.count > 1) {
     return `<b>此处 ${esc(p.count)} 栋未覆盖楼栋</b>${syntheticBadge(p)}` + tableRows([["户数", p.households]]);
   }
+  const walk = p.nearest_m === null || p.nearest_m === undefined ? "步行不可达 (unreachable)" : p.nearest_m;
   return `<b>未覆盖楼栋 uncovered</b>${syntheticBadge(p)}` + tableRows([["名称", p.name], ["户数", p.households],
-    ["最近设施距离(米)", p.nearest_m]]);
+    ["步行到最近设施(米)", walk]]);
 }
 
 export const POPUPS = {

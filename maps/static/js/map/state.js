@@ -15,6 +15,7 @@ export const state = {
   errors: [],
   lastReach: null,
   lastReachAt: null,
+  picking: false,   // a form is choosing a place: map clicks are its, not the reach popup's
 };
 
 /** Count ``n`` more features drawn in layer ``name``. */
