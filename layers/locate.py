@@ -9,8 +9,6 @@ and how the assignment was made. ``locate_many`` runs the same engine on arrays,
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +19,7 @@ from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.orm import Session
 
 from gis.coords import CRS, check_lonlat, in_china, parse_crs, to_wgs84
-from gis.domain import AreaLevel, GridKind, PlanStatus, StaffRole
+from gis.domain import AreaLevel, GridKind, StaffRole
 from gis.errors import InvalidCoordinates, InvalidInput, NotFound
 from gis.locate import (
     DEFAULT_NEAREST_M,
@@ -31,6 +29,7 @@ from gis.locate import (
     Locator,
 )
 from layers import models as m
+from layers.data_versions import VersionedCache, table_versions
 from layers.features import current_plan_id
 from layers.locate_models import GridSubdivided, GridSubdividedState
 
@@ -58,8 +57,9 @@ class PlanLocator:
     area_names: dict[str, str] = field(default_factory=dict)
 
 
-_CACHE: dict[tuple[str, int | None], PlanLocator] = {}
-_CACHE_LOCK = threading.Lock()
+# What a locator is built from; it is rebuilt when one of them changes (in any process) or the day turns.
+LOCATOR_TABLES = ("grid_plans", "grids", "admin_areas", "street_responsibilities")
+_LOCATORS: VersionedCache[PlanLocator] = VersionedCache("plan locator", LOCATOR_TABLES)
 
 
 def _wkb(values) -> np.ndarray:
@@ -76,33 +76,6 @@ def _community_levels() -> list[str]:
     return [AreaLevel.COMMUNITY.value, AreaLevel.VILLAGE.value]
 
 
-# One statement, compiled once (building it with the expression language cost ~3 ms a call). ``xmin`` (the
-# transaction that last wrote a row) catches any insert or update, geometry or name; count and max(id) catch
-# deletes. ``validity`` is the 包街 segments valid on the date.
-_FINGERPRINT_SQL = text("""
-    WITH p AS (SELECT coalesce(CAST(:plan AS integer), (SELECT id FROM grid_plans WHERE status = :published
-                                                         ORDER BY generation DESC LIMIT 1)) AS id)
-    SELECT p.id,
-        (SELECT concat_ws(',', status, generation, xmin::text) FROM grid_plans WHERE id = p.id),
-        (SELECT concat_ws(',', count(id), max(id), sum(version), sum(xmin::text::bigint)) FROM grids
-         WHERE plan_id = p.id),
-        (SELECT concat_ws(',', count(id), max(id), sum(xmin::text::bigint)) FROM admin_areas),
-        (SELECT concat_ws(',', count(id), max(id), sum(xmin::text::bigint)) FROM street_responsibilities
-         WHERE (valid_from IS NULL OR valid_from <= :on) AND (valid_to IS NULL OR valid_to >= :on))
-    FROM p""")
-
-
-def fingerprint(session: Session, plan_id: int | None, *, on: dt.date | None = None) -> tuple[int | None, str]:
-    """The plan (``plan_id``, or the plan in force) and a revision fingerprint of what its locator is built from:
-    the plan's status and generation, its grids, the areas and community polygons, the 包街 segments valid on
-    ``on``, and the date. One round trip."""
-    on = on or dt.date.today()
-    row = session.execute(_FINGERPRINT_SQL, {"plan": plan_id, "published": PlanStatus.PUBLISHED.value,
-                                             "on": on}).one()
-    raw = "|".join(str(v) for v in row) + "|" + on.isoformat()
-    return row[0], hashlib.sha1(raw.encode()).hexdigest()
-
-
 def _resolve_plan(session: Session, plan_id: int | None) -> tuple[int | None, int | None]:
     if plan_id is None:
         plan_id = current_plan_id(session)
@@ -114,8 +87,7 @@ def _resolve_plan(session: Session, plan_id: int | None) -> tuple[int | None, in
     return plan.id, plan.generation
 
 
-def build_plan_locator(session: Session, plan_id: int | None, *, on: dt.date | None = None,
-                       fp: str | None = None) -> PlanLocator:
+def build_plan_locator(session: Session, plan_id: int | None, *, on: dt.date | None = None) -> PlanLocator:
     """Read a plan's grids, the community polygons and today's 包街 segments and build the locator."""
     on = on or dt.date.today()
     plan_id, generation = _resolve_plan(session, plan_id)
@@ -147,7 +119,7 @@ def build_plan_locator(session: Session, plan_id: int | None, *, on: dt.date | N
     )
     obj = lambda vals: np.asarray(list(vals), dtype=object)  # noqa: E731
     return PlanLocator(
-        plan_id=plan_id, generation=generation, fingerprint=fp or fingerprint(session, plan_id, on=on)[1],
+        plan_id=plan_id, generation=generation, fingerprint=_LOCATORS.versions(session).text(),
         locator=locator, grid_ids=np.asarray([r[0] for r in grows], dtype=np.int64),
         grid_codes=obj(r[1] for r in grows), grid_names=obj(r[2] for r in grows),
         grid_kinds=obj(r[3] for r in grows), grid_communities=obj(r[4] for r in grows),
@@ -157,18 +129,10 @@ def build_plan_locator(session: Session, plan_id: int | None, *, on: dt.date | N
 
 
 def plan_locator(session: Session, plan_id: int | None = None) -> PlanLocator:
-    """The cached locator of ``plan_id`` (the plan in force by default), rebuilt when its fingerprint changes."""
-    plan_id, fp = fingerprint(session, plan_id)
-    key = (str(session.get_bind().url), plan_id)
-    cached = _CACHE.get(key)
-    if cached is not None and cached.fingerprint == fp:
-        return cached
-    with _CACHE_LOCK:
-        cached = _CACHE.get(key)
-        if cached is None or cached.fingerprint != fp:
-            cached = build_plan_locator(session, plan_id, fp=fp)
-            _CACHE[key] = cached
-    return cached
+    """The locator of ``plan_id`` (the plan in force by default), kept per process until its plan, grids, areas
+    or 包街 segments change — in whatever process or tool — or the day turns (segments have validity dates)."""
+    today = dt.date.today()
+    return _LOCATORS.get(session, (plan_id, today), lambda: build_plan_locator(session, plan_id, on=today))
 
 
 # ----------------------------------------------------------------------------------------------- answers
@@ -382,9 +346,10 @@ def assignment_frame(pl: PlanLocator, ilon, ilat, crs_names, wlon, wlat, a, bad)
 # --------------------------------------------------------------------------------- the same lookup in SQL
 def refresh_subdivided(session: Session, plan_id: int, *, force: bool = False) -> int:
     """Cut a plan's grids into ``ST_Subdivide`` pieces (MapIt style) unless they are current; the piece count."""
-    _, fp = fingerprint(session, plan_id)
+    grids = table_versions(session, ["grids"])
+    fp = f"plan {plan_id} grids {grids.text()}"
     state = session.get(GridSubdividedState, plan_id)
-    if state is not None and state.fingerprint == fp and not force:
+    if state is not None and state.fingerprint == fp and not force and not grids.dirty:
         return state.pieces
     session.execute(GridSubdivided.__table__.delete().where(GridSubdivided.plan_id == plan_id))
     session.execute(text(

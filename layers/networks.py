@@ -5,8 +5,8 @@
 - ``import_osm_pbf``: pyrosm's walking network (``network_type="walking"``), split at intersections.
 - Endpoints are snapped to stable node ids (``gis.network.node_ids_from_lonlat``: coordinates rounded to
   1e-6°), so edges whose ends meet share a node.
-- ``load_graph``: the network as a ``gis.network.StreetGraph`` (CSR matrix), cached per process and
-  reloaded when the network's version stamp (edge count, max id, total length) changes.
+- ``load_graph``: the network as a ``gis.network.StreetGraph`` (CSR matrix), kept per process until the street
+  edges change (``layers.data_versions``); ``network_version`` is the content stamp stored with results.
 
 Importing a network again under the same name replaces it. Every import writes a ``dataset_loads`` row
 ``network:<name>`` with counts and attribution ("© OpenStreetMap contributors" for OSM data).
@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from sqlalchemy.orm import Session
 from gis import network as gnet
 from gis.errors import InvalidInput, NotFound
 from layers import models as m
+from layers.data_versions import VersionedCache
 
 OSM_ATTRIBUTION = "© OpenStreetMap contributors, ODbL 1.0"
 LINE_SUFFIXES = {".geojson", ".json", ".gpkg", ".shp", ".parquet", ".geoparquet", ".fgb"}
@@ -212,8 +212,7 @@ def default_network(session: Session, near: tuple[float, float] | None = None) -
 
 
 
-_CACHE: dict[tuple[str, str], gnet.StreetGraph] = {}
-_LOCK = threading.Lock()
+_GRAPHS: VersionedCache[gnet.StreetGraph] = VersionedCache("street graphs", ["street_edges"])
 
 
 def network_version(session: Session, name: str) -> str | None:
@@ -239,15 +238,17 @@ def list_networks(session: Session) -> list[dict]:
 
 
 def load_graph(session: Session, name: str, *, use_cache: bool = True) -> gnet.StreetGraph:
-    """Network ``name`` as a :class:`gis.network.StreetGraph` (metric CRS); ``NotFound`` without edges."""
+    """Network ``name`` as a :class:`gis.network.StreetGraph` (metric CRS); ``NotFound`` without edges. Kept per
+    process until the street edges change (in any process or tool)."""
+    if not use_cache:
+        return _read_graph(session, name)
+    return _GRAPHS.get(session, name, lambda: _read_graph(session, name))
+
+
+def _read_graph(session: Session, name: str) -> gnet.StreetGraph:
     version = network_version(session, name)
     if version is None:
         raise NotFound(f"路网不存在 (network not found): {name}")
-    key = (str(session.get_bind().url), name)
-    with _LOCK:
-        cached = _CACHE.get(key)
-    if use_cache and cached is not None and cached.version == version:
-        return cached
     rows = session.execute(
         text("SELECT id, u, v, oneway, length_m, ST_AsBinary(geom) FROM street_edges WHERE network = :n "
              "ORDER BY id"), {"n": name}
@@ -258,8 +259,5 @@ def load_graph(session: Session, name: str, *, use_cache: bool = True) -> gnet.S
     oneway = np.fromiter((r[3] for r in rows), dtype=bool, count=len(rows))
     length = np.fromiter((r[4] for r in rows), dtype=np.float64, count=len(rows))
     geoms = shapely.from_wkb([bytes(r[5]) for r in rows])
-    graph = gnet.graph_from_lonlat_lines(name, geoms, length=length, oneway=oneway, edge_ids=ids,
-                                         u_ids=u, v_ids=v, version=version)
-    with _LOCK:
-        _CACHE[key] = graph
-    return graph
+    return gnet.graph_from_lonlat_lines(name, geoms, length=length, oneway=oneway, edge_ids=ids,
+                                        u_ids=u, v_ids=v, version=version)

@@ -35,6 +35,7 @@ import uvicorn
 from layers.settings import DatabaseSettings
 
 ROOT = Path(__file__).resolve().parents[1]
+KEEP_ALIVE_S = 300  # how long both ends keep an idle connection of a worker client
 
 
 def free_port() -> int:
@@ -97,7 +98,10 @@ class WorkerService:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"only {len(found)} of {self.workers} workers answered:\n{self.log()[-3000:]}")
             one = httpx.Client(base_url=self.url, timeout=30.0,
-                               limits=httpx.Limits(max_connections=1, max_keepalive_connections=1))
+                               # httpx drops a connection idle for 5 s by default: a slow answer of the other
+                               # worker would then move this client to a new connection, maybe another worker
+                               limits=httpx.Limits(max_connections=1, max_keepalive_connections=1,
+                                                   keepalive_expiry=KEEP_ALIVE_S - 10))
             worker = worker_of(one.get("/healthz"))
             if worker in found:
                 spare.append(one)
@@ -162,7 +166,7 @@ def serve_workers(db: DatabaseSettings, *, workers: int = 2, env: dict[str, str]
     log_dir = Path(tempfile.mkdtemp(prefix="gridmap-serve-"))
     log_path = log_dir / "serve.log"
     cmd = [sys.executable, "-m", "scripts.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-           "--workers", str(workers), "--timeout-keep-alive", "300"]
+           "--workers", str(workers), "--timeout-keep-alive", str(KEEP_ALIVE_S)]
     with log_path.open("wb") as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=server_env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)

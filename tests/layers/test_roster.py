@@ -69,8 +69,8 @@ def test_streets_without_unit(module_sessionmaker, community):
 
 
 def test_audit_follows_every_change_to_the_roster(module_sessionmaker, community):
-    """The audit is kept per process by a fingerprint of its tables: an insert, an update and a rollback
-    each give the answer a fresh audit would."""
+    """The audit is kept per process until its tables change (layers.data_versions): an insert, an update and
+    a rollback each give the answer a fresh audit would."""
     from sqlalchemy import text
 
     def vacancies(s):

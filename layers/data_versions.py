@@ -1,0 +1,147 @@
+"""One way for every per-process cache to know that its data changed, in every process.
+
+A cache keeps what is slow to build (the point locator, the roster audit, a plan's validation problems, a
+type's uncovered buildings, a street graph) in the memory of one API process. Several processes — workers of
+one server, or servers behind a load balancer — serve the same database, and anyone may write to it: another
+worker, the CLI, QGIS, psql. So a cache never trusts what its own process did; before each use it asks the
+database, in one indexed read of the small ``data_versions`` table, for the version of every table it was built
+from, and rebuilds when one moved.
+
+The versions are kept by PostgreSQL itself (migration 0611): a statement-level trigger on each watched table
+notes that the transaction changed it, and at commit the table gets a new number. Any insert, update (a
+geometry edited in place, a ``valid_to`` set), delete or truncate counts; rolled-back work does not. A
+transaction that has changed a watched table and not yet committed is told so (``dirty``): its caches build
+afresh from what it sees and keep nothing.
+
+Why not LISTEN/NOTIFY: a process would need a listening connection and thread, could miss notices while it
+reconnects, and a process reading from a streaming replica would hear of a change before the replica has it.
+The version rows travel with the data (to replicas too), cost one round trip of ~0.1 ms, and need no thread.
+
+Use::
+
+    _LOCATORS = VersionedCache("locator", ["grid_plans", "grids", "admin_areas", "street_responsibilities"])
+    locator = _LOCATORS.get(session, (plan_id, today), lambda: build_locator(session, plan_id, today))
+
+A table a cache reads must be watched: a migration runs ``SELECT data_version_watch('<table>')``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from sqlalchemy.orm import Session
+
+T = TypeVar("T")
+
+# Sent through the driver's cursor: SQLAlchemy's statement and row machinery would cost more than the query.
+_VERSIONS_SQL = """
+    SELECT v.table_name, v.version,
+           EXISTS (SELECT 1 FROM data_version_marks k
+                   WHERE k.txid = pg_current_xact_id_if_assigned() AND k.table_name = v.table_name)
+    FROM data_versions v WHERE v.table_name = ANY (%(tables)s)"""
+
+
+class UnwatchedTable(LookupError):
+    """A cache depends on a table that has no version trigger (add a migration that watches it)."""
+
+
+@dataclass(frozen=True)
+class Versions:
+    """The versions of some tables as one transaction sees them.
+
+    ``stamp``: the versions, in the order asked; ``dirty``: this transaction has changed one of the tables and
+    not committed yet (the versions do not show it).
+    """
+
+    stamp: tuple[int, ...]
+    dirty: bool
+
+    def text(self) -> str:
+        """The stamp as a short string, to store beside something derived (e.g. subdivided grid pieces)."""
+        return "v" + ".".join(str(v) for v in self.stamp)
+
+
+def table_versions(session: Session, tables: Sequence[str]) -> Versions:
+    """The current version of each of ``tables`` (one query); :class:`UnwatchedTable` if one is not watched.
+
+    Pending ORM changes of ``session`` are flushed first, so that they count as this transaction's changes."""
+    session.flush()
+    cursor = session.connection().connection.cursor()
+    try:
+        cursor.execute(_VERSIONS_SQL, {"tables": list(tables)})
+        rows = {name: (version, dirty) for name, version, dirty in cursor.fetchall()}
+    finally:
+        cursor.close()
+    missing = [t for t in tables if t not in rows]
+    if missing:
+        raise UnwatchedTable(f"tables without a data version trigger: {missing}; a migration must run "
+                             f"SELECT data_version_watch('<table>') for each")
+    return Versions(tuple(rows[t][0] for t in tables), any(rows[t][1] for t in tables))
+
+
+def _database(session: Session) -> str:
+    """Which database a session talks to (caches of different databases never mix)."""
+    bind = session.get_bind()
+    return bind.url.render_as_string(hide_password=True)
+
+
+class VersionedCache(Generic[T]):
+    """Values built from some tables, kept per process while those tables keep their versions.
+
+    ``get(session, key, build)`` returns the value kept for ``key`` if the tables have not changed since it was
+    built, else calls ``build()`` and keeps its result. ``key`` holds everything else the value depends on (a
+    plan id, the day). At most ``max_entries`` values are kept (the oldest go first).
+    """
+
+    def __init__(self, name: str, tables: Sequence[str], *, max_entries: int = 8) -> None:
+        self.name = name
+        self.tables = tuple(tables)
+        self.max_entries = max_entries
+        self.builds = 0  # how many times a value was built (for tests and diagnostics)
+        self._entries: dict[tuple, tuple[tuple[int, ...], T]] = {}
+        self._lock = threading.Lock()
+        CACHES.append(self)
+
+    def versions(self, session: Session) -> Versions:
+        """The versions of this cache's tables, as ``session`` sees them."""
+        return table_versions(session, self.tables)
+
+    def get(self, session: Session, key: Hashable, build: Callable[[], T]) -> T:
+        """The value for ``key``: kept if its tables are unchanged, else built now (and kept when committed)."""
+        seen = self.versions(session)
+        if seen.dirty:  # this transaction changed the tables: build from what it sees, keep nothing
+            self.builds += 1
+            return build()
+        full_key = (_database(session), key)
+        found = self._entries.get(full_key)
+        if found is not None and found[0] == seen.stamp:
+            return found[1]
+        with self._lock:  # one build at a time per cache: concurrent requests wait for it instead of repeating it
+            found = self._entries.get(full_key)
+            if found is not None and found[0] == seen.stamp:
+                return found[1]
+            value = build()
+            self.builds += 1
+            self._entries.pop(full_key, None)
+            while len(self._entries) >= self.max_entries:
+                self._entries.pop(next(iter(self._entries)))
+            self._entries[full_key] = (seen.stamp, value)
+        return value
+
+    def ready(self, session: Session, key: Hashable) -> bool:
+        """True when :meth:`get` would answer ``key`` without building."""
+        seen = self.versions(session)
+        found = self._entries.get((_database(session), key))
+        return not seen.dirty and found is not None and found[0] == seen.stamp
+
+    def clear(self) -> None:
+        """Forget every value."""
+        with self._lock:
+            self._entries.clear()
+
+
+CACHES: list[VersionedCache] = []
+"""Every versioned cache of this process."""
