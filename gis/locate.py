@@ -25,19 +25,24 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import shapely
 
 from gis import _locate_kernels as k
 from gis.domain import LabelledEnum
-from gis.plan_validation import Projector, metric_crs_for
+
+if TYPE_CHECKING:  # pyproj is imported only when a metric distance is needed (nearest grid, candidates)
+    from gis.plan_validation import Projector
 
 DEFAULT_TOLERANCE_M = 0.5
 DEFAULT_NEAREST_M = 200.0
 DEFAULT_STREET_BUFFER_M = 20.0
 CELLS_PER_EDGE = 4.0
+# at least this many cells: a plan of a few hundred grids has a few thousand edges, and 4 cells per edge would leave
+# ~90 % of points in cells with ~8 edges each (the Jinchang demo); 2^18 cells cost ~10 MB and ~20 ms to build
+MIN_CELLS = 1 << 18
 MAX_CELLS = 4_000_000
 # points are queried in bands of raster rows of about this many cells, so that consecutive points touch cells whose
 # edges and reference sets are still in the CPU cache (random points in input order: 3× slower)
@@ -165,7 +170,7 @@ class _Raster:
             ymin = float(min(y0.min(), y1.min())) - 2 * pmy - 1e-9
             w = float(max(x0.max(), x1.max())) + 2 * pmx + 1e-9 - xmin
             h = float(max(y0.max(), y1.max())) + 2 * pmy + 1e-9 - ymin
-            ncells = float(np.clip(cells_per_edge * x0.size, 1, max_cells))
+            ncells = float(np.clip(max(cells_per_edge * x0.size, MIN_CELLS), 1, max_cells))
             cw = float(np.sqrt(w * h / ncells))
             nx, ny = max(1, int(np.ceil(w / cw))), max(1, int(np.ceil(h / cw)))
         else:
@@ -351,6 +356,7 @@ class Locator:
         rank = np.empty(n, np.int64)
         rank[order] = np.arange(n)
         self.rank = rank
+        self._exclusive_of = np.r_[False, self.exclusive]  # by grid index + 1 (-1: no grid)
         self.grids = PolygonIndex(self.geoms, rank=rank, kind=self.exclusive.astype(np.int8),
                                   tolerance_m=tolerance_m, cells_per_edge=cells_per_edge)
         self.community_codes = np.asarray(list(community_codes), dtype=object)
@@ -368,6 +374,8 @@ class Locator:
     # --------------------------------------------------------------------------------- metric helpers
     def _metric_tree(self) -> tuple[Projector, np.ndarray, shapely.STRtree]:
         if self._metric is None:
+            from gis.plan_validation import Projector, metric_crs_for
+
             g = self.geoms
             ok = ~(shapely.is_missing(g) | shapely.is_empty(g)) if g.size else np.zeros(0, bool)
             proj = Projector.around(g, self._metric_crs) if ok.any() else Projector(
@@ -422,25 +430,22 @@ class Locator:
         lat = np.ascontiguousarray(np.atleast_1d(lat), dtype=np.float64)
         n = lon.size
         grid, n_tied, border = self.grids.query(lon, lat)
-        method = np.full(n, M_UNASSIGNED, np.int8)
         has = grid >= 0
-        excl = np.zeros(n, bool)
-        excl[has] = self.exclusive[grid[has]]
-        method[excl] = M_EXCLUSIVE
+        excl = self._exclusive_of[grid + 1]
+        method = np.where(excl, M_EXCLUSIVE, np.where(has, M_GRID, M_UNASSIGNED)).astype(np.int8)
         on_boundary = border & (n_tied > 1)
-        distance = np.full(n, np.nan)
-        street = np.full(n, -1, np.int32)
         if self.streets is not None:
-            rest = np.flatnonzero(~excl)
-            if rest.size:
-                line, d = self.streets.query(lon[rest], lat[rest])
-                hit = line >= 0
-                street[rest[hit]] = line[hit]
-                distance[rest[hit]] = d[hit]
-                method[rest[hit]] = M_STREET
-        method[has & (method == M_UNASSIGNED)] = M_GRID
+            line, d = self.streets.query(lon, lat)
+            hit = (line >= 0) & ~excl  # an exclusive grid takes precedence over the street
+            street = np.where(hit, line, -1).astype(np.int32)
+            distance = np.where(hit, d, np.nan)
+            method[hit] = M_STREET
+        else:
+            street = np.full(n, -1, np.int32)
+            distance = np.full(n, np.nan)
         community = np.full(n, -1, np.int32)
-        rest = np.flatnonzero((method == M_UNASSIGNED) & np.isfinite(lon) & np.isfinite(lat))
+        rest = np.flatnonzero(method == M_UNASSIGNED)
+        rest = rest[np.isfinite(lon[rest]) & np.isfinite(lat[rest])]
         if rest.size and self.communities is not None:
             cbest, _, _ = self.communities.query(lon[rest], lat[rest])
             hit = cbest >= 0

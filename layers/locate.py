@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 from sqlalchemy import and_, func, or_, select, text
 from sqlalchemy.orm import Session
@@ -28,10 +29,14 @@ from gis.locate import (
     AssignMethod,
     Locator,
 )
+from layers import arrow_columns as ac
 from layers import models as m
 from layers.data_versions import VersionedCache, table_versions
 from layers.features import current_plan_id
 from layers.locate_models import GridSubdivided, GridSubdividedState
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MAX_ACCURACY_M = 5000.0
 SUBDIVIDE_VERTICES = 64
@@ -55,6 +60,13 @@ class PlanLocator:
     street_names: np.ndarray
     street_units: np.ndarray
     area_names: dict[str, str] = field(default_factory=dict)
+    _arrow: dict[str, pa.Array] = field(default_factory=dict, repr=False)
+
+    def arrow(self, name: str) -> pa.Array:
+        """One of the per-grid/community/street arrays as Arrow strings (the dictionary of an answer column)."""
+        if name not in self._arrow:
+            self._arrow[name] = ac.strings(list(getattr(self, name)))
+        return self._arrow[name]
 
 
 # What a locator is built from; it is rebuilt when one of them changes (in any process) or the day turns.
@@ -264,28 +276,33 @@ def invalid_rows_error(lon: np.ndarray, lat: np.ndarray, bad: np.ndarray) -> Inv
     )
 
 
-def to_wgs84_rows(lon: np.ndarray, lat: np.ndarray, crs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Convert points whose CRS is one name or one name per row; (lon, lat, CRS names per row)."""
-    if isinstance(crs, (np.ndarray, list, tuple, pd.Series)):
-        names = np.asarray(crs, dtype=object)
-        if names.size != lon.size:
-            raise InvalidInput("crs 的个数与点数不同 (one crs per point, or one for all)")
-        wlon, wlat = np.empty(lon.size), np.empty(lon.size)
-        out_names = np.empty(lon.size, dtype=object)
-        for value in pd.unique(names):
-            c = parse_crs(value)
-            sel = names == value
-            wlon[sel], wlat[sel] = to_wgs84(lon[sel], lat[sel], c)
-            out_names[sel] = c.value
-        return wlon, wlat, out_names
-    c = parse_crs(crs)
-    wlon, wlat = to_wgs84(lon, lat, c)
-    return np.array(wlon, dtype=np.float64), np.array(wlat, dtype=np.float64), np.full(lon.size, c.value, object)
+def to_wgs84_rows(lon: np.ndarray, lat: np.ndarray, crs) -> tuple[np.ndarray, np.ndarray, pa.DictionaryArray]:
+    """Convert points whose CRS is one name or one name per row; (lon, lat, the canonical CRS name of each row as
+    a dictionary column)."""
+    if isinstance(crs, (str, CRS)) or crs is None:
+        c = parse_crs(crs)
+        wlon, wlat = to_wgs84(lon, lat, c)
+        names = ac.dictionary(np.zeros(lon.size, np.int32), ac.strings([c.value]))
+        return np.array(wlon, dtype=np.float64), np.array(wlat, dtype=np.float64), names
+    given = crs.combine_chunks() if isinstance(crs, pa.ChunkedArray) else crs
+    given = given if isinstance(given, pa.Array) else ac.strings([None if v is None else str(v) for v in crs])
+    if len(given) != lon.size:
+        raise InvalidInput("crs 的个数与点数不同 (one crs per point, or one for all)")
+    encoded = pc.dictionary_encode(given, null_encoding="encode")
+    index = ac.to_numpy(encoded.indices)
+    wlon, wlat = np.empty(lon.size), np.empty(lon.size)
+    canonical = []
+    for k, value in enumerate(encoded.dictionary.to_pylist()):
+        c = parse_crs(value or None)  # an empty or missing crs is WGS84
+        sel = index == k
+        wlon[sel], wlat[sel] = to_wgs84(lon[sel], lat[sel], c)
+        canonical.append(c.value)
+    return wlon, wlat, pa.DictionaryArray.from_arrays(encoded.indices, ac.strings(canonical))
 
 
-def locate_many(session: Session, lon, lat, *, crs="wgs84", plan_id: int | None = None,
-                on_invalid: str = "raise", pl: PlanLocator | None = None, assign=None) -> pd.DataFrame:
-    """Assign arrays of points with the same engine and rules as :func:`locate`; one row per point.
+def locate_table(session: Session, lon, lat, *, crs="wgs84", plan_id: int | None = None, on_invalid: str = "raise",
+                 pl: PlanLocator | None = None, assign=None) -> pa.Table:
+    """Assign arrays of points with the same engine and rules as :func:`locate`; one row per point (Arrow).
 
     ``crs`` is one name or one per row. ``on_invalid="raise"`` refuses the batch if any point is invalid (listing
     them); ``"flag"`` answers those rows with method ``invalid``. Tied codes and candidates are only in the
@@ -305,41 +322,64 @@ def locate_many(session: Session, lon, lat, *, crs="wgs84", plan_id: int | None 
     wlat[bad] = np.nan
     pl = pl or plan_locator(session, plan_id)
     a = assign(pl.locator, wlon, wlat) if assign else pl.locator.assign(wlon, wlat)
-    return assignment_frame(pl, ilon, ilat, names, wlon, wlat, a, bad)
+    return answers_table(pl, ilon, ilat, names, wlon, wlat, a, bad)
 
 
-def assignment_frame(pl: PlanLocator, ilon, ilat, crs_names, wlon, wlat, a, bad) -> pd.DataFrame:
-    """The table of a batch: input and WGS84 coordinates, grid, community, method, tie and distance."""
+def locate_many(session: Session, lon, lat, **options) -> pd.DataFrame:
+    """:func:`locate_table` as a pandas DataFrame (text columns as Python objects, ``None`` where empty)."""
+    import pandas as pd
+
+    table = locate_table(session, lon, lat, **options)
+    columns = {}
+    for name, column in zip(table.column_names, table.columns):
+        if pa.types.is_dictionary(column.type):
+            columns[name] = pd.Series(column.cast(column.type.value_type).to_numpy(zero_copy_only=False),
+                                      dtype=object)
+        else:
+            columns[name] = column.to_numpy(zero_copy_only=False)
+    return pd.DataFrame(columns)
+
+
+# method codes 0-5 are METHODS; 6 is a row whose coordinates could not be located
+_METHOD_NAMES = ac.strings([mm.value for mm in METHODS] + ["invalid"])
+_METHOD_NAMES_ZH = ac.strings([mm.zh for mm in METHODS] + ["坐标无效"])
+
+
+def answers_table(pl: PlanLocator, ilon, ilat, crs_names: pa.DictionaryArray, wlon, wlat, a, bad) -> pa.Table:
+    """The table of a batch: input and WGS84 coordinates, grid, community, method, tie and distance. Text columns
+    are dictionary-encoded (indexes into the plan's arrays), numbers where there are none are null."""
     g = a.grid
     has = g >= 0
-    gi = np.where(has, g, 0)
-
-    def pick(arr, idx, mask):
-        out = np.full(idx.size, None, dtype=object)
-        if arr.size:
-            out[mask] = arr[idx[mask]]
-        return out
-
-    comm = pick(pl.grid_communities, gi, has)
     chas = a.community >= 0
-    comm[chas] = pl.community_codes[a.community[chas]] if pl.community_codes.size else None
     shas = a.street >= 0
-    methods = np.asarray([mm.value for mm in METHODS], dtype=object)[a.method]
-    methods[bad] = "invalid"
-    methods_zh = np.asarray([mm.zh for mm in METHODS], dtype=object)[a.method]
-    methods_zh[bad] = "坐标无效"
+    n_grids = len(pl.grid_codes)
+    # one index space for the community: the grid's community, else the community polygon that took the point
+    comm_dict = pa.concat_arrays([pl.arrow("grid_communities"), pl.arrow("community_codes")])
+    comm_index = np.where(has, g, n_grids + a.community)
+    method = a.method.astype(np.int32)
+    method[bad] = len(METHODS)
     flagged = np.isin(a.method, [METHODS.index(AssignMethod.NEAREST_GRID), METHODS.index(AssignMethod.UNASSIGNED)])
     flagged[bad] = True
-    return pd.DataFrame({
-        "input_lon": ilon, "input_lat": ilat, "input_crs": crs_names,
-        "lon": np.round(wlon, 8), "lat": np.round(wlat, 8),
-        "grid_code": pick(pl.grid_codes, gi, has), "grid_name": pick(pl.grid_names, gi, has),
-        "grid_kind": pick(pl.grid_kinds, gi, has), "community_code": comm,
-        "method": methods, "method_zh": methods_zh, "on_boundary": a.on_boundary, "n_tied": a.n_tied,
-        "distance_m": np.round(a.distance_m, 2),
-        "street_name": pick(pl.street_names, np.where(shas, a.street, 0), shas),
-        "responsible_unit": pick(pl.street_units, np.where(shas, a.street, 0), shas),
-        "flagged": flagged, "plan_id": pl.plan_id, "generation": pl.generation,
+    finite = np.isfinite(wlon) & np.isfinite(wlat)
+    distance = np.round(a.distance_m, 2)
+    n = g.size
+    method_index = ac.from_numpy(method)
+    return pa.table({
+        "input_lon": ac.from_numpy(ilon), "input_lat": ac.from_numpy(ilat), "input_crs": crs_names,
+        "lon": ac.from_numpy(np.round(wlon, 8), finite), "lat": ac.from_numpy(np.round(wlat, 8), finite),
+        "grid_code": ac.dictionary(g, pl.arrow("grid_codes"), has),
+        "grid_name": ac.dictionary(g, pl.arrow("grid_names"), has),
+        "grid_kind": ac.dictionary(g, pl.arrow("grid_kinds"), has),
+        "community_code": ac.dictionary(comm_index, comm_dict, has | chas),
+        "method": pa.DictionaryArray.from_arrays(method_index, _METHOD_NAMES),
+        "method_zh": pa.DictionaryArray.from_arrays(method_index, _METHOD_NAMES_ZH),
+        "on_boundary": ac.from_numpy(a.on_boundary), "n_tied": ac.from_numpy(a.n_tied),
+        "distance_m": ac.from_numpy(distance, ~np.isnan(distance)),
+        "street_name": ac.dictionary(a.street, pl.arrow("street_names"), shas),
+        "responsible_unit": ac.dictionary(a.street, pl.arrow("street_units"), shas),
+        "flagged": ac.from_numpy(flagged),
+        "plan_id": ac.constant(pl.plan_id, n),
+        "generation": ac.constant(pl.generation, n),
     })
 
 

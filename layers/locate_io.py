@@ -1,26 +1,38 @@
-"""Points in and answers out for batch locating: CSV, GeoJSON and GeoParquet, as bytes or files.
+"""Points in and answers out for batch locating: CSV, GeoJSON and GeoParquet, as bytes or files, in Arrow.
 
 Input: CSV with ``lon,lat`` columns (``x,y``/``lng`` and ``longitude,latitude`` too, and an optional ``crs``
 column per row), a GeoJSON FeatureCollection of Points, or GeoParquet of points. Other columns/properties are
-carried through to the answer, which is the same table as :func:`layers.locate.locate_many` gives.
+carried through to the answer, which is the table :func:`layers.locate.locate_table` gives after them.
+
+Tables stay in Arrow from file to file: CSV is parsed by Arrow's multi-threaded reader (every column as text,
+as written), GeoParquet's WKB points are decoded with NumPy (a 2-D little-endian point is 21 bytes; anything else
+goes through shapely), and the answers are written by Arrow with their text columns dictionary-encoded. No
+pandas, and no Python object per row, on the way.
 """
 
 from __future__ import annotations
 
-import io
+import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
 from gis.errors import InvalidGeometry, InvalidInput, PayloadTooLarge
+from layers import arrow_columns as ac
 
 LON_NAMES = ("lon", "lng", "longitude", "x")
 LAT_NAMES = ("lat", "latitude", "y")
 FORMATS = ("csv", "geojson", "parquet")
+WKB_POINT_BYTES = 21  # byte order (1) + type (4) + x, y (8 + 8)
+# a GeoParquet column without "crs" is OGC:CRS84 (WGS84 lon/lat); CGCS2000 is within 1-2 m of it and accepted
+LONLAT_CRS = {("EPSG", 4326), ("EPSG", 4490), ("OGC", "CRS84")}
 
 
 @dataclass
@@ -29,8 +41,13 @@ class PointTable:
 
     lon: np.ndarray
     lat: np.ndarray
-    crs: np.ndarray | None
-    extra: pd.DataFrame
+    crs: pa.Array | None
+    extra: pa.Table
+
+    def slice(self, start: int, stop: int) -> PointTable:
+        """Rows ``start:stop``."""
+        crs = self.crs[start:stop] if self.crs is not None else None
+        return PointTable(self.lon[start:stop], self.lat[start:stop], crs, self.extra.slice(start, stop - start))
 
 
 def format_of(name: str | None, content_type: str | None = None) -> str:
@@ -47,16 +64,34 @@ def format_of(name: str | None, content_type: str | None = None) -> str:
                        "CSV with lon,lat, a GeoJSON FeatureCollection of points, or GeoParquet)")
 
 
-def _column(df: pd.DataFrame, names: tuple[str, ...]) -> str | None:
-    lower = {str(c).strip().lower(): c for c in df.columns}
-    for n in names:
+def _column(names: list[str], wanted: tuple[str, ...]) -> str | None:
+    lower = {str(c).strip().lower(): c for c in names}
+    for n in wanted:
         if n in lower:
             return lower[n]
     return None
 
 
-def _numbers(series: pd.Series, what: str) -> np.ndarray:
-    values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
+# ------------------------------------------------------------------------------------------------------ CSV
+def _csv_header(data: bytes | str | Path) -> list[str]:
+    if isinstance(data, bytes):
+        first = data.split(b"\n", 1)[0]
+    else:
+        with open(data, "rb") as f:
+            first = f.readline()
+    try:
+        text = first.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput("CSV 须为 UTF-8 编码 (the CSV must be UTF-8)") from exc
+    return [name.lstrip() for name in next(csv.reader([text.rstrip("\r\n")]), [])]
+
+
+def _numbers(column: pa.ChunkedArray, what: str) -> np.ndarray:
+    """A text column as float64; refuse values that are not numbers, naming the first CSV lines."""
+    try:
+        values = ac.to_numpy(pc.cast(column, pa.float64()))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        values = np.asarray([_float_or_nan(v) for v in column.to_pylist()], dtype=np.float64)
     bad = np.flatnonzero(np.isnan(values))
     if bad.size:
         rows = [int(i) + 2 for i in bad[:10]]
@@ -65,21 +100,49 @@ def _numbers(series: pd.Series, what: str) -> np.ndarray:
     return values
 
 
-def read_csv(data: bytes | str | Path) -> PointTable:
-    """A CSV with a header holding lon and lat columns (and optionally crs)."""
+def _float_or_nan(value: str | None) -> float:
     try:
-        df = pd.read_csv(io.BytesIO(data) if isinstance(data, bytes) else data, dtype=str, keep_default_na=False,
-                         skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"无法读取 CSV (cannot read the CSV): {str(exc).splitlines()[0][:200]}") from exc
-    lon_c, lat_c = _column(df, LON_NAMES), _column(df, LAT_NAMES)
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def read_csv(data: bytes | str | Path) -> PointTable:
+    """A CSV with a header holding lon and lat columns (and optionally crs); every other column kept as text."""
+    names = _csv_header(data)
+    lon_c, lat_c = _column(names, LON_NAMES), _column(names, LAT_NAMES)
     if lon_c is None or lat_c is None:
         raise InvalidInput("CSV 须有 lon 和 lat 两列（表头） (the CSV needs a header with lon and lat columns)",
-                           detail={"columns": [str(c) for c in df.columns][:20]})
-    crs_c = _column(df, ("crs",))
-    crs = df[crs_c].str.strip().replace("", "wgs84").to_numpy(dtype=object) if crs_c is not None else None
-    extra = df.drop(columns=[c for c in (lon_c, lat_c, crs_c) if c is not None])
-    return PointTable(_numbers(df[lon_c], "lon"), _numbers(df[lat_c], "lat"), crs, extra)
+                           detail={"columns": names[:20]})
+    source = pa.BufferReader(data) if isinstance(data, bytes) else str(data)
+    try:
+        table = pacsv.read_csv(
+            source, read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
+            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"无法读取 CSV (cannot read the CSV): {str(exc).splitlines()[0][:200]}") from exc
+    # like a spreadsheet export read with "skip initial space": "102.1, 38.5" is two numbers
+    table = pa.table([pc.utf8_ltrim_whitespace(column) for column in table.columns], names=names)
+    crs_c = _column(names, ("crs",))
+    crs = pc.utf8_trim_whitespace(table.column(crs_c)).combine_chunks() if crs_c is not None else None
+    extra = table.drop_columns([c for c in (lon_c, lat_c, crs_c) if c is not None])
+    return PointTable(_numbers(table.column(lon_c), "lon"), _numbers(table.column(lat_c), "lat"), crs, extra)
+
+
+# -------------------------------------------------------------------------------------------------- GeoJSON
+def _records_table(records: list[dict[str, Any]], n: int) -> pa.Table:
+    """Feature properties as columns (first-seen order); a property of mixed types becomes text (JSON)."""
+    keys = list(dict.fromkeys(k for r in records for k in r))
+    columns = {}
+    for key in keys:
+        values = [r.get(key) for r in records]
+        try:
+            columns[str(key)] = pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
+            columns[str(key)] = pa.array([v if v is None or isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+                                          for v in values], pa.string())
+    return pa.table(columns) if columns else pa.table({"_": pa.nulls(n)}).drop_columns(["_"])
 
 
 def read_geojson(data: bytes | str | Path | dict) -> PointTable:
@@ -115,29 +178,86 @@ def read_geojson(data: bytes | str | Path | dict) -> PointTable:
         raise InvalidGeometry(
             f"{len(bad)} 个要素不是点，例如第 {bad[0] + 1} 个 ({len(bad)} features are not points with numeric "
             f"coordinates; feature {bad[0] + 1} first)", detail={"features": [b + 1 for b in bad[:10]]})
-    extra = pd.DataFrame(props)
+    extra = _records_table(props, len(feats))
     crs = None
-    if "crs" in extra.columns:
-        crs = extra.pop("crs").fillna("wgs84").astype(str).to_numpy(dtype=object)
+    if "crs" in extra.column_names:
+        crs = pc.cast(extra.column("crs").combine_chunks(), pa.string())
+        extra = extra.drop_columns(["crs"])
     return PointTable(lon, lat, crs, extra)
 
 
-def read_parquet(path: str | Path | bytes) -> PointTable:
-    """GeoParquet of points (WGS84 unless the file says otherwise; other CRSs are refused)."""
-    import geopandas as gpd
+# ----------------------------------------------------------------------------------------------- GeoParquet
+def _wkb_points(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """(lon, lat) of a WKB column of points: 21-byte little-endian 2-D points are read in place; anything else
+    (big-endian, EWKB, Z) through shapely. Refuses missing geometries and anything but points."""
+    arr = column.combine_chunks()
+    n = len(arr)
+    if arr.null_count:
+        raise InvalidGeometry("GeoParquet 中有空几何 (the GeoParquet holds missing geometries)")
+    if n and (pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type)):
+        offsets = np.frombuffer(arr.buffers()[1], np.int64 if pa.types.is_large_binary(arr.type) else np.int32)
+        offsets = offsets[arr.offset:arr.offset + n + 1]
+        data = np.frombuffer(arr.buffers()[2], np.uint8) if n else np.zeros(0, np.uint8)
+        if n and np.all(np.diff(offsets) == WKB_POINT_BYTES):
+            rec = data[offsets[0]:offsets[0] + WKB_POINT_BYTES * n].reshape(n, WKB_POINT_BYTES)
+            if np.all(rec[:, 0] == 1) and np.all(rec[:, 1:5] == (1, 0, 0, 0)):
+                xy = np.ascontiguousarray(rec[:, 5:]).view("<f8")
+                return xy[:, 0].copy(), xy[:, 1].copy()
     import shapely
 
-    src = io.BytesIO(path) if isinstance(path, bytes) else path
-    gdf = gpd.read_parquet(src)
-    if gdf.crs is not None and gdf.crs.to_epsg() not in (4326, 4490):
-        gdf = gdf.to_crs(4326)
-    types = shapely.get_type_id(gdf.geometry.values)
-    if np.any(types != 0):
+    geoms = shapely.from_wkb(arr.to_numpy(zero_copy_only=False))
+    if np.any(shapely.get_type_id(geoms) != 0) or np.any(shapely.is_empty(geoms)):
         raise InvalidGeometry("GeoParquet 中有非点要素 (the GeoParquet holds geometries that are not points)")
-    xy = shapely.get_coordinates(gdf.geometry.values)
-    extra = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
-    crs = extra.pop("crs").astype(str).to_numpy(dtype=object) if "crs" in extra.columns else None
-    return PointTable(xy[:, 0].copy(), xy[:, 1].copy(), crs, extra)
+    xy = shapely.get_coordinates(geoms)
+    return xy[:, 0].copy(), xy[:, 1].copy()
+
+
+def _native_points(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """(lon, lat) of a GeoArrow ``point`` column (a struct of x and y)."""
+    arr = column.combine_chunks()
+    if arr.null_count:
+        raise InvalidGeometry("GeoParquet 中有空几何 (the GeoParquet holds missing geometries)")
+    return (ac.to_numpy(pc.cast(arr.field("x"), pa.float64())).copy(),
+            ac.to_numpy(pc.cast(arr.field("y"), pa.float64())).copy())
+
+
+def _to_lonlat(lon: np.ndarray, lat: np.ndarray, crs: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Points in a GeoParquet column's CRS (PROJJSON, or absent = OGC:CRS84) as WGS84 lon/lat."""
+    ident = crs.get("id", {}) if isinstance(crs, dict) else {}
+    if crs is None or (ident.get("authority"), ident.get("code")) in LONLAT_CRS:
+        return lon, lat
+    from pyproj import CRS, Transformer
+
+    source = CRS.from_user_input(crs)
+    if source.to_epsg() in (4326, 4490):
+        return lon, lat
+    x, y = Transformer.from_crs(source, 4326, always_xy=True).transform(lon, lat)
+    return np.asarray(x, np.float64), np.asarray(y, np.float64)
+
+
+def read_parquet(path: str | Path | bytes) -> PointTable:
+    """GeoParquet of points (WGS84/CGCS2000 as they are, any other CRS converted to WGS84)."""
+    source = pa.BufferReader(path) if isinstance(path, bytes) else str(path)
+    try:
+        table = pq.ParquetFile(source).read()  # (read_table goes through pyarrow.dataset, which imports pandas)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise InvalidInput(f"无法读取 GeoParquet (cannot read the GeoParquet): {str(exc)[:200]}") from exc
+    meta = json.loads((table.schema.metadata or {}).get(b"geo", b"{}"))
+    geom_col = meta.get("primary_column") or ("geometry" if "geometry" in table.column_names else None)
+    if geom_col not in table.column_names:
+        raise InvalidInput("GeoParquet 须有几何列 (the GeoParquet needs a geometry column)")
+    col_meta = meta.get("columns", {}).get(geom_col, {})
+    if col_meta.get("encoding", "WKB").lower() == "point":
+        lon, lat = _native_points(table.column(geom_col))
+    else:
+        lon, lat = _wkb_points(table.column(geom_col))
+    lon, lat = _to_lonlat(lon, lat, col_meta.get("crs"))
+    extra = table.drop_columns([geom_col])
+    crs = None
+    if "crs" in extra.column_names:
+        crs = pc.cast(extra.column("crs"), pa.string()).combine_chunks()
+        extra = extra.drop_columns(["crs"])
+    return PointTable(lon, lat, crs, extra.replace_schema_metadata(None))
 
 
 def read_points(data: bytes | str | Path, fmt: str, *, max_points: int | None = None) -> PointTable:
@@ -159,43 +279,80 @@ def read_points(data: bytes | str | Path, fmt: str, *, max_points: int | None = 
     return table
 
 
-def result_table(table: PointTable, answers: pd.DataFrame) -> pd.DataFrame:
+# --------------------------------------------------------------------------------------------------- answers
+def result_table(table: PointTable, answers: pa.Table) -> pa.Table:
     """The input's own columns followed by the answer columns (an input column of the same name is renamed)."""
-    extra = table.extra.reset_index(drop=True)
-    extra = extra.rename(columns={c: f"in_{c}" for c in extra.columns if c in answers.columns})
-    return pd.concat([extra, answers.reset_index(drop=True)], axis=1)
+    taken = set(answers.column_names)
+    extra = table.extra.rename_columns([f"in_{c}" if c in taken else c for c in table.extra.column_names])
+    out = extra
+    for name, column in zip(answers.column_names, answers.columns):
+        out = out.append_column(name, column)
+    return out if extra.num_columns else answers
 
 
-def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    return df.astype(object).where(df.notna(), None).to_dict("records")
+def _plain(table: pa.Table) -> pa.Table:
+    """Dictionary columns decoded, nested ones as JSON text: what CSV and JSON writers take."""
+    columns = []
+    for column in table.columns:
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(column.type.value_type)
+        elif pa.types.is_nested(column.type):
+            column = pa.array([None if v is None else json.dumps(v, ensure_ascii=False)
+                               for v in column.to_pylist()], pa.string())
+        columns.append(column)
+    return pa.table(columns, names=table.column_names)
 
 
-def to_geojson(df: pd.DataFrame) -> dict[str, Any]:
+def to_geojson(table: pa.Table) -> dict[str, Any]:
     """A FeatureCollection of the answers, each a Point at the WGS84 position."""
     feats = []
-    for rec in _records(df):
+    for rec in _plain(table).to_pylist():
         lon, lat = rec.get("lon"), rec.get("lat")
         geom = {"type": "Point", "coordinates": [lon, lat]} if lon is not None and lat is not None else None
         feats.append({"type": "Feature", "geometry": geom, "properties": rec})
     return {"type": "FeatureCollection", "features": feats}
 
 
-def write_result(df: pd.DataFrame, fmt: str, out: str | Path | None = None) -> bytes | None:
-    """Write the answers as CSV, GeoJSON or GeoParquet to ``out`` (or return the bytes)."""
-    if fmt == "csv":
-        data = df.to_csv(index=False).encode("utf-8")
-    elif fmt == "geojson":
-        data = json.dumps(to_geojson(df), ensure_ascii=False).encode("utf-8")
-    elif fmt == "parquet":
-        import geopandas as gpd
+def _point_wkb(lon: np.ndarray, lat: np.ndarray, valid: np.ndarray) -> pa.Array:
+    """WKB points (little-endian, 2-D) built in one NumPy buffer; null where not ``valid``."""
+    n = lon.size
+    rec = np.zeros((n, WKB_POINT_BYTES), np.uint8)
+    rec[:, 0] = 1
+    rec[:, 1] = 1
+    rec[:, 5:] = np.column_stack([lon, lat]).astype("<f8").view(np.uint8).reshape(n, 16)
+    offsets = np.arange(n + 1, dtype=np.int32) * WKB_POINT_BYTES
+    return pa.Array.from_buffers(pa.binary(), n, [ac.bitmap(valid), pa.py_buffer(offsets), pa.py_buffer(rec)],
+                                 null_count=int(n - valid.sum()))
 
-        gdf = gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df["lon"], df["lat"]), crs=4326)
-        buf = io.BytesIO()
-        gdf.to_parquet(buf)
-        data = buf.getvalue()
+
+def geoparquet_table(table: pa.Table) -> pa.Table:
+    """The answers with a WKB ``geometry`` column at their WGS84 position and GeoParquet 1.0 metadata (no
+    ``crs`` key: OGC:CRS84, i.e. WGS84 lon/lat)."""
+    lon, lon_valid = ac.values_and_valid(table.column("lon"))
+    lat, lat_valid = ac.values_and_valid(table.column("lat"))
+    valid = lon_valid & lat_valid & np.isfinite(lon) & np.isfinite(lat)
+    name = "geometry" if "geometry" not in table.column_names else "answer_geometry"
+    table = table.append_column(name, _point_wkb(lon, lat, valid))
+    bbox = [float(lon[valid].min()), float(lat[valid].min()), float(lon[valid].max()), float(lat[valid].max())] \
+        if valid.any() else []
+    geo = {"version": "1.0.0", "primary_column": name,
+           "columns": {name: {"encoding": "WKB", "geometry_types": ["Point"], **({"bbox": bbox} if bbox else {})}}}
+    return table.replace_schema_metadata({b"geo": json.dumps(geo).encode()})
+
+
+def write_result(table: pa.Table, fmt: str, out: str | Path | None = None) -> bytes | None:
+    """Write the answers as CSV, GeoJSON or GeoParquet to ``out`` (or return the bytes)."""
+    sink: Any = pa.BufferOutputStream() if out is None else str(out)
+    if fmt == "csv":
+        pacsv.write_csv(_plain(table), sink)
+    elif fmt == "parquet":
+        pq.write_table(geoparquet_table(table), sink)
+    elif fmt == "geojson":
+        data = json.dumps(to_geojson(table), ensure_ascii=False).encode("utf-8")
+        if out is None:
+            return data
+        Path(out).write_bytes(data)
+        return None
     else:
         raise InvalidInput(f"未知格式 {fmt!r} (unknown format; use one of {', '.join(FORMATS)})")
-    if out is None:
-        return data
-    Path(out).write_bytes(data)
-    return None
+    return sink.getvalue().to_pybytes() if out is None else None

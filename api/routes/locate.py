@@ -84,8 +84,8 @@ async def locate_batch(
     table = locate_io.read_points(bytes(body), fmt_in, max_points=settings.api.max_batch_points)
 
     def run():
-        answers = loc.locate_many(session, table.lon, table.lat, crs=table.crs if table.crs is not None else crs,
-                                  plan_id=plan_id)
+        answers = loc.locate_table(session, table.lon, table.lat, crs=table.crs if table.crs is not None else crs,
+                                   plan_id=plan_id)
         return locate_io.result_table(table, answers)
 
     result = await run_in_threadpool(run)

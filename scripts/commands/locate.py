@@ -54,10 +54,6 @@ def _session():
 
 
 def _locate(args) -> int:
-    import pandas as pd
-
-    from gis import distributed_assign
-    from layers import locate as loc
     from layers import locate_io
 
     try:
@@ -67,41 +63,63 @@ def _locate(args) -> int:
             print(f"找不到文件 {args.file} (no such file)", file=sys.stderr)
             return 2
         t0 = time.perf_counter()
-        table = locate_io.read_points(args.file if fmt_in != "csv" else args.file.read_bytes(), fmt_in)
+        table = locate_io.read_points(args.file, fmt_in)
         n = table.lon.size
         print(f"读入 {n} 个点，用时 {time.perf_counter() - t0:.1f} s (read {n} points)", file=sys.stderr)
-        engine, factory = _session()
-        try:
-            with factory() as session, ExitStack() as stack:
-                pl = loc.plan_locator(session, args.plan)
-                assign = None
-                if args.dask:
-                    client = stack.enter_context(distributed_assign.connect(args.dask))
-                    print(f"Dask: {client.dashboard_link or args.dask}, {len(client.scheduler_info()['workers'])} "
-                          "workers", file=sys.stderr)
-
-                    def assign(locator, lon, lat):
-                        return distributed_assign.assign_distributed(locator, lon, lat, client)
-                parts = []
-                with Progress("定位 locating", total=n) as bar:
-                    for i in range(0, n, CHUNK):
-                        crs = table.crs[i:i + CHUNK] if table.crs is not None else args.crs
-                        parts.append(loc.locate_many(session, table.lon[i:i + CHUNK], table.lat[i:i + CHUNK],
-                                                     crs=crs, pl=pl, assign=assign,
-                                                     on_invalid="raise" if args.strict else "flag"))
-                        bar.advance(min(CHUNK, n - i))
-        finally:
-            engine.dispose()
-        answers = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+        pl, answers = _assign_all(args, table)
         locate_io.write_result(locate_io.result_table(table, answers), fmt_out, args.out)
     except GridmapError as exc:
         print(f"错误 (error): {exc.message}", file=sys.stderr)
         return 1
-    counts = answers["method"].value_counts()
     print(f"方案 plan {pl.plan_id}（第 {pl.generation} 代 generation）; 写入 {args.out} (written)")
-    for method, count in counts.items():
+    for method, count in _method_counts(answers):
         print(f"  {method:<24} {count:>10}")
     return 0
+
+
+def _assign_all(args, table):
+    """The plan's locator and the answers of every point of ``table``, in chunks (with progress)."""
+    import pyarrow as pa
+
+    from layers import locate as loc
+
+    engine, factory = _session()
+    try:
+        with factory() as session, ExitStack() as stack:
+            pl = loc.plan_locator(session, args.plan)
+            assign = _dask_assign(args.dask, stack) if args.dask else None
+            n = table.lon.size
+            parts = []
+            with Progress("定位 locating", total=n) as bar:
+                for i in range(0, n, CHUNK):
+                    part = table.slice(i, i + CHUNK)
+                    parts.append(loc.locate_table(session, part.lon, part.lat,
+                                                  crs=part.crs if part.crs is not None else args.crs, pl=pl,
+                                                  assign=assign, on_invalid="raise" if args.strict else "flag"))
+                    bar.advance(part.lon.size)
+    finally:
+        engine.dispose()
+    return pl, pa.concat_tables(parts)
+
+
+def _dask_assign(address: str, stack: ExitStack):
+    from gis import distributed_assign
+
+    client = stack.enter_context(distributed_assign.connect(address))
+    print(f"Dask: {client.dashboard_link or address}, {len(client.scheduler_info()['workers'])} workers",
+          file=sys.stderr)
+
+    def assign(locator, lon, lat):
+        return distributed_assign.assign_distributed(locator, lon, lat, client)
+    return assign
+
+
+def _method_counts(answers) -> list[tuple[str, int]]:
+    import pyarrow.compute as pc
+
+    counts = pc.value_counts(answers.column("method").combine_chunks().dictionary_decode())
+    pairs = [(c["values"].as_py(), c["counts"].as_py()) for c in counts]
+    return sorted(pairs, key=lambda p: -p[1])
 
 
 def _reassign(args) -> int:
