@@ -85,6 +85,13 @@ MATRIX: dict[str, Access] = {
     "POST /api/v1/incidents": ANYONE,
     "GET /api/v1/incidents": (*STAFF, UserRole.SYSTEM),
     "GET /api/v1/incidents/categories": ANYONE,
+    "GET /api/v1/incidents/channels": ANYONE,
+    # the dispatcher's workbench: dry run of a report, the queue by scope, place search (no personal data)
+    "POST /api/v1/incidents/preview": STAFF,
+    "GET /api/v1/incidents/queue": STAFF,
+    "GET /api/v1/incidents/places": STAFF,
+    "GET /api/v1/incidents/escalation-receivers": (*STAFF, UserRole.SYSTEM),
+    "GET /api/v1/incidents/{incident_id}/candidates": (ADMIN, DISPATCHER),
     "GET /api/v1/incidents/overdue": (*STAFF, UserRole.SYSTEM),
     "POST /api/v1/incidents/escalate-overdue": (ADMIN, DISPATCHER, UserRole.SYSTEM),
     "GET /api/v1/incidents/kpis": ANYONE,

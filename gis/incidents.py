@@ -3,13 +3,17 @@
 - **Categories** (事件类别): each maps to the staff role of the grid that handles it, a deadline in hours and
   whether it is *sensitive* (its location is snapped to the grid's centroid and its description hidden in
   public answers). The table is data (:data:`DEFAULT_CATEGORIES`); :func:`parse_categories` reads another one.
-- **Dispatch** (:func:`pick_assignee`): a 包街 street segment goes to its responsible unit; otherwise the
-  category's role in the grid, or the grid's 网格长 when that role is vacant, or the community's staff.
+- **Dispatch** (:func:`pick_assignee`): on a 包街 street segment, the categories its responsibility covers go to
+  its unit (by default those marked ``street_duty`` in the category table, or the street's own list); everything
+  else goes to the category's role in the grid, or the grid's 网格长 when that role is vacant, or the community's
+  staff; nobody → the explicit 待人工派遣 queue.
+- **Escalation** (:func:`pick_receiver`): each level above the grid has receivers kept as data (社区值班, 街道综治
+  中心, 区/部门 by category); :func:`escalation_blocker` says why an overdue incident is not escalated.
 - **Lifecycle** (:data:`TRANSITIONS`): 上报 → 立案 → 派遣 → 处置 → 反馈 → 核查 → 结案, with 回退, 延期 and
   escalation 网格 → 社区 → 街道 → 区/部门; an action not allowed from a state is :class:`IllegalTransition` (409).
 - **Duplicates** (:func:`classify_duplicates`): open incidents of the same category within 250 m are suggested;
   one within 50 m and 24 h makes the new report a linked duplicate, not a second task.
-- **KPIs** (:func:`kpi_table`): counts, share closed at grid/community level, on-time rate, median handling time.
+- **Channels** (:class:`Channel`): how a report came in (电话、12345、来访、网格员、App …).
 - **Open311** status mapping and the request hash used by ``Idempotency-Key``.
 """
 
@@ -20,9 +24,6 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
-
-import numpy as np
-import pandas as pd
 
 from gis.domain import HandlingLevel, IncidentState, LabelledEnum, StaffRole, UserRole
 from gis.errors import Conflict, InvalidInput
@@ -35,8 +36,6 @@ SUGGEST_RADIUS_M = 250.0
 LINK_RADIUS_M = 50.0
 LINK_WINDOW_H = 24.0
 """A report this near (in metres and hours) to an open incident of the same category is linked to it."""
-KPI_TARGET = 0.8
-"""Share of closed incidents that should be closed at grid or community level ("矛盾问题零上交")."""
 MAX_DESCRIPTION = 4000
 
 
@@ -65,24 +64,29 @@ class Category:
     family: str = "其他"
     sensitive: bool = False
     keywords: tuple[str, ...] = ()
+    street_duty: bool = False
+    """A 包街 street's unit takes this category unless the street lists its own categories."""
 
     def as_dict(self) -> dict[str, Any]:
         """The category as the API shows it."""
         return {"code": self.code, "name_zh": self.zh, "name_en": self.en, "role": self.role.value,
                 "role_zh": self.role.zh, "deadline_hours": self.deadline_h, "family": self.family,
-                "sensitive": self.sensitive, "keywords": list(self.keywords)}
+                "sensitive": self.sensitive, "keywords": list(self.keywords), "street_duty": self.street_duty}
 
 
 R = StaffRole
+# 包街 in Jinchang is about the street's sanitation and order (市容秩序): those categories are ``street_duty``;
+# policing, disputes, markets, health … go to the grid's role even on a 包街 street.
 DEFAULT_CATEGORIES: list[Category] = [
-    Category("sanitation", "环境卫生", "sanitation", R.GRID_WORKER, 24, "市容环境", keywords=("垃圾", "卫生")),
-    Category("city_appearance", "市容环境", "city appearance", R.GRID_WORKER, 48, "市容环境"),
+    Category("sanitation", "环境卫生", "sanitation", R.GRID_WORKER, 24, "市容环境", keywords=("垃圾", "卫生"),
+             street_duty=True),
+    Category("city_appearance", "市容环境", "city appearance", R.GRID_WORKER, 48, "市容环境", street_duty=True),
     Category("illegal_building", "乱搭乱建", "illegal construction", R.URBAN_INSPECTOR, 72, "施工管理"),
     Category("construction", "施工管理", "construction site", R.URBAN_INSPECTOR, 72, "施工管理"),
-    Category("advertising", "宣传广告", "illegal advertising", R.URBAN_INSPECTOR, 72, "宣传广告"),
+    Category("advertising", "宣传广告", "illegal advertising", R.URBAN_INSPECTOR, 72, "宣传广告", street_duty=True),
     Category("cable_mess", "蜘蛛网线", "tangled overhead cables", R.GRID_WORKER, 120, "市容环境"),
     Category("road_damage", "道路破损", "damaged road", R.URBAN_INSPECTOR, 72, "街面秩序"),
-    Category("street_order", "街面秩序", "street order", R.URBAN_INSPECTOR, 24, "街面秩序"),
+    Category("street_order", "街面秩序", "street order", R.URBAN_INSPECTOR, 24, "街面秩序", street_duty=True),
     Category("traffic", "交通秩序", "traffic order", R.COMMUNITY_POLICE, 24, "街面秩序"),
     Category("public_security", "治安", "public security", R.COMMUNITY_POLICE, 12, "突发事件", sensitive=True),
     Category("emergency", "突发事件", "emergency", R.GRID_HEAD, 2, "突发事件"),
@@ -95,14 +99,15 @@ DEFAULT_CATEGORIES: list[Category] = [
 
 
 def parse_categories(rows: list[dict[str, Any]]) -> dict[str, Category]:
-    """A category table from data (e.g. a JSON file): ``code, zh, en, role, deadline_h[, family, sensitive]``."""
+    """A category table from data (e.g. a JSON file): ``code, zh, en, role, deadline_h[, family, sensitive,
+    keywords, street_duty]``."""
     out: dict[str, Category] = {}
     for row in rows:
         try:
             role = StaffRole(row["role"])
             cat = Category(str(row["code"]), str(row["zh"]), str(row.get("en", row["code"])), role,
                            float(row["deadline_h"]), str(row.get("family", "其他")), bool(row.get("sensitive", False)),
-                           tuple(row.get("keywords", ())))
+                           tuple(row.get("keywords", ())), bool(row.get("street_duty", False)))
         except (KeyError, ValueError, TypeError) as exc:
             raise InvalidInput(f"事件类别配置有误：{row!r} (bad category row: {exc})") from exc
         if cat.deadline_h <= 0:
@@ -142,6 +147,36 @@ def check_text(value: str | None, name: str, limit: int = MAX_DESCRIPTION) -> st
     return v or None
 
 
+# ------------------------------------------------------------------------------------------------ channels
+class Channel(LabelledEnum):
+    """How a report came in (来源渠道)."""
+
+    PHONE = ("phone", "电话")
+    HOTLINE = ("hotline_12345", "12345热线")
+    VISIT = ("visit", "来访")
+    GRID_WORKER = ("grid_worker", "网格员上报")
+    APP = ("app", "App")
+    API = ("api", "接口")
+    OPEN311 = ("open311", "Open311")
+    DEMO = ("demo", "演示")
+
+
+INTAKE_CHANNELS = (Channel.PHONE, Channel.HOTLINE, Channel.VISIT, Channel.GRID_WORKER, Channel.APP)
+"""The channels a dispatcher or grid worker records when taking a report (the workbench's form)."""
+
+
+def parse_channel(value: str | None, *, default: Channel = Channel.API) -> Channel:
+    """The channel named by its value or Chinese label; :class:`InvalidInput` listing the known ones."""
+    if value is None or value == "":
+        return default
+    for c in Channel:
+        if value in (c.value, c.zh):
+            return c
+    known = "、".join(f"{c.value}（{c.zh}）" for c in INTAKE_CHANNELS)
+    raise InvalidInput(f"未知的来源渠道 {value!r}，可选：{known} (unknown channel)",
+                       detail={"channel": value, "known": [c.value for c in INTAKE_CHANNELS]})
+
+
 # ------------------------------------------------------------------------------------------------ dispatch
 @dataclass(frozen=True)
 class Staff:
@@ -153,8 +188,18 @@ class Staff:
 
 
 @dataclass(frozen=True)
+class Street:
+    """A 包街 street segment with a responsible unit and the categories the unit takes (``None``: the
+    category table's ``street_duty`` ones)."""
+
+    name: str
+    unit: str
+    categories: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
 class Dispatch:
-    """Who an incident goes to and why."""
+    """Who an incident goes to and why (``duty``: the receiver's post, e.g. 街道综治中心)."""
 
     person_id: int | None
     name: str | None
@@ -162,47 +207,120 @@ class Dispatch:
     unit: str | None
     rule: str
     reason: str
+    duty: str | None = None
+
+    @property
+    def manual(self) -> bool:
+        """Nobody was found: the incident waits in the 待人工派遣 queue."""
+        return self.person_id is None and self.unit is None and self.rule != "duplicate"
 
     def as_dict(self) -> dict[str, Any]:
         """The dispatch as the API shows it (``name`` is a public name on the 公示牌; no phone)."""
         role_zh = StaffRole(self.role).zh if self.role in StaffRole.values() else None
         return {"person_id": self.person_id, "name": self.name, "role": self.role, "role_zh": role_zh,
-                "unit": self.unit, "rule": self.rule, "reason": self.reason}
+                "unit": self.unit, "duty": self.duty, "rule": self.rule, "reason": self.reason,
+                "manual": self.manual}
+
+
+MANUAL_RULE = "unassigned"
+"""The rule of an incident nobody could be found for: it waits in the explicit 待人工派遣 queue."""
+
+
+def street_covers(category: Category, street: Street) -> bool:
+    """True if the 包街 unit of ``street`` takes ``category``: the street's own list, else ``street_duty``."""
+    if street.categories is not None:
+        return category.code in street.categories
+    return category.street_duty
+
+
+def _first(staff: list[Staff], role: str) -> Staff | None:
+    hits = sorted((s for s in staff if s.role == role), key=lambda s: (s.name, s.person_id))
+    return hits[0] if hits else None
 
 
 def pick_assignee(category: Category, *, method: str, grid_staff: list[Staff], community_staff: list[Staff],
-                  street_unit: str | None = None) -> Dispatch:
+                  street: Street | None = None) -> Dispatch:
     """The responsible person or unit of a located incident.
 
-    1. ``method == "street_responsibility"`` with a unit: that 包街 unit.
+    1. On a 包街 segment (``method == "street_responsibility"``) whose unit takes the category
+       (:func:`street_covers`): that unit.
     2. The category's role in the grid (the first by name, if several).
     3. The grid's 网格长 when the role is vacant.
     4. With no grid (community fallback) or an empty grid: the community's staff in the role, then its 网格长.
-    5. Otherwise unassigned, with the reason.
+    5. Otherwise nobody: the 待人工派遣 queue (:data:`MANUAL_RULE`), with the reason.
+
+    A 包街 street whose unit does not take the category says so in the reason of the rule that applied.
     """
-    if method == "street_responsibility" and street_unit:
-        return Dispatch(None, None, None, street_unit, "street_unit",
-                        f"包街责任路段，派给责任单位 {street_unit} (on a 包街 street: sent to its unit)")
+    note_zh, note_en = "", ""
+    if method == "street_responsibility" and street is not None and street.unit:
+        if street_covers(category, street):
+            return Dispatch(None, None, None, street.unit, "street_unit",
+                            f"包街责任路段「{street.name}」，{category.zh}由责任单位 {street.unit} 处置 (on the 包街 "
+                            f"street {street.name}: {category.en} goes to its unit)")
+        note_zh = f"「{street.name}」的包街单位 {street.unit} 不负责{category.zh}；"
+        note_en = f"the 包街 unit of {street.name} does not take {category.en}; "
     want = category.role.value
-
-    def first(staff: list[Staff], role: str) -> Staff | None:
-        hits = sorted((s for s in staff if s.role == role), key=lambda s: (s.name, s.person_id))
-        return hits[0] if hits else None
-
     for pool, where_zh, where_en in ((grid_staff, "网格", "grid"), (community_staff, "社区", "community")):
-        s = first(pool, want)
+        s = _first(pool, want)
         if s is not None:
             return Dispatch(s.person_id, s.name, s.role, None, f"{where_en}_role",
-                            f"{category.zh}由{where_zh}{category.role.zh}处置 ({category.en} goes to the "
-                            f"{where_en}'s {want})")
-        head = first(pool, StaffRole.GRID_HEAD.value)
+                            f"{note_zh}{category.zh}由{where_zh}{category.role.zh}处置 ({note_en}{category.en} goes "
+                            f"to the {where_en}'s {want})")
+        head = _first(pool, StaffRole.GRID_HEAD.value)
         if head is not None:
             return Dispatch(head.person_id, head.name, head.role, None, f"{where_en}_head",
-                            f"{where_zh}{category.role.zh}空缺，由网格长处置 (no {want} in the {where_en}: "
-                            "sent to its grid head)")
-    return Dispatch(None, None, None, None, "unassigned",
-                    f"网格与社区均无{category.role.zh}或网格长，待指挥中心人工派遣 (nobody in the role or grid "
-                    "head in the grid or community: the dispatcher assigns it by hand)")
+                            f"{note_zh}{where_zh}{category.role.zh}空缺，由网格长处置 ({note_en}no {want} in the "
+                            f"{where_en}: sent to its grid head)")
+    return Dispatch(None, None, None, None, MANUAL_RULE,
+                    f"{note_zh}网格与社区均无{category.role.zh}或网格长，待人工派遣 ({note_en}nobody in the role or "
+                    "grid head in the grid or community: waits for a dispatcher to assign it by hand)")
+
+
+# -------------------------------------------------------------------------------------- escalation receivers
+@dataclass(frozen=True)
+class Receiver:
+    """Who receives an escalation at a level for an area: 社区值班 (community), 街道综治中心 (street), a 区
+    department for some categories (district). ``categories`` empty: every category."""
+
+    person_id: int
+    name: str
+    level: str
+    area_code: str
+    duty: str
+    unit: str | None = None
+    categories: tuple[str, ...] = ()
+
+
+def receiver_area(level: str, community_code: str | None) -> str | None:
+    """The area code whose receivers serve ``level``: the community, its street (街道) or its county (区)."""
+    if not community_code:
+        return None
+    lvl = L(level)
+    if lvl is L.COMMUNITY:
+        return community_code
+    if lvl is L.STREET:
+        return community_code[:9] + "000"
+    if lvl is L.DISTRICT:
+        return community_code[:6] + "000000"
+    return None
+
+
+def pick_receiver(receivers: list[Receiver], *, level: str, area_code: str | None,
+                  category: Category) -> Dispatch:
+    """The receiver of an escalation to ``level`` in ``area_code``: one who takes the category by name, else
+    one who takes every category (the first by name); nobody → the 待人工派遣 queue, with the reason."""
+    lvl = L(level)
+    here = [r for r in receivers if r.level == lvl.value and r.area_code == area_code]
+    pool = [r for r in here if category.code in r.categories] or [r for r in here if not r.categories]
+    if pool:
+        r = min(pool, key=lambda x: (x.name, x.person_id))
+        return Dispatch(r.person_id, r.name, None, r.unit, f"escalation_{lvl.value}",
+                        f"上报至{lvl.zh}：由{r.duty} {r.name} 接收 (escalated to the {lvl.value} level: received by "
+                        f"{r.duty})", duty=r.duty)
+    where = area_code or "未知区域"
+    return Dispatch(None, None, None, None, MANUAL_RULE,
+                    f"{lvl.zh}层级（{where}）没有登记{category.zh}的上报接收人，待人工派遣 (no escalation receiver "
+                    f"for {category.en} at the {lvl.value} level of {where}: waits for a dispatcher)")
 
 
 # ----------------------------------------------------------------------------------------------- lifecycle
@@ -211,6 +329,7 @@ class Action(LabelledEnum):
 
     REGISTER = ("register", "立案")
     DISPATCH = ("dispatch", "派遣")
+    REASSIGN = ("reassign", "改派")
     HANDLE = ("handle", "处置")
     FEEDBACK = ("feedback", "反馈")
     VERIFY = ("verify", "核查")
@@ -226,6 +345,8 @@ OPEN_STATES = [s.value for s in S if s is not S.CLOSED]
 TRANSITIONS: dict[Action, tuple[tuple[S, ...], S]] = {
     Action.REGISTER: ((S.REPORTED,), S.REGISTERED),
     Action.DISPATCH: ((S.REGISTERED, S.RETURNED), S.DISPATCHED),
+    # another person of the grid takes over work already dispatched; they start again from 派遣
+    Action.REASSIGN: ((S.DISPATCHED, S.HANDLING, S.POSTPONED), S.DISPATCHED),
     Action.HANDLE: ((S.DISPATCHED, S.POSTPONED), S.HANDLING),
     Action.FEEDBACK: ((S.HANDLING,), S.FEEDBACK),
     Action.VERIFY: ((S.FEEDBACK,), S.VERIFIED),
@@ -241,6 +362,7 @@ STAFF_ROLES = (UserRole.DISPATCHER.value, UserRole.GRID_STAFF.value)
 ACTION_ROLES: dict[Action, tuple[str, ...]] = {
     Action.REGISTER: (UserRole.DISPATCHER.value,),
     Action.DISPATCH: (UserRole.DISPATCHER.value,),
+    Action.REASSIGN: (UserRole.DISPATCHER.value,),
     Action.HANDLE: STAFF_ROLES,
     Action.FEEDBACK: STAFF_ROLES,
     Action.VERIFY: (UserRole.DISPATCHER.value,),
@@ -262,13 +384,42 @@ def parse_action(value: str) -> Action:
                        f"(unknown action {value!r})", detail={"action": value, "known": Action.values()})
 
 
-def allowed_actions(state: str, level: str = L.GRID.value) -> list[str]:
-    """The actions allowed from ``state`` at ``level``, in the order of :class:`Action`."""
+def role_may(roles: frozenset[str] | set[str] | None, action: Action) -> bool:
+    """True if an account with ``roles`` may take ``action`` (admins may take every action)."""
+    if roles is None:
+        return True
+    return UserRole.ADMIN.value in roles or bool(set(roles) & set(ACTION_ROLES[action]))
+
+
+def allowed_actions(state: str, level: str = L.GRID.value, roles: frozenset[str] | set[str] | None = None
+                    ) -> list[str]:
+    """The actions allowed from ``state`` at ``level`` (and, given ``roles``, to that account), in the order of
+    :class:`Action`."""
     out = []
     for a, (froms, _) in TRANSITIONS.items():
-        if S(state) in froms and not (a is Action.ESCALATE and level == LEVELS[-1].value):
+        if S(state) in froms and not (a is Action.ESCALATE and level == LEVELS[-1].value) and role_may(roles, a):
             out.append(a.value)
     return out
+
+
+def escalation_blocker(state: str, level: str, *, duplicate_of: int | None = None) -> str | None:
+    """Why an (overdue) incident cannot be escalated now, Chinese first; ``None`` if it can."""
+    if duplicate_of is not None:
+        return (f"重复上报，随事件 #{duplicate_of} 处置，不单独上报 (a linked duplicate of #{duplicate_of}: it follows "
+                "that incident)")
+    cur = S(state)
+    if cur is S.CLOSED:
+        return "已结案 (closed)"
+    if level == LEVELS[-1].value:
+        return (f"已在最高层级（{LEVELS[-1].zh}），不能再上报，请指挥中心督办 (already at the top level: the dispatch "
+                "centre follows it up)")
+    if cur is S.FEEDBACK:
+        return "已反馈处置结果，等待指挥中心核查，不上报 (fed back: waiting for the dispatcher to verify it)"
+    if cur is S.VERIFIED:
+        return "已核查，等待结案，不上报 (verified: waiting to be closed)"
+    if Action.ESCALATE.value not in allowed_actions(state, level):
+        return f"「{cur.zh}」状态不能上报 (cannot escalate from {cur.value})"
+    return None
 
 
 def next_level(level: str) -> L:
@@ -375,60 +526,3 @@ def status_notes(state: str, level: str) -> str:
     """The detail behind ``open``/``closed``: our state and the level handling it."""
     s, lvl = S(state), L(level)
     return f"{s.zh}（{lvl.zh}层级处置） ({s.value}, handled at {lvl.value} level)"
-
-
-# ---------------------------------------------------------------------------------------------------- KPIs
-KPI_BY = ("grid", "community", "street", "month", "category")
-
-
-def kpi_table(df: pd.DataFrame, by: str, *, now: dt.datetime) -> list[dict[str, Any]]:
-    """KPIs per ``by`` (grid | community | street | month | category) from one row per incident with the columns
-    ``grid_code, community_code, street_code, category, state, level, created_at, due_at, closed_at``
-    (duplicates already left out).
-
-    Per group: ``total``, ``open``, ``closed``, ``overdue_open``, ``closed_at_grid``/``grid_rate`` and
-    ``closed_at_community``/``community_rate`` (of closed), ``closed_low_level`` (closed at grid or community
-    level), ``low_level_rate`` (of closed; target :data:`KPI_TARGET`), ``on_time`` and ``on_time_rate``
-    (closed by the deadline, of closed), ``median_handling_h`` (report → close).
-    """
-    if by not in KPI_BY:
-        raise InvalidInput(f"by 须为 {'|'.join(KPI_BY)} (by must be one of {', '.join(KPI_BY)})", detail={"by": by})
-    if df.empty:
-        return []
-    d = df.copy()
-    d["month"] = pd.to_datetime(d["created_at"], utc=True).dt.strftime("%Y-%m")
-    d["street"] = d["street_code"]
-    d["grid"] = d["grid_code"]
-    d["community"] = d["community_code"]
-    closed = d["state"] == S.CLOSED.value
-    created = pd.to_datetime(d["created_at"], utc=True)
-    closed_at = pd.to_datetime(d["closed_at"], utc=True)
-    due = pd.to_datetime(d["due_at"], utc=True)
-    d["is_closed"] = closed
-    d["is_low"] = closed & d["level"].isin([L.GRID.value, L.COMMUNITY.value])
-    d["is_grid"] = closed & (d["level"] == L.GRID.value)
-    d["is_comm"] = closed & (d["level"] == L.COMMUNITY.value)
-    d["is_on_time"] = closed & (closed_at <= due)
-    d["is_overdue_open"] = ~closed & (due < pd.Timestamp(now))
-    d["handling_h"] = np.where(closed, (closed_at - created).dt.total_seconds() / 3600.0, np.nan)
-    key = d[by].fillna("(none)")
-    rows = []
-    for k, g in d.groupby(key, sort=True):
-        n_closed = int(g["is_closed"].sum())
-        med = g["handling_h"].median()
-        rows.append({
-            by: str(k), "total": int(len(g)), "open": int(len(g) - n_closed), "closed": n_closed,
-            "overdue_open": int(g["is_overdue_open"].sum()),
-            "closed_at_grid": int(g["is_grid"].sum()),
-            "closed_at_community": int(g["is_comm"].sum()),
-            "grid_rate": round(float(g["is_grid"].sum()) / n_closed, 4) if n_closed else None,
-            "community_rate": round(float(g["is_comm"].sum()) / n_closed, 4) if n_closed else None,
-            "closed_low_level": int(g["is_low"].sum()),
-            "low_level_rate": round(float(g["is_low"].sum()) / n_closed, 4) if n_closed else None,
-            "on_time": int(g["is_on_time"].sum()),
-            "on_time_rate": round(float(g["is_on_time"].sum()) / n_closed, 4) if n_closed else None,
-            "median_handling_h": None if pd.isna(med) else round(float(med), 2),
-        })
-    for r in rows:
-        r["meets_target"] = None if r["low_level_rate"] is None else bool(r["low_level_rate"] >= KPI_TARGET)
-    return rows

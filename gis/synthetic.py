@@ -23,7 +23,7 @@ from gis.synthetic_city import UrbanCore, generate_core
 from gis.synthetic_villages import generate_villages
 
 DEFAULT_SEED = 20231
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: escalation receivers for every community, street and county
 
 SURNAMES = list("王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭")
 GIVEN = list("伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红建国文辉鹏飞燕玲海波宁慧晓东雪梅春晨浩然")

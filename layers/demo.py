@@ -327,6 +327,7 @@ def _write_demo(session: Session, data_dir: Path, seed: int, *, extras: bool, pr
     areas = _area_rows(divisions, villages, boundaries, city)
     _upsert_areas(session, areas)
     counts = _write_city(session, city, progress)
+    counts["escalation_receivers"] = _receivers(session, city, areas, seed)
     counts.update(
         admin_areas=len(areas),
         communities_and_villages=int(len(villages)),
@@ -356,6 +357,20 @@ def _record_load(session: Session, data_dir: Path, seed: int, counts: dict[str, 
     )
 
 
+def _receivers(session: Session, city: SyntheticCity, areas: list[dict[str, Any]], seed: int) -> int:
+    """Synthetic escalation receivers for every community with grids, its 街道 and its 区 (synthetic people)."""
+    from gis.synthetic_receivers import receiver_rows
+    from layers.escalation import add_receivers
+
+    names = {a["code"]: a["name"] for a in areas}
+    communities = sorted({c for c in city.grids["community_code"].dropna()})
+    streets = sorted({c[:9] + "000" for c in communities})
+    counties = sorted({c[:6] + "000000" for c in communities})
+    rows = receiver_rows([(c, names.get(c, c)) for c in communities], [(c, names.get(c, c)) for c in streets],
+                         [(c, names.get(c, c)) for c in counties], seed=seed)
+    return add_receivers(session, rows, source=SOURCE)
+
+
 DEMO_INCIDENTS = 200
 # (category, weight): what residents and grid workers report most in a city like Jinchang.
 INCIDENT_MIX = [("sanitation", 30), ("city_appearance", 15), ("street_order", 12), ("road_damage", 10),
@@ -373,7 +388,7 @@ def _demo_incidents(session: Session, city: SyntheticCity, seed: int) -> int:
     through the same code as the API (so dispatch, deadlines and events are real); marked synthetic."""
     import numpy as np
 
-    from layers import incidents
+    from layers import incident_flow, incidents
 
     rng = np.random.default_rng(seed + 1)
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
@@ -399,7 +414,7 @@ def _demo_incidents(session: Session, city: SyntheticCity, seed: int) -> int:
             if t >= now:
                 break
             try:
-                incidents.transition(session, incident_id, action, actor="demo", roles=ACTION_ROLES, now=t)
+                incident_flow.transition(session, incident_id, action, actor="demo", roles=ACTION_ROLES, now=t)
             except Exception:  # a duplicate closes with its first report; its own steps are then refused
                 break
         ids.append(incident_id)

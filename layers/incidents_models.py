@@ -12,13 +12,19 @@ incident (1:1) with what dispatch, privacy, Open311 and ``Idempotency-Key`` need
   sensitive categories);
 - ``private``: personal data beyond name/phone (e-mail, device); ``extra``: address, media URL, attributes;
 - ``response``: the answer given when the incident was created (replayed to a retry with the same key).
+
+``escalation_receivers``: who receives an escalation at each level above the grid — 社区值班 for a community,
+街道综治中心 for a street (街道), 区 departments by category for a county — so that an escalated incident always
+reaches a named person (or, when none is registered, waits in the explicit 待人工派遣 queue).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, String
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, String
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from layers.models import Base
@@ -44,3 +50,22 @@ class IncidentDetail(Base):
     private: Mapped[dict[str, Any]] = mapped_column(default=dict)
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
     response: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class EscalationReceiver(Base):
+    """A person who receives escalations at ``level`` (community | street | district) for the area
+    ``area_code`` (the community's, street's or county's 12-digit code), for some ``categories`` (empty: all)."""
+
+    __tablename__ = "escalation_receivers"
+    __table_args__ = (Index("ix_escalation_receivers_level_area", "level", "area_code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    level: Mapped[str] = mapped_column(String(16))
+    area_code: Mapped[str] = mapped_column(String(12))
+    categories: Mapped[list[str]] = mapped_column(ARRAY(String(50)), default=list)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
+    duty: Mapped[str] = mapped_column(String(100))
+    unit: Mapped[str | None] = mapped_column(String(200))
+    valid_from: Mapped[dt.date | None] = mapped_column(Date)
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)
+    source: Mapped[str] = mapped_column(String(200))

@@ -59,6 +59,8 @@ class PlanLocator:
     street_ids: np.ndarray
     street_names: np.ndarray
     street_units: np.ndarray
+    street_categories: np.ndarray
+    """Per 包街 segment: the categories its unit takes (a list), or None for the category table's default."""
     area_names: dict[str, str] = field(default_factory=dict)
     _arrow: dict[str, pa.Array] = field(default_factory=dict, repr=False)
 
@@ -77,6 +79,14 @@ _LOCATORS: VersionedCache[PlanLocator] = VersionedCache("plan locator", LOCATOR_
 def _wkb(values) -> np.ndarray:
     vals = [bytes(v) if v is not None else None for v in values]
     return shapely.from_wkb(np.asarray(vals, dtype=object)) if vals else np.zeros(0, dtype=object)
+
+
+def _object_array(values: list) -> np.ndarray:
+    """A 1-D object array of ``values`` (lists stay lists, even when they all have the same length)."""
+    out = np.empty(len(values), dtype=object)
+    for k, v in enumerate(values):
+        out[k] = v
+    return out
 
 
 def _valid_on(model, on: dt.date):
@@ -116,7 +126,7 @@ def build_plan_locator(session: Session, plan_id: int | None, *, on: dt.date | N
     srows = session.execute(
         select(m.StreetResponsibility.id, m.StreetResponsibility.street_name,
                m.StreetResponsibility.responsible_unit, m.StreetResponsibility.buffer_m,
-               func.ST_AsBinary(m.StreetResponsibility.geom))
+               func.ST_AsBinary(m.StreetResponsibility.geom), m.StreetResponsibility.categories)
         # a segment without a responsible unit is not under 包街 responsibility: it takes no incidents
         .where(_valid_on(m.StreetResponsibility, on), m.StreetResponsibility.responsible_unit.isnot(None))
         .order_by(m.StreetResponsibility.id)
@@ -136,7 +146,8 @@ def build_plan_locator(session: Session, plan_id: int | None, *, on: dt.date | N
         grid_codes=obj(r[1] for r in grows), grid_names=obj(r[2] for r in grows),
         grid_kinds=obj(r[3] for r in grows), grid_communities=obj(r[4] for r in grows),
         community_codes=obj(r[0] for r in crows), street_ids=np.asarray([r[0] for r in srows], dtype=np.int64),
-        street_names=obj(r[1] for r in srows), street_units=obj(r[2] for r in srows), area_names=names,
+        street_names=obj(r[1] for r in srows), street_units=obj(r[2] for r in srows),
+        street_categories=_object_array([None if r[5] is None else list(r[5]) for r in srows]), area_names=names,
     )
 
 
@@ -225,7 +236,8 @@ def locate(session: Session, lon: float, lat: float, *, crs: str | CRS | None = 
     if res["street"] is not None:
         s = res["street"]
         unit = pl.street_units[s]
-        street = {"id": int(pl.street_ids[s]), "name": pl.street_names[s], "unit": unit}
+        street = {"id": int(pl.street_ids[s]), "name": pl.street_names[s], "unit": unit,
+                  "categories": pl.street_categories[s]}
     if grid is not None:
         people = responsible_people(session, grid_code=grid["code"])
     else:

@@ -26,7 +26,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from gis.domain import (
@@ -337,7 +337,8 @@ class StaffAssignment(Base):
 
 
 class StreetResponsibility(Base):
-    """A street segment under 包街责任制: a responsible unit for a period; incidents within the buffer go to it."""
+    """A street segment under 包街责任制: a responsible unit for a period; incidents within the buffer of the
+    categories the unit takes go to it (``categories``; NULL: the category table's ``street_duty`` ones)."""
 
     __tablename__ = "street_responsibilities"
     __table_args__ = (_gist("street_responsibilities"),)
@@ -347,6 +348,7 @@ class StreetResponsibility(Base):
     responsible_unit: Mapped[str | None] = mapped_column(String(200))
     unit_contact: Mapped[str | None] = mapped_column(String(100))
     buffer_m: Mapped[float] = mapped_column(Float, default=20.0)
+    categories: Mapped[list[str] | None] = mapped_column(ARRAY(String(50)))
     valid_from: Mapped[dt.date | None] = mapped_column(Date)
     valid_to: Mapped[dt.date | None] = mapped_column(Date)
     geom = mapped_column(_geom("MULTILINESTRING"), nullable=False)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from gis.domain import IncidentState
 from gis.locate import DEFAULT_NEAREST_M, DEFAULT_TOLERANCE_M, AssignMethod, method_reason
 from layers import models as m
-from layers.incidents import sync_after_reassign
+from layers.incident_flow import sync_after_reassign
 from layers.locate import PlanLocator, locate_many, plan_locator
 
 ACTOR = "gridmap reassign"

@@ -14,6 +14,7 @@ from gis.roster import MARKET_BUILDING_USES, MARKET_FACILITY_TYPES, audit_roster
 from layers import models as m
 from layers.data_versions import VersionedCache
 from layers.features import current_plan_id
+from layers.incidents import categories as incident_categories
 
 # Roles shown on a grid's public contact board, in the order they hang on the 公示牌.
 BOARD_ROLES: tuple[StaffRole, ...] = (
@@ -217,10 +218,18 @@ def assign_street_unit(
     contact: str | None = None,
     valid_from: dt.date | None = None,
     valid_to: dt.date | None = None,
+    categories: list[str] | None = None,
 ) -> m.StreetResponsibility:
-    """Give a 包街 street a responsible unit for a period (the caller commits)."""
+    """Give a 包街 street a responsible unit for a period and, optionally, the incident categories the unit takes
+    (``None``: the category table's ``street_duty`` ones; codes must be known categories). The caller commits."""
     if not unit or not unit.strip():
         raise InvalidInput("责任单位不能为空 (the responsible unit must not be empty)")
+    if categories is not None:
+        table = incident_categories()
+        unknown = [c for c in categories if c not in table]
+        if unknown:
+            raise InvalidInput(f"未知的事件类别 {unknown}，可选：{', '.join(table)} (unknown categories)",
+                               detail={"unknown": unknown, "known": list(table)})
     if valid_from and valid_to and valid_to < valid_from:
         raise InvalidInput("结束日期早于开始日期 (valid_to is before valid_from)")
     street = session.get(m.StreetResponsibility, street_id)
@@ -230,5 +239,6 @@ def assign_street_unit(
     street.unit_contact = contact
     street.valid_from = valid_from
     street.valid_to = valid_to
+    street.categories = None if categories is None else sorted(set(categories))
     session.flush()
     return street

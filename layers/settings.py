@@ -131,7 +131,7 @@ class IncidentSettings(BaseSettings):
     incident_categories: Path | None = Field(
         default=None,
         description="a JSON file with the incident category table (a list of {code, zh, en, role, deadline_h"
-        "[, family, sensitive, keywords]}); the built-in table of gis.incidents when unset",
+        "[, family, sensitive, keywords, street_duty]}); the built-in table of gis.incidents when unset",
     )
 
 

@@ -5,6 +5,10 @@ Staff after :func:`load` (on top of 张网格 = grid_worker of G1 and 李社区 
 
 - G1: 王格长 grid_head; G2: 赵法律 legal_adviser (no grid_head, no grid_worker);
 - community A: 钱社区长 community-level grid_head.
+
+Escalation receivers (kept as data): community A — 孙值班 (社区值班); street 620302004000 — 周综治 (街道综治中心);
+district 620302000000 — 吴城管 (城管执法局: sanitation, street order) and 郑总值班 (区政府总值班室: every category).
+Community B has none (its escalations wait in the 待人工派遣 queue).
 """
 
 from __future__ import annotations
@@ -37,8 +41,25 @@ def load(factory) -> dict[str, int]:
         ])
         for name in ("张网格", "李社区"):
             people[name] = s.query(m.Person.id).filter(m.Person.name == name).scalar()
+        from layers.escalation import add_receivers
+
+        add_receivers(s, RECEIVERS, source="test")
+        for row in RECEIVERS:
+            people[row["name"]] = s.query(m.Person.id).filter(m.Person.name == row["name"]).scalar()
         s.commit()
     return {**ids, **people}
+
+
+RECEIVERS = [
+    {"level": "community", "area_code": F.COMMUNITY_A, "duty": "社区值班", "unit": "金水里社区居委会", "name": "孙值班",
+     "public_phone": "0935-8000021"},
+    {"level": "street", "area_code": "620302004000", "duty": "街道综治中心", "unit": "金川路街道综治中心",
+     "name": "周综治", "public_phone": "0935-8000022"},
+    {"level": "district", "area_code": "620302000000", "duty": "区城管执法局值班", "unit": "金川区城市管理综合执法局",
+     "name": "吴城管", "categories": ["sanitation", "street_order"], "public_phone": "0935-8000023"},
+    {"level": "district", "area_code": "620302000000", "duty": "区政府总值班室", "unit": "金川区人民政府总值班室",
+     "name": "郑总值班", "public_phone": "0935-8000024"},
+]
 
 
 def token(*roles: str, scope: str | None = "", sub: str = "tester", staff_roles: tuple[str, ...] = ()) -> str:

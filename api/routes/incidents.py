@@ -1,5 +1,6 @@
-"""Incidents: report (locate + dispatch + duplicates, with ``Idempotency-Key``), follow through the lifecycle,
-overdue lists, escalation and KPIs.
+"""Incidents: report (locate + dispatch + duplicates, with ``Idempotency-Key``) and its dry run, the dispatch
+queue by scope, follow through the lifecycle (with the people an incident may go to), overdue lists, escalation
+to named receivers and KPIs.
 
 Who sees what: the public (and anyone outside the incident's area) gets the public view — no reporter, the
 description and exact point of sensitive categories hidden (the point snapped to the grid's centroid). Signed-in
@@ -21,7 +22,10 @@ from api.deps import ReadSessionDep, SessionDep
 from gis import incidents as R
 from gis.domain import UserRole
 from gis.errors import Forbidden, InvalidInput
+from layers import escalation, incident_kpis
+from layers import incident_flow as flow
 from layers import incidents as inc
+from usecases import dispatch
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents 事件"])
 
@@ -31,6 +35,8 @@ STAFF_ROLES = PRIVATE_ROLES + (UserRole.SYSTEM.value, UserRole.PLANNER.value)
 Staff = Annotated[Principal, Depends(require_roles(UserRole.ADMIN, UserRole.DISPATCHER, UserRole.GRID_STAFF,
                                                    UserRole.SYSTEM))]
 Escalator = Annotated[Principal, Depends(require_roles(UserRole.ADMIN, UserRole.DISPATCHER, UserRole.SYSTEM))]
+Dispatcher = Annotated[Principal, Depends(require_roles(UserRole.ADMIN, UserRole.DISPATCHER))]
+Workbench = Annotated[Principal, Depends(require_roles(UserRole.ADMIN, UserRole.DISPATCHER, UserRole.GRID_STAFF))]
 IncidentId = Annotated[int, Path(ge=1, description="事件编号 (incident id)")]
 
 
@@ -51,6 +57,9 @@ class IncidentIn(BaseModel):
     reporter_email: str | None = Field(None, description="上报人邮箱（个人信息，不公开）(reporter's e-mail; private)")
     address: str | None = Field(None, description="地址描述 (address as written by the reporter)")
     media_url: str | None = Field(None, description="照片链接 (photo URL)")
+    channel: str | None = Field(None, description="来源渠道 phone 电话 | hotline_12345 12345热线 | visit 来访 | "
+                                                  "grid_worker 网格员 | app App（电话等仅限工作人员填写；默认 api）"
+                                                  "(how the report came in; all but app are for staff)")
 
 
 class TransitionIn(BaseModel):
@@ -58,11 +67,13 @@ class TransitionIn(BaseModel):
 
     model_config = ConfigDict(allow_inf_nan=False)
 
-    action: str = Field(description="register 立案 | dispatch 派遣 | handle 处置 | feedback 反馈 | verify 核查 | "
-                                    "close 结案 | return 回退 | postpone 延期 | escalate 上报上级", examples=["register"])
+    action: str = Field(description="register 立案 | dispatch 派遣 | reassign 改派 | handle 处置 | feedback 反馈 | "
+                                    "verify 核查 | close 结案 | return 回退 | postpone 延期 | escalate 上报上级",
+                        examples=["register"])
     note: str | None = Field(None, description="说明 (note)")
     hours: float | None = Field(None, description="延期小时数（延期时必填）(hours to postpone by)")
-    assignee_id: int | None = Field(None, description="派遣给的人员编号（派遣时可选）(person to dispatch to)")
+    assignee_id: int | None = Field(None, ge=1, description="派遣/改派给的人员编号，须为事件所属网格、社区或本层级接收人 "
+                                                      "(person to dispatch or reassign to; one of /candidates)")
 
 
 def view_kind(principal: Principal, code: str | None) -> inc.View:
@@ -83,7 +94,24 @@ def _views(session, principal: Principal, rows, audit) -> list[dict[str, Any]]:
     private = [i.id for (i, _), k in zip(rows, kinds) if k == "private" and (i.reporter_name or i.reporter_phone)]
     if private:
         audit("read", "incident_reporter", private[0] if len(private) == 1 else None, {"incident_ids": private})
-    return [inc.view(session, i, d, k) for (i, d), k in zip(rows, kinds)]
+    return [inc.view(session, i, d, k, roles=principal.roles) for (i, d), k in zip(rows, kinds)]
+
+
+def _channel(principal: Principal, value: str | None) -> None:
+    """Only the intake channels may be named in a body, and all but ``app`` only by staff taking a report."""
+    if value is None:
+        return
+    c = R.parse_channel(value)
+    if c not in R.INTAKE_CHANNELS:
+        raise InvalidInput(f"来源渠道 {value!r} 不能在上报中指定 (channel {value!r} cannot be given in a report)",
+                           detail={"channel": value, "known": [x.value for x in R.INTAKE_CHANNELS]})
+    if c is not R.Channel.APP and not principal.has_any(*PRIVATE_ROLES):
+        raise Forbidden(f"只有调度员和网格工作人员可以登记「{c.zh}」来源 (only staff record the channel {c.value})")
+
+
+def _in_scope(principal: Principal, i, d) -> None:
+    if not principal.covers(i.grid_code or d.community_code):
+        raise Forbidden("此事件不在您的辖区内 (this incident is outside your scope)")
 
 
 def _scope(principal: Principal) -> str | None:
@@ -110,7 +138,9 @@ def report_incident(
 ) -> JSONResponse:
     """The same answer as ``GET /api/v1/locate`` for the point, plus ``incident``: id, state, deadline, who it was
     dispatched to and why, and open incidents of the same category within 250 m (``duplicates``; one within 50 m
-    and 24 h makes this report a linked duplicate, ``duplicate_of``, not a second task)."""
+    and 24 h makes this report a linked duplicate, ``duplicate_of``, not a second task). Staff taking a call
+    name its ``channel`` (电话、12345、来访、网格员)."""
+    _channel(principal, body.channel)
     answer, replayed, _ = inc.create_incident(session, body.model_dump(), idempotency_key=idempotency_key,
                                               channel="api", actor=_actor(principal))
     session.commit()
@@ -121,8 +151,76 @@ def report_incident(
 
 @router.get("/categories", summary="事件类别、处置角色与时限 (categories, the role that handles each, deadlines)")
 def categories() -> list[dict[str, Any]]:
-    """The category table (data): code, names, the grid role it is dispatched to, deadline in hours, sensitive."""
+    """The category table (data): code, names, the grid role it is dispatched to, deadline in hours, sensitive,
+    and whether a 包街 street's unit takes it by default (``street_duty``)."""
     return [c.as_dict() for c in inc.categories().values()]
+
+
+@router.get("/channels", summary="来源渠道 (the channels a report can come in by)")
+def channels() -> list[dict[str, str]]:
+    """The channels staff record when taking a report: 电话、12345热线、来访、网格员上报、App."""
+    return [{"code": c.value, "name_zh": c.zh} for c in R.INTAKE_CHANNELS]
+
+
+@router.post(
+    "/preview",
+    summary="上报预览：将派给哪个网格、哪个人、依据哪条规则，附近有无重复（不保存）(what a report would get; nothing "
+            "stored)",
+    responses={422: {"description": "坐标/类别/坐标系无效 (bad input)"}},
+)
+def preview(body: IncidentIn, session: SessionDep, principal: Workbench) -> dict[str, Any]:
+    """The answer ``POST /api/v1/incidents`` would give for this body — grid, responsible people, who it would
+    be dispatched to and why (the rule that applied), its deadline and the open incidents of the same category
+    nearby — without storing anything. For the workbench's call-taking form."""
+    _channel(principal, body.channel)
+    return inc.preview_incident(session, body.model_dump())
+
+
+@router.get("/queue", summary="调度队列（按辖区；待人工派遣优先）(the dispatch queue of your scope; 待人工派遣 first)")
+def queue(
+    session: SessionDep,
+    principal: Workbench,
+    state: Annotated[list[str] | None, Query(description="状态，可多个；默认全部未结 (states; default every open one)")] = None,
+    overdue: Annotated[bool | None, Query(description="只看超期 / 只看未超期 (overdue only / not overdue)")] = None,
+    manual: Annotated[bool | None, Query(description="只看待人工派遣 (only those waiting for a dispatcher)")] = None,
+    category: Annotated[list[str] | None, Query(description="类别，可多个 (categories)")] = None,
+    grid: Annotated[str | None, Query(description="网格编码（15位）或社区代码（12位）(grid or community code)")] = None,
+    channel: Annotated[list[str] | None, Query(description="来源渠道，可多个 (channels)")] = None,
+    sort: Annotated[str, Query(description="urgent 最急（截止最早、超期在前）| newest 最新 (order)")] = "urgent",
+    crs: Annotated[str, Query(description="返回坐标的坐标系 wgs84 | gcj02 | bd09 (coordinates of the points)")] = "wgs84",
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Open incidents of the caller's scope (or the states asked for), filtered and sorted in SQL: those
+    waiting for a dispatcher (待人工派遣) first, then the most urgent (or newest). ``count``, ``overdue`` and
+    ``manual`` count everything that matched; ``items`` is one page, without personal data."""
+    flt = dispatch.check_filter(states=state, overdue=overdue, manual=manual, categories_=category, grid=grid,
+                                channels=channel)
+    return dispatch.incident_queue(session, flt, scope=_scope(principal), sort=sort, limit=limit, offset=offset,
+                                   crs=crs)
+
+
+@router.get("/places", summary="查找地点：网格、设施、社区、包街路段、楼栋 (find a place by name)")
+def places(
+    session: SessionDep,
+    principal: Workbench,
+    q: Annotated[str, Query(min_length=1, max_length=60, description="名称、地址或网格编码 (name, address or grid code)")],
+    crs: Annotated[str, Query(description="返回坐标的坐标系 (coordinates of the answer)")] = "wgs84",
+) -> dict[str, Any]:
+    """Up to ten places whose name contains ``q``: grids, facilities (POIs, also by address), communities and
+    streets, 包街 streets, buildings; each as one point."""
+    return dispatch.find_places(session, q, crs=crs)
+
+
+@router.get("/escalation-receivers",
+            summary="上报接收人：社区值班、街道综治中心、区部门 (who receives escalations at each level)")
+def receivers(session: SessionDep, principal: Staff) -> dict[str, Any]:
+    """The receivers serving the caller's area (names and published phones only) and the areas where an
+    escalation would find nobody (``gaps``: it would wait in the 待人工派遣 queue)."""
+    scope = _scope(principal)
+    gaps = [g for g in escalation.receiver_gaps(session, categories=inc.categories())
+            if principal.covers(g["area_code"])]
+    return {"items": escalation.list_receivers(session, scope=scope), "gaps": gaps}
 
 
 @router.get("", summary="事件列表（工作人员，限本辖区）(list incidents; staff, within their scope)")
@@ -166,10 +264,13 @@ def overdue(session: SessionDep, principal: Staff, audit: AuditDep,
 @router.post("/escalate-overdue",
              summary="超期事件自动上报上级 (escalate every overdue incident one level)")
 def escalate_overdue(session: SessionDep, principal: Escalator) -> dict[str, Any]:
-    """网格 → 社区 → 街道 → 区/部门, each with a fresh deadline; recorded as events by this caller."""
-    moved = inc.escalate_overdue(session, actor=f"{principal.subject}:overdue", scope=_scope(principal))
+    """网格 → 社区 → 街道 → 区/部门, each with a fresh deadline and the level's receiver (or the 待人工派遣 queue
+    when none is registered); recorded as events by this caller. Every overdue incident is listed, and those
+    not escalated say why (``reason``)."""
+    moved = flow.escalate_overdue(session, actor=f"{principal.subject}:overdue", scope=_scope(principal))
     session.commit()
-    return {"count": sum(1 for x in moved if x["escalated"]), "items": moved}
+    return {"count": sum(1 for x in moved if x["escalated"]), "not_escalated": sum(1 for x in moved if not x["escalated"]),
+            "items": moved}
 
 
 @router.get("/kpis", summary="考核指标：按网格/社区/街道/月份/类别 (KPIs by grid, community, street, month, category)")
@@ -180,10 +281,11 @@ def kpis(
     since: Annotated[dt.datetime | None, Query(description="上报时间起 (reported since)")] = None,
     until: Annotated[dt.datetime | None, Query(description="上报时间止 (reported until)")] = None,
 ) -> dict[str, Any]:
-    """Counts, the share closed at grid or community level (target ≥ 80%), the on-time rate and the median
-    handling time in hours; linked duplicates are not counted. Aggregates only: no personal data."""
+    """Over every incident reported in the period (linked duplicates aside): the share closed at grid or
+    community level (÷ all reported, target ≥ 80 %, ``meets_target``), with open, overdue and escalated beside
+    it, the on-time rate and the median handling time; every row named. Aggregates only: no personal data."""
     scope = "" if principal.is_public else _scope(principal)
-    return inc.kpis(session, by, since=since, until=until, scope=scope)
+    return incident_kpis.kpis(session, by, since=since, until=until, scope=scope)
 
 
 @router.get("/{incident_id}", summary="事件详情（按身份显示）(one incident, in the view the caller may see)")
@@ -198,9 +300,18 @@ def get_incident(incident_id: IncidentId, session: SessionDep, principal: Option
 def get_events(incident_id: IncidentId, session: SessionDep, principal: Staff) -> list[dict[str, Any]]:
     """Every transition: from → to, level, who and when."""
     i, d = inc.load(session, incident_id)
-    if not principal.covers(i.grid_code or d.community_code):
-        raise Forbidden("此事件不在您的辖区内 (this incident is outside your scope)")
+    _in_scope(principal, i, d)
     return inc.events(session, incident_id)
+
+
+@router.get("/{incident_id}/candidates",
+            summary="可派遣/改派的人员：本网格、社区与本层级接收人 (who the incident may be dispatched to)")
+def get_candidates(incident_id: IncidentId, session: SessionDep, principal: Dispatcher) -> list[dict[str, Any]]:
+    """The named people of the incident's grid and community and the receivers of its level: role or post,
+    published phone, open tasks; the one the dispatch rules pick first (``suggested``)."""
+    i, d = inc.load(session, incident_id)
+    _in_scope(principal, i, d)
+    return flow.candidates(session, i, d)
 
 
 @router.post("/{incident_id}/transitions",
@@ -209,11 +320,11 @@ def get_events(incident_id: IncidentId, session: SessionDep, principal: Staff) -
                         403: {"description": "角色或辖区不符 (role or scope does not allow it)"}})
 def post_transition(incident_id: IncidentId, body: TransitionIn, session: SessionDep,
                     principal: Staff, audit: AuditDep) -> dict[str, Any]:
-    """Checks the caller's role and scope, then the state machine; records who and when."""
+    """Checks the caller's role and scope, then the state machine; records who and when. 派遣/改派 go to a
+    person of ``/candidates``; 延期 needs ``hours``; 上报上级 reaches the next level's receiver."""
     i, d = inc.load(session, incident_id)
-    if not principal.covers(i.grid_code or d.community_code):
-        raise Forbidden("此事件不在您的辖区内 (this incident is outside your scope)")
-    i, d = inc.transition(session, incident_id, body.action, actor=principal.subject, roles=principal.roles,
+    _in_scope(principal, i, d)
+    i, d = flow.transition(session, incident_id, body.action, actor=principal.subject, roles=principal.roles,
                           note=body.note, hours=body.hours, assignee_id=body.assignee_id)
     session.commit()
     return _views(session, principal, [(i, d)], audit)[0]

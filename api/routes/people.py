@@ -100,6 +100,10 @@ class StreetUnit(BaseModel):
     unit_contact: str | None = Field(None, max_length=100, description="单位联系电话 (unit's phone)")
     valid_from: dt.date | None = None
     valid_to: dt.date | None = None
+    categories: list[str] | None = Field(
+        None, max_length=50, description="责任单位负责的事件类别编码；不填则为类别表中标为包街的类别（环境卫生、市容环境、"
+                                         "街面秩序、宣传广告）(the incident categories the unit takes; default: those "
+                                         "marked street_duty)")
 
 
 @router.put("/api/v1/street-responsibility/{street_id}", summary="指定包街责任单位 (assign a street's unit)")
@@ -109,11 +113,12 @@ def assign_street_unit(
     body: StreetUnit,
     principal: Annotated[Principal, Depends(require_roles(UserRole.ADMIN, UserRole.DISPATCHER))],
 ) -> dict:
-    """Give a main street its responsible unit for a validity period."""
+    """Give a main street its responsible unit for a validity period and the incident categories the unit
+    takes (包街 covers those only; every other category on the street goes to the grid's role)."""
     street = roster.assign_street_unit(
         session, street_id, unit=body.responsible_unit, contact=body.unit_contact,
-        valid_from=body.valid_from, valid_to=body.valid_to,
+        valid_from=body.valid_from, valid_to=body.valid_to, categories=body.categories,
     )
     session.commit()
     return {"id": street.id, "street_name": street.street_name, "responsible_unit": street.responsible_unit,
-            "valid_from": street.valid_from, "valid_to": street.valid_to}
+            "valid_from": street.valid_from, "valid_to": street.valid_to, "categories": street.categories}

@@ -156,7 +156,7 @@ def test_lifecycle_over_http(client, ids):
         ("reported", "public"), ("registered", "调度员甲"), ("dispatched", "调度员甲"), ("handling", "网格员张"),
         ("postponed", "网格员张"), ("handling", "网格员张"), ("feedback", "网格员张"), ("verified", "调度员甲"),
         ("closed", "调度员甲")]
-    assert ev[4]["note"] == "等待材料"
+    assert ev[4]["note"] == "等待材料（延期 48 小时）"
     assert client.get(f"/api/v1/incidents/{iid}/events").status_code == 401
 
 
@@ -182,7 +182,9 @@ def test_categories_overdue_escalation_and_kpis(client, module_sessionmaker):
     assert iid in [x["id"] for x in over["items"]] and all(x["overdue"] for x in over["items"])
     assert client.post("/api/v1/incidents/escalate-overdue", headers=WORKER_G1).status_code == 403
     esc = client.post("/api/v1/incidents/escalate-overdue", headers=DISPATCH).json()
-    assert {"id": iid, "from_level": "grid", "to_level": "community", "escalated": True} in esc["items"]
+    mine = next(x for x in esc["items"] if x["id"] == iid)
+    assert (mine["from_level"], mine["to_level"], mine["escalated"]) == ("grid", "community", True)
+    assert mine["receiver"]["name"] == "孙值班"
     one = client.get(f"/api/v1/incidents/{iid}", headers=DISPATCH).json()
     assert (one["level"], one["state"], one["overdue"]) == ("community", "registered", False)
     k = client.get("/api/v1/incidents/kpis", params={"by": "community"}).json()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pandas as pd
 import pytest
 
 from gis import incidents as R
@@ -53,11 +52,91 @@ def test_pick_assignee_precedence():
     assert (d.name, d.rule) == ("丁", "grid_head")
     d = R.pick_assignee(cat, method="grid", grid_staff=grid[:1], community_staff=comm)
     assert (d.name, d.rule) == ("戊", "community_head")
-    d = R.pick_assignee(cat, method="street_responsibility", grid_staff=grid, community_staff=comm,
-                        street_unit="市政公司")
-    assert (d.unit, d.person_id, d.rule) == ("市政公司", None, "street_unit")
     d = R.pick_assignee(cat, method="unassigned", grid_staff=[], community_staff=[])
-    assert d.rule == "unassigned" and d.person_id is None and "人工派遣" in d.reason
+    assert d.rule == "unassigned" and d.person_id is None and "人工派遣" in d.reason and d.manual
+
+
+STREET = R.Street("经二路", "金川区市场监督管理局")
+
+
+@pytest.mark.parametrize(("category", "unit"), [
+    ("sanitation", True), ("city_appearance", True), ("street_order", True), ("advertising", True),
+    ("public_security", False), ("traffic", False), ("dispute", False), ("market", False), ("health", False),
+])
+def test_street_unit_takes_only_the_street_duty_categories(category, unit):
+    """包街 is about a street's sanitation and order: a 治安 or 市场监管 report on 经二路 goes to the grid's role."""
+    grid = staff(("grid_worker", "甲"), ("community_police", "乙"), ("legal_adviser", "丙"), ("grid_head", "丁"),
+                 ("market_inspector", "戊"), ("health_worker", "己"), ("urban_inspector", "庚"))
+    cat = R.CATEGORIES[category]
+    d = R.pick_assignee(cat, method="street_responsibility", grid_staff=grid, community_staff=[], street=STREET)
+    if unit:
+        assert (d.unit, d.person_id, d.rule) == ("金川区市场监督管理局", None, "street_unit") and "经二路" in d.reason
+    else:
+        assert d.unit is None and d.rule == "grid_role" and d.role == cat.role.value
+        assert "经二路" in d.reason and "不负责" in d.reason  # the reason says why the street's unit did not take it
+
+
+def test_street_categories_are_configurable_per_street():
+    roads = R.Street("新华路", "市政工程公司", ("road_damage", "sanitation"))
+    grid = staff(("urban_inspector", "甲"), ("grid_worker", "乙"))
+    d = R.pick_assignee(R.CATEGORIES["road_damage"], method="street_responsibility", grid_staff=grid,
+                        community_staff=[], street=roads)
+    assert (d.unit, d.rule) == ("市政工程公司", "street_unit")
+    d = R.pick_assignee(R.CATEGORIES["street_order"], method="street_responsibility", grid_staff=grid,
+                        community_staff=[], street=roads)  # a street_duty category this street's list leaves out
+    assert (d.name, d.rule) == ("甲", "grid_role")
+    none = R.Street("纬一路", "某单位", ())
+    assert not any(R.street_covers(c, none) for c in R.CATEGORIES.values())
+    # off the street the unit plays no part, whatever its list
+    d = R.pick_assignee(R.CATEGORIES["road_damage"], method="grid", grid_staff=grid, community_staff=[], street=roads)
+    assert d.rule == "grid_role"
+
+
+def test_escalation_receivers_by_level_area_and_category():
+    rs = [R.Receiver(1, "社区甲", "community", "620302004001", "社区值班"),
+          R.Receiver(2, "街道乙", "street", "620302004000", "街道综治中心", "金川路街道综治中心"),
+          R.Receiver(3, "公安丙", "district", "620302000000", "公安分局指挥室", "公安分局", ("public_security",)),
+          R.Receiver(4, "总值班丁", "district", "620302000000", "区政府总值班室", "区政府"),
+          R.Receiver(5, "别区戊", "district", "620321000000", "区政府总值班室", "永昌县")]
+    sec, san = R.CATEGORIES["public_security"], R.CATEGORIES["sanitation"]
+    area = R.receiver_area
+    assert area("street", "620302004001") == "620302004000" and area("district", "620302004001") == "620302000000"
+    d = R.pick_receiver(rs, level="community", area_code=area("community", "620302004001"), category=san)
+    assert (d.person_id, d.duty, d.rule) == (1, "社区值班", "escalation_community") and not d.manual
+    d = R.pick_receiver(rs, level="street", area_code="620302004000", category=sec)
+    assert (d.name, d.unit) == ("街道乙", "金川路街道综治中心")
+    assert R.pick_receiver(rs, level="district", area_code="620302000000", category=sec).name == "公安丙"
+    assert R.pick_receiver(rs, level="district", area_code="620302000000", category=san).name == "总值班丁"
+    d = R.pick_receiver(rs, level="community", area_code="620302004002", category=san)  # nobody registered
+    assert d.person_id is None and d.manual and "待人工派遣" in d.reason and d.rule == R.MANUAL_RULE
+
+
+def test_escalation_blocker_says_why():
+    assert R.escalation_blocker("handling", "grid") is None
+    assert "最高层级" in R.escalation_blocker("handling", "district")
+    assert "核查" in R.escalation_blocker("feedback", "community")
+    assert "结案" in R.escalation_blocker("verified", "grid")
+    assert "#7" in R.escalation_blocker("reported", "grid", duplicate_of=7)
+
+
+def test_reassign_and_actions_by_role():
+    step = R.apply_action("handling", "grid", "改派")
+    assert step.to_state is S.DISPATCHED and step.action is R.Action.REASSIGN
+    with pytest.raises(R.IllegalTransition):
+        R.apply_action("registered", "grid", "reassign")
+    assert R.allowed_actions("handling", "grid", {"grid_staff"}) == ["feedback", "return", "postpone", "escalate"]
+    assert R.allowed_actions("handling", "grid", {"dispatcher"}) == ["reassign", "feedback", "return", "postpone",
+                                                                    "escalate"]
+    assert R.allowed_actions("feedback", "grid", {"grid_staff"}) == ["return"]
+    assert R.allowed_actions("feedback", "grid", {"dispatcher"}) == ["verify", "return"]
+    assert R.allowed_actions("registered", "district", {"admin"}) == ["dispatch", "return"]
+
+
+def test_channels():
+    assert R.parse_channel("12345热线") is R.Channel.HOTLINE and R.parse_channel(None) is R.Channel.API
+    with pytest.raises(InvalidInput) as e:
+        R.parse_channel("pigeon")
+    assert "电话" in e.value.message
 
 
 def test_every_open_state_can_reach_closed_and_closed_is_final():
@@ -142,29 +221,3 @@ def test_open311_status_mapping():
     assert [R.open311_status(s.value) for s in S].count("closed") == 1
     assert R.open311_status("closed") == "closed" and R.open311_status("postponed") == "open"
     assert R.status_notes("handling", "street") == "处置（街道层级处置） (handling, handled at street level)"
-
-
-def test_kpi_table_numbers():
-    h = dt.timedelta(hours=1)
-    rows = [  # grid, community, category, state, level, created, due, closed
-        ("G1", "C1", "sanitation", "closed", "grid", T0, T0 + 24 * h, T0 + 10 * h),
-        ("G1", "C1", "sanitation", "closed", "community", T0, T0 + 24 * h, T0 + 30 * h),
-        ("G1", "C1", "road_damage", "closed", "street", T0, T0 + 72 * h, T0 + 5 * h),
-        ("G2", "C1", "market", "dispatched", "grid", T0, T0 + 72 * h, None),
-        ("G2", "C2", "market", "handling", "grid", T0 + 800 * h, T0 + 872 * h, None),
-    ]
-    df = pd.DataFrame(rows, columns=["grid_code", "community_code", "category", "state", "level", "created_at",
-                                     "due_at", "closed_at"]).assign(street_code="S1")
-    now = T0 + 100 * h
-    g = {r["grid"]: r for r in R.kpi_table(df, "grid", now=now)}
-    assert (g["G1"]["total"], g["G1"]["closed"], g["G1"]["closed_low_level"], g["G1"]["on_time"]) == (3, 3, 2, 2)
-    assert g["G1"]["low_level_rate"] == 0.6667 and g["G1"]["median_handling_h"] == 10.0
-    assert (g["G1"]["closed_at_grid"], g["G1"]["closed_at_community"], g["G1"]["grid_rate"]) == (1, 1, 0.3333)
-    assert g["G1"]["meets_target"] is False
-    assert (g["G2"]["open"], g["G2"]["overdue_open"], g["G2"]["on_time_rate"], g["G2"]["meets_target"]) == (
-        2, 1, None, None)
-    months = {r["month"]: r["total"] for r in R.kpi_table(df, "month", now=now)}
-    assert months == {"2026-03": 4, "2026-04": 1}
-    assert R.kpi_table(df.iloc[:0], "grid", now=now) == []
-    with pytest.raises(InvalidInput):
-        R.kpi_table(df, "planet", now=now)

@@ -9,6 +9,8 @@ from sqlalchemy import func, select
 
 from gis import incidents as R
 from gis.errors import Forbidden, InvalidCoordinates, InvalidInput, UnknownCRS
+from layers import incident_flow as flow
+from layers import incident_kpis
 from layers import incidents as inc
 from layers import locate as loc
 from layers import models as m
@@ -109,12 +111,17 @@ def test_dispatch_rules(s, db):
     # G2 has no sanitation worker and no grid head → community A's own head
     a, _, _ = report(s, F.IN_G2, "sanitation")
     assert (a["incident"]["dispatch"]["name"], a["incident"]["dispatch"]["rule"]) == ("钱社区长", "community_head")
-    # on a 包街 street: the unit, whatever the category
-    a, _, iid = report(s, F.ON_STREET, "road_damage")
+    # on a 包街 street: the unit takes the street's sanitation …
+    a, _, iid = report(s, F.ON_STREET, "sanitation")
     d = a["incident"]["dispatch"]
     assert a["assignment"]["method"] == "street_responsibility"
     assert (d["unit"], d["person_id"], d["rule"]) == ("市政工程公司", None, "street_unit")
     assert inc.load(s, iid)[1].assignee_unit == "市政工程公司"
+    # … but not a dispute: that goes to the grid's legal adviser, and the reason says why
+    a, _, iid = report(s, F.ON_STREET, "dispute")
+    d = a["incident"]["dispatch"]
+    assert (d["name"], d["unit"], d["rule"]) == ("赵法律", None, "grid_role") and "市政工程公司 不负责" in d["reason"]
+    assert inc.load(s, iid)[1].assignee_unit is None
     # community fallback (B has no grid): level community, B's head
     a, _, iid = report(s, F.IN_COMMUNITY_B, "sanitation")
     assert a["grid"] is None and a["incident"]["level"] == "community"
@@ -143,13 +150,13 @@ def test_duplicates_are_linked_not_dispatched_and_suggested(s):
     assert other["incident"]["duplicates"] == []
     # the duplicate cannot be handled on its own, and closes with the first
     with pytest.raises(R.IllegalTransition):
-        inc.transition(s, id2, "register", actor="d", roles=DISPATCHER)
+        flow.transition(s, id2, "register", actor="d", roles=DISPATCHER)
     for action in ("register", "dispatch"):
-        inc.transition(s, id1, action, actor="d", roles=DISPATCHER, now=T0 + dt.timedelta(hours=4))
+        flow.transition(s, id1, action, actor="d", roles=DISPATCHER, now=T0 + dt.timedelta(hours=4))
     for action in ("handle", "feedback"):
-        inc.transition(s, id1, action, actor="w", roles=STAFF, now=T0 + dt.timedelta(hours=5))
+        flow.transition(s, id1, action, actor="w", roles=STAFF, now=T0 + dt.timedelta(hours=5))
     for action in ("verify", "close"):
-        inc.transition(s, id1, action, actor="d", roles=DISPATCHER, now=T0 + dt.timedelta(hours=6))
+        flow.transition(s, id1, action, actor="d", roles=DISPATCHER, now=T0 + dt.timedelta(hours=6))
     row2, _ = inc.load(s, id2)
     assert row2.state == "closed" and row2.closed_at == T0 + dt.timedelta(hours=6)
     assert inc.load(s, id3)[0].state == "reported"
@@ -174,7 +181,7 @@ def test_full_lifecycle_records_every_transition(s):
              ("handle", STAFF, "w1"), ("feedback", STAFF, "w1"), ("verify", DISPATCHER, "d2"),
              ("close", DISPATCHER, "d2")]
     for k, (action, roles, who) in enumerate(steps, start=1):
-        inc.transition(s, iid, action, actor=who, roles=roles, hours=12 if action == "postpone" else None,
+        flow.transition(s, iid, action, actor=who, roles=roles, hours=12 if action == "postpone" else None,
                        now=T0 + dt.timedelta(hours=k))
     row, _ = inc.load(s, iid)
     assert row.state == "closed" and row.closed_at == T0 + dt.timedelta(hours=13)
@@ -185,38 +192,61 @@ def test_full_lifecycle_records_every_transition(s):
                                           "feedback", "verified", "closed"]
     assert [e["actor"] for e in ev][1:4] == ["d1", "d1", "w1"]
     with pytest.raises(R.IllegalTransition) as e:
-        inc.transition(s, iid, "handle", actor="w1", roles=STAFF)
+        flow.transition(s, iid, "handle", actor="w1", roles=STAFF)
     assert e.value.detail["allowed"] == []
 
 
 def test_roles_and_illegal_transitions(s):
     _, _, iid = report(s, F.IN_G1, "sanitation")
     with pytest.raises(Forbidden):
-        inc.transition(s, iid, "register", actor="w", roles=STAFF)
+        flow.transition(s, iid, "register", actor="w", roles=STAFF)
     with pytest.raises(R.IllegalTransition) as e:
-        inc.transition(s, iid, "close", actor="d", roles=DISPATCHER)
+        flow.transition(s, iid, "close", actor="d", roles=DISPATCHER)
     assert "上报" in e.value.message and e.value.detail["allowed"] == ["register", "escalate"]
     with pytest.raises(InvalidInput):
-        inc.transition(s, iid, "fly", actor="d", roles=DISPATCHER)
+        flow.transition(s, iid, "fly", actor="d", roles=DISPATCHER)
     assert [e["to_state"] for e in inc.events(s, iid)] == ["reported"]
 
 
-def test_escalation_climbs_levels_and_stops_at_the_top(s, db):
+def test_escalation_climbs_levels_to_named_receivers_and_stops_at_the_top(s, db):
     _, _, iid = report(s, F.IN_G1, "sanitation")
-    inc.transition(s, iid, "register", actor="d", roles=DISPATCHER, now=T0)
-    inc.transition(s, iid, "escalate", actor="d", roles=DISPATCHER, now=T0 + dt.timedelta(hours=1))
+    flow.transition(s, iid, "register", actor="d", roles=DISPATCHER, now=T0)
+    flow.transition(s, iid, "escalate", actor="d", roles=DISPATCHER, now=T0 + dt.timedelta(hours=1))
     row, det = inc.load(s, iid)
-    assert (row.level, row.state, row.assignee_id) == ("community", "registered", db["钱社区长"])
+    assert (row.level, row.state, row.assignee_id) == ("community", "registered", db["孙值班"])
     assert row.due_at == T0 + dt.timedelta(hours=25)
-    inc.transition(s, iid, "escalate", actor="d", roles=DISPATCHER)
+    flow.transition(s, iid, "escalate", actor="d", roles=DISPATCHER)
     row, det = inc.load(s, iid)
-    assert (row.level, det.assignee_unit) == ("street", "金川路街道")
-    inc.transition(s, iid, "escalate", actor="d", roles=DISPATCHER)
-    row, det = inc.load(s, iid)
-    assert (row.level, det.assignee_unit) == ("district", "金川区")
+    assert (row.level, row.assignee_id, det.assignee_unit) == ("street", db["周综治"], "金川路街道综治中心")
+    flow.transition(s, iid, "escalate", actor="d", roles=DISPATCHER)
+    row, det = inc.load(s, iid)  # sanitation: the district's 城管 department, not the general duty office
+    assert (row.level, row.assignee_id, det.assignee_unit) == ("district", db["吴城管"], "金川区城市管理综合执法局")
     with pytest.raises(R.IllegalTransition):
-        inc.transition(s, iid, "escalate", actor="d", roles=DISPATCHER)
-    assert [e["level"] for e in inc.events(s, iid)] == ["grid", "grid", "community", "street", "district"]
+        flow.transition(s, iid, "escalate", actor="d", roles=DISPATCHER)
+    ev = inc.events(s, iid)
+    assert [e["level"] for e in ev] == ["grid", "grid", "community", "street", "district"]
+    assert "孙值班" in ev[2]["note"] and "周综治" in ev[3]["note"] and "吴城管" in ev[4]["note"]
+    # every level had a named person: never assignee null on the way up
+    _, _, other = report(s, F.IN_G2, "market")
+    for _ in range(3):
+        flow.transition(s, other, "escalate", actor="d", roles=DISPATCHER)
+    assert inc.load(s, other)[0].assignee_id == db["郑总值班"]
+
+
+def test_an_escalation_with_no_receiver_waits_in_the_manual_queue(s):
+    _, _, iid = report(s, F.IN_COMMUNITY_B, "sanitation")  # community fallback: 李社区 (B's own head)
+    row, det = inc.load(s, iid)
+    assert (row.level, row.assignee_id is not None, inc.is_manual(row, det)) == ("community", True, False)
+    flow.transition(s, iid, "escalate", actor="d", roles=DISPATCHER)  # → street: 周综治 serves B's street too
+    row, det = inc.load(s, iid)
+    assert row.level == "street" and not inc.is_manual(row, det)
+    s.execute(IncidentDetail.__table__.update().where(IncidentDetail.incident_id == iid)
+              .values(community_code="620321009001"))  # another county: no receiver at any level
+    s.expire_all()
+    flow.transition(s, iid, "escalate", actor="d", roles=DISPATCHER)
+    row, det = inc.load(s, iid)
+    assert (row.level, row.assignee_id, det.assignee_unit) == ("district", None, None) and inc.is_manual(row, det)
+    assert row.assignment["escalation"]["manual"] and "待人工派遣" in inc.events(s, iid)[-1]["note"]
 
 
 def test_overdue_list_and_automatic_escalation(s):
@@ -225,12 +255,20 @@ def test_overdue_list_and_automatic_escalation(s):
     _, _, b = report(s, F.IN_G2, "sanitation")  # 24 h
     now = T0 + dt.timedelta(hours=3)
     assert [r[0].id for r in inc.query(s, overdue=True, now=now)] == [a]
-    moved = inc.escalate_overdue(s, now=now)
-    assert moved == [{"id": a, "from_level": "grid", "to_level": "community", "escalated": True}]
+    moved = flow.escalate_overdue(s, now=now)
+    assert [(x["id"], x["from_level"], x["to_level"], x["escalated"]) for x in moved] == [(a, "grid", "community", True)]
+    assert moved[0]["receiver"]["name"] == "孙值班" and "超期" in moved[0]["reason"]
     assert inc.query(s, overdue=True, now=now) == []  # a fresh deadline (2 h) at the new level
     assert inc.load(s, a)[0].due_at == now + dt.timedelta(hours=2)
     assert {r[0].id for r in inc.query(s, overdue=True, now=T0 + dt.timedelta(hours=25))} == {a, b}
     assert inc.events(s, a)[-1]["actor"] == "system:overdue"
+    # fed back and waiting for verification, or at the top: not escalated, and it says why
+    for action in ("register", "dispatch", "handle", "feedback"):
+        flow.transition(s, b, action, actor="d", roles=frozenset({"admin"}), now=T0 + dt.timedelta(hours=2))
+    later = T0 + dt.timedelta(hours=30)
+    out = {x["id"]: x for x in flow.escalate_overdue(s, now=later)}
+    assert out[b]["escalated"] is False and "核查" in out[b]["reason"] and out[b]["overdue_h"] == 6.0
+    assert out[a]["escalated"] is True and out[a]["to_level"] == "street"
 
 
 def test_kpis_by_grid_community_and_month(s):
@@ -238,18 +276,18 @@ def test_kpis_by_grid_community_and_month(s):
 
     def life(pt, category, close_after_h, *, escalate=0, created=T0):
         _, _, iid = report(s, pt, category, now=created)
-        inc.transition(s, iid, "register", actor="d", roles=DISPATCHER, now=created)
+        flow.transition(s, iid, "register", actor="d", roles=DISPATCHER, now=created)
         for _ in range(escalate):
-            inc.transition(s, iid, "escalate", actor="d", roles=DISPATCHER, now=created)
+            flow.transition(s, iid, "escalate", actor="d", roles=DISPATCHER, now=created)
         if close_after_h is None:
-            inc.transition(s, iid, "dispatch", actor="d", roles=DISPATCHER, assignee_id=1, now=created)
+            flow.transition(s, iid, "dispatch", actor="d", roles=DISPATCHER, now=created)
             return iid
         t = created + dt.timedelta(hours=close_after_h)
-        inc.transition(s, iid, "dispatch", actor="d", roles=DISPATCHER, assignee_id=1, now=created)
+        flow.transition(s, iid, "dispatch", actor="d", roles=DISPATCHER, now=created)
         for action in ("handle", "feedback"):
-            inc.transition(s, iid, action, actor="w", roles=STAFF, now=t)
+            flow.transition(s, iid, action, actor="w", roles=STAFF, now=t)
         for action in ("verify", "close"):
-            inc.transition(s, iid, action, actor="d", roles=DISPATCHER, now=t)
+            flow.transition(s, iid, action, actor="d", roles=DISPATCHER, now=t)
         return iid
 
     life(F.IN_G1, "sanitation", 10)  # on time (24 h), grid level
@@ -258,7 +296,7 @@ def test_kpis_by_grid_community_and_month(s):
     life(F.IN_G2, "market", None)  # open, due in 72 h
     life(F.IN_G2, "emergency", 1, created=T0 + dt.timedelta(days=31))  # April, on time (2 h)
     now = T0 + dt.timedelta(days=40)
-    k = inc.kpis(s, "grid", now=now)
+    k = incident_kpis.kpis(s, "grid", now=now)
     g1 = next(r for r in k["rows"] if r["grid"] == F.G1)
     assert (g1["total"], g1["closed"], g1["closed_low_level"], g1["on_time"]) == (3, 3, 2, 2)
     assert g1["low_level_rate"] == round(2 / 3, 4) and g1["on_time_rate"] == round(2 / 3, 4)
@@ -268,12 +306,14 @@ def test_kpis_by_grid_community_and_month(s):
     o = k["overall"]
     assert (o["total"], o["closed"], o["closed_low_level"], o["on_time"]) == (5, 4, 3, 3)
     assert o["median_handling_h"] == 7.5
-    c = inc.kpis(s, "community", now=now)["rows"]
+    # solved at grid/community level over every report (3 of 5), not over the closed ones (3 of 4)
+    assert (o["low_level_rate"], o["open"], o["escalated"], o["meets_target"]) == (0.6, 1, 1, False)
+    c = incident_kpis.kpis(s, "community", now=now)["rows"]
     assert [(r["community"], r["name"], r["total"]) for r in c] == [(F.COMMUNITY_A, "金水里社区", 5)]
-    months = {r["month"]: r["total"] for r in inc.kpis(s, "month", now=now)["rows"]}
+    months = {r["month"]: r["total"] for r in incident_kpis.kpis(s, "month", now=now)["rows"]}
     assert months == {"2026-03": 4, "2026-04": 1}
-    st = inc.kpis(s, "street", now=now)["rows"]
-    assert [(r["street"], r["name"], r["low_level_rate"]) for r in st] == [("620302004000", "金川路街道", 0.75)]
+    st = incident_kpis.kpis(s, "street", now=now)["rows"]
+    assert [(r["street"], r["name"], r["low_level_rate"]) for r in st] == [("620302004000", "金川路街道", 0.6)]
 
 
 def test_views_hide_personal_data_and_snap_sensitive_points(s):
@@ -317,8 +357,8 @@ def test_reassign_after_a_new_generation_redispatches_open_incidents(s, db):
     s.execute(m.Incident.__table__.delete())
     _, _, open_id = report(s, F.IN_G2, "sanitation")  # G2 has no worker: 钱社区长 (community head)
     _, _, sens_id = report(s, F.IN_G2, "dispute")  # 赵法律, G2's legal adviser; snapped to G2's centroid
-    inc.transition(s, sens_id, "register", actor="d", roles=DISPATCHER)
-    inc.transition(s, sens_id, "dispatch", actor="d", roles=DISPATCHER)
+    flow.transition(s, sens_id, "register", actor="d", roles=DISPATCHER)
+    flow.transition(s, sens_id, "dispatch", actor="d", roles=DISPATCHER)
     assert inc.load(s, open_id)[0].assignee_id == db["钱社区长"]
     # generation 2: G1 takes the whole of community A
     s.execute(m.GridPlan.__table__.update().values(status="retired"))
@@ -396,8 +436,8 @@ def test_incidents_written_by_other_tools_are_served(s, db):
     assert pub["category"] == "dispute" and pub["grid"] == {"code": F.G1, "name": None}
     assert pub["point"]["snapped"] is True and pub["point"]["lon"] != F.IN_G1[0]  # sensitive: grid centroid
     assert [r[0].id for r in inc.query(s, overdue=True, now=T0 + dt.timedelta(hours=1))] == [legacy.id]
-    k = inc.kpis(s, "street", now=T0)
+    k = incident_kpis.kpis(s, "street", now=T0)
     assert [(r["street"], r["total"]) for r in k["rows"]] == [("620302004000", 1)]
-    assert inc.kpis(s, "category", now=T0)["rows"][0]["category"] == "dispute"
-    inc.transition(s, legacy.id, "handle", actor="w", roles=STAFF, now=T0)
+    assert incident_kpis.kpis(s, "category", now=T0)["rows"][0]["category"] == "dispute"
+    flow.transition(s, legacy.id, "handle", actor="w", roles=STAFF, now=T0)
     assert s.get(IncidentDetail, legacy.id).community_code == F.COMMUNITY_A  # stored once it changed

@@ -70,3 +70,81 @@ def test_categories_from_a_data_file(env, tmp_path, monkeypatch, capsys):
     finally:
         monkeypatch.delenv("GRIDMAP_INCIDENT_CATEGORIES")
         inc.categories(reload=True)
+
+
+def test_report_gives_the_answer_of_the_api(env, capsys):
+    """The API computes, before the CLI stores anything, what reporting this point would answer (its dry run);
+    the CLI's answer is the same; and the API replays the CLI's stored answer for the same Idempotency-Key."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.settings import ApiSettings, Settings
+
+    settings = Settings(api=ApiSettings(environment="test", secret_key=IF.SECRET, public_rate_per_min=0),
+                        db=env["settings"])
+    body = {"category": "法律咨询", "lon": F.IN_G2[0] - 0.002, "lat": F.IN_G2[1], "description": "租房合同"}
+    with TestClient(create_app(settings)) as c:
+        preview = c.post("/api/v1/incidents/preview", json=body, headers=IF.auth("dispatcher")).json()
+        assert main(["incidents", "report", "--lon", str(body["lon"]), "--lat", str(body["lat"]), "--category",
+                     body["category"], "--description", body["description"], "--key", "call-0815", "--json"]) == 0
+        cli = json.loads(capsys.readouterr().out)
+        for k in ("input", "point", "grid", "community", "street_responsibility", "responsible", "plan", "assignment"):
+            assert cli[k] == preview[k], k
+        assert cli["incident"]["dispatch"] == preview["incident"]["dispatch"]
+        assert cli["incident"]["dispatch"]["name"] == "赵法律" and cli["incident"]["state"] == "reported"
+        again = c.post("/api/v1/incidents", json=body, headers={"Idempotency-Key": "call-0815"})
+        assert again.headers["idempotent-replayed"] == "true" and again.json() == cli
+    # GCJ-02 input is converted at the edge, as the API does
+    from gis.coords import wgs84_to_gcj02
+
+    glon, glat = (float(v) for v in wgs84_to_gcj02(F.IN_G1[0] - 0.002, F.IN_G1[1]))
+    assert main(["incidents", "report", "--lon", str(glon), "--lat", str(glat), "--crs", "gcj02", "--category",
+                 "market"]) == 0
+    out = capsys.readouterr().out
+    assert F.G1 in out and "派给" in out
+    assert main(["incidents", "report", "--lon", "38.5", "--lat", "102.18", "--category", "market"]) == 2
+    assert "写反" in capsys.readouterr().err
+
+
+def test_report_a_file_row_by_row_and_again_without_doubles(env, tmp_path, capsys):
+    from sqlalchemy import func, select
+
+    path = tmp_path / "calls.csv"
+    path.write_text("lon,lat,category,channel,description\n"
+                    f"{F.IN_G1[0]},{F.IN_G1[1] + 0.002},sanitation,phone,楼下垃圾\n"
+                    f"{F.IN_G2[0]},{F.IN_G2[1] - 0.001},火星事件,phone,未知类别\n"
+                    f"{F.IN_G2[0] + 0.002},{F.IN_G2[1]},health,12345热线,\n", encoding="utf-8")
+    out = tmp_path / "answers.jsonl"
+
+    def n() -> int:
+        with env["factory"]() as s:
+            return s.scalar(select(func.count()).select_from(m.Incident))
+
+    before = n()
+    assert main(["incidents", "report", "--file", str(path), "--out", str(out)]) == 1  # one bad row
+    captured = capsys.readouterr()
+    assert "已保存 2 件" in captured.out and "第 2 行" in captured.err and "未知的事件类别" in captured.err
+    lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert [x["row"] for x in lines] == [1, 2, 3] and "error" in lines[1]
+    assert lines[0]["incident"]["dispatch"]["name"] == "张网格" and n() == before + 2
+    assert main(["incidents", "report", "--file", str(path)]) == 1  # again: nothing stored twice
+    assert "已保存 0 件，重试未重复 2 件" in capsys.readouterr().out and n() == before + 2
+    with env["factory"]() as s:
+        channels = sorted(s.scalars(select(inc.IncidentDetail.channel).where(
+            inc.IncidentDetail.incident_id.in_([lines[0]["incident"]["id"], lines[2]["incident"]["id"]]))).all())
+    assert channels == ["hotline_12345", "phone"]
+
+
+def test_queue_receivers_and_escalate_say_why(env, capsys):
+    assert main(["incidents", "queue", "--json"]) == 0
+    q = json.loads(capsys.readouterr().out)
+    assert q["count"] >= 1 and q["items"]
+    assert main(["incidents", "queue", "--overdue"]) == 0
+    assert "共" in capsys.readouterr().out
+    assert main(["incidents", "queue", "--state", "flying"]) == 2
+    assert "未知状态" in capsys.readouterr().err
+    assert main(["incidents", "receivers"]) == 0
+    out = capsys.readouterr().out
+    assert "孙值班" in out and "街道综治中心" in out
+    assert main(["incidents", "kpis", "--by", "street"]) == 0
+    assert "÷ 全部上报" in capsys.readouterr().out

@@ -1,0 +1,62 @@
+"""Find a place by name for the dispatcher's call-taking form: facilities (POIs, also by address), grids (by
+name or code), communities and streets (街道), buildings and 包街 streets — each as one point (WGS84)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, literal, or_, select, union_all
+from sqlalchemy.orm import Session
+
+from gis.errors import InvalidInput
+from layers import models as m
+from layers.features import current_plan_id
+
+MAX_QUERY = 60
+
+
+def _pattern(q: str) -> str:
+    escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def check_query(q: str | None) -> str:
+    """A search text of 1–60 visible characters; :class:`InvalidInput` otherwise."""
+    text = (q or "").strip()
+    if not text or len(text) > MAX_QUERY or "\x00" in text:
+        raise InvalidInput(f"搜索词须为 1–{MAX_QUERY} 个字符 (the search text must be 1–{MAX_QUERY} characters)")
+    return text
+
+
+def search_places(session: Session, q: str, *, limit: int = 10) -> list[dict[str, Any]]:
+    """Places whose name (or address, or grid code) contains ``q``: ``kind, kind_zh, name, detail, lon, lat``,
+    grids and facilities first, at most ``limit`` of each kind and ``limit`` in all."""
+    text = check_query(q)
+    like = _pattern(text)
+    plan = current_plan_id(session)
+
+    def point(geom):
+        p = func.ST_PointOnSurface(geom)
+        return func.ST_X(p).label("lon"), func.ST_Y(p).label("lat")
+
+    parts = [
+        select(literal("grid").label("kind"), literal(1).label("rank"), m.Grid.name.label("name"),
+               m.Grid.code.label("detail"), *point(m.Grid.geom))
+        .where(m.Grid.plan_id == plan, or_(m.Grid.name.ilike(like), m.Grid.code.like(like))).limit(limit),
+        select(literal("facility"), literal(2), m.Facility.name, func.coalesce(m.Facility.address, ""),
+               *point(m.Facility.geom))
+        .where(or_(m.Facility.name.ilike(like), m.Facility.address.ilike(like))).limit(limit),
+        select(literal("area"), literal(3), m.AdminArea.name, m.AdminArea.code, *point(m.AdminArea.geom))
+        .where(m.AdminArea.name.ilike(like), m.AdminArea.geom.isnot(None)).limit(limit),
+        select(literal("street"), literal(4), m.StreetResponsibility.street_name,
+               func.coalesce(m.StreetResponsibility.responsible_unit, ""), *point(m.StreetResponsibility.geom))
+        .where(m.StreetResponsibility.street_name.ilike(like)).limit(limit),
+        select(literal("building"), literal(5), m.Building.name, func.coalesce(m.Building.community_code, ""),
+               *point(m.Building.geom))
+        .where(m.Building.name.ilike(like)).limit(limit),
+    ]
+    u = union_all(*[p.subquery().select() for p in parts]).subquery()
+    rows = session.execute(select(u).order_by(u.c.rank, func.length(u.c.name), u.c.name).limit(limit)).all()
+    labels = {"grid": "网格", "facility": "设施", "area": "社区/街道", "street": "包街路段", "building": "楼栋"}
+    return [{"kind": r.kind, "kind_zh": labels[r.kind], "name": r.name, "detail": r.detail or None,
+             "lon": round(float(r.lon), 7), "lat": round(float(r.lat), 7)} for r in rows]
