@@ -20,6 +20,7 @@ from api.routes import maps as maps_routes
 from api.routes import open311 as open311_routes
 from api.routes import plan_editor as plan_editor_routes
 from api.routes import services as services_routes
+from api.routes import workbench as workbench_routes
 from api.settings import Settings
 from api.worker import install_worker_id
 from layers.replica import Databases
@@ -74,4 +75,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ogc.router)
     app.include_router(maps_routes.router)
     app.include_router(plan_editor_routes.router)
+    app.include_router(workbench_routes.router)
     return app

@@ -164,6 +164,8 @@ MATRIX: dict[str, Access] = {
     "GET /maps/public/circles/{type_code}.json": ANYONE,
     "GET /maps/public/boards/{code}.json": ANYONE,
     "GET /maps/grids/problems.json": ANYONE,
+    "GET /maps/dispatch": STAFF,
+    "GET /maps/dispatch/token": STAFF,
     "GET /maps/plans/{plan_id}/edit": PLANNERS,
     "GET /maps/plans/{plan_id}/edit/state": PLANNERS,
 }

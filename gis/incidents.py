@@ -264,12 +264,12 @@ def pick_assignee(category: Category, *, method: str, grid_staff: list[Staff], c
         s = _first(pool, want)
         if s is not None:
             return Dispatch(s.person_id, s.name, s.role, None, f"{where_en}_role",
-                            f"{note_zh}{category.zh}由{where_zh}{category.role.zh}处置 ({note_en}{category.en} goes "
+                            f"{note_zh}{category.zh}由所在{where_zh}的{category.role.zh}处置 ({note_en}{category.en} goes "
                             f"to the {where_en}'s {want})")
         head = _first(pool, StaffRole.GRID_HEAD.value)
         if head is not None:
             return Dispatch(head.person_id, head.name, head.role, None, f"{where_en}_head",
-                            f"{note_zh}{where_zh}{category.role.zh}空缺，由网格长处置 ({note_en}no {want} in the "
+                            f"{note_zh}所在{where_zh}的{category.role.zh}空缺，由网格长处置 ({note_en}no {want} in the "
                             f"{where_en}: sent to its grid head)")
     return Dispatch(None, None, None, None, MANUAL_RULE,
                     f"{note_zh}网格与社区均无{category.role.zh}或网格长，待人工派遣 ({note_en}nobody in the role or "

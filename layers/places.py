@@ -60,3 +60,19 @@ def search_places(session: Session, q: str, *, limit: int = 10) -> list[dict[str
     labels = {"grid": "网格", "facility": "设施", "area": "社区/街道", "street": "包街路段", "building": "楼栋"}
     return [{"kind": r.kind, "kind_zh": labels[r.kind], "name": r.name, "detail": r.detail or None,
              "lon": round(float(r.lon), 7), "lat": round(float(r.lat), 7)} for r in rows]
+
+
+def scope_extent(session: Session, scope: str | None) -> tuple[float, float, float, float] | None:
+    """Bounds (west, south, east, north) of the grids in force within ``scope`` (``""``: all of them)."""
+    from gis.domain import area_prefix
+
+    plan = current_plan_id(session)
+    if plan is None:
+        return None
+    q = select(func.ST_XMin(func.ST_Extent(m.Grid.geom)), func.ST_YMin(func.ST_Extent(m.Grid.geom)),
+               func.ST_XMax(func.ST_Extent(m.Grid.geom)), func.ST_YMax(func.ST_Extent(m.Grid.geom))) \
+        .where(m.Grid.plan_id == plan)
+    if scope:
+        q = q.where(m.Grid.code.like(area_prefix(scope) + "%"))
+    row = session.execute(q).one()
+    return None if row[0] is None else tuple(float(v) for v in row)

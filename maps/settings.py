@@ -37,6 +37,9 @@ class MapSettings(BaseSettings):
     vendor_dir: Path = Field(
         default_factory=lambda: _default_vendor_dir(), description="离线 JS/CSS 安装目录 (where assets install)"
     )
+    dispatch_poll_s: float = Field(
+        10.0, ge=2, le=600, description="调度工作台队列的刷新间隔（秒）(how often the workbench's queue updates, s)"
+    )
     tile_threshold: int = Field(
         3000, description="要素多于此数的图层改用矢量瓦片 (layers with more features are served as vector tiles)"
     )

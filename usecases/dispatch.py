@@ -19,7 +19,7 @@ from gis.coords import from_wgs84, parse_crs
 from gis.domain import HandlingLevel, IncidentState
 from gis.errors import InvalidInput
 from layers import incident_queue as Q
-from layers.incidents import categories, category_or_none, iso, utcnow
+from layers.incidents import categories, category_or_none, iso, preview_incident, utcnow
 from layers.places import search_places
 
 S = IncidentState
@@ -108,3 +108,27 @@ def find_places(session: Session, q: str, *, crs: str = "wgs84", limit: int = 10
     return {"q": q, "crs": parse_crs(crs).value,
             "items": [{**p, "lon": round(float(a), 6), "lat": round(float(b), 6)}
                       for p, a, b in zip(found, x, y, strict=True)]}
+
+
+def workbench_setup(session: Session, *, scope: str | None) -> dict[str, Any]:
+    """What the workbench needs before its first request: the area to open on (the grids of ``scope``), the
+    categories, channels, states and levels with their Chinese names."""
+    from layers.places import scope_extent
+
+    box = scope_extent(session, scope) or scope_extent(session, "")
+    return {
+        "bounds": None if box is None else [[box[1], box[0]], [box[3], box[2]]],
+        "categories": [{"code": c.code, "zh": c.zh} for c in categories().values()],
+        "channels": [{"code": c.value, "zh": c.zh} for c in R.INTAKE_CHANNELS],
+        "states": [{"code": s.value, "zh": s.zh} for s in S],
+        "actions": {a.value: a.zh for a in R.Action},
+    }
+
+
+def preview_for_map(session: Session, body: dict[str, Any], *, display_crs: str = "wgs84") -> dict[str, Any]:
+    """What reporting ``body`` would answer (:func:`layers.incidents.preview_incident`, nothing stored) and the
+    point in the map's coordinates (``display_point``), whatever coordinate system the body was typed in."""
+    crs = parse_crs(display_crs)
+    answer = preview_incident(session, body)
+    x, y = _display(np.array([answer["point"]["lon"]]), np.array([answer["point"]["lat"]]), crs.value)
+    return {**answer, "display_point": {"lon": round(float(x[0]), 7), "lat": round(float(y[0]), 7), "crs": crs.value}}

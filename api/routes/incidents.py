@@ -168,12 +168,17 @@ def channels() -> list[dict[str, str]]:
             "stored)",
     responses={422: {"description": "坐标/类别/坐标系无效 (bad input)"}},
 )
-def preview(body: IncidentIn, session: SessionDep, principal: Workbench) -> dict[str, Any]:
+def preview(
+    body: IncidentIn, session: SessionDep, principal: Workbench,
+    display_crs: Annotated[str, Query(description="display_point 的坐标系（地图的）wgs84 | gcj02 | bd09 "
+                                                  "(coordinates of display_point: the map's)")] = "wgs84",
+) -> dict[str, Any]:
     """The answer ``POST /api/v1/incidents`` would give for this body — grid, responsible people, who it would
     be dispatched to and why (the rule that applied), its deadline and the open incidents of the same category
-    nearby — without storing anything. For the workbench's call-taking form."""
+    nearby — without storing anything, plus ``display_point`` (the point in the map's coordinates). For the
+    workbench's call-taking form."""
     _channel(principal, body.channel)
-    return inc.preview_incident(session, body.model_dump())
+    return dispatch.preview_for_map(session, body.model_dump(), display_crs=display_crs)
 
 
 @router.get("/queue", summary="调度队列（按辖区；待人工派遣优先）(the dispatch queue of your scope; 待人工派遣 first)")

@@ -1,8 +1,8 @@
 """Dispatch rules at the seams: the categories a 包街 unit takes, escalation receivers per level and area,
-and the index of the dispatch queue. Also merges the branches that each started from the foundation.
+and the index of the dispatch queue.
 
 Revision ID: 0641
-Revises: 0101, 0111, 0301, 0401, 0501
+Revises: 0601
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0641"
-down_revision = ("0101", "0111", "0301", "0401", "0501")
+down_revision = "0601"
 branch_labels = None
 depends_on = None
 
