@@ -19,6 +19,15 @@ from maps.common import MapContext, basemap
 TEMPLATE = Path(__file__).with_name("templates") / "dispatch.html"
 TITLE = "调度工作台 (dispatch workbench)"
 VENDOR = ("leaflet_css", "leaflet", "vectorgrid")
+PRELOAD = ("pages/dispatch", "shared/html.js", "shared/http.js")
+"""The page's modules, fetched at once (``modulepreload``) rather than one import level after another."""
+
+
+def _preloads(own_base: str) -> str:
+    base = own_base.rstrip("/") + "/js/"
+    found = [p.relative_to(assets.MODULES_DIR).as_posix() for p in assets.modules()]
+    wanted = [f for f in found if f.startswith(PRELOAD)]
+    return "".join(f'<link rel="modulepreload" href="{escape(base + f)}">' for f in wanted)
 
 
 def basemap_options(ctx: MapContext) -> dict[str, Any] | None:
@@ -47,6 +56,6 @@ def workbench_html(config: dict[str, Any], ctx: MapContext) -> str:
             .replace("__LEAFLET_CSS__", links["leaflet_css"])
             .replace("__LEAFLET_JS__", links["leaflet"])
             .replace("__VECTORGRID_JS__", links["vectorgrid"])
-            .replace("__IMPORT_MAP__", f'<script type="importmap">{import_map}</script>')
+            .replace("__IMPORT_MAP__", f'<script type="importmap">{import_map}</script>{_preloads(ctx.own_base)}')
             .replace("__OWN_BASE__", ctx.own_base.rstrip("/"))
             .replace("__CONFIG__", escape(json.dumps(full, ensure_ascii=False, separators=(",", ":")), quote=True)))

@@ -31,6 +31,7 @@ function parts(config, api, wb) {
     onSelect: (id) => wb.queue.select(id, true),
   });
   wb.map = mapView.map;
+  wb.tilesIdle = mapView.tilesIdle;
   wb.queue = createQueue({
     api, config, onItems: (items, selected) => mapView.showQueue(items, selected),
     els: {form: byId("wb-filters"), list: byId("wb-queue"), counts: byId("wb-counts"), more: byId("wb-more"),
@@ -67,6 +68,7 @@ export async function start(config) {
   await wb.queue.load();
   wb.poller = wb.queue.start();
   wb.ready = true;
+  wb.readyAt = performance.now();
   wb.kpis.load();
 }
 

@@ -21,9 +21,10 @@ function addBasemap(map, basemap) {
 function addGrids(map, url) {
   if (!url || !L.vectorGrid) return null;
   const style = {weight: 1, color: "#546e7a", fill: true, fillOpacity: 0.03, fillColor: "#90a4ae"};
-  const layer = L.vectorGrid.protobuf(url, {
-    vectorTileLayerStyles: {grids: () => style}, interactive: false, maxNativeZoom: 19, maxZoom: 20,
-    rendererFactory: L.svg.tile,
+  // 512-pixel tiles of one zoom lower (as the other maps do): a quarter of the requests for the same screen
+  const layer = L.vectorGrid.protobuf(url.replace("{z}", "{zz}"), {
+    zz: (data) => data.z - 1, tileSize: 512, vectorTileLayerStyles: {grids: () => style}, interactive: false,
+    maxNativeZoom: 19, maxZoom: 20, rendererFactory: L.svg.tile,
   });
   return layer.addTo(map);
 }
@@ -36,6 +37,11 @@ export function createMap(element, config, {onPick, onSelect}) {
   const map = L.map(element, {minZoom: 5, maxZoom: 20, preferCanvas: false});
   addBasemap(map, config.basemap);
   const grids = addGrids(map, config.gridTiles);
+  let tilesPending = false;
+  if (grids) {
+    grids.on("loading", () => { tilesPending = true; });
+    grids.on("load", () => { tilesPending = false; });
+  }
   if (config.attribution) map.attributionControl.addAttribution(config.attribution);
   if (config.bounds) map.fitBounds(config.bounds, {animate: false});
   else map.setView([38.52, 102.19], 13, {animate: false});
@@ -72,5 +78,5 @@ export function createMap(element, config, {onPick, onSelect}) {
     map.setView([lat, lon], Math.max(map.getZoom(), 16), {animate: false});
   }
 
-  return {map, grids, dots, showQueue, showPick, clearPick, focus};
+  return {map, grids, dots, showQueue, showPick, clearPick, focus, tilesIdle: () => !tilesPending};
 }

@@ -1,0 +1,173 @@
+"""The dispatcher's workbench at city scale: the queue query and the page's time to interactive, ×10 city.
+
+``python -m scripts.bench.dispatch [--quick] --json FILE``
+
+Data: the map benchmark's city (:func:`scripts.bench.map_city.make_city`, kept between runs by
+:func:`scripts.bench.maps._database`): 2,000 grids and 100,000 incidents (``--quick``: 60 and 2,000). The service
+runs under uvicorn in its own process on 127.0.0.1 with the offline basemap; Chromium is Debian's.
+
+Rows (what is inside each stopwatch):
+
+- **queue**: one ``GET /api/v1/incidents/queue?sort=newest&limit=50`` (open incidents of the whole city, newest
+  first, with the counts of the whole match) timed by the client from request to parsed JSON, over a kept-alive
+  connection, median of 25 after 3 warm-ups; the peer is the list the API had before the workbench,
+  ``GET /api/v1/incidents?state=<every open state>&limit=50`` (ORM rows, one view per row), timed the same way,
+  the two interleaved. Agreement: the same 50 incidents in the same order. The overdue filter is timed too (a note).
+- **workbench**: ``/maps/dispatch`` in Chromium from navigation start until the queue is drawn, no API call is in
+  flight and no grid tile is pending (``gridmapDispatch``), plus two animation frames; the peer is the read-only
+  dispatch map it replaces, ``/maps/incidents``, until ``gridmap.isIdle()`` (the map benchmark's measure).
+  Agreement: the count the page shows is the API's, and nothing left the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from scripts.bench.common import wait_http
+
+OPEN_STATES = ["reported", "registered", "dispatched", "handling", "feedback", "verified", "returned", "postponed"]
+QUEUE_TARGET_MS, PAGE_TARGET_S = 100.0, 2.0
+FRAMES = "new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(performance.now()))))"
+READY = "window.gridmapDispatch && gridmapDispatch.ready && gridmapDispatch.busy() === 0 && gridmapDispatch.tilesIdle()"
+
+
+def _timed(client, url: str, headers: dict) -> tuple[float, dict]:
+    t = time.perf_counter()
+    r = client.get(url, headers=headers)
+    body = r.json()
+    ms = (time.perf_counter() - t) * 1000
+    r.raise_for_status()
+    return ms, body
+
+
+def time_queue(base: str, token: str, *, rounds: int = 25) -> dict:
+    """Ours and the peer, interleaved, over one kept-alive connection each."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {token}"}
+    ours_url = "/api/v1/incidents/queue?sort=newest&limit=50"
+    peer_url = "/api/v1/incidents?" + "&".join(f"state={s}" for s in OPEN_STATES) + "&limit=50"
+    overdue_url = "/api/v1/incidents/queue?overdue=true&limit=50"
+    times: dict[str, list[float]] = {"ours": [], "peer": [], "overdue": []}
+    with httpx.Client(base_url=base, timeout=120) as ours_c, httpx.Client(base_url=base, timeout=120) as peer_c:
+        for _ in range(3):
+            _timed(ours_c, ours_url, headers), _timed(peer_c, peer_url, headers), _timed(ours_c, overdue_url, headers)
+        for _ in range(rounds):
+            ms, ours = _timed(ours_c, ours_url, headers)
+            times["ours"].append(ms)
+            ms, peer = _timed(peer_c, peer_url, headers)
+            times["peer"].append(ms)
+            ms, overdue = _timed(ours_c, overdue_url, headers)
+            times["overdue"].append(ms)
+    agree = [x["id"] for x in ours["items"]] == [x["id"] for x in peer["items"]]
+    return {"median_ms": {k: round(statistics.median(v), 1) for k, v in times.items()},
+            "p95_ms": {k: round(sorted(v)[int(0.95 * (len(v) - 1))], 1) for k, v in times.items()},
+            "agree": agree, "count": ours["count"], "overdue_count": overdue["overdue"]}
+
+
+def _page_tti(browser, base: str, url: str, ready: str, cookie: str) -> dict:
+    ctx = browser.new_context(viewport={"width": 1366, "height": 860})
+    external: list[str] = []
+    ctx.on("request", lambda r: None if r.url.startswith((base + "/", "data:", "blob:")) else external.append(r.url))
+    ctx.add_cookies([{"name": "gridmap_token", "value": cookie, "url": base}])
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(base + url, timeout=30_000)
+        page.wait_for_function(ready, timeout=30_000)
+        tti = page.evaluate(FRAMES)
+        phases = page.evaluate("(() => { const n = performance.getEntriesByType('navigation')[0]; return "
+                               "{response_end_ms: Math.round(n.responseEnd), dom_loaded_ms: "
+                               "Math.round(n.domContentLoadedEventEnd), queue_drawn_ms: window.gridmapDispatch ? "
+                               "Math.round(gridmapDispatch.readyAt) : null}; })()")
+        shown = page.evaluate("window.gridmapDispatch ? gridmapDispatch.queue.state.answer.count : null")
+        kpis = None
+        if shown is not None:
+            page.wait_for_function("gridmapDispatch.kpis.state.answer !== null", timeout=30_000)
+            kpis = page.evaluate("performance.now()")
+        ok = True
+    except Exception as exc:  # noqa: BLE001 - a timeout is a result
+        tti, shown, kpis, ok, phases = 30_000.0, None, None, False, {}
+        errors.append(type(exc).__name__)
+    ctx.close()
+    return {"tti_ms": round(tti), "kpis_ms": None if kpis is None else round(kpis), "shown_count": shown,
+            "finished": ok, "external": len(external), "errors": errors[:3], **phases}
+
+
+def time_pages(base: str, token: str, *, rounds: int = 3) -> dict:
+    """The workbench and the peer page in Chromium, best of ``rounds`` each (a fresh context every time)."""
+    from playwright.sync_api import sync_playwright
+
+    from scripts.bench.maps import ARGS, CHROMIUM
+
+    out: dict[str, list[dict]] = {"ours": [], "peer": []}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        for _ in range(rounds):
+            out["ours"].append(_page_tti(browser, base, "/maps/dispatch", READY, token))
+            out["peer"].append(_page_tti(browser, base, "/maps/incidents", "window.gridmap && gridmap.isIdle()",
+                                         token))
+        browser.close()
+    return {k: min(v, key=lambda r: r["tti_ms"]) for k, v in out.items()} | {"all": out}
+
+
+def run(quick: bool, fresh: bool) -> dict:
+    """Build (or find) the city, serve it, time the queue and the page."""
+    from scripts.bench.maps import _database, _dispatcher_token, _serve
+
+    sizes = {"grids": 60, "bpg": 20, "incidents": 2000} if quick else {"grids": 2000, "bpg": 25, "incidents": 100_000}
+    db_settings, data_info = _database(sizes, fresh=fresh)
+    server, base = _serve(db_settings)
+    try:
+        wait_http(base)
+        token = _dispatcher_token(db_settings, base)
+        queue = time_queue(base, token, rounds=10 if quick else 25)
+        pages = time_pages(base, token, rounds=2 if quick else 3)
+    finally:
+        server.terminate()
+        server.wait(30)
+    q, ours, peer = queue["median_ms"], pages["ours"], pages["peer"]
+    load = f"; machine load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    rows = [
+        {"target": f"dispatch queue, {sizes['incidents']:,} incidents: GET …/queue (< {QUEUE_TARGET_MS:g} ms)",
+         "ours": q["ours"], "peer": q["peer"], "peer_name": "GET /api/v1/incidents (ORM rows, a view per row)",
+         "ratio": round(q["peer"] / max(q["ours"], 0.1), 1), "unit": "ms", "agreement": queue["agree"],
+         "notes": f"median of 25 over HTTP, p95 {queue['p95_ms']['ours']} ms; overdue filter {q['overdue']} ms; "
+                  f"{queue['count']:,} open matched{load}"},
+        {"target": f"workbench /maps/dispatch: time to interactive (< {PAGE_TARGET_S:g} s)",
+         "ours": ours["tti_ms"] / 1000, "peer": peer["tti_ms"] / 1000 if peer["finished"] else None,
+         "peer_name": "/maps/incidents (read-only dispatch map)",
+         "ratio": round(peer["tti_ms"] / max(ours["tti_ms"], 1), 1), "unit": "s",
+         "agreement": ours["finished"] and ours["shown_count"] == queue["count"] and ours["external"] == 0,
+         "notes": f"queue drawn, no call in flight, grid tiles loaded; KPI panel at {ours['kpis_ms']} ms; best of "
+                  f"{len(pages['all']['ours'])}{load}"},
+    ]
+    for r in rows:
+        print(f"{r['target']}: ours {r['ours']} {r['unit']} | peer {r['peer']} | agree {r['agreement']}", flush=True)
+    return {"benchmark": "dispatch", "rows": rows,
+            "details": {"data": data_info, "sizes": sizes, "queue": queue, "pages": pages}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small city (60 grids, 2,000 incidents)")
+    ap.add_argument("--json", type=Path, help="write the results here")
+    ap.add_argument("--dask", help="unused (not a bulk job)")
+    ap.add_argument("--fresh", action="store_true", help="regenerate the city even if its database is there")
+    args = ap.parse_args(argv)
+    result = run(args.quick, args.fresh)
+    if args.json:
+        args.json.write_text(json.dumps(result, ensure_ascii=False, indent=2, default=str))
+    return 0 if all(r["agreement"] for r in result["rows"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
