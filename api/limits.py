@@ -3,7 +3,7 @@ intake (429 with ``Retry-After``). Both are plain ASGI middleware, configured by
 
 - Bodies larger than ``max_body_bytes`` (``max_upload_bytes`` for ``…/import`` uploads) are refused before
   the route sees them, whether ``Content-Length`` says so or the stream turns out longer.
-- Public intake (residents' reports, orders, wishes, ratings) allows ``public_rate_burst`` requests at once
+- Public intake (residents' reports, orders, wishes, ratings, tracking-code look-ups) allows ``public_rate_burst`` requests at once
   and ``public_rate_per_min`` a minute per client: per API key if one is sent, else per client address.
   Signed-in staff (a valid bearer token of a non-public role) are not limited here.
 """
@@ -28,6 +28,9 @@ PUBLIC_INTAKE: list[tuple[str, re.Pattern[str]]] = [
     ("POST", re.compile(r"^/api/v1/orders/[^/]+/rating/?$")),
     ("POST", re.compile(r"^/api/v1/wishes/?$")),
     ("POST", re.compile(r"^/open311/.*requests(\.json|\.xml)?$")),
+    ("POST", re.compile(r"^/api/v1/residents/(reports|orders|wishes)/?$")),
+    ("POST", re.compile(r"^/api/v1/track/[^/]+/rating/?$")),
+    ("GET", re.compile(r"^/api/v1/track/[^/]+/?$")),  # guessing codes costs the same as sending forms
 ]
 log = logging.getLogger("gridmap.api")
 UPLOAD_PATH = re.compile(r"/import/?$")

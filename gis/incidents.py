@@ -158,6 +158,7 @@ class Channel(LabelledEnum):
     APP = ("app", "App")
     API = ("api", "接口")
     OPEN311 = ("open311", "Open311")
+    PUBLIC_MAP = ("public_map", "公众地图随手拍")
     DEMO = ("demo", "演示")
 
 

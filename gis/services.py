@@ -1,11 +1,18 @@
 """Rules of the service loops: 三单 (点单 → 派单 → 接单), 微心愿, and the ledger kinds of 五彩台账.
 
-Pure data and functions: the states and their allowed moves, service categories with deadlines, and the
-ranking of party members suggested for an order (same grid first, then walking distance, then open load).
+Pure data and functions: the states and their allowed moves, service categories with deadlines, the ranking of
+party members suggested for an order (same grid first, then walking distance, then open load), and the short
+tokens residents follow what they sent with.
+
+三单 as in Jinchang: 居民点单 (placed) → 社区派单 (dispatched: offered to one party member) → 党员接单 (taken: that
+party member accepted) → 已办结 (fulfilled) → 已评价 (closed by the resident's rating). A party member who
+refuses a dispatched order, or gives up one they took, returns it to the community (back to placed).
 """
 
 from __future__ import annotations
 
+import re
+import secrets
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,8 +25,8 @@ class OrderState(LabelledEnum):
     """States of a 三单 order."""
 
     PLACED = ("placed", "居民点单")
-    DISPATCHED = ("dispatched", "社区派单")
-    TAKEN = ("taken", "党员接单")
+    DISPATCHED = ("dispatched", "社区派单，待党员接单")
+    TAKEN = ("taken", "党员已接单")
     FULFILLED = ("fulfilled", "已办结")
     CLOSED = ("closed", "已评价")
     CANCELLED = ("cancelled", "已取消")
@@ -27,8 +34,9 @@ class OrderState(LabelledEnum):
 
 ORDER_MOVES: dict[OrderState, frozenset[OrderState]] = {
     OrderState.PLACED: frozenset({OrderState.DISPATCHED, OrderState.CANCELLED}),
-    OrderState.DISPATCHED: frozenset({OrderState.TAKEN, OrderState.CANCELLED}),
-    OrderState.TAKEN: frozenset({OrderState.FULFILLED, OrderState.DISPATCHED}),  # back to 派单 if given up
+    # accepted by the party member it was offered to, or refused by them (back to the community)
+    OrderState.DISPATCHED: frozenset({OrderState.TAKEN, OrderState.PLACED, OrderState.CANCELLED}),
+    OrderState.TAKEN: frozenset({OrderState.FULFILLED, OrderState.PLACED}),  # given up: back to the community
     OrderState.FULFILLED: frozenset({OrderState.CLOSED}),
     OrderState.CLOSED: frozenset(),
     OrderState.CANCELLED: frozenset(),
@@ -136,3 +144,30 @@ def rank_takers(
     load = np.asarray(open_load, dtype=float)
     # np.lexsort sorts by the last key first.
     return np.lexsort((load, walk, ~same))
+
+
+class TrackKind(LabelledEnum):
+    """What a resident sent from the public map and follows with a token."""
+
+    REPORT = ("report", "随手拍")
+    ORDER = ("order", "点单")
+    WISH = ("wish", "微心愿")
+
+
+TOKEN_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford's base 32: no I, L, O, U to misread
+TOKEN_LENGTH = 10  # 50 bits: guessing one of a million live tokens takes ~10⁹ tries
+_TOKEN_RE = re.compile(f"[{TOKEN_ALPHABET}]{{{TOKEN_LENGTH}}}")
+
+
+def new_track_token() -> str:
+    """A short random token a resident can read out or type (``K7M3PQ9XAB``)."""
+    return "".join(secrets.choice(TOKEN_ALPHABET) for _ in range(TOKEN_LENGTH))
+
+
+def normalise_track_token(text: str | None) -> str | None:
+    """A token as typed (any case, with spaces or dashes, O/I/L for 0/1/1) → its canonical form; None when it
+    cannot be one."""
+    if not text or len(text) > 40:
+        return None
+    token = re.sub(r"[\s-]", "", text).upper().translate(str.maketrans("OIL", "011"))
+    return token if _TOKEN_RE.fullmatch(token) else None

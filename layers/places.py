@@ -28,12 +28,14 @@ def check_query(q: str | None) -> str:
     return text
 
 
-def search_places(session: Session, q: str, *, limit: int = 10) -> list[dict[str, Any]]:
+def search_places(session: Session, q: str, *, limit: int = 10, codes: bool = True) -> list[dict[str, Any]]:
     """Places whose name (or address, or grid code) contains ``q``: ``kind, kind_zh, name, detail, lon, lat``,
-    grids and facilities first, at most ``limit`` of each kind and ``limit`` in all."""
+    grids and facilities first, at most ``limit`` of each kind and ``limit`` in all. ``codes=False`` (the
+    residents' forms on the public map) neither matches nor shows grid and area codes: names only."""
     text = check_query(q)
     like = _pattern(text)
     plan = current_plan_id(session)
+    grid_match = or_(m.Grid.name.ilike(like), m.Grid.code.like(like)) if codes else m.Grid.name.ilike(like)
 
     def point(geom):
         p = func.ST_PointOnSurface(geom)
@@ -42,7 +44,7 @@ def search_places(session: Session, q: str, *, limit: int = 10) -> list[dict[str
     parts = [
         select(literal("grid").label("kind"), literal(1).label("rank"), m.Grid.name.label("name"),
                m.Grid.code.label("detail"), *point(m.Grid.geom))
-        .where(m.Grid.plan_id == plan, or_(m.Grid.name.ilike(like), m.Grid.code.like(like))).limit(limit),
+        .where(m.Grid.plan_id == plan, grid_match).limit(limit),
         select(literal("facility"), literal(2), m.Facility.name, func.coalesce(m.Facility.address, ""),
                *point(m.Facility.geom))
         .where(or_(m.Facility.name.ilike(like), m.Facility.address.ilike(like))).limit(limit),
@@ -58,7 +60,9 @@ def search_places(session: Session, q: str, *, limit: int = 10) -> list[dict[str
     u = union_all(*[p.subquery().select() for p in parts]).subquery()
     rows = session.execute(select(u).order_by(u.c.rank, func.length(u.c.name), u.c.name).limit(limit)).all()
     labels = {"grid": "网格", "facility": "设施", "area": "社区/街道", "street": "包街路段", "building": "楼栋"}
-    return [{"kind": r.kind, "kind_zh": labels[r.kind], "name": r.name, "detail": r.detail or None,
+    coded = () if codes else ("grid", "area", "building")  # their details are codes
+    return [{"kind": r.kind, "kind_zh": labels[r.kind], "name": r.name,
+             "detail": None if r.kind in coded else (r.detail or None),
              "lon": round(float(r.lon), 7), "lat": round(float(r.lat), 7)} for r in rows]
 
 

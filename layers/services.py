@@ -1,7 +1,10 @@
-"""三单 (居民点单 → 社区派单 → 党员接单) and 微心愿 in PostGIS: placing, dispatching, suggesting, closing, counting.
+"""三单 in PostGIS as in Jinchang: 居民点单 (a resident places an order) → 社区派单 (the community offers it to one
+party member) → 党员接单 (that party member accepts it — or refuses it, which returns it to the community) → 办结
+→ the resident's rating closes it. Every move is an event (``service_order_events``) with who and when; the
+resident follows the order with its tracking token (:mod:`layers.tracking`, the same token rates it).
 
-Residents' names and phones are stored for the staff who serve them and never returned by the public views
-(``public_wish``); functions that return them are for staff routes only.
+Residents' names and phones are stored for the staff who serve them; functions that return them are for staff
+routes only. 微心愿 live in :mod:`layers.wishes`.
 """
 
 from __future__ import annotations
@@ -14,19 +17,20 @@ from sqlalchemy import ColumnElement, and_, func, literal_column, or_, select, t
 from sqlalchemy.orm import Session
 
 from gis.domain import StaffRole
-from gis.errors import Forbidden, InvalidInput, NotFound
+from gis.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gis.services import (
     ORDER_MOVES,
     SERVICE_CATEGORIES,
-    WISH_MOVES,
     OrderState,
+    TrackKind,
     WishState,
     check_move,
     rank_takers,
 )
 from layers import models as m
+from layers import tracking
 from layers.locate import locate
-from layers.services_models import ServiceOrder, Wish
+from layers.services_models import ServiceOrder, ServiceOrderEvent, Wish
 
 
 def _now() -> dt.datetime:
@@ -55,14 +59,20 @@ def place_order(
     resident_phone: str | None = None,
     source: str = "api",
 ) -> ServiceOrder:
-    """居民点单: store a resident's order in the grid that serves its location (the caller commits).
+    """居民点单: store a resident's order in the grid that serves its location, with a tracking token that is also
+    its rating token (the caller commits).
 
     The grid is found by the service's one rule set (:func:`layers.locate.locate`): coordinates are checked
-    and converted to WGS84 there, and the original ones are kept on the order.
+    and converted to WGS84 there, and the original ones are kept on the order. A place in no community and no
+    grid of the plan in force is refused: no community could dispatch the order.
     """
     _category(category)
     answer = locate(session, lon, lat, crs=crs)
     grid, community = answer["grid"], answer["community"]
+    if grid is None and community is None:
+        raise InvalidInput("此处不在任何社区或网格内（可能在城区以外），没有社区可以派单。请在地图上点选您所在的位置 "
+                           "(this place is in no community or grid: choose where you are)",
+                           detail={"fields": {"place": "此处不在任何社区或网格内，请重新点选"}})
     wlon, wlat = answer["point"]["lon"], answer["point"]["lat"]
     order = ServiceOrder(
         category=category, description=description, state=OrderState.PLACED.value,
@@ -74,51 +84,98 @@ def place_order(
     )
     session.add(order)
     session.flush()
+    order.resident_token = tracking.issue(session, TrackKind.ORDER, order.id)
+    _event(session, order, None, "place", actor=f"resident:{source}")
     return order
 
 
-def get_order(session: Session, order_id: int) -> ServiceOrder:
-    """The order, or NotFound."""
-    order = session.get(ServiceOrder, order_id)
+def get_order(session: Session, order_id: int, *, lock: bool = False) -> ServiceOrder:
+    """The order (locked for the move about to be made when ``lock``), or NotFound."""
+    order = session.get(ServiceOrder, order_id, with_for_update=lock)
     if order is None:
         raise NotFound(f"没有服务单 {order_id} (no order {order_id})")
     return order
 
 
-def _move(order: ServiceOrder, target: OrderState) -> None:
-    check_move(order.state, target.value, ORDER_MOVES)
+def _event(session: Session, order: ServiceOrder, from_state: str | None, action: str, *, actor: str,
+           person_id: int | None = None, note: str | None = None) -> None:
+    session.add(ServiceOrderEvent(order_id=order.id, from_state=from_state, to_state=order.state, action=action,
+                                  actor=actor, person_id=person_id, note=note, at=_now()))
+    session.flush()
+
+
+def _move(session: Session, order: ServiceOrder, target: OrderState, action: str, *, actor: str,
+          person_id: int | None = None, note: str | None = None) -> None:
+    before = order.state
+    check_move(before, target.value, ORDER_MOVES)
     order.state = target.value
+    _event(session, order, before, action, actor=actor, person_id=person_id, note=note)
 
 
-def dispatch_order(session: Session, order_id: int, *, actor: str, taker_id: int | None = None) -> ServiceOrder:
-    """社区派单: the community dispatches the order, optionally to a chosen party member at once."""
-    order = get_order(session, order_id)
-    _move(order, OrderState.DISPATCHED)
+def refused_by(session: Session, order_id: int) -> set[int]:
+    """The party members who refused or gave up this order."""
+    return set(session.scalars(select(ServiceOrderEvent.person_id).where(
+        ServiceOrderEvent.order_id == order_id, ServiceOrderEvent.action.in_(("refuse", "give_up")),
+        ServiceOrderEvent.person_id.is_not(None))))
+
+
+def dispatch_order(session: Session, order_id: int, *, actor: str, taker_id: int) -> ServiceOrder:
+    """社区派单: offer the order to one party member, who must then accept it (or refuse it); the deadline runs
+    from now. A party member who already refused this order is not offered it again."""
+    order = get_order(session, order_id, lock=True)
+    if not is_party_member(session, taker_id):
+        raise InvalidInput(f"人员 {taker_id} 不是党员，不能派单给他 (person {taker_id} is not a party member)",
+                           detail={"fields": {"taker_id": "请选择一名党员"}})
+    if taker_id in refused_by(session, order_id):
+        raise Conflict(f"党员 {taker_id} 已拒绝过此单，请派给其他党员 (this party member refused the order before)",
+                       detail={"taker_id": taker_id})
+    _move(session, order, OrderState.DISPATCHED, "dispatch", actor=actor, person_id=taker_id)
+    order.offered_to_id = taker_id
     order.dispatched_by = actor
     order.dispatched_at = _now()
     order.due_at = order.dispatched_at + dt.timedelta(hours=_category(order.category).deadline_hours)
-    if taker_id is not None:
-        take_order(session, order_id, taker_id=taker_id)
     session.flush()
     return order
 
 
-def take_order(session: Session, order_id: int, *, taker_id: int) -> ServiceOrder:
-    """党员接单: a party member takes a dispatched order."""
-    order = get_order(session, order_id)
-    if not _is_party_member(session, taker_id):
-        raise InvalidInput(f"人员 {taker_id} 不是党员，不能接单 (person {taker_id} is not a party member)")
-    _move(order, OrderState.TAKEN)
-    order.taker_id = taker_id
-    order.taken_at = _now()
+def _offered_to(order: ServiceOrder, person_id: int) -> None:
+    if order.state == OrderState.DISPATCHED.value and order.offered_to_id != person_id:
+        raise Forbidden("此单派给了其他党员，只有被派单的党员可以接单或拒绝 (this order was offered to another party member)")
+
+
+def accept_order(session: Session, order_id: int, *, person_id: int, actor: str) -> ServiceOrder:
+    """党员接单: the party member the order was offered to accepts it."""
+    order = get_order(session, order_id, lock=True)
+    _offered_to(order, person_id)
+    _move(session, order, OrderState.TAKEN, "accept", actor=actor, person_id=person_id)
+    order.taker_id, order.taken_at, order.offered_to_id = person_id, _now(), None
     session.flush()
     return order
 
 
-def fulfil_order(session: Session, order_id: int) -> ServiceOrder:
-    """The party member reports the service done."""
-    order = get_order(session, order_id)
-    _move(order, OrderState.FULFILLED)
+def refuse_order(session: Session, order_id: int, *, person_id: int, actor: str, reason: str) -> ServiceOrder:
+    """The party member refuses the order offered to them, or gives up one they took: it returns to the
+    community (居民点单 again, to be dispatched to someone else), with the reason kept."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("请说明不能接单的原因 (give a reason)", detail={"fields": {"reason": "请填写原因"}})
+    order = get_order(session, order_id, lock=True)
+    if order.state == OrderState.TAKEN.value and order.taker_id != person_id:
+        raise Forbidden("此单由其他党员承接，只有承接的党员可以退回 (another party member took this order)")
+    _offered_to(order, person_id)
+    action = "give_up" if order.state == OrderState.TAKEN.value else "refuse"
+    _move(session, order, OrderState.PLACED, action, actor=actor, person_id=person_id, note=reason[:500])
+    order.offered_to_id = order.taker_id = order.taken_at = order.due_at = None
+    session.flush()
+    return order
+
+
+def fulfil_order(session: Session, order_id: int, *, actor: str, person_id: int | None = None) -> ServiceOrder:
+    """The service is done: reported by the party member who took it (``person_id``) or by staff."""
+    order = get_order(session, order_id, lock=True)
+    if person_id is not None and order.taker_id != person_id:
+        raise Forbidden("只有承接此单的党员可以报告办结 (only the party member who took the order reports it done)")
+    _move(session, order, OrderState.FULFILLED, "fulfil", actor=actor, person_id=person_id)
     order.fulfilled_at = _now()
     session.flush()
     return order
@@ -129,11 +186,12 @@ def rate_order(
 ) -> ServiceOrder:
     """The resident's rating (1–5) and feedback close the order; ``token`` is the one given at placement."""
     if not 1 <= int(rating) <= 5:
-        raise InvalidInput(f"评分必须在 1 到 5 之间 (rating must be 1–5): {rating}")
-    order = get_order(session, order_id)
+        raise InvalidInput(f"评分必须在 1 到 5 之间 (rating must be 1–5): {rating}",
+                           detail={"fields": {"rating": "请选择 1 到 5 颗星"}})
+    order = get_order(session, order_id, lock=True)
     if not secrets.compare_digest(order.resident_token, token or ""):
         raise Forbidden("评价凭证不符 (the rating token does not match this order)")
-    _move(order, OrderState.CLOSED)
+    _move(session, order, OrderState.CLOSED, "rate", actor="resident", note=f"{int(rating)} 星")
     order.rating = int(rating)
     order.feedback = feedback
     order.closed_at = _now()
@@ -141,7 +199,14 @@ def rate_order(
     return order
 
 
-def _is_party_member(session: Session, person_id: int) -> bool:
+def order_events(session: Session, order_id: int) -> list[ServiceOrderEvent]:
+    """The moves of an order, oldest first."""
+    return list(session.scalars(select(ServiceOrderEvent).where(ServiceOrderEvent.order_id == order_id)
+                                .order_by(ServiceOrderEvent.at, ServiceOrderEvent.id)))
+
+
+def is_party_member(session: Session, person_id: int) -> bool:
+    """True if the person is a party member (flagged, or assigned as one in a grid); NotFound if unknown."""
     person = session.get(m.Person, person_id)
     if person is None:
         raise NotFound(f"没有人员 {person_id} (no person {person_id})")
@@ -157,14 +222,16 @@ def _is_party_member(session: Session, person_id: int) -> bool:
 
 
 def open_loads(session: Session, person_ids: list[int]) -> dict[int, int]:
-    """Orders taken and wishes claimed, not yet fulfilled, per person."""
+    """Orders offered or taken and wishes claimed, not yet fulfilled, per person."""
     if not person_ids:
         return {}
+    holder = func.coalesce(ServiceOrder.taker_id, ServiceOrder.offered_to_id)
     orders = dict(
         session.execute(
-            select(ServiceOrder.taker_id, func.count())
-            .where(ServiceOrder.taker_id.in_(person_ids), ServiceOrder.state == OrderState.TAKEN.value)
-            .group_by(ServiceOrder.taker_id)
+            select(holder, func.count())
+            .where(holder.in_(person_ids),
+                   ServiceOrder.state.in_((OrderState.TAKEN.value, OrderState.DISPATCHED.value)))
+            .group_by(holder)
         ).all()
     )
     wishes = dict(
@@ -208,14 +275,16 @@ def network_near(session: Session, lon: float, lat: float, *, within_m: float = 
 
 
 def suggest_takers(session: Session, order_id: int, *, limit: int = 5, walk=None) -> list[dict]:
-    """党员接单 suggestions: party members of the order's grid first, then by walking distance, with open load.
+    """党员接单 suggestions: party members of the order's grid first, then by walking distance, with open load;
+    those who refused or gave up this order are left out.
 
     ``walk(origin_lon, origin_lat, lons, lats) -> metres`` gives walking distances on the street network;
     by default :func:`layers.walking.walking_distances_m` on the network around the order.
     """
     order = get_order(session, order_id)
     lon, lat = session.execute(select(func.ST_X(order.geom), func.ST_Y(order.geom))).one()
-    bases = party_member_bases(session)
+    refused = refused_by(session, order_id)
+    bases = [b for b in party_member_bases(session) if b["id"] not in refused]
     if not bases:
         return []
     if walk is None:
@@ -246,83 +315,6 @@ def suggest_takers(session: Session, order_id: int, *, limit: int = 5, walk=None
         }
         for i in order_idx
     ]
-
-
-def post_wish(
-    session: Session,
-    *,
-    grid_code: str,
-    title: str,
-    description: str | None = None,
-    resident_name: str | None = None,
-    resident_phone: str | None = None,
-    source: str = "api",
-) -> Wish:
-    """A resident posts a 微心愿 in their grid (the caller commits)."""
-    if not title or not title.strip():
-        raise InvalidInput("心愿标题不能为空 (the wish needs a title)")
-    grid = session.scalar(select(m.Grid).where(m.Grid.code == grid_code).order_by(m.Grid.plan_id.desc()))
-    if grid is None:
-        raise NotFound(f"没有网格 {grid_code} (no grid {grid_code})")
-    wish = Wish(
-        title=title.strip(), description=description, grid_code=grid_code, community_code=grid.community_code,
-        resident_name=resident_name, resident_phone=resident_phone, source=source,
-    )
-    session.add(wish)
-    session.flush()
-    return wish
-
-
-def get_wish(session: Session, wish_id: int) -> Wish:
-    """The wish, or NotFound."""
-    wish = session.get(Wish, wish_id)
-    if wish is None:
-        raise NotFound(f"没有微心愿 {wish_id} (no wish {wish_id})")
-    return wish
-
-
-def claim_wish(session: Session, wish_id: int, *, person_id: int | None = None, unit: str | None = None) -> Wish:
-    """A party member (``person_id``) or a unit (``unit``) claims a wish."""
-    if (person_id is None) == (unit is None):
-        raise InvalidInput("认领人须为党员或单位之一 (give exactly one of person_id or unit)")
-    wish = get_wish(session, wish_id)
-    if person_id is not None and not _is_party_member(session, person_id):
-        raise InvalidInput(f"人员 {person_id} 不是党员 (person {person_id} is not a party member)")
-    check_move(wish.state, WishState.CLAIMED.value, WISH_MOVES)
-    wish.state = WishState.CLAIMED.value
-    wish.claimer_id, wish.claimer_unit, wish.claimed_at = person_id, unit, _now()
-    session.flush()
-    return wish
-
-
-def fulfil_wish(session: Session, wish_id: int) -> Wish:
-    """The claimer reports the wish fulfilled."""
-    wish = get_wish(session, wish_id)
-    check_move(wish.state, WishState.FULFILLED.value, WISH_MOVES)
-    wish.state = WishState.FULFILLED.value
-    wish.fulfilled_at = _now()
-    session.flush()
-    return wish
-
-
-def public_wish(wish: Wish) -> dict:
-    """A wish as the public sees it: no resident name or phone, no claimer's name (only that it was claimed)."""
-    return {
-        "id": wish.id, "title": wish.title, "description": wish.description, "state": wish.state,
-        "state_zh": WishState(wish.state).zh, "grid_code": wish.grid_code, "community_code": wish.community_code,
-        "claimed_by": "单位" if wish.claimer_unit else ("党员" if wish.claimer_id else None),
-        "posted_at": wish.posted_at, "fulfilled_at": wish.fulfilled_at,
-    }
-
-
-def list_wishes(session: Session, *, grid_code: str | None = None, state: str | None = None) -> list[Wish]:
-    """Wishes, newest first, optionally of one grid (code prefix) or state."""
-    q = select(Wish).order_by(Wish.posted_at.desc(), Wish.id.desc())
-    if grid_code:
-        q = q.where(Wish.grid_code.startswith(grid_code))
-    if state:
-        q = q.where(Wish.state == WishState(state).value)
-    return list(session.scalars(q))
 
 
 def monthly_counts(

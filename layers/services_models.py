@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gis.services import LEDGER_KINDS, OrderState, WishState
+from gis.services import LEDGER_KINDS, OrderState, TrackKind, WishState
 from layers.models import Base, _check_in, _geom, _gist
 
 
@@ -49,6 +49,7 @@ class ServiceOrder(Base):
     resident_phone: Mapped[str | None] = mapped_column(String(40))
     resident_token: Mapped[str] = mapped_column(String(64), unique=True)
     dispatched_by: Mapped[str | None] = mapped_column(String(100))
+    offered_to_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)  # 派单 to, until accepted
     taker_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
     due_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     placed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
@@ -59,6 +60,42 @@ class ServiceOrder(Base):
     rating: Mapped[int | None] = mapped_column(Integer)
     feedback: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(200), default="api")
+
+
+class ServiceOrderEvent(Base):
+    """One move of a 三单 order: who did it and when (派单 to whom, 接单, a refusal and its reason, 办结, 评价)."""
+
+    __tablename__ = "service_order_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("service_orders.id", ondelete="CASCADE"), index=True)
+    from_state: Mapped[str | None] = mapped_column(String(16))
+    to_state: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(100))
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    note: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ResidentTrack(Base):
+    """The short token a resident follows what they sent from the public map with (随手拍, 点单, 微心愿), and the
+    rating they give a report or a wish when it is done (an order's rating closes the order itself)."""
+
+    __tablename__ = "resident_tracks"
+    __table_args__ = (
+        _check_in("kind", TrackKind),
+        UniqueConstraint("kind", "object_id", name="uq_resident_tracks_kind_object"),
+        CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating_1_to_5"),
+    )
+
+    token: Mapped[str] = mapped_column(String(16), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    object_id: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    rating: Mapped[int | None] = mapped_column(Integer)
+    feedback: Mapped[str | None] = mapped_column(Text)
+    rated_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Wish(Base):

@@ -1,4 +1,10 @@
-"""三单 (居民点单 → 社区派单 → 党员接单), 微心愿 and the 五彩台账 ledgers."""
+"""三单 (居民点单 → 社区派单 → 党员接单 → 办结 → 评价), 微心愿 and the 五彩台账 ledgers.
+
+An order is dispatched to one party member, who accepts it (``/accept``) or refuses it with a reason
+(``/refuse``, which returns it to the community); only the party member's own account (linked to their roster
+person) can do either. Residents follow orders and wishes with the tracking token they were given
+(``/api/v1/track/{token}``, ``/maps/track/{token}``).
+"""
 
 from __future__ import annotations
 
@@ -13,8 +19,8 @@ from api.deps import ReadSessionDep, SessionDep
 from gis.coords import CRS
 from gis.domain import UserRole
 from gis.errors import Forbidden
-from gis.services import LEDGER_KINDS, SERVICE_CATEGORIES, OrderState, WishState
-from layers import ledgers, services
+from gis.services import LEDGER_KINDS, SERVICE_CATEGORIES, OrderState, TrackKind, WishState
+from layers import ledgers, services, tracking, wishes
 from layers.services_models import ServiceOrder
 from usecases import orders
 
@@ -23,14 +29,30 @@ router = APIRouter(tags=["services 三单与微心愿"])
 STAFF = (UserRole.ADMIN, UserRole.DISPATCHER, UserRole.GRID_STAFF)
 StaffUser = Annotated[Principal, Depends(require_roles(*STAFF))]
 Server = Annotated[Principal, Depends(require_roles(*STAFF, UserRole.PARTY_MEMBER))]
+PartyMember = Annotated[Principal, Depends(require_roles(UserRole.PARTY_MEMBER))]
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
+OUTSIDE = {"ledger": "无权查看其他网格的台账 (this is outside your area)",
+           "wish": "无权处理其他网格的微心愿 (this wish is outside your area)"}
 
 
-def _in_scope(principal: Principal, code: str | None) -> None:
+def _in_scope(principal: Principal, code: str | None, what: str) -> None:
     if code is None and principal.viewer.everywhere:  # a building outside every grid: unrestricted staff only
         return
     if not principal.covers(code):
-        raise Forbidden("无权查看其他网格的服务单 (this is outside your area)")
+        raise Forbidden(OUTSIDE[what])
+
+
+def _person(principal: Principal) -> int:
+    """The roster person a party member's account acts as; 403 when the account is linked to none."""
+    if principal.person_id is None:
+        raise Forbidden("此账号未关联党员档案，不能接单或退单；请管理员关联 (gridmap user link) "
+                        "(this account is not linked to a party member of the roster)")
+    return principal.person_id
+
+
+def _serving_person(principal: Principal) -> int | None:
+    """The party member reporting their own order done; None for staff, who may record it for them."""
+    return None if principal.has_any(*STAFF) else _person(principal)
 
 
 def _order_view(order: ServiceOrder, *, private: bool) -> dict:
@@ -38,6 +60,7 @@ def _order_view(order: ServiceOrder, *, private: bool) -> dict:
         "id": order.id, "category": order.category, "category_zh": SERVICE_CATEGORIES[order.category].zh,
         "description": order.description, "state": order.state, "state_zh": OrderState(order.state).zh,
         "grid_code": order.grid_code, "community_code": order.community_code, "taker_id": order.taker_id,
+        "offered_to_id": order.offered_to_id,
         "due_at": order.due_at, "placed_at": order.placed_at, "dispatched_at": order.dispatched_at,
         "taken_at": order.taken_at, "fulfilled_at": order.fulfilled_at, "closed_at": order.closed_at,
         "rating": order.rating, "source": order.source,
@@ -111,14 +134,14 @@ def get_order(session: SessionDep, order_id: Id, principal: Server, audit: Audit
 
 
 class DispatchIn(BaseModel):
-    """Optionally name the party member who takes the order."""
+    """The party member the order is offered to (see ``…/suggestions``); they accept or refuse it."""
 
-    taker_id: int | None = Field(None, ge=1)
+    taker_id: int = Field(ge=1, le=2**31 - 1, description="党员的人员编号 (the party member's person id)")
 
 
-@router.post("/api/v1/orders/{order_id}/dispatch", summary="社区派单 (the community dispatches an order)")
+@router.post("/api/v1/orders/{order_id}/dispatch", summary="社区派单：派给一名党员，待其接单 (dispatch to a party member)")
 def dispatch_order(session: SessionDep, order_id: Id, body: DispatchIn, principal: StaffUser) -> dict:
-    """Move the order to 派单, set its deadline, and optionally give it to a party member."""
+    """Offer the order to one party member and start its deadline; it is taken only when they accept."""
     orders.order_for(session, principal.viewer, order_id)
     order = services.dispatch_order(session, order_id, actor=principal.subject, taker_id=body.taker_id)
     session.commit()
@@ -132,31 +155,44 @@ def suggest(
     principal: StaffUser,
     limit: Annotated[int, Query(ge=1, le=50)] = 5,
 ) -> dict:
-    """Same-grid party members first, then by walking distance, each with their open load."""
+    """Same-grid party members first, then by walking distance, each with their open load; those who refused
+    the order are left out."""
     orders.order_for(session, principal.viewer, order_id)
     return {"suggestions": services.suggest_takers(session, order_id, limit=limit)}
 
 
-class TakeIn(BaseModel):
-    """The party member who takes the order."""
-
-    taker_id: int = Field(ge=1)
-
-
-@router.post("/api/v1/orders/{order_id}/take", summary="党员接单 (a party member takes an order)")
-def take_order(session: SessionDep, order_id: Id, body: TakeIn, principal: Server) -> dict:
-    """Give the dispatched order to a party member (in the caller's area)."""
+@router.post("/api/v1/orders/{order_id}/accept", summary="党员接单 (the party member accepts the order offered to them)")
+def accept_order(session: SessionDep, order_id: Id, principal: PartyMember) -> dict:
+    """The party member the order was dispatched to takes it (their own account, linked to their person)."""
     orders.order_for(session, principal.viewer, order_id)
-    order = services.take_order(session, order_id, taker_id=body.taker_id)
+    order = services.accept_order(session, order_id, person_id=_person(principal), actor=principal.subject)
+    session.commit()
+    return _order_view(order, private=False)
+
+
+class RefuseIn(BaseModel):
+    """Why the party member cannot take (or can no longer serve) the order."""
+
+    reason: str = Field(min_length=1, max_length=500, description="原因 (reason)")
+
+
+@router.post("/api/v1/orders/{order_id}/refuse",
+             summary="党员拒单或退单：退回社区重新派单 (refuse or give up an order: back to the community)")
+def refuse_order(session: SessionDep, order_id: Id, body: RefuseIn, principal: PartyMember) -> dict:
+    """The party member refuses the order offered to them, or gives up one they took; the community dispatches
+    it again (to someone else: the suggestions leave them out)."""
+    orders.order_for(session, principal.viewer, order_id)
+    order = services.refuse_order(session, order_id, person_id=_person(principal), actor=principal.subject,
+                                  reason=body.reason)
     session.commit()
     return _order_view(order, private=False)
 
 
 @router.post("/api/v1/orders/{order_id}/fulfil", summary="办结 (the service is done)")
 def fulfil_order(session: SessionDep, order_id: Id, principal: Server) -> dict:
-    """Record that the service was delivered (staff of its area, or the party member who took it)."""
+    """Record that the service was delivered: the party member who took it, or staff of its area."""
     orders.order_for(session, principal.viewer, order_id)
-    order = services.fulfil_order(session, order_id)
+    order = services.fulfil_order(session, order_id, actor=principal.subject, person_id=_serving_person(principal))
     session.commit()
     return _order_view(order, private=False)
 
@@ -180,9 +216,12 @@ def rate_order(session: SessionDep, order_id: Id, body: RatingIn) -> dict:
 
 
 class WishIn(BaseModel):
-    """A small wish (微心愿) a resident posts in their grid."""
+    """A small wish (微心愿) a resident posts: where (a point, or a grid code of the plan in force) and what."""
 
-    grid_code: str = Field(pattern=r"^[0-9]{15}$")
+    lon: float | None = Field(None, ge=-180, le=180, description="经度 (longitude)")
+    lat: float | None = Field(None, ge=-90, le=90, description="纬度 (latitude)")
+    crs: CRS = Field(CRS.WGS84, description="坐标系 wgs84|cgcs2000|gcj02|bd09")
+    grid_code: str | None = Field(None, pattern=r"^[0-9]{15}$", description="现行网格编码（不给位置时）(or a grid code)")
     title: str = Field(min_length=1, max_length=200)
     description: str | None = Field(None, max_length=2000)
     resident_name: str | None = Field(None, max_length=100, description="仅工作人员可见 (staff only)")
@@ -191,13 +230,15 @@ class WishIn(BaseModel):
 
 @router.post("/api/v1/wishes", status_code=201, summary="发布微心愿 (post a small wish)")
 def post_wish(session: SessionDep, body: WishIn) -> dict:
-    """Store the wish; it appears on the public list without names."""
-    wish = services.post_wish(
-        session, grid_code=body.grid_code, title=body.title, description=body.description,
+    """Store the wish in the grid at its place (or of its grid code, which must be in the plan in force); it
+    appears on the public list without names. The answer carries the tracking token."""
+    place = (body.lon, body.lat, body.crs.value) if body.lon is not None and body.lat is not None else None
+    wish = wishes.post_wish(
+        session, grid_code=body.grid_code, place=place, title=body.title, description=body.description,
         resident_name=body.resident_name, resident_phone=body.resident_phone,
     )
     session.commit()
-    return services.public_wish(wish)
+    return {**wishes.public_wish(wish), "token": tracking.token_of(session, TrackKind.WISH, wish.id)}
 
 
 @router.get("/api/v1/wishes/public", summary="微心愿公示 (public list of wishes, no names)")
@@ -207,44 +248,44 @@ def public_wishes(
     state: Annotated[WishState | None, Query()] = None,
 ) -> dict:
     """Wishes with their state; residents and claimers are never named."""
-    rows = services.list_wishes(session, grid_code=grid, state=state.value if state else None)
-    return {"count": len(rows), "wishes": [services.public_wish(w) for w in rows]}
+    rows = wishes.list_wishes(session, grid_code=grid, state=state.value if state else None)
+    return {"count": len(rows), "wishes": [wishes.public_wish(w) for w in rows]}
 
 
 @router.get("/api/v1/wishes", summary="微心愿列表（工作人员）(wishes with contacts, for staff)")
 def staff_wishes(session: SessionDep, principal: StaffUser, audit: AuditDep) -> dict:
     """Wishes in the caller's area with residents' contacts (audited)."""
-    rows = [w for w in services.list_wishes(session) if principal.covers(w.grid_code)]
+    rows = [w for w in wishes.list_wishes(session) if principal.covers(w.grid_code)]
     audit("read", "wish", None, {"count": len(rows)})
     session.commit()
     return {"count": len(rows), "wishes": [
-        {**services.public_wish(w), "resident_name": w.resident_name, "resident_phone": w.resident_phone,
+        {**wishes.public_wish(w), "resident_name": w.resident_name, "resident_phone": w.resident_phone,
          "claimer_id": w.claimer_id, "claimer_unit": w.claimer_unit} for w in rows]}
 
 
 class ClaimIn(BaseModel):
     """Who claims the wish: a party member or a unit."""
 
-    person_id: int | None = Field(None, ge=1)
+    person_id: int | None = Field(None, ge=1, le=2**31 - 1)
     unit: str | None = Field(None, min_length=1, max_length=200)
 
 
 @router.post("/api/v1/wishes/{wish_id}/claim", summary="认领微心愿 (claim a wish)")
 def claim_wish(session: SessionDep, wish_id: Id, body: ClaimIn, principal: Server) -> dict:
     """A party member or a unit claims the wish (in the caller's area)."""
-    _in_scope(principal, services.get_wish(session, wish_id).grid_code)
-    wish = services.claim_wish(session, wish_id, person_id=body.person_id, unit=body.unit)
+    _in_scope(principal, wishes.get_wish(session, wish_id).grid_code, "wish")
+    wish = wishes.claim_wish(session, wish_id, person_id=body.person_id, unit=body.unit)
     session.commit()
-    return services.public_wish(wish)
+    return wishes.public_wish(wish)
 
 
 @router.post("/api/v1/wishes/{wish_id}/fulfil", summary="微心愿已实现 (a wish fulfilled)")
 def fulfil_wish(session: SessionDep, wish_id: Id, principal: Server) -> dict:
     """Record that the wish came true."""
-    _in_scope(principal, services.get_wish(session, wish_id).grid_code)
-    wish = services.fulfil_wish(session, wish_id)
+    _in_scope(principal, wishes.get_wish(session, wish_id).grid_code, "wish")
+    wish = wishes.fulfil_wish(session, wish_id)
     session.commit()
-    return services.public_wish(wish)
+    return wishes.public_wish(wish)
 
 
 class LedgerCounts(BaseModel):
@@ -269,7 +310,7 @@ def set_ledger(
     principal: StaffUser,
 ) -> dict:
     """Upsert the building's counts and feed them into its households/residents and its grids."""
-    _in_scope(principal, ledgers.grid_of_building(session, building_id))
+    _in_scope(principal, ledgers.grid_of_building(session, building_id), "ledger")
     ledgers.set_building_counts(
         session, building_id, {k: v.model_dump() for k, v in body.items()}, source=f"user:{principal.subject}"
     )
@@ -285,7 +326,7 @@ def ledger_counts(
     grid: Annotated[str, Query(pattern=r"^[0-9]{15}$", description="网格编码 (grid code)")],
 ) -> dict:
     """Aggregate counts per building and kind (no person-level data)."""
-    _in_scope(principal, grid)
+    _in_scope(principal, grid, "ledger")
     df = ledgers.building_counts(session, grid_code=grid)
     return {"grid_code": grid, "rows": df.astype(object).where(df.notna(), None).to_dict("records")}
 
@@ -304,7 +345,7 @@ class EntryIn(BaseModel):
 @router.post("/api/v1/ledgers/entries", status_code=201, summary="新增台账明细 (add a person-level entry)")
 def add_entry(session: SessionDep, body: EntryIn, principal: StaffUser, audit: AuditDep) -> dict:
     """Record a person in a building's ledger (audited)."""
-    _in_scope(principal, ledgers.grid_of_building(session, body.building_id))
+    _in_scope(principal, ledgers.grid_of_building(session, body.building_id), "ledger")
     entry = ledgers.add_entry(session, **body.model_dump(), source=f"user:{principal.subject}", audit=audit)
     session.commit()
     return {"id": entry.id, "grid_code": entry.grid_code, "kind": entry.kind}
@@ -318,7 +359,7 @@ def read_entries(
     grid: Annotated[str, Query(pattern=r"^[0-9]{9,15}$", description="网格或社区编码 (grid or community code)")],
 ) -> dict:
     """Entries of a grid or community, for its own and higher levels' staff only; every read is logged."""
-    _in_scope(principal, grid)
+    _in_scope(principal, grid, "ledger")
     rows = ledgers.read_entries(session, grid_code=grid, audit=audit)
     session.commit()
     return {"count": len(rows), "entries": rows}

@@ -21,8 +21,9 @@ def world(module_db, module_sessionmaker):
         yield c, ids
 
 
-def auth(roles, scope, sub="tester"):
-    return {"Authorization": f"Bearer {issue_token(Principal(sub, frozenset(roles), scope), SECRET)}"}
+def auth(roles, scope, sub="tester", person_id=None):
+    principal = Principal(sub, frozenset(roles), scope, person_id=person_id)
+    return {"Authorization": f"Bearer {issue_token(principal, SECRET)}"}
 
 
 STAFF = auth({"grid_staff"}, fx.COMMUNITY, "社区书记")
@@ -53,15 +54,21 @@ def test_an_order_from_placement_to_closure_with_suggestions(world, module_sessi
     assert not sug[2]["same_grid"] and sug[2]["walk_m"] > 0
     assert api.get(f"/api/v1/orders/{oid}/suggestions").status_code == 401
 
-    r = api.post(f"/api/v1/orders/{oid}/dispatch", json={}, headers=STAFF)
+    assert api.post(f"/api/v1/orders/{oid}/dispatch", json={}, headers=STAFF).status_code == 422  # to whom?
+    taker, other = sug[0]["person_id"], sug[1]["person_id"]
+    r = api.post(f"/api/v1/orders/{oid}/dispatch", json={"taker_id": taker}, headers=STAFF)
     assert r.status_code == 200 and r.json()["state"] == "dispatched" and r.json()["due_at"]
-    taker = sug[0]["person_id"]
-    party = auth({"party_member"}, fx.G2, "党员")
-    # a party member of another grid's scope may not take it
-    assert api.post(f"/api/v1/orders/{oid}/take", json={"taker_id": taker},
-                    headers=auth({"party_member"}, fx.G1)).status_code == 403
-    r = api.post(f"/api/v1/orders/{oid}/take", json={"taker_id": taker}, headers=party)
-    assert r.status_code == 200 and r.json()["taker_id"] == taker
+    assert (r.json()["offered_to_id"], r.json()["taker_id"]) == (taker, None)  # offered, not yet taken
+    party = auth({"party_member"}, fx.G2, "党员", person_id=taker)
+    # staff cannot accept for the party member; another party member, or one of another grid, may not either
+    assert api.post(f"/api/v1/orders/{oid}/accept", headers=STAFF).status_code == 403
+    assert api.post(f"/api/v1/orders/{oid}/accept",
+                    headers=auth({"party_member"}, fx.G2, "别人", person_id=other)).status_code == 403
+    assert api.post(f"/api/v1/orders/{oid}/accept",
+                    headers=auth({"party_member"}, fx.G1, "外网格", person_id=taker)).status_code == 403
+    assert api.post(f"/api/v1/orders/{oid}/accept", headers=auth({"party_member"}, fx.G2)).status_code == 403
+    r = api.post(f"/api/v1/orders/{oid}/accept", headers=party)
+    assert r.status_code == 200 and r.json()["taker_id"] == taker and r.json()["state"] == "taken"
     assert api.post(f"/api/v1/orders/{oid}/fulfil", headers=party).json()["state"] == "fulfilled"
     bad = api.post(f"/api/v1/orders/{oid}/rating", json={"resident_token": "x" * 20, "rating": 5})
     assert bad.status_code in (403, 422)
@@ -79,6 +86,23 @@ def test_an_order_from_placement_to_closure_with_suggestions(world, module_sessi
     assert ("社区书记", "read", str(oid)) in audit_rows(module_sessionmaker, "service_order")
 
 
+def test_a_party_member_refuses_and_the_community_dispatches_again(world):
+    api, ids = world
+    party2, party3 = ids["people"]["party2"], ids["people"]["party3"]
+    oid = api.post("/api/v1/orders", json={"lon": 102.3062, "lat": 38.6025, "category": "errand"}).json()["id"]
+    api.post(f"/api/v1/orders/{oid}/dispatch", json={"taker_id": party2}, headers=STAFF).raise_for_status()
+    me = auth({"party_member"}, fx.G2, "党员二", person_id=party2)
+    assert api.post(f"/api/v1/orders/{oid}/refuse", json={"reason": ""}, headers=me).status_code == 422
+    r = api.post(f"/api/v1/orders/{oid}/refuse", json={"reason": "这周在外地"}, headers=me)
+    assert r.status_code == 200 and r.json()["state"] == "placed" and r.json()["offered_to_id"] is None
+    sug = [x["person_id"] for x in api.get(f"/api/v1/orders/{oid}/suggestions", headers=STAFF).json()["suggestions"]]
+    assert party2 not in sug
+    again = api.post(f"/api/v1/orders/{oid}/dispatch", json={"taker_id": party2}, headers=STAFF)
+    assert again.status_code == 409
+    api.post(f"/api/v1/orders/{oid}/dispatch", json={"taker_id": party3}, headers=STAFF).raise_for_status()
+    assert api.post(f"/api/v1/orders/{oid}/accept", headers=me).status_code == 403  # no longer theirs
+
+
 def test_a_wish_from_posting_to_fulfilment_public_list_has_no_names(world, module_sessionmaker):
     api, _ = world
     r = api.post("/api/v1/wishes", json={"grid_code": fx.G1, "title": "想要一副老花镜", "resident_name": "王奶奶",
@@ -86,6 +110,8 @@ def test_a_wish_from_posting_to_fulfilment_public_list_has_no_names(world, modul
     assert r.status_code == 201, r.text
     wid = r.json()["id"]
     assert "王奶奶" not in r.text and "13800001111" not in r.text
+    assert api.post(f"/api/v1/wishes/{wid}/claim", json={"unit": "x"},
+                    headers=auth({"grid_staff"}, "620398")).json()["error"]["message"].startswith("无权处理其他网格的微心愿")
     claim = api.post(f"/api/v1/wishes/{wid}/claim", json={"unit": "金川区卫健局"}, headers=STAFF)
     assert claim.status_code == 200 and claim.json()["state"] == "claimed"
     assert api.post(f"/api/v1/wishes/{wid}/fulfil", headers=STAFF).json()["state"] == "fulfilled"
