@@ -50,13 +50,14 @@ class QueuePage:
 
 
 def _handed_to_units():
-    """Incidents handed to a unit rather than a person (a 包街 unit, an escalation's unit): few."""
+    """Incidents handed to a unit rather than a person (a 包街 unit, an escalation's unit): few, read from
+    ``ix_incident_details_with_unit``."""
     d = IncidentDetail
     return select(d.incident_id).where(d.assignee_unit.isnot(None), d.assignee_unit != "").subquery("units")
 
 
 def _linked_duplicates():
-    """Reports linked to a first one (they follow it): few."""
+    """Reports linked to a first one (they follow it): few, read from ``ix_incident_details_duplicates``."""
     d = IncidentDetail
     return select(d.incident_id).where(d.duplicate_of.isnot(None)).subquery("dups")
 

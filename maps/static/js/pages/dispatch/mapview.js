@@ -4,6 +4,8 @@
 import {esc} from "gridmap/shared/html.js";
 
 const COLOURS = {manual: "#c62828", overdue: "#ef6c00", open: "#1565c0", closed: "#2e7d32"};
+// Grid outlines from this zoom on: below it a city's thousands of grids are no help to read (and cost tiles)
+const GRID_MIN_ZOOM = 13;
 
 function colourOf(item) {
   if (item.manual) return COLOURS.manual;
@@ -24,7 +26,7 @@ function addGrids(map, url) {
   // 512-pixel tiles of one zoom lower (as the other maps do): a quarter of the requests for the same screen
   const layer = L.vectorGrid.protobuf(url.replace("{z}", "{zz}"), {
     zz: (data) => data.z - 1, tileSize: 512, vectorTileLayerStyles: {grids: () => style}, interactive: false,
-    maxNativeZoom: 19, maxZoom: 20, rendererFactory: L.svg.tile,
+    minZoom: GRID_MIN_ZOOM, maxNativeZoom: 19, maxZoom: 20, rendererFactory: L.svg.tile,
   });
   return layer.addTo(map);
 }
