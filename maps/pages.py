@@ -19,6 +19,7 @@ from maps.common import (
     Call,
     DataLayer,
     MapContext,
+    PageModule,
     feature_collection,
     finish,
     legend_html,
@@ -73,6 +74,7 @@ class PublicData:
     boards: dict[str, list] = field(default_factory=dict)
     bounds: tuple[float, float, float, float] | None = None
     minutes: float = 15.0
+    forms: dict | None = None  # the residents' forms' choices (usecases.residents.form_choices); served pages only
 
 
 PUBLIC_FACILITY_COLUMNS = ["id", "type_code", "type_zh", "name", "address", "source", "icon"]
@@ -132,6 +134,9 @@ def public_map(data: PublicData, ctx: MapContext) -> folium.Map:
            if ctx.tile_base is not None else {}),
     }).add_to(m)
 
+    if data.forms and ctx.tile_base is not None:  # 居民办事: a server takes the forms (an exported page has none)
+        PageModule("residents", {"choices": data.forms, "honeypot": data.forms["honeypot"],
+                                 "crs": "gcj02" if ctx.shift else "wgs84"}).add_to(m)
     items = [("sw", "#ef6c00", "社区/村界"), ("sw", "#6a1b9a", "网格（点击查看公示牌与可达设施）")]
     items += [("dot", _colour(t), TYPE_ZH.get(t, t)) for t in types]
     items += [("sw", "#2e7d32", "七个一 齐全"), ("sw", "#c62828", "七个一 缺项多")]

@@ -18,7 +18,7 @@ from layers.data_versions import VersionedCache
 from layers.settings import WalkSettings
 from maps.common import MapContext
 from maps.pages import CoverageData, GridData, IncidentData, PublicData
-from usecases import coverage
+from usecases import coverage, residents
 
 NO_PLAN = "还没有已发布的网格方案 (no grid plan has been published yet)"
 
@@ -38,6 +38,7 @@ def public_data(session: Session, *, with_boards: bool = False) -> PublicData:
         circles=map_data.circles_by_type(session) if with_boards else map_data.circle_types(session),
         boards=map_data.boards(session) if with_boards else {},
         bounds=map_data.extent(session),
+        forms=residents.form_choices(),
     )
 
 

@@ -8,13 +8,14 @@ Chinese; nothing is stored then. Answers never carry a resident's name or phone.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import ReadSessionDep, SessionDep, SettingsDep
+from gis.coords import wgs84_to_gcj02
 from layers.places import MAX_QUERY, search_places
 from maps.track_page import track_html
 from usecases import residents, tracking
@@ -78,10 +79,17 @@ def choices() -> dict:
 @router.get("/api/v1/residents/places", summary="按名称找地点：地址、设施、街道、社区 (find a place by name)")
 def places(session: ReadSessionDep,
            q: Annotated[str, Query(max_length=MAX_QUERY, description="地名、地址、设施或社区名称 (a name)")] = "",
-           limit: Annotated[int, Query(ge=1, le=20)] = 10) -> dict:
+           limit: Annotated[int, Query(ge=1, le=20)] = 10,
+           crs: Annotated[Literal["wgs84", "gcj02"], Query(description="答复坐标系；高德底图的页面用 gcj02")] = "wgs84",
+           ) -> dict:
     """Places whose name contains ``q`` (facilities also by address), each a point for the form's pin; never
     searched by code and no codes shown. An empty ``q`` finds nothing."""
-    return {"places": search_places(session, q, limit=limit, codes=False) if q.strip() else []}
+    found = search_places(session, q, limit=limit, codes=False) if q.strip() else []
+    if crs == "gcj02":
+        for place in found:
+            lon, lat = wgs84_to_gcj02(place["lon"], place["lat"])
+            place["lon"], place["lat"] = round(float(lon), 7), round(float(lat), 7)
+    return {"places": found}
 
 
 @router.post("/api/v1/residents/reports", status_code=201, summary="随手拍：上报问题 (report a problem)")
