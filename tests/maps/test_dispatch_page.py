@@ -222,11 +222,13 @@ def test_a_call_from_intake_to_closure(server, browser, module_sessionmaker, ids
         worker.act("反馈", note="线缆已整理")
         assert worker.actions() == ["return"] and _state(module_sessionmaker, iid)[0] == "feedback"
 
-        # the dispatcher's queue shows it without a reload (polled), then verify and close
+        # the dispatcher's queue and open card show it without a reload (polled), then verify and close
         desk.wait(f"gridmapDispatch.queue.items().some(x => x.id === {iid} && x.state === 'feedback')",
                   "the queue updated by itself")
+        desk.wait("gridmapDispatch.card.state.incident.state === 'feedback' && gridmapDispatch.busy() === 0",
+                  "the open card updated by itself")
+        assert "由他人更新" in desk.page.inner_text("#wb-act-msg")
         assert desk.js("performance.getEntriesByType('navigation').length") == 1
-        desk.open_incident(iid)
         assert desk.actions() == ["verify", "return"]
         desk.act("核查")
         desk.act("结案", note="回访满意")

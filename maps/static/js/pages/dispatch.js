@@ -25,6 +25,18 @@ function signedOut() {
   byId("wb-user").innerHTML = `<a href="/maps/signin?next=${back}" style="color:#fff">登录已过期，请重新登录 (sign in again)</a>`;
 }
 
+/** Someone else moved the open incident on (the polled queue says so): show its card as it is now. */
+function refreshCard(wb, items) {
+  const shown = wb.card && wb.card.state.incident;
+  if (!shown) return;
+  const now = items.find((x) => x.id === shown.id);
+  if (!now || (now.state === shown.state && now.level === shown.level)) return;
+  wb.card.reload().then(() => {
+    const message = document.getElementById("wb-act-msg");
+    if (message) message.textContent = "此事件已由他人更新 (updated by someone else)";
+  });
+}
+
 function parts(config, api, wb) {
   const mapView = createMap(byId("wb-map"), config, {
     onPick: (lon, lat) => { show("intake"); wb.intake.setPoint(lon, lat); },
@@ -33,7 +45,7 @@ function parts(config, api, wb) {
   wb.map = mapView.map;
   wb.tilesIdle = mapView.tilesIdle;
   wb.queue = createQueue({
-    api, config, onItems: (items, selected) => mapView.showQueue(items, selected),
+    api, config, onItems: (items, selected) => { mapView.showQueue(items, selected); refreshCard(wb, items); },
     els: {form: byId("wb-filters"), list: byId("wb-queue"), counts: byId("wb-counts"), more: byId("wb-more"),
           updated: byId("wb-updated"), live: byId("wb-live")},
     onSelect: (id, item) => {
