@@ -200,6 +200,325 @@ def _gj(projector: Projector, metric_geom) -> dict[str, Any]:
     )
 
 
+@dataclass
+class PlanUnderCheck:
+    """A plan prepared once for every check: codes, kinds and communities per grid, the repaired geometries in
+    the metric CRS with their areas and a spatial index, and a point inside each grid for locations."""
+
+    codes: list[str]
+    kinds: np.ndarray
+    communities: np.ndarray
+    exclusive: np.ndarray
+    valid: np.ndarray
+    geoms: np.ndarray
+    areas: np.ndarray
+    projector: Projector
+    options: ValidationOptions
+    tree: shapely.STRtree = field(init=False)
+    _points: list | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.tree = shapely.STRtree(self.geoms)
+
+    @property
+    def n(self) -> int:
+        """Number of grids."""
+        return len(self.codes)
+
+    def point(self, i: int) -> tuple[float, float] | None:
+        """A WGS84 point inside grid ``i`` (None for an empty grid); all computed in one go when first asked."""
+        if self._points is None:
+            ok = ~shapely.is_empty(self.geoms)
+            self._points = [None] * self.n
+            for k, p in zip(np.flatnonzero(ok), _pt(self.projector, self.geoms[ok])):
+                self._points[k] = p
+        return self._points[i] if self.areas[i] > 0 else None
+
+    def problem(self, kind: ProblemKind, i: int, message: str, **fields: Any) -> Problem:
+        """A problem of grid ``i`` (its code and community filled in)."""
+        return Problem(kind.value, message, grid=self.codes[i], community=self.communities[i], **fields)
+
+
+@dataclass
+class BuildingsUnderCheck:
+    """The buildings a plan is checked against: metric footprints, counts, ids."""
+
+    geoms: np.ndarray
+    households: np.ndarray
+    residents: np.ndarray
+    ids: list
+
+    @classmethod
+    def of(cls, plan: PlanUnderCheck, geoms, households, residents, ids) -> BuildingsUnderCheck | None:
+        """The buildings in the plan's metric CRS (None when there are none, or no grids)."""
+        if geoms is None or not len(geoms) or not plan.n:
+            return None
+        metric = plan.projector.forward(np.asarray(geoms, dtype=object))
+        zeros = np.zeros(metric.size)
+        return cls(metric, np.asarray(households if households is not None else zeros, np.int64),
+                   np.asarray(residents if residents is not None else zeros, np.int64),
+                   list(ids) if ids is not None else list(range(metric.size)))
+
+
+def _repair(raw) -> tuple[str, Any]:
+    """Why a geometry is invalid and its repaired polygonal shape."""
+    if raw is None or shapely.is_empty(raw):
+        return "Empty geometry", shapely.MultiPolygon()
+    return shapely.is_valid_reason(raw), polygonal(shapely.make_valid(raw))
+
+
+def check_invalid_geometry(codes: list[str], communities: np.ndarray, raw: np.ndarray
+                           ) -> tuple[list[Problem], np.ndarray, np.ndarray]:
+    """Invalid or empty grids, each with the reason and a repaired suggestion. Returns the problems, the
+    geometries with the repaired shapes in place (later checks use those) and which grids were valid."""
+    n = len(codes)
+    missing = shapely.is_missing(raw) | shapely.is_empty(raw) if n else np.zeros(0, bool)
+    valid = np.zeros(n, bool) if not n else (~missing & shapely.is_valid(np.where(missing, None, raw)))
+    fixed = raw.copy()
+    problems = []
+    for i in np.flatnonzero(~valid):
+        reason, repaired = _repair(None if missing[i] else raw[i])
+        fixed[i] = repaired
+        shown = not repaired.is_empty
+        problems.append(Problem(
+            ProblemKind.INVALID_GEOMETRY.value,
+            f"网格 {codes[i]} 几何无效：{reason}；已给出修复建议 (invalid geometry: {reason}; a repair is suggested)",
+            grid=codes[i], community=communities[i],
+            location=tuple(round(v, 7) for v in shapely.point_on_surface(repaired).coords[0]) if shown else None,
+            detail={"reason": reason, "repaired": shapely.geometry.mapping(repaired) if shown else None},
+        ))
+    return problems, fixed, valid
+
+
+def prepare_plan(codes: Sequence[str], geoms, *, kinds: Sequence[str] | None, community_codes: Sequence[str],
+                 options: ValidationOptions, metric_crs: str | None = None
+                 ) -> tuple[PlanUnderCheck, list[Problem]]:
+    """The plan ready for the checks, and the invalid-geometry problems found while repairing it."""
+    codes = [str(c) for c in codes]
+    n = len(codes)
+    kind = np.asarray(kinds if kinds is not None else [GridKind.COMPREHENSIVE.value] * n, dtype=object)
+    communities = np.asarray(community_codes, dtype=object)
+    problems, fixed, valid = check_invalid_geometry(codes, communities, np.asarray(geoms, dtype=object))
+    projector = Projector.around(fixed, metric_crs)
+    metric = projector.forward(fixed) if n else fixed
+    plan = PlanUnderCheck(codes=codes, kinds=kind, communities=communities,
+                          exclusive=kind == GridKind.EXCLUSIVE.value, valid=valid, geoms=metric,
+                          areas=shapely.area(metric) if n else np.zeros(0), projector=projector, options=options)
+    return plan, problems
+
+
+def community_shapes(plan: PlanUnderCheck, communities: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``{community code: metric polygon}`` of the communities whose boundary is known."""
+    keys = [k for k in (communities or {}) if communities[k] is not None]
+    if not keys:
+        return {}
+    shapes = shapely.make_valid(plan.projector.forward(np.asarray([communities[k] for k in keys], dtype=object)))
+    return dict(zip(keys, shapes))
+
+
+def check_duplicate_codes(plan: PlanUnderCheck) -> list[Problem]:
+    """Codes used by more than one grid."""
+    uniq, inverse, counts = np.unique(np.asarray(plan.codes, dtype=str), return_inverse=True, return_counts=True)
+    problems = []
+    for u in np.flatnonzero(counts > 1):
+        members = np.flatnonzero(inverse == u)
+        first = members[0]
+        problems.append(Problem(
+            ProblemKind.DUPLICATE_CODE.value,
+            f"网格编码 {uniq[u]} 出现 {counts[u]} 次 (code used {counts[u]} times)",
+            grid=str(uniq[u]), community=plan.communities[first], count=int(counts[u]),
+            location=None if shapely.is_empty(plan.geoms[first]) else _pt(plan.projector, plan.geoms[members[:1]])[0],
+            detail={"indices": members.tolist()},
+        ))
+    return problems
+
+
+def check_outside_community(plan: PlanUnderCheck, shapes: Mapping[str, Any]) -> list[Problem]:
+    """Parts of grids outside the boundary of their community (where the boundary is known)."""
+    idx = np.flatnonzero(np.array([c in shapes for c in plan.communities], dtype=bool))
+    if not idx.size:
+        return []
+    outside = shapely.difference(plan.geoms[idx], np.asarray([shapes[c] for c in plan.communities[idx]], dtype=object))
+    out_area = shapely.area(outside)
+    problems = []
+    for k in np.flatnonzero(out_area > plan.options.area_tolerance_m2):
+        i = idx[k]
+        problems.append(plan.problem(
+            ProblemKind.OUTSIDE_COMMUNITY, i,
+            f"网格 {plan.codes[i]} 有 {out_area[k]:.0f} m² 超出社区 {plan.communities[i]} 边界 "
+            f"({out_area[k]:.0f} m² outside its community)",
+            area_m2=round(float(out_area[k]), 1), location=_pt(plan.projector, outside[k : k + 1])[0],
+            geometry=_gj(plan.projector, outside[k]),
+        ))
+    return problems
+
+
+def check_overlaps(plan: PlanUnderCheck) -> list[Problem]:
+    """Grids that overlap (a comprehensive grid and an exclusive one may overlap by design)."""
+    if not plan.n:
+        return []
+    a, b = plan.tree.query(plan.geoms, predicate="intersects")
+    keep = (a < b) & (plan.exclusive[a] == plan.exclusive[b])
+    a, b = a[keep], b[keep]
+    inter = shapely.intersection(plan.geoms[a], plan.geoms[b])
+    inter_area = shapely.area(inter)
+    problems = []
+    for k in np.flatnonzero(inter_area > plan.options.area_tolerance_m2):
+        i, j = a[k], b[k]
+        problems.append(plan.problem(
+            ProblemKind.OVERLAP, i,
+            f"网格 {plan.codes[i]} 与 {plan.codes[j]} 重叠 {inter_area[k]:.0f} m² (overlap of {inter_area[k]:.0f} m²)",
+            area_m2=round(float(inter_area[k]), 1), location=_pt(plan.projector, inter[k : k + 1])[0],
+            geometry=_gj(plan.projector, inter[k]), detail={"other": plan.codes[j]},
+        ))
+    return problems
+
+
+def _uncovered(plan: PlanUnderCheck, community: str, shapes: Mapping[str, Any]):
+    """The part of a community in none of its comprehensive grids (without its boundary: the holes of their
+    union); None when it has no comprehensive grid."""
+    members = np.flatnonzero((plan.communities == community) & ~plan.exclusive)
+    if not members.size:
+        return None
+    covered = shapely.union_all(plan.geoms[members], grid_size=GRID_SIZE_M)
+    if community in shapes:
+        return shapely.difference(shapes[community], covered, grid_size=GRID_SIZE_M)
+    polys = shapely.get_parts(np.array([covered]))
+    rings = [shapely.Polygon(r) for p in polys if p.geom_type == "Polygon" for r in p.interiors]
+    return shapely.union_all(np.array(rings, dtype=object), grid_size=GRID_SIZE_M) if rings else shapely.Polygon()
+
+
+def check_gaps(plan: PlanUnderCheck, shapes: Mapping[str, Any]) -> list[Problem]:
+    """Ground inside each community that no comprehensive grid covers."""
+    problems = []
+    for community in sorted(set(plan.communities.tolist())):
+        hole = _uncovered(plan, community, shapes)
+        if hole is None:
+            continue
+        parts = shapely.get_parts(np.array([hole]))
+        parts = parts[shapely.area(parts) > plan.options.area_tolerance_m2] if parts.size else parts
+        for k, part in enumerate(parts):
+            part_area = float(shapely.area(part))
+            problems.append(Problem(
+                ProblemKind.GAP.value,
+                f"社区 {community} 内有 {part_area:.0f} m² 未被任何网格覆盖 ({part_area:.0f} m² of the community in "
+                "no grid)",
+                community=community, area_m2=round(part_area, 1),
+                location=_pt(plan.projector, parts[k : k + 1])[0], geometry=_gj(plan.projector, part),
+            ))
+    return problems
+
+
+def check_slivers(plan: PlanUnderCheck) -> list[Problem]:
+    """Valid grids smaller than the sliver threshold."""
+    limit = plan.options.sliver_area_m2
+    return [plan.problem(
+        ProblemKind.SLIVER, i,
+        f"网格 {plan.codes[i]} 面积仅 {plan.areas[i]:.0f} m²，小于 {limit:.0f} m² (sliver of {plan.areas[i]:.0f} m²)",
+        area_m2=round(float(plan.areas[i]), 1), location=plan.point(i),
+    ) for i in np.flatnonzero((plan.areas < limit) & plan.valid)]
+
+
+def check_cut_buildings(plan: PlanUnderCheck, buildings: BuildingsUnderCheck | None) -> list[Problem]:
+    """Buildings split by a grid boundary (more than the tolerance on each side)."""
+    if buildings is None:
+        return []
+    bg, grids = buildings.geoms, plan.geoms
+    barea = shapely.area(bg)
+    bi, gi = plan.tree.query(bg, predicate="intersects")
+    # most buildings lie wholly inside one grid: only the others need an intersection
+    shapely.prepare(grids)
+    inside_area = barea[bi].copy()
+    part = ~shapely.covers(grids[gi], bg[bi])
+    inside_area[part] = shapely.area(shapely.intersection(bg[bi[part]], grids[gi[part]]))
+    tol = plan.options.building_cut_tolerance_m2
+    cut = np.unique(bi[(inside_area > tol) & (inside_area < barea[bi] - tol)])
+    points = dict(zip(cut.tolist(), _pt(plan.projector, bg[cut]) if cut.size else []))
+    problems = []
+    for b in cut:
+        sel = (bi == b) & (inside_area > tol)
+        grid_codes = [plan.codes[x] for x in gi[sel]]
+        problems.append(Problem(
+            ProblemKind.BUILDING_CUT.value,
+            f"楼栋 {buildings.ids[b]} 被网格边界切分（涉及 {', '.join(grid_codes)}） (building cut by a grid boundary)",
+            grid=grid_codes[0], community=plan.communities[gi[sel][0]],
+            area_m2=round(float(barea[b] - inside_area[sel].max()), 1), location=points[int(b)],
+            detail={"building": buildings.ids[b], "grids": grid_codes,
+                    "inside_m2": [round(float(v), 1) for v in inside_area[sel]]},
+        ))
+    return problems
+
+
+def grid_counts(plan: PlanUnderCheck, buildings: BuildingsUnderCheck | None, households, residents
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Households and residents per grid: summed from the buildings whose point on surface it covers (exclusive
+    grids first), else the stored counts."""
+    stored = [np.array([int(v or 0) for v in values], dtype=np.int64) if values is not None else np.zeros(plan.n, int)
+              for values in (households, residents)]
+    if buildings is None:
+        return stored[0], stored[1]
+    pi, pg = plan.tree.query(shapely.point_on_surface(buildings.geoms), predicate="intersects")
+    order = np.lexsort((pg, ~plan.exclusive[pg], pi))
+    pi, pg = pi[order], pg[order]
+    first = np.r_[True, pi[1:] != pi[:-1]] if pi.size else np.zeros(0, bool)
+    owner_b, owner_g = pi[first], pg[first]
+    has = np.bincount(owner_g, minlength=plan.n) > 0
+    summed = [np.bincount(owner_g, weights=w[owner_b], minlength=plan.n).astype(np.int64)
+              for w in (buildings.households, buildings.residents)]
+    return np.where(has, summed[0], stored[0]), np.where(has, summed[1], stored[1])
+
+
+def check_counts(plan: PlanUnderCheck, households: np.ndarray, residents: np.ndarray) -> list[Problem]:
+    """Comprehensive grids with households outside the band or residents over the limit."""
+    opt = plan.options
+    band = f"{opt.min_households}–{opt.max_households}"
+    problems = []
+    for i in np.flatnonzero(~plan.exclusive):
+        hh, rs = households[i], residents[i]
+        if not opt.min_households <= hh <= opt.max_households:
+            side = "少于" if hh < opt.min_households else "多于"
+            problems.append(plan.problem(
+                ProblemKind.HOUSEHOLDS_OUT_OF_BOUNDS, i,
+                f"网格 {plan.codes[i]} 有 {hh} 户，{side} {band} 户 ({hh} households, outside {band})",
+                count=int(hh), location=plan.point(i), detail={"min": opt.min_households, "max": opt.max_households},
+            ))
+        if rs > opt.max_residents:
+            problems.append(plan.problem(
+                ProblemKind.RESIDENTS_OVER_LIMIT, i,
+                f"网格 {plan.codes[i]} 有 {rs} 人，超过 {opt.max_residents} 人 ({rs} residents > {opt.max_residents})",
+                count=int(rs), location=plan.point(i), detail={"max": opt.max_residents},
+            ))
+    return problems
+
+
+def check_grid_workers(plan: PlanUnderCheck, staffed_codes: set[str] | None) -> list[Problem]:
+    """Grids without a 网格员 (skipped when ``staffed_codes`` is None)."""
+    if staffed_codes is None:
+        return []
+    return [plan.problem(ProblemKind.NO_GRID_WORKER, i, f"网格 {plan.codes[i]} 未配备网格员 (no grid worker assigned)",
+                         location=plan.point(i))
+            for i in range(plan.n) if plan.codes[i] not in staffed_codes]
+
+
+def check_exclusive_inside(plan: PlanUnderCheck) -> list[Problem]:
+    """Exclusive grids (专属网格) not wholly inside a single comprehensive grid."""
+    ex, comp = np.flatnonzero(plan.exclusive), np.flatnonzero(~plan.exclusive)
+    if not ex.size:
+        return []
+    best = np.zeros(ex.size)  # the largest share of each exclusive grid inside one comprehensive grid
+    if comp.size:
+        ei, ci = shapely.STRtree(plan.geoms[comp]).query(plan.geoms[ex], predicate="intersects")
+        if ei.size:
+            np.maximum.at(best, ei, shapely.area(shapely.intersection(plan.geoms[ex][ei], plan.geoms[comp][ci])))
+    outside = plan.areas[ex] - best
+    return [plan.problem(
+        ProblemKind.EXCLUSIVE_OUTSIDE, ex[k],
+        f"专属网格 {plan.codes[ex[k]]} 有 {outside[k]:.0f} m² 不在任何一个综合网格内 "
+        f"(exclusive grid: {outside[k]:.0f} m² outside a single comprehensive grid)",
+        area_m2=round(float(outside[k]), 1), location=plan.point(ex[k]),
+    ) for k in np.flatnonzero(outside > plan.options.area_tolerance_m2)]
+
+
 def validate_plan(
     codes: Sequence[str],
     geoms: Sequence | np.ndarray,
@@ -217,7 +536,7 @@ def validate_plan(
     options: ValidationOptions | None = None,
     metric_crs: str | None = None,
 ) -> ValidationReport:
-    """Check a plan and return every problem found.
+    """Check a plan and return every problem found: the driver of the checks above, in the report's order.
 
     Parameters
     ----------
@@ -246,309 +565,25 @@ def validate_plan(
     -------
     ValidationReport
     """
-    t0 = time.perf_counter()
-    opt = options or ValidationOptions()
-    tol = opt.area_tolerance_m2
-    codes = [str(c) for c in codes]
-    n = len(codes)
-    raw = np.asarray(geoms, dtype=object)
-    kind = np.asarray(kinds if kinds is not None else [GridKind.COMPREHENSIVE.value] * n, dtype=object)
-    comm = np.asarray(community_codes, dtype=object)
-    excl = kind == GridKind.EXCLUSIVE.value
-    problems: list[Problem] = []
-
-    # 1. invalid geometries: reason and a repaired suggestion; later checks use the repaired shape.
-    missing = shapely.is_missing(raw) | shapely.is_empty(raw) if n else np.zeros(0, bool)
-    valid = np.zeros(n, bool) if not n else (~missing & shapely.is_valid(np.where(missing, None, raw)))
-    fixed = raw.copy()
-    for i in np.flatnonzero(~valid):
-        if missing[i]:
-            reason, repaired = "Empty geometry", shapely.MultiPolygon()
-        else:
-            reason = shapely.is_valid_reason(raw[i])
-            repaired = polygonal(shapely.make_valid(raw[i]))
-        fixed[i] = repaired
-        loc = repaired if not repaired.is_empty else None
-        problems.append(
-            Problem(
-                ProblemKind.INVALID_GEOMETRY.value,
-                f"网格 {codes[i]} 几何无效：{reason}；已给出修复建议 (invalid geometry: {reason}; a repair is suggested)",
-                grid=codes[i],
-                community=comm[i],
-                location=None
-                if loc is None
-                else tuple(round(v, 7) for v in shapely.point_on_surface(loc).coords[0]),
-                detail={
-                    "reason": reason,
-                    "repaired": shapely.geometry.mapping(repaired) if loc is not None else None,
-                },
-            )
-        )
-    projector = Projector.around(fixed, metric_crs)
-    g = projector.forward(fixed) if n else fixed
-    area = shapely.area(g) if n else np.zeros(0)
-
-    # 2. duplicate codes.
-    uniq, inverse, counts = np.unique(np.asarray(codes, dtype=str), return_inverse=True, return_counts=True)
-    for u in np.flatnonzero(counts > 1):
-        members = np.flatnonzero(inverse == u)
-        problems.append(
-            Problem(
-                ProblemKind.DUPLICATE_CODE.value,
-                f"网格编码 {uniq[u]} 出现 {counts[u]} 次 (code used {counts[u]} times)",
-                grid=str(uniq[u]),
-                community=comm[members[0]],
-                count=int(counts[u]),
-                location=_pt(projector, g[members[:1]])[0] if not shapely.is_empty(g[members[0]]) else None,
-                detail={"indices": members.tolist()},
-            )
-        )
-
-    # 3. outside the community.
-    comm_metric: dict[str, Any] = {}
-    if communities:
-        keys = [k for k in communities if communities[k] is not None]
-        if keys:
-            cg = projector.forward(np.asarray([communities[k] for k in keys], dtype=object))
-            cg = shapely.make_valid(cg)
-            comm_metric = dict(zip(keys, cg))
-    has_comm = np.array([c in comm_metric for c in comm], dtype=bool)
-    if has_comm.any():
-        idx = np.flatnonzero(has_comm)
-        outside = shapely.difference(g[idx], np.asarray([comm_metric[c] for c in comm[idx]], dtype=object))
-        out_area = shapely.area(outside)
-        for k in np.flatnonzero(out_area > tol):
-            i = idx[k]
-            problems.append(
-                Problem(
-                    ProblemKind.OUTSIDE_COMMUNITY.value,
-                    f"网格 {codes[i]} 有 {out_area[k]:.0f} m² 超出社区 {comm[i]} 边界 "
-                    f"({out_area[k]:.0f} m² outside its community)",
-                    grid=codes[i],
-                    community=comm[i],
-                    area_m2=round(float(out_area[k]), 1),
-                    location=_pt(projector, outside[k : k + 1])[0],
-                    geometry=_gj(projector, outside[k]),
-                )
-            )
-
-    pts_cache: list = []
-
-    def grid_pt(i: int) -> tuple[float, float]:
-        # every grid's location is computed once, in one vectorised call, the first time one is needed
-        if not pts_cache:
-            ok = ~shapely.is_empty(g)
-            pts = [None] * n
-            for k, p in zip(np.flatnonzero(ok), _pt(projector, g[ok])):
-                pts[k] = p
-            pts_cache.append(pts)
-        return pts_cache[0][i]
-
-    tree = shapely.STRtree(g)
-    # 4. overlaps between grids (a comprehensive grid and an exclusive one may overlap by design).
-    if n:
-        a, b = tree.query(g, predicate="intersects")
-        keep = (a < b) & (excl[a] == excl[b])
-        a, b = a[keep], b[keep]
-        inter = shapely.intersection(g[a], g[b])
-        ia = shapely.area(inter)
-        for k in np.flatnonzero(ia > tol):
-            i, j = a[k], b[k]
-            problems.append(
-                Problem(
-                    ProblemKind.OVERLAP.value,
-                    f"网格 {codes[i]} 与 {codes[j]} 重叠 {ia[k]:.0f} m² (overlap of {ia[k]:.0f} m²)",
-                    grid=codes[i],
-                    community=comm[i],
-                    area_m2=round(float(ia[k]), 1),
-                    location=_pt(projector, inter[k : k + 1])[0],
-                    geometry=_gj(projector, inter[k]),
-                    detail={"other": codes[j]},
-                )
-            )
-
-    # 5. gaps inside each community not covered by any comprehensive grid.
-    for c in sorted(set(comm.tolist())):
-        members = np.flatnonzero((comm == c) & ~excl)
-        if not members.size:
-            continue
-        covered = shapely.union_all(g[members], grid_size=GRID_SIZE_M)
-        if c in comm_metric:
-            hole = shapely.difference(comm_metric[c], covered, grid_size=GRID_SIZE_M)
-        else:
-            polys = shapely.get_parts(np.array([covered]))
-            rings = [shapely.Polygon(r) for p in polys if p.geom_type == "Polygon" for r in p.interiors]
-            hole = (
-                shapely.union_all(np.array(rings, dtype=object), grid_size=GRID_SIZE_M)
-                if rings
-                else shapely.Polygon()
-            )
-        parts = shapely.get_parts(np.array([hole]))
-        parts = parts[shapely.area(parts) > tol] if parts.size else parts
-        for k, part in enumerate(parts):
-            pa = float(shapely.area(part))
-            problems.append(
-                Problem(
-                    ProblemKind.GAP.value,
-                    f"社区 {c} 内有 {pa:.0f} m² 未被任何网格覆盖 ({pa:.0f} m² of the community in no grid)",
-                    community=c,
-                    area_m2=round(pa, 1),
-                    location=_pt(projector, parts[k : k + 1])[0],
-                    geometry=_gj(projector, part),
-                )
-            )
-
-    # 6. slivers.
-    for i in np.flatnonzero((area < opt.sliver_area_m2) & valid):
-        problems.append(
-            Problem(
-                ProblemKind.SLIVER.value,
-                f"网格 {codes[i]} 面积仅 {area[i]:.0f} m²，小于 {opt.sliver_area_m2:.0f} m² "
-                f"(sliver of {area[i]:.0f} m²)",
-                grid=codes[i],
-                community=comm[i],
-                area_m2=round(float(area[i]), 1),
-                location=grid_pt(i) if area[i] > 0 else None,
-            )
-        )
-
-    # 7. buildings: cut by a boundary; households and residents per grid.
-    hh = (
-        np.array([int(v or 0) for v in households], dtype=np.int64)
-        if households is not None
-        else np.zeros(n, int)
-    )
-    rs = (
-        np.array([int(v or 0) for v in residents], dtype=np.int64)
-        if residents is not None
-        else np.zeros(n, int)
-    )
-    n_buildings = 0
-    if building_geoms is not None and len(building_geoms) and n:
-        bg = projector.forward(np.asarray(building_geoms, dtype=object))
-        n_buildings = bg.size
-        bhh = np.asarray(
-            building_households if building_households is not None else np.zeros(bg.size), np.int64
-        )
-        brs = np.asarray(
-            building_residents if building_residents is not None else np.zeros(bg.size), np.int64
-        )
-        bids = list(building_ids) if building_ids is not None else list(range(bg.size))
-        barea = shapely.area(bg)
-        bi, gi = tree.query(bg, predicate="intersects")
-        # most buildings lie wholly inside one grid: only the others need an intersection
-        shapely.prepare(g)
-        whole = shapely.covers(g[gi], bg[bi])
-        ia = barea[bi].copy()
-        part = ~whole
-        ia[part] = shapely.area(shapely.intersection(bg[bi[part]], g[gi[part]]))
-        ctol = opt.building_cut_tolerance_m2
-        partial = (ia > ctol) & (ia < barea[bi] - ctol)
-        cut_ids = np.unique(bi[partial])
-        cut_pts = dict(zip(cut_ids.tolist(), _pt(projector, bg[cut_ids]) if cut_ids.size else []))
-        for b in cut_ids:
-            sel = (bi == b) & (ia > ctol)
-            inside = ia[sel]
-            grid_codes = [codes[x] for x in gi[sel]]
-            problems.append(
-                Problem(
-                    ProblemKind.BUILDING_CUT.value,
-                    f"楼栋 {bids[b]} 被网格边界切分（涉及 {', '.join(grid_codes)}） (building cut by a grid boundary)",
-                    grid=grid_codes[0],
-                    community=comm[gi[sel][0]],
-                    area_m2=round(float(barea[b] - inside.max()), 1),
-                    location=cut_pts[int(b)],
-                    detail={
-                        "building": bids[b],
-                        "grids": grid_codes,
-                        "inside_m2": [round(float(v), 1) for v in inside],
-                    },
-                )
-            )
-        # A building belongs to the grid that covers its point on surface, exclusive grids first.
-        pi, pg = tree.query(shapely.point_on_surface(bg), predicate="intersects")
-        order = np.lexsort((pg, ~excl[pg], pi))
-        pi, pg = pi[order], pg[order]
-        first = np.r_[True, pi[1:] != pi[:-1]] if pi.size else np.zeros(0, bool)
-        owner_b, owner_g = pi[first], pg[first]
-        count = np.bincount(owner_g, minlength=n)
-        hh = np.where(count > 0, np.bincount(owner_g, weights=bhh[owner_b], minlength=n).astype(np.int64), hh)
-        rs = np.where(count > 0, np.bincount(owner_g, weights=brs[owner_b], minlength=n).astype(np.int64), rs)
-
-    for i in np.flatnonzero(~excl):
-        if not opt.min_households <= hh[i] <= opt.max_households:
-            side = "少于" if hh[i] < opt.min_households else "多于"
-            problems.append(
-                Problem(
-                    ProblemKind.HOUSEHOLDS_OUT_OF_BOUNDS.value,
-                    f"网格 {codes[i]} 有 {hh[i]} 户，{side} {opt.min_households}–{opt.max_households} 户 "
-                    f"({hh[i]} households, outside {opt.min_households}–{opt.max_households})",
-                    grid=codes[i],
-                    community=comm[i],
-                    count=int(hh[i]),
-                    location=grid_pt(i) if area[i] > 0 else None,
-                    detail={"min": opt.min_households, "max": opt.max_households},
-                )
-            )
-        if rs[i] > opt.max_residents:
-            problems.append(
-                Problem(
-                    ProblemKind.RESIDENTS_OVER_LIMIT.value,
-                    f"网格 {codes[i]} 有 {rs[i]} 人，超过 {opt.max_residents} 人 ({rs[i]} residents > {opt.max_residents})",
-                    grid=codes[i],
-                    community=comm[i],
-                    count=int(rs[i]),
-                    location=grid_pt(i) if area[i] > 0 else None,
-                    detail={"max": opt.max_residents},
-                )
-            )
-
-    # 8. grids without a 网格员.
-    if staffed_codes is not None:
-        for i in range(n):
-            if codes[i] not in staffed_codes:
-                problems.append(
-                    Problem(
-                        ProblemKind.NO_GRID_WORKER.value,
-                        f"网格 {codes[i]} 未配备网格员 (no grid worker assigned)",
-                        grid=codes[i],
-                        community=comm[i],
-                        location=grid_pt(i) if area[i] > 0 else None,
-                    )
-                )
-
-    # 9. exclusive grids must lie inside one comprehensive grid.
-    ex = np.flatnonzero(excl)
-    if ex.size:
-        comp = np.flatnonzero(~excl)
-        best = np.zeros(ex.size)
-        if comp.size:
-            ctree = shapely.STRtree(g[comp])
-            ei, ci = ctree.query(g[ex], predicate="intersects")
-            if ei.size:
-                ia = shapely.area(shapely.intersection(g[ex][ei], g[comp][ci]))
-                np.maximum.at(best, ei, ia)
-        outside = area[ex] - best
-        for k in np.flatnonzero(outside > tol):
-            i = ex[k]
-            problems.append(
-                Problem(
-                    ProblemKind.EXCLUSIVE_OUTSIDE.value,
-                    f"专属网格 {codes[i]} 有 {outside[k]:.0f} m² 不在任何一个综合网格内 "
-                    f"(exclusive grid: {outside[k]:.0f} m² outside a single comprehensive grid)",
-                    grid=codes[i],
-                    community=comm[i],
-                    area_m2=round(float(outside[k]), 1),
-                    location=grid_pt(i),
-                )
-            )
-
+    started = time.perf_counter()
+    options = options or ValidationOptions()
+    plan, problems = prepare_plan(codes, geoms, kinds=kinds, community_codes=community_codes, options=options,
+                                  metric_crs=metric_crs)
+    shapes = community_shapes(plan, communities)
+    buildings = BuildingsUnderCheck.of(plan, building_geoms, building_households, building_residents, building_ids)
+    hh, rs = grid_counts(plan, buildings, households, residents)
+    problems += check_duplicate_codes(plan)
+    problems += check_outside_community(plan, shapes)
+    problems += check_overlaps(plan)
+    problems += check_gaps(plan, shapes)
+    problems += check_slivers(plan)
+    problems += check_cut_buildings(plan, buildings)
+    problems += check_counts(plan, hh, rs)
+    problems += check_grid_workers(plan, staffed_codes)
+    problems += check_exclusive_inside(plan)
     return ValidationReport(
-        problems=problems,
-        grid_count=n,
-        building_count=n_buildings,
-        seconds=time.perf_counter() - t0,
-        options=opt,
-        households={codes[i]: int(hh[i]) for i in range(n)},
-        residents={codes[i]: int(rs[i]) for i in range(n)},
+        problems=problems, grid_count=plan.n, building_count=0 if buildings is None else buildings.geoms.size,
+        seconds=time.perf_counter() - started, options=options,
+        households={code: int(hh[i]) for i, code in enumerate(plan.codes)},
+        residents={code: int(rs[i]) for i, code in enumerate(plan.codes)},
     )

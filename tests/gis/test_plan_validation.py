@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import shapely
 
+from gis import plan_validation
 from gis.plan_validation import ProblemKind, ValidationOptions, validate_plan
 from tests.gis.plan_fixtures import COMMUNITY, DEFECTS, code, make_plan
 
@@ -67,3 +68,35 @@ def test_without_community_polygon_gaps_are_holes_of_the_union():
     report = validate_plan(**plan, metric_crs="EPSG:4543")
     # the 10 m strip is open to nothing else? it is enclosed by grids 5, 6, 7 and 2 → a hole
     assert [p.kind for p in report.problems] == ["gap"]
+
+
+def _checks(plan: dict, prepared):
+    """Each check of the driver, called on its own: {kind: problems it finds}."""
+    shapes = plan_validation.community_shapes(prepared, plan["communities"])
+    buildings = plan_validation.BuildingsUnderCheck.of(prepared, plan["building_geoms"], plan["building_households"],
+                                          plan["building_residents"], None)
+    households, residents = plan_validation.grid_counts(prepared, buildings, None, None)
+    counts = plan_validation.check_counts(prepared, households, residents)
+    return {
+        "duplicate_code": plan_validation.check_duplicate_codes(prepared),
+        "outside_community": plan_validation.check_outside_community(prepared, shapes),
+        "overlap": plan_validation.check_overlaps(prepared),
+        "gap": plan_validation.check_gaps(prepared, shapes),
+        "sliver": plan_validation.check_slivers(prepared),
+        "building_cut": plan_validation.check_cut_buildings(prepared, buildings),
+        "households_out_of_bounds": [p for p in counts if p.kind == "households_out_of_bounds"],
+        "residents_over_limit": [p for p in counts if p.kind == "residents_over_limit"],
+        "no_grid_worker": plan_validation.check_grid_workers(prepared, plan["staffed_codes"]),
+        "exclusive_outside": plan_validation.check_exclusive_inside(prepared),
+    }
+
+
+@pytest.mark.parametrize("defect", DEFECTS)
+def test_each_check_alone_finds_its_defect_and_only_its_own(defect):
+    plan = make_plan((defect,))
+    prepared, invalid = plan_validation.prepare_plan(plan["codes"], plan["geoms"], kinds=plan["kinds"],
+                                        community_codes=plan["community_codes"],
+                                        options=ValidationOptions(), metric_crs="EPSG:4543")
+    found = {"invalid_geometry": invalid, **_checks(plan, prepared)}
+    assert {kind for kind, problems in found.items() if problems} == {defect}
+    assert [p.kind for p in found[defect]] == [defect]
