@@ -201,113 +201,142 @@ def propose_grids(
     Proposal
         WGS84 grids in reading order (north-west first) with the measures of the result.
     """
-    t0 = time.perf_counter()
+    started = time.perf_counter()
     opt = options or ProposalOptions()
-    lo, hi = opt.min_households, opt.max_households
-    projector = Projector.around(np.array([community], dtype=object), metric_crs)
-    comm = shapely.make_valid(projector.forward(np.array([community], dtype=object))[0])
-    bg = np.asarray(building_geoms, dtype=object)
-    bg = projector.forward(bg) if bg.size else bg
-    bhh = np.asarray(building_households, dtype=np.int64) if bg.size else np.zeros(0, np.int64)
-    st = (
-        projector.forward(np.asarray(streets, dtype=object)) if streets is not None and len(streets) else None
-    )
-    total = int(bhh.sum())
-    notes: list[str] = []
+    inputs = _metric_inputs(community, building_geoms, building_households, streets, metric_crs)
+    blocks = street_blocks(inputs.community, inputs.streets)
+    owner = _block_of_buildings(blocks, inputs.buildings)
+    units, ugeoms, region = _best_regions(blocks, owner, inputs, opt)
+    regions = [list(np.flatnonzero(region == r)) for r in range(int(region.max()) + 1)]
+    bgrid = region[_unit_of_buildings(units, inputs.buildings.size)]
+    geoms = _grid_shapes(regions, ugeoms, bgrid, inputs)
+    grids = _proposed_grids(geoms, bgrid, inputs, opt)
+    notes = [f"{blocks.size} 个街区, {ugeoms.size} 个单元 ({blocks.size} street blocks, {ugeoms.size} units)"]
+    return Proposal(grids=grids, total_households=inputs.total, seconds=time.perf_counter() - started, options=opt,
+                    notes=notes)
 
-    # 1. blocks and the buildings in them
-    blocks = street_blocks(comm, st)
-    bpts = shapely.point_on_surface(bg) if bg.size else bg
-    owner = np.full(bg.size, -1)
-    if bg.size:
-        pi, bi = shapely.STRtree(blocks).query(bpts, predicate="intersects")
-        first = np.r_[True, pi[1:] != pi[:-1]] if pi.size else np.zeros(0, bool)
-        owner[pi[first]] = bi[first]
-        stray = np.flatnonzero(owner < 0)
-        if stray.size:  # outside every block (outside the community): nearest block
-            owner[stray] = shapely.STRtree(blocks).nearest(bpts[stray])
-    # 2–3. units and regions, trying finer units only when they put more grids within the bounds
+
+@dataclass
+class _MetricInputs:
+    """A community's polygon, buildings (footprints, households) and streets in a metric CRS."""
+
+    projector: Projector
+    community: Any
+    buildings: np.ndarray
+    households: np.ndarray
+    streets: np.ndarray | None
+
+    @property
+    def total(self) -> int:
+        """All households of the community."""
+        return int(self.households.sum())
+
+
+def _metric_inputs(community, building_geoms, building_households, streets, metric_crs) -> _MetricInputs:
+    projector = Projector.around(np.array([community], dtype=object), metric_crs)
+    bg = np.asarray(building_geoms, dtype=object)
+    return _MetricInputs(
+        projector=projector,
+        community=shapely.make_valid(projector.forward(np.array([community], dtype=object))[0]),
+        buildings=projector.forward(bg) if bg.size else bg,
+        households=np.asarray(building_households, dtype=np.int64) if bg.size else np.zeros(0, np.int64),
+        streets=projector.forward(np.asarray(streets, dtype=object)) if streets is not None and len(streets)
+        else None,
+    )
+
+
+def _block_of_buildings(blocks: np.ndarray, buildings: np.ndarray) -> np.ndarray:
+    """The block each building's point on surface lies in (outside every block: the nearest block)."""
+    owner = np.full(buildings.size, -1)
+    if not buildings.size:
+        return owner
+    points = shapely.point_on_surface(buildings)
+    pi, bi = shapely.STRtree(blocks).query(points, predicate="intersects")
+    first = np.r_[True, pi[1:] != pi[:-1]] if pi.size else np.zeros(0, bool)
+    owner[pi[first]] = bi[first]
+    stray = np.flatnonzero(owner < 0)
+    if stray.size:  # outside every block (outside the community): nearest block
+        owner[stray] = shapely.STRtree(blocks).nearest(points[stray])
+    return owner
+
+
+def _best_regions(blocks, owner, inputs: _MetricInputs, opt: ProposalOptions):
+    """Units and regions, trying finer units only when they put more grids within the bounds; returns
+    ``(units, unit geoms, region per unit)``."""
+    lo, hi = opt.min_households, opt.max_households
     best = None
     for unit_max in (hi, hi - lo, (hi - lo) / 2):
         if unit_max <= 0:
             continue
-        attempt = _regionalise(
-            blocks,
-            owner,
-            bg,
-            bhh,
-            unit_max=unit_max,
-            lo=lo,
-            hi=hi,
-            total=total,
-            min_shared=opt.min_shared_boundary_m,
-        )
+        attempt = _regionalise(blocks, owner, inputs.buildings, inputs.households, unit_max=unit_max, lo=lo,
+                               hi=hi, total=inputs.total, min_shared=opt.min_shared_boundary_m)
         score = (attempt[3], -len(attempt[0]))
         if best is None or score > best[0]:
             best = (score, attempt)
         if attempt[3] == attempt[4]:  # every grid within the bounds: keep the coarsest units (most streets)
             break
     units, ugeoms, region, _, _ = best[1]
-    regions = [list(np.flatnonzero(region == r)) for r in range(int(region.max()) + 1)]
+    return units, ugeoms, region
 
-    # 4. grids: union of units, own buildings whole, other grids' buildings out
-    live = list(range(len(regions)))
-    geoms = np.asarray([shapely.union_all(ugeoms[regions[r]]) for r in live], dtype=object)
-    bunit = np.zeros(bg.size, dtype=int)
+
+def _unit_of_buildings(units: list[tuple[Any, np.ndarray]], n_buildings: int) -> np.ndarray:
+    unit = np.zeros(n_buildings, dtype=int)
     for k, (_, idx) in enumerate(units):
-        bunit[idx] = k
-    bregion = region[bunit]
-    remap = {r: k for k, r in enumerate(live)}
-    bgrid = np.array([remap[r] for r in bregion], dtype=int)
+        unit[idx] = k
+    return unit
+
+
+def _grid_shapes(regions: list[list[int]], ugeoms: np.ndarray, bgrid: np.ndarray, inputs: _MetricInputs
+                 ) -> np.ndarray:
+    """Each grid: the union of its units with its own buildings whole, other grids' buildings taken out, clipped
+    to the community, hair-line artefacts of the overlays (< 1 m²) dropped."""
+    geoms = np.asarray([shapely.union_all(ugeoms[members]) for members in regions], dtype=object)
+    bg = inputs.buildings
     if bg.size:
         btree = shapely.STRtree(bg)
         for k in range(geoms.size):
             own = bg[bgrid == k]
             near = btree.query(geoms[k], predicate="intersects")
             others = bg[near[bgrid[near] != k]]
-            g = shapely.union_all(np.concatenate([[geoms[k]], own])) if own.size else geoms[k]
-            g = shapely.intersection(
-                g, shapely.union_all(np.concatenate([[comm], own]))
-            )  # clip to the community
+            shape = shapely.union_all(np.concatenate([[geoms[k]], own])) if own.size else geoms[k]
+            shape = shapely.intersection(shape, shapely.union_all(np.concatenate([[inputs.community], own])))
             if others.size:
-                g = shapely.difference(g, shapely.union_all(others))
-            geoms[k] = polygonal(shapely.make_valid(g))
-    for k in range(geoms.size):  # drop hair-line artefacts of the overlays (< 1 m²)
+                shape = shapely.difference(shape, shapely.union_all(others))
+            geoms[k] = polygonal(shapely.make_valid(shape))
+    for k in range(geoms.size):
         parts = shapely.get_parts(np.array([geoms[k]]))
         geoms[k] = shapely.MultiPolygon(list(parts[shapely.area(parts) >= 1.0]))
-    hh_out = np.array([int(bhh[bgrid == k].sum()) for k in range(geoms.size)], dtype=np.int64)
-    nb = np.array([int((bgrid == k).sum()) for k in range(geoms.size)], dtype=np.int64)
-    pp = polsby_popper(geoms)
-    order = reading_order(geoms)
-    out_geoms = np.asarray([polygonal(shapely.make_valid(g)) for g in projector.inverse(geoms)], dtype=object)
-    grids = []
-    for k in order:
-        reason = None
-        if hh_out[k] > hi:
-            own = np.flatnonzero(bgrid == k)
-            biggest = int(bhh[own].max()) if own.size else 0
-            if biggest > hi:
-                reason = (
-                    f"单栋楼 {biggest} 户，超过上限 {hi} 户，楼栋不能拆分 "
-                    f"(a single building of {biggest} households cannot be split)"
-                )
-            else:
-                reason = f"{hh_out[k]} 户：楼栋之间没有可切分的空隙 (no gap between buildings to split at)"
-        elif hh_out[k] < lo:
-            if total < lo:
-                reason = f"社区共 {total} 户，不足一个网格的下限 {lo} 户 (the whole community is below {lo})"
-            else:
-                reason = (
-                    f"{hh_out[k]} 户：与相邻网格合并会超过 {hi} 户，或被道路/边界隔开 "
-                    f"(merging with a neighbour would exceed {hi}, or it is cut off)"
-                )
-        grids.append(ProposedGrid(out_geoms[k], int(hh_out[k]), int(nb[k]), round(float(pp[k]), 4), reason))
-    notes.append(
-        f"{blocks.size} 个街区, {ugeoms.size} 个单元 ({blocks.size} street blocks, {ugeoms.size} units)"
-    )
-    return Proposal(
-        grids=grids, total_households=total, seconds=time.perf_counter() - t0, options=opt, notes=notes
-    )
+    return geoms
+
+
+def _out_of_bounds_reason(households: int, own: np.ndarray, inputs: _MetricInputs, opt: ProposalOptions
+                          ) -> str | None:
+    """Why a grid's households are outside the bounds (None when they are within)."""
+    lo, hi = opt.min_households, opt.max_households
+    if households > hi:
+        biggest = int(inputs.households[own].max()) if own.size else 0
+        if biggest > hi:
+            return (f"单栋楼 {biggest} 户，超过上限 {hi} 户，楼栋不能拆分 "
+                    f"(a single building of {biggest} households cannot be split)")
+        return f"{households} 户：楼栋之间没有可切分的空隙 (no gap between buildings to split at)"
+    if households < lo:
+        if inputs.total < lo:
+            return f"社区共 {inputs.total} 户，不足一个网格的下限 {lo} 户 (the whole community is below {lo})"
+        return (f"{households} 户：与相邻网格合并会超过 {hi} 户，或被道路/边界隔开 "
+                f"(merging with a neighbour would exceed {hi}, or it is cut off)")
+    return None
+
+
+def _proposed_grids(geoms: np.ndarray, bgrid: np.ndarray, inputs: _MetricInputs, opt: ProposalOptions
+                    ) -> list[ProposedGrid]:
+    """The grids in reading order, in WGS84, with households, buildings, compactness and any reason."""
+    households = np.array([int(inputs.households[bgrid == k].sum()) for k in range(geoms.size)], dtype=np.int64)
+    counts = np.array([int((bgrid == k).sum()) for k in range(geoms.size)], dtype=np.int64)
+    compactness = polsby_popper(geoms)
+    wgs84 = np.asarray([polygonal(shapely.make_valid(g)) for g in inputs.projector.inverse(geoms)], dtype=object)
+    return [ProposedGrid(wgs84[k], int(households[k]), int(counts[k]), round(float(compactness[k]), 4),
+                         _out_of_bounds_reason(int(households[k]), np.flatnonzero(bgrid == k), inputs, opt))
+            for k in reading_order(geoms)]
 
 
 def _connected(members: list[int], nbrs: list[set[int]]) -> bool:
@@ -384,138 +413,181 @@ def _rebalance(regions, region, rhh, uhh, nbrs, *, lo: int, hi: int, target: flo
             return
 
 
-def _regionalise(blocks, owner, bg, bhh, *, unit_max, lo, hi, total, min_shared):
-    """Units (blocks split above ``unit_max`` households) grown into regions; returns
-    ``(units, unit geoms, region per unit, regions within bounds, regions)``."""
+def _units(blocks, owner, bg, bhh, unit_max) -> list[tuple[Any, np.ndarray]]:
+    """Blocks split into units of at most ``unit_max`` households where the buildings allow:
+    ``[(polygon, building indices)]``."""
     units: list[tuple[Any, np.ndarray]] = []
     for b, poly in enumerate(blocks):
         idx = np.flatnonzero(owner == b)
         hh = int(bhh[idx].sum())
-        k = max(1, math.ceil(hh / unit_max)) if hh > unit_max else 1
-        _bisect(poly, idx, bg, bhh, k, units)
+        _bisect(poly, idx, bg, bhh, max(1, math.ceil(hh / unit_max)) if hh > unit_max else 1, units)
+    return units
+
+
+class _Regions:
+    """Units grown into regions: the region of each unit (-1: none yet), the units and households of each
+    region, and the neighbours of each unit (across a patch of empty units too, for regions cut off by one)."""
+
+    def __init__(self, ugeoms: np.ndarray, uhh: np.ndarray, nbrs: list[set[int]], *, lo: int, hi: int,
+                 target: float) -> None:
+        self.ugeoms, self.uhh, self.nbrs = ugeoms, uhh, nbrs
+        self.lo, self.hi, self.target = lo, hi, target
+        self.region = np.full(ugeoms.size, -1)
+        self.members: list[list[int]] = []
+        self.households: list[int] = []
+        self.empty_patches = _empty_components(uhh, nbrs)
+        # household units also neighbour each other across a patch of empty units (a park, a school)
+        self.across: list[set[int]] = [set() for _ in range(ugeoms.size)]
+        for patch in self.empty_patches:
+            touching = {j for e in patch for j in nbrs[e] if uhh[j] > 0}
+            for j in touching:
+                self.across[j] |= touching - {j}
+
+    def grow(self) -> None:
+        """From the north-west, grow each region by the adjacent unit nearest its centre whose households still
+        fit, until it is near the target size."""
+        centres = shapely.centroid(self.ugeoms)
+        cx, cy = shapely.get_x(centres), shapely.get_y(centres)
+        for seed in reading_order(self.ugeoms):
+            if self.region[seed] >= 0 or self.uhh[seed] == 0:
+                continue
+            r = len(self.members)
+            members, hh = [int(seed)], int(self.uhh[seed])
+            self.region[seed] = r
+            while hh < self.target * 0.97:
+                cand = {j for i in members for j in self.nbrs[i]
+                        if self.region[j] < 0 and self.uhh[j] > 0 and hh + self.uhh[j] <= self.hi}
+                if not cand:
+                    break
+                weights = np.maximum(self.uhh[members], 1)
+                mx, my = np.average(cx[members], weights=weights), np.average(cy[members], weights=weights)
+                j = min(cand, key=lambda c: (cx[c] - mx) ** 2 + (cy[c] - my) ** 2)
+                members.append(j)
+                self.region[j] = r
+                hh += int(self.uhh[j])
+            self.members.append(members)
+            self.households.append(hh)
+
+    def neighbours(self, r: int, *, bridged: bool = False) -> set[int]:
+        """Regions next to region ``r`` (with ``bridged``: also across a patch of empty units)."""
+        found = {int(self.region[j]) for i in self.members[r] for j in self.nbrs[i]
+                 if self.region[j] >= 0 and self.region[j] != r}
+        if bridged:
+            found |= {int(self.region[j]) for i in self.members[r] for j in self.across[i]
+                      if self.region[j] >= 0 and self.region[j] != r}
+        return found
+
+    def _merge(self, r: int) -> bool:
+        """Merge small region ``r`` into its smallest neighbour that can take it; False if none can."""
+        fits = [q for q in self.neighbours(r) if self.members[q] and self.households[q] + self.households[r] <= self.hi]
+        if not fits and not self.neighbours(r):  # cut off from every other region: merge across empty units
+            fits = [q for q in self.neighbours(r, bridged=True)
+                    if self.members[q] and self.households[q] + self.households[r] <= self.hi]
+        if not fits:
+            return False
+        q = min(fits, key=lambda x: self.households[x])
+        for i in self.members[r]:
+            self.region[i] = q
+        self.members[q] += self.members[r]
+        self.households[q] += self.households[r]
+        self.members[r], self.households[r] = [], 0
+        return True
+
+    def _move(self, j: int, q: int, r: int) -> None:
+        self.members[q] = [u for u in self.members[q] if u != j]
+        self.members[r].append(j)
+        self.region[j] = r
+        self.households[q] -= int(self.uhh[j])
+        self.households[r] += int(self.uhh[j])
+
+    def _borrow(self, r: int) -> None:
+        """Take units into small region ``r`` from neighbours that can spare them (and stay in one piece)."""
+        lo, hi, hh = self.lo, self.hi, self.households
+        for q in sorted(self.neighbours(r), key=lambda x: -hh[x]):
+            movable = {j for i in self.members[r] for j in self.nbrs[i]
+                       if self.region[j] == q and self.uhh[j] > 0 and hh[q] - self.uhh[j] >= lo
+                       and hh[r] + self.uhh[j] <= hi and len(self.members[q]) > 1}
+            for j in sorted(movable, key=lambda x: self.uhh[x]):
+                if hh[r] >= lo or hh[q] - self.uhh[j] < lo or hh[r] + self.uhh[j] > hi:
+                    continue
+                if _connected([u for u in self.members[q] if u != j], self.nbrs):
+                    self._move(j, q, r)
+            if hh[r] >= lo:
+                break
+
+    def repair(self) -> None:
+        """Regions under the lower bound, smallest first: merge into a neighbour, else borrow units; then the
+        local search of :func:`_rebalance`."""
+        for r in sorted(range(len(self.members)), key=lambda x: self.households[x]):
+            if self.members[r] and self.households[r] < self.lo and not self._merge(r):
+                self._borrow(r)
+        _rebalance(self.members, self.region, self.households, self.uhh, self.nbrs, lo=self.lo, hi=self.hi,
+                   target=self.target)
+
+    def join_patches(self) -> None:
+        """A region merged across empty units takes the patch that joins its parts."""
+        for patch in self.empty_patches:
+            touching = {int(self.region[j]) for e in patch for j in self.nbrs[e]
+                        if self.uhh[j] > 0 and self.region[j] >= 0}
+            for r in touching:
+                if not _connected(self.members[r], self.nbrs) and _connected(self.members[r] + list(patch), self.nbrs):
+                    for e in patch:
+                        self.region[e] = r
+                    self.members[r] += list(patch)
+                    break
+
+    def _nearest_region(self, i: int) -> int:
+        live = [q for q in range(len(self.members)) if self.members[q]]
+        return min(live, key=lambda x: min(shapely.distance(self.ugeoms[i], self.ugeoms[u]) for u in self.members[x]))
+
+    def absorb_empty_units(self) -> None:
+        """Units still without a region join the neighbouring region they share most boundary with (isolated
+        ones: the nearest region)."""
+        pending = list(np.flatnonzero(self.region < 0))
+        for _ in range(self.ugeoms.size + 1):
+            if not pending:
+                break
+            left = []
+            for i in pending:
+                qs = [int(self.region[j]) for j in self.nbrs[i] if self.region[j] >= 0]
+                if not qs:
+                    left.append(i)
+                    continue
+                q = max(set(qs), key=lambda x: sum(1 for j in self.nbrs[i] if self.region[j] == x))
+                self.region[i] = q
+                self.members[q].append(int(i))
+            if len(left) == len(pending):
+                for i in left:
+                    q = self._nearest_region(i)
+                    self.region[i] = q
+                    self.members[q].append(int(i))
+                left = []
+            pending = left
+
+    def numbered(self) -> tuple[np.ndarray, int, int]:
+        """``(region per unit numbered 0…, regions within the bounds, regions)``."""
+        live = [r for r in range(len(self.members)) if self.members[r]]
+        remap = np.full(len(self.members), -1)
+        remap[live] = np.arange(len(live))
+        region = remap[self.region]
+        hh = np.bincount(region, weights=self.uhh, minlength=len(live))
+        return region, int(((hh >= self.lo) & (hh <= self.hi)).sum()), len(live)
+
+
+def _regionalise(blocks, owner, bg, bhh, *, unit_max, lo, hi, total, min_shared):
+    """Units (blocks split above ``unit_max`` households) grown into regions; returns
+    ``(units, unit geoms, region per unit, regions within bounds, regions)``."""
+    units = _units(blocks, owner, bg, bhh, unit_max)
     ugeoms = np.asarray([u[0] for u in units], dtype=object)
     uhh = np.array([int(bhh[u[1]].sum()) for u in units], dtype=np.int64)
-    nbrs = _adjacency(ugeoms, min_shared)
-    cent = shapely.centroid(ugeoms)
-    cx, cy = shapely.get_x(cent), shapely.get_y(cent)
-
-    # 3. grow regions
     k_grids = max(1, round(total / ((lo + hi) / 2))) if total else 1
-    target = min(hi, max(lo, total / k_grids))
-    region = np.full(ugeoms.size, -1)
-    regions: list[list[int]] = []
-    rhh: list[int] = []
-    for seed in reading_order(ugeoms):
-        if region[seed] >= 0 or uhh[seed] == 0:
-            continue
-        r = len(regions)
-        members, hh = [int(seed)], int(uhh[seed])
-        region[seed] = r
-        while hh < target * 0.97:
-            cand = {j for i in members for j in nbrs[i] if region[j] < 0 and uhh[j] > 0 and hh + uhh[j] <= hi}
-            if not cand:
-                break
-            mx = np.average(cx[members], weights=np.maximum(uhh[members], 1))
-            my = np.average(cy[members], weights=np.maximum(uhh[members], 1))
-            j = min(cand, key=lambda c: (cx[c] - mx) ** 2 + (cy[c] - my) ** 2)
-            members.append(j)
-            region[j] = r
-            hh += int(uhh[j])
-        regions.append(members)
-        rhh.append(hh)
-
-    # household units also neighbour each other across a patch of empty units (a park, a school): a region
-    # cut off by one may merge across it, the patch then joining that region
-    empty_comp = _empty_components(uhh, nbrs)
-    across: list[set[int]] = [set() for _ in range(ugeoms.size)]
-    for members in empty_comp:
-        touching = {j for e in members for j in nbrs[e] if uhh[j] > 0}
-        for j in touching:
-            across[j] |= touching - {j}
-
-    def region_nbrs(r: int, *, bridged: bool = False) -> set[int]:
-        out = {int(region[j]) for i in regions[r] for j in nbrs[i] if region[j] >= 0 and region[j] != r}
-        if bridged:
-            out |= {int(region[j]) for i in regions[r] for j in across[i] if region[j] >= 0 and region[j] != r}
-        return out
-
-    # repair: merge small regions into a neighbour, else borrow a unit from one that can spare it
-    for r in sorted(range(len(regions)), key=lambda x: rhh[x]):
-        if not regions[r] or rhh[r] >= lo:
-            continue
-        options_ = [q for q in region_nbrs(r) if regions[q] and rhh[q] + rhh[r] <= hi]
-        if not options_ and not region_nbrs(r):  # cut off from every other region: merge across empty units
-            options_ = [q for q in region_nbrs(r, bridged=True) if regions[q] and rhh[q] + rhh[r] <= hi]
-        if options_:
-            q = min(options_, key=lambda x: rhh[x])
-            for i in regions[r]:
-                region[i] = q
-            regions[q] += regions[r]
-            rhh[q] += rhh[r]
-            regions[r], rhh[r] = [], 0
-            continue
-        for q in sorted(region_nbrs(r), key=lambda x: -rhh[x]):
-            movable = [
-                j
-                for i in regions[r]
-                for j in nbrs[i]
-                if region[j] == q
-                and uhh[j] > 0
-                and rhh[q] - uhh[j] >= lo
-                and rhh[r] + uhh[j] <= hi
-                and len(regions[q]) > 1
-            ]
-            for j in sorted(set(movable), key=lambda x: uhh[x]):
-                if rhh[r] >= lo or rhh[q] - uhh[j] < lo or rhh[r] + uhh[j] > hi:
-                    continue
-                rest = [u for u in regions[q] if u != j]
-                if not _connected(rest, nbrs):
-                    continue
-                regions[q] = rest
-                regions[r].append(j)
-                region[j] = r
-                rhh[q] -= int(uhh[j])
-                rhh[r] += int(uhh[j])
-            if rhh[r] >= lo:
-                break
-    _rebalance(regions, region, rhh, uhh, nbrs, lo=lo, hi=hi, target=target)
-    # a region merged across empty units takes the patch that joins its parts
-    for members in empty_comp:
-        touching = {int(region[j]) for e in members for j in nbrs[e] if uhh[j] > 0 and region[j] >= 0}
-        for r in touching:
-            if not _connected(regions[r], nbrs) and _connected(regions[r] + list(members), nbrs):
-                for e in members:
-                    region[e] = r
-                regions[r] += list(members)
-                break
-    # empty units join the neighbouring region they share most boundary with
-    if not any(regions):
-        region[:] = 0
-        return units, ugeoms, region, int(lo <= total <= hi), 1
-    pending = list(np.flatnonzero(region < 0))
-    for _ in range(ugeoms.size + 1):
-        if not pending:
-            break
-        left = []
-        for i in pending:
-            qs = [int(region[j]) for j in nbrs[i] if region[j] >= 0]
-            if not qs:
-                left.append(i)
-                continue
-            q = max(set(qs), key=lambda x: sum(1 for j in nbrs[i] if region[j] == x))
-            region[i] = q
-            regions[q].append(int(i))
-        if len(left) == len(pending):
-            for i in left:  # isolated pieces: nearest region
-                live = [q for q in range(len(regions)) if regions[q]]
-                q = min(live, key=lambda x: min(shapely.distance(ugeoms[i], ugeoms[u]) for u in regions[x]))
-                region[i] = q
-                regions[q].append(int(i))
-            left = []
-        pending = left
-    live = [r for r in range(len(regions)) if regions[r]]
-    remap = np.full(len(regions), -1)
-    remap[live] = np.arange(len(live))
-    region = remap[region]
-    hh = np.bincount(region, weights=uhh, minlength=len(live))
-    return units, ugeoms, region, int(((hh >= lo) & (hh <= hi)).sum()), len(live)
+    regions = _Regions(ugeoms, uhh, _adjacency(ugeoms, min_shared), lo=lo, hi=hi,
+                       target=min(hi, max(lo, total / k_grids)))
+    regions.grow()
+    regions.repair()
+    regions.join_patches()
+    if not any(regions.members):
+        regions.region[:] = 0
+        return units, ugeoms, regions.region, int(lo <= total <= hi), 1
+    regions.absorb_empty_units()
+    return (units, ugeoms, *regions.numbered())
