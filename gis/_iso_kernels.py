@@ -287,6 +287,69 @@ def contour_rings(f, level, x0, y0, h):  # pragma: no cover - compiled
     return out[:k], rid[:k]
 
 
+@njit(cache=True, inline="always")
+def _grown(values, n):
+    """``values`` with room for twice ``n`` items (its first ``n`` kept)."""
+    bigger = np.empty(2 * n, values.dtype)
+    bigger[:n] = values[:n]
+    return bigger
+
+
+@njit(cache=True, inline="always")
+def _heap_push(costs, nodes, size, cost, node):
+    """Push ``(cost, node)`` onto the binary min-heap in ``costs``/``nodes`` (grown when full); returns the
+    arrays and the new size."""
+    if size == costs.shape[0]:
+        costs = _grown(costs, size)
+        nodes = _grown(nodes, size)
+    pos = size
+    while pos > 0:
+        par = (pos - 1) >> 1
+        if costs[par] <= cost:
+            break
+        costs[pos] = costs[par]
+        nodes[pos] = nodes[par]
+        pos = par
+    costs[pos] = cost
+    nodes[pos] = node
+    return costs, nodes, size + 1
+
+
+@njit(cache=True, inline="always")
+def _heap_pop(costs, nodes, size):
+    """Remove the heap's smallest item; returns its cost, its node and the new size."""
+    cost = costs[0]
+    node = nodes[0]
+    size -= 1
+    last_cost = costs[size]
+    last_node = nodes[size]
+    pos = 0
+    while True:
+        ch = 2 * pos + 1
+        if ch >= size:
+            break
+        if ch + 1 < size and costs[ch + 1] < costs[ch]:
+            ch += 1
+        if costs[ch] >= last_cost:
+            break
+        costs[pos] = costs[ch]
+        nodes[pos] = nodes[ch]
+        pos = ch
+    if size > 0:
+        costs[pos] = last_cost
+        nodes[pos] = last_node
+    return cost, node, size
+
+
+@njit(cache=True, inline="always")
+def _touch(touched, nt, node):
+    """Append ``node`` to the list of touched nodes (grown when full); returns the list and its length."""
+    if nt == touched.shape[0]:
+        touched = _grown(touched, nt)
+    touched[nt] = node
+    return touched, nt + 1
+
+
 @njit(cache=True, nogil=True)
 def dijkstra_limited(indptr, indices, data, s_nodes, s_costs, limit, dist):  # pragma: no cover - compiled
     """Dijkstra from several weighted start nodes, stopping at ``limit``.
@@ -294,9 +357,8 @@ def dijkstra_limited(indptr, indices, data, s_nodes, s_costs, limit, dist):  # p
     ``dist`` is a dense buffer of ``inf`` (one per node) that receives the distances; the nodes it touched
     (all with distance ``<= limit``) are returned so the caller can read them and reset them to ``inf``.
     Work is proportional to the reached part of the graph, not to its size."""
-    cap = 256
-    hc = np.empty(cap)
-    hn = np.empty(cap, np.int64)
+    heap_costs = np.empty(256)
+    heap_nodes = np.empty(256, np.int64)
     size = 0
     touched = np.empty(64, np.int64)
     nt = 0
@@ -306,54 +368,11 @@ def dijkstra_limited(indptr, indices, data, s_nodes, s_costs, limit, dist):  # p
         if c > limit or c >= dist[s]:
             continue
         if dist[s] == np.inf:
-            if nt == touched.shape[0]:
-                t2 = np.empty(2 * nt, np.int64)
-                t2[:nt] = touched
-                touched = t2
-            touched[nt] = s
-            nt += 1
+            touched, nt = _touch(touched, nt, s)
         dist[s] = c
-        # push
-        if size == cap:
-            cap *= 2
-            h2 = np.empty(cap)
-            n2 = np.empty(cap, np.int64)
-            h2[:size] = hc[:size]
-            n2[:size] = hn[:size]
-            hc, hn = h2, n2
-        pos = size
-        size += 1
-        while pos > 0:
-            par = (pos - 1) >> 1
-            if hc[par] <= c:
-                break
-            hc[pos] = hc[par]
-            hn[pos] = hn[par]
-            pos = par
-        hc[pos] = c
-        hn[pos] = s
+        heap_costs, heap_nodes, size = _heap_push(heap_costs, heap_nodes, size, c, s)
     while size > 0:
-        c = hc[0]
-        u = hn[0]
-        # pop
-        size -= 1
-        lc = hc[size]
-        ln = hn[size]
-        pos = 0
-        while True:
-            ch = 2 * pos + 1
-            if ch >= size:
-                break
-            if ch + 1 < size and hc[ch + 1] < hc[ch]:
-                ch += 1
-            if hc[ch] >= lc:
-                break
-            hc[pos] = hc[ch]
-            hn[pos] = hn[ch]
-            pos = ch
-        if size > 0:
-            hc[pos] = lc
-            hn[pos] = ln
+        c, u, size = _heap_pop(heap_costs, heap_nodes, size)
         if c > dist[u]:
             continue
         for p in range(indptr[u], indptr[u + 1]):
@@ -362,31 +381,9 @@ def dijkstra_limited(indptr, indices, data, s_nodes, s_costs, limit, dist):  # p
             if nd > limit or nd >= dist[v]:
                 continue
             if dist[v] == np.inf:
-                if nt == touched.shape[0]:
-                    t2 = np.empty(2 * nt, np.int64)
-                    t2[:nt] = touched
-                    touched = t2
-                touched[nt] = v
-                nt += 1
+                touched, nt = _touch(touched, nt, v)
             dist[v] = nd
-            if size == cap:
-                cap *= 2
-                h2 = np.empty(cap)
-                n2 = np.empty(cap, np.int64)
-                h2[:size] = hc[:size]
-                n2[:size] = hn[:size]
-                hc, hn = h2, n2
-            pos = size
-            size += 1
-            while pos > 0:
-                par = (pos - 1) >> 1
-                if hc[par] <= nd:
-                    break
-                hc[pos] = hc[par]
-                hn[pos] = hn[par]
-                pos = par
-            hc[pos] = nd
-            hn[pos] = v
+            heap_costs, heap_nodes, size = _heap_push(heap_costs, heap_nodes, size, nd, v)
     return touched[:nt]
 
 

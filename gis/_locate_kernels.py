@@ -224,76 +224,52 @@ def build_reference_sets(nx, ny, ox, oy, cw, ch, start, cell_edges, ex0, ey0, ex
 
 
 @njit(cache=True, inline="always")
-def cover_set(px, py, tol_m, nx, ny, ox, oy, cw, ch, start, cell_edges, ex0, ey0, ex1, ey1, egrid,
-              ref_start, ref_ids, refx, refy, kxr, kyr, buf, near):
-    """The polygons covering (px, py) into ``buf`` (count returned) and, in ``near``, 1 where a polygon's
-    boundary is within ``tol_m`` metres. Returns (n, number of near polygons).
-
-    One pass over the cell's edges: ``near[i]`` holds bit 0 = parity (inside by the even-odd rule, starting from
-    the reference set) and bit 1 = some edge of polygon ``buf[i]`` lies within the tolerance; polygons with
-    neither are dropped at the end."""
-    c = int(math.floor((px - ox) / cw))
-    r = int(math.floor((py - oy) / ch))
-    if c < 0 or r < 0 or c >= nx or r >= ny or not (px == px and py == py):
-        return 0, 0
-    cell = r * nx + c
-    n = 0
-    for q in range(ref_start[cell], ref_start[cell + 1]):
-        buf[n] = ref_ids[q]
-        near[n] = 1
-        n += 1
-    s = start[cell]
-    e = start[cell + 1]
-    if s == e:
-        for i in range(n):
-            near[i] = 0
-        return n, 0
-    cx = refx[cell]
-    cy = refy[cell]
-    kx = kxr[r]
-    ky = kyr[r]
-    tx = tol_m / kx
-    ty = tol_m / ky
-    tol2 = tol_m * tol_m
-    for q in range(s, e):
-        x0 = ex0[q]
-        y0 = ey0[q]
-        x1 = ex1[q]
-        y1 = ey1[q]
-        flip = _crosses(cx, cy, px, py, x0, y0, x1, y1)
-        close = False
-        if not (px < min(x0, x1) - tx or px > max(x0, x1) + tx or py < min(y0, y1) - ty
-                or py > max(y0, y1) + ty):
-            ax = (x0 - px) * kx
-            ay = (y0 - py) * ky
-            dx = (x1 - px) * kx - ax
-            dy = (y1 - py) * ky - ay
-            ll = dx * dx + dy * dy
+def _within(px, py, x0, y0, x1, y1, kx, ky, tx, ty, tol2):
+    """Is edge (x0,y0)-(x1,y1) within the tolerance of P? A box test in degrees (``tx``, ``ty``) first, then the
+    squared metric distance against ``tol2`` (no square root)."""
+    if px < min(x0, x1) - tx or px > max(x0, x1) + tx or py < min(y0, y1) - ty or py > max(y0, y1) + ty:
+        return False
+    ax = (x0 - px) * kx
+    ay = (y0 - py) * ky
+    dx = (x1 - px) * kx - ax
+    dy = (y1 - py) * ky - ay
+    ll = dx * dx + dy * dy
+    t = 0.0
+    if ll > 0.0:
+        t = -(ax * dx + ay * dy) / ll
+        if t < 0.0:
             t = 0.0
-            if ll > 0.0:
-                t = -(ax * dx + ay * dy) / ll
-                if t < 0.0:
-                    t = 0.0
-                elif t > 1.0:
-                    t = 1.0
-            qx = ax + t * dx
-            qy = ay + t * dy
-            close = qx * qx + qy * qy <= tol2
-        if flip or close:
-            g = egrid[q]
-            i = 0
-            while i < n and buf[i] != g:
-                i += 1
-            if i == n:
-                if n == buf.shape[0]:
-                    continue
-                buf[n] = g
-                near[n] = 0
-                n += 1
-            if flip:
-                near[i] ^= 1
-            if close:
-                near[i] |= 2
+        elif t > 1.0:
+            t = 1.0
+    qx = ax + t * dx
+    qy = ay + t * dy
+    return qx * qx + qy * qy <= tol2
+
+
+@njit(cache=True, inline="always")
+def _note_edge(buf, near, n, g, flip, close):
+    """Record that an edge of polygon ``g`` flips the parity and/or lies close; returns the new count (a full
+    buffer ignores new polygons)."""
+    i = 0
+    while i < n and buf[i] != g:
+        i += 1
+    if i == n:
+        if n == buf.shape[0]:
+            return n
+        buf[n] = g
+        near[n] = 0
+        n += 1
+    if flip:
+        near[i] ^= 1
+    if close:
+        near[i] |= 2
+    return n
+
+
+@njit(cache=True, inline="always")
+def _keep_marked(buf, near, n):
+    """Drop the polygons with neither bit set; ``near`` becomes 1 where the boundary is close. Returns (count,
+    number of near polygons)."""
     m = 0
     nnear = 0
     for i in range(n):
@@ -307,6 +283,42 @@ def cover_set(px, py, tol_m, nx, ny, ox, oy, cw, ch, start, cell_edges, ex0, ey0
                 near[m] = 0
             m += 1
     return m, nnear
+
+
+@njit(cache=True, inline="always")
+def cover_set(px, py, tol_m, nx, ny, ox, oy, cw, ch, start, cell_edges, ex0, ey0, ex1, ey1, egrid,
+              ref_start, ref_ids, refx, refy, kxr, kyr, buf, near):
+    """The polygons covering (px, py) into ``buf`` (count returned) and, in ``near``, 1 where a polygon's
+    boundary is within ``tol_m`` metres. Returns (n, number of near polygons).
+
+    One pass over the cell's edges: ``near[i]`` holds bit 0 = parity (inside by the even-odd rule, starting from
+    the reference set: the polygons covering the cell's reference point) and bit 1 = some edge of polygon
+    ``buf[i]`` lies within the tolerance; polygons with neither are dropped at the end."""
+    c = int(math.floor((px - ox) / cw))
+    r = int(math.floor((py - oy) / ch))
+    if c < 0 or r < 0 or c >= nx or r >= ny or not (px == px and py == py):
+        return 0, 0
+    cell = r * nx + c
+    n = 0
+    for q in range(ref_start[cell], ref_start[cell + 1]):
+        buf[n] = ref_ids[q]
+        near[n] = 1
+        n += 1
+    if start[cell] == start[cell + 1]:
+        for i in range(n):
+            near[i] = 0
+        return n, 0
+    kx = kxr[r]
+    ky = kyr[r]
+    tx = tol_m / kx
+    ty = tol_m / ky
+    tol2 = tol_m * tol_m
+    for q in range(start[cell], start[cell + 1]):
+        flip = _crosses(refx[cell], refy[cell], px, py, ex0[q], ey0[q], ex1[q], ey1[q])
+        close = _within(px, py, ex0[q], ey0[q], ex1[q], ey1[q], kx, ky, tx, ty, tol2)
+        if flip or close:
+            n = _note_edge(buf, near, n, egrid[q], flip, close)
+    return _keep_marked(buf, near, n)
 
 
 @njit(cache=True, parallel=True)

@@ -125,23 +125,40 @@ def _market_grids(grids: pd.DataFrame, buildings: pd.DataFrame, facilities: pd.D
     return {c for c in codes if c}
 
 
-def _staff(grids, buildings, facilities, rng) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    people = _People(rng)
-    rows: list[dict] = []
-    vac: list[dict] = []
+class _Roster:
+    """Assignments and intended vacancies being generated, with the people they create."""
 
-    def assign(person, role, *, grid=None, community=None, building=None, stairwell=None):
-        rows.append({"person_key": person, "role": role.value, "grid_code": grid, "community_code": community,
-                     "building_key": building, "stairwell_number": stairwell})
+    def __init__(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+        self.people = _People(rng)
+        self.rows: list[dict] = []
+        self.vacancies: list[dict] = []
 
-    comp = grids[grids["kind"] == GridKind.COMPREHENSIVE.value]
-    market = _market_grids(grids, buildings, facilities)
+    def assign(self, person, role, *, grid=None, community=None, building=None, stairwell=None) -> None:
+        """Give ``person`` a role in a grid, community, building or stairwell."""
+        self.rows.append({"person_key": person, "role": role.value, "grid_code": grid, "community_code": community,
+                          "building_key": building, "stairwell_number": stairwell})
+
+    def vacant(self, code: str, kind: str, role, **where) -> None:
+        """Leave a role unfilled on purpose (the roster audit must find it)."""
+        self.vacancies.append({"grid_code": code, "kind": kind, "role": role.value, **where})
+
+    def tables(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        """``(people, assignments, intended vacancies)``."""
+        vacancies = pd.DataFrame(self.vacancies,
+                                 columns=["grid_code", "kind", "role", "building_key", "stairwell_number"])
+        return pd.DataFrame(self.people.rows), pd.DataFrame(self.rows), vacancies
+
+
+def _grid_roles(roster: _Roster, comp: pd.DataFrame, market: set[str]) -> None:
+    """Each comprehensive grid's group (网格长, 法律顾问, 民警, 网格员, 健康员, and 城管/市场监管 where there is a
+    market, 4 党员); a few roles deliberately vacant."""
+    rng, people = roster.rng, roster.people
     comp_codes = comp["code"].tolist()
     no_health = set(rng.choice(comp_codes, size=5, replace=False))
     no_worker = set(rng.choice(sorted(set(comp_codes) - no_health), size=2, replace=False))
     market_communities = sorted({c[:12] for c in market})
     no_market_inspector = set(rng.choice(market_communities, size=min(3, len(market_communities)), replace=False))
-
     for community, group in comp.groupby("community_code", sort=True):
         codes = group["code"].tolist()
         lawyer = people.new(unit="金川区司法局（合成）")
@@ -150,66 +167,79 @@ def _staff(grids, buildings, facilities, rng) -> tuple[pd.DataFrame, pd.DataFram
         inspector = people.new(unit="金昌市城市管理综合执法局（合成）")
         market_officer = people.new(unit="金川区市场监督管理局（合成）")
         for i, code in enumerate(codes):
-            assign(heads[i // 2], StaffRole.GRID_HEAD, grid=code, community=community)
-            assign(lawyer, StaffRole.LEGAL_ADVISER, grid=code, community=community)
-            assign(police[i // 3], StaffRole.COMMUNITY_POLICE, grid=code, community=community)
+            place = {"grid": code, "community": community}
+            roster.assign(heads[i // 2], StaffRole.GRID_HEAD, **place)
+            roster.assign(lawyer, StaffRole.LEGAL_ADVISER, **place)
+            roster.assign(police[i // 3], StaffRole.COMMUNITY_POLICE, **place)
             if code in no_worker:
-                vac.append({"grid_code": code, "kind": "role", "role": StaffRole.GRID_WORKER.value})
+                roster.vacant(code, "role", StaffRole.GRID_WORKER)
             else:
-                assign(people.new(), StaffRole.GRID_WORKER, grid=code, community=community)
+                roster.assign(people.new(), StaffRole.GRID_WORKER, **place)
             if code in no_health:
-                vac.append({"grid_code": code, "kind": "role", "role": StaffRole.HEALTH_WORKER.value})
+                roster.vacant(code, "role", StaffRole.HEALTH_WORKER)
             else:
-                assign(people.new(unit="社区卫生服务站"), StaffRole.HEALTH_WORKER, grid=code, community=community)
+                roster.assign(people.new(unit="社区卫生服务站"), StaffRole.HEALTH_WORKER, **place)
             if code in market:
-                assign(inspector, StaffRole.URBAN_INSPECTOR, grid=code, community=community)
+                roster.assign(inspector, StaffRole.URBAN_INSPECTOR, **place)
                 if community in no_market_inspector:
-                    vac.append({"grid_code": code, "kind": "role", "role": StaffRole.MARKET_INSPECTOR.value})
+                    roster.vacant(code, "role", StaffRole.MARKET_INSPECTOR)
                 else:
-                    assign(market_officer, StaffRole.MARKET_INSPECTOR, grid=code, community=community)
+                    roster.assign(market_officer, StaffRole.MARKET_INSPECTOR, **place)
             for _ in range(4):
-                assign(people.new(party=True), StaffRole.PARTY_MEMBER, grid=code, community=community)
+                roster.assign(people.new(party=True), StaffRole.PARTY_MEMBER, **place)
 
-    exclusive = grids[grids["kind"] == GridKind.EXCLUSIVE.value]
+
+def _exclusive_roles(roster: _Roster, exclusive: pd.DataFrame) -> None:
+    """Each exclusive grid's head and worker from the unit it covers; the first one's worker vacant."""
     no_exclusive_worker = set(exclusive["code"].iloc[:1])
     for code, community, ex_type in zip(exclusive["code"], exclusive["community_code"], exclusive["exclusive_type"]):
         unit = {"school": "学校", "market": "市场管理方", "hospital": "医院"}.get(ex_type, "驻区单位")
-        assign(people.new(party=True, unit=unit), StaffRole.GRID_HEAD, grid=code, community=community)
+        roster.assign(roster.people.new(party=True, unit=unit), StaffRole.GRID_HEAD, grid=code, community=community)
         if code in no_exclusive_worker:
-            vac.append({"grid_code": code, "kind": "role", "role": StaffRole.GRID_WORKER.value})
+            roster.vacant(code, "role", StaffRole.GRID_WORKER)
         else:
-            assign(people.new(unit=unit), StaffRole.GRID_WORKER, grid=code, community=community)
+            roster.assign(roster.people.new(unit=unit), StaffRole.GRID_WORKER, grid=code, community=community)
 
-    # 楼栋长 and 楼口长 ("1+2+N"): every building in a grid, every stairwell; ~2% deliberately vacant.
+
+def _building_heads(roster: _Roster, buildings: pd.DataFrame) -> None:
+    """楼栋长 and 楼口长 ("1+2+N"): every building in a grid, every stairwell; ~2% deliberately vacant."""
+    rng, people = roster.rng, roster.people
     in_grid = buildings[buildings["grid_code"].notna()]
     village_head: dict[str, tuple[int, int]] = {}
     for key, code, stairwells, use, floors in zip(in_grid["key"], in_grid["grid_code"], in_grid["stairwells"],
                                                   in_grid["use"], in_grid["floors"]):
         community = code[:12]
         if rng.random() < 0.02:
-            vac.append({"grid_code": code, "kind": "building", "role": StaffRole.BUILDING_HEAD.value,
-                        "building_key": int(key)})
+            roster.vacant(code, "building", StaffRole.BUILDING_HEAD, building_key=int(key))
             head = None
         elif not stairwells and floors == 1 and use == "residential":
             person, served = village_head.get(code, (None, 6))
             if served >= 6:  # one 楼栋长 for every six rows of courtyard houses
                 person, served = people.new(), 0
             village_head[code] = (person, served + 1)
-            assign(person, StaffRole.BUILDING_HEAD, community=community, building=int(key))
+            roster.assign(person, StaffRole.BUILDING_HEAD, community=community, building=int(key))
             head = person
         else:
             head = people.new()
-            assign(head, StaffRole.BUILDING_HEAD, community=community, building=int(key))
+            roster.assign(head, StaffRole.BUILDING_HEAD, community=community, building=int(key))
         for number in range(1, len(stairwells) + 1):
             if rng.random() < 0.02:
-                vac.append({"grid_code": code, "kind": "stairwell", "role": StaffRole.STAIRWELL_HEAD.value,
-                            "building_key": int(key), "stairwell_number": number})
+                roster.vacant(code, "stairwell", StaffRole.STAIRWELL_HEAD, building_key=int(key),
+                              stairwell_number=number)
                 continue
             person = head if (number == 1 and head is not None) else people.new()
-            assign(person, StaffRole.STAIRWELL_HEAD, community=community, building=None, stairwell=number)
-            rows[-1]["building_key"] = int(key)  # the stairwell is found by (building, number)
-    vacancies = pd.DataFrame(vac, columns=["grid_code", "kind", "role", "building_key", "stairwell_number"])
-    return pd.DataFrame(people.rows), pd.DataFrame(rows), vacancies
+            # the stairwell is found by (building, number)
+            roster.assign(person, StaffRole.STAIRWELL_HEAD, community=community, building=int(key), stairwell=number)
+
+
+def _staff(grids, buildings, facilities, rng) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The grids' people and their assignments, with the vacancies the demo keeps on purpose."""
+    roster = _Roster(rng)
+    _grid_roles(roster, grids[grids["kind"] == GridKind.COMPREHENSIVE.value],
+                _market_grids(grids, buildings, facilities))
+    _exclusive_roles(roster, grids[grids["kind"] == GridKind.EXCLUSIVE.value])
+    _building_heads(roster, buildings)
+    return roster.tables()
 
 
 def _ledgers(buildings: pd.DataFrame, rng) -> pd.DataFrame:

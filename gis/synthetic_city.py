@@ -168,25 +168,151 @@ SPECIAL_USES = {"centre": "public", "park": None, "school": "school", "market": 
 EXCLUSIVE = {"school": "学校", "market": "农贸市场", "hospital": "医院"}
 
 
-def generate_core(communities: pd.DataFrame, rng: np.random.Generator) -> UrbanCore:
-    """Generate the core for the urban communities (columns ``code``, ``name``, ``township_code``; ordered by
-    code). There must be at most 28 of them (26 in 金川区)."""
-    X, Y, edges, streets, lanes = build_streets(rng)
+def _community_of_quarters(X: np.ndarray, Y: np.ndarray, n_communities: int) -> np.ndarray:
+    """The community index of each street quarter (-1: the industrial park), laid out in serpentine cells."""
     nqa, nqb = len(X) - 1, len(Y) - 1  # quarters: 58 × 46
-    block_col = np.arange(nqa) // 2
-    block_row_from_north = (nqb - 1 - np.arange(nqb)) // 2
-    lat_col = _group_index(COL_GROUPS)[block_col]
-    lat_row = _group_index(ROW_GROUPS)[block_row_from_north]
+    lat_col = _group_index(COL_GROUPS)[np.arange(nqa) // 2]
+    lat_row = _group_index(ROW_GROUPS)[(nqb - 1 - np.arange(nqb)) // 2]
     cells = _serpentine_cells()
-    if len(communities) > len(cells):
+    if n_communities > len(cells):
         raise ValueError(f"at most {len(cells)} urban communities fit the core")
     cell_of = {cell: i for i, cell in enumerate(cells)}
     comm_index = np.full((nqa, nqb), -1)
     for qa in range(nqa):
         for qb in range(nqb):
             k = cell_of[(int(lat_col[qa]), int(lat_row[qb]))]
-            comm_index[qa, qb] = k if k < len(communities) else -1
+            comm_index[qa, qb] = k if k < n_communities else -1
+    return comm_index
 
+
+def _serpentine_order(qas: np.ndarray, qbs: np.ndarray) -> list[tuple[int, int]]:
+    """A community's quarters in serpentine order: rows north → south, alternating direction."""
+    order = []
+    for r, qb in enumerate(sorted(set(qbs), reverse=True)):
+        row = sorted(qas[qbs == qb])
+        order.extend((a, qb) for a in (row if r % 2 == 0 else row[::-1]))
+    return order
+
+
+def _special_quarters(k: int, order: list, rng: np.random.Generator) -> dict[tuple[int, int], str]:
+    """The quarters of community ``k`` given to its centre, park, and (some communities) school, market,
+    hospital."""
+    picks = rng.choice(len(order), size=5, replace=False)
+    special = {order[picks[0]]: "centre", order[picks[1]]: "park"}
+    if k % 2 == 0:
+        special[order[picks[2]]] = "school"
+    if k % 4 == 1:
+        special[order[picks[3]]] = "market"
+    if k == 7:
+        special[order[picks[4]]] = "hospital"
+    return special
+
+
+@dataclass
+class _Community:
+    """One urban community being generated: its quarters and what has been made in them."""
+
+    k: int
+    code: str
+    name: str
+    order: list
+    special: dict
+    buildings: list = field(default_factory=list)
+    grids: list = field(default_factory=list)
+    facilities: list = field(default_factory=list)
+
+
+def _special_building(c: _Community, use: str, cx: float, cy: float) -> None:
+    if not SPECIAL_USES[use]:
+        return
+    floors = {"public": 3, "school": 4, "market": 1, "hospital": 8}[SPECIAL_USES[use]]
+    label = {"centre": "社区服务中心", "school": "学校", "market": "农贸市场", "hospital": "社区医院"}[use]
+    c.buildings.append({"name": f"{c.name}{label}（合成）", "community_code": c.code, "floors": floors,
+                        "stairwells": [], "use": SPECIAL_USES[use], "geometry": _slab(cx, cy, 60, 30)})
+
+
+def _residential_building(c: _Community, cx: float, y: float, rng: np.random.Generator) -> int:
+    """One block of flats (5–6, 7–11 or 15–18 floors); its households."""
+    kind = rng.random()
+    floors = int(rng.integers(5, 7)) if kind < 0.7 else (int(rng.integers(7, 12)) if kind < 0.9 else
+                                                          int(rng.integers(15, 19)))
+    n_sw = int(rng.integers(2, 4)) if floors < 15 else 2
+    per_floor = 2 if floors < 15 else 4
+    c.buildings.append({"name": f"{c.name}{len(c.buildings) + 1}号楼", "community_code": c.code, "floors": floors,
+                        "stairwells": [floors * per_floor] * n_sw, "use": "residential",
+                        "geometry": _slab(cx + rng.uniform(-5, 5) / M_PER_DEG_X, y, 18 * n_sw, 12)})
+    return floors * per_floor * n_sw
+
+
+def _quarter_buildings(c: _Community, X, Y, rng: np.random.Generator) -> np.ndarray:
+    """The buildings of every quarter (a special building, or none to two blocks of flats); households per
+    quarter."""
+    households = np.zeros(len(c.order), dtype=int)
+    for i, (qa, qb) in enumerate(c.order):
+        cx, cy = (X[qa] + X[qa + 1]) / 2, (Y[qb] + Y[qb + 1]) / 2
+        use = c.special.get((qa, qb))
+        if use is not None:
+            _special_building(c, use, cx, cy)
+            continue
+        u = rng.random()
+        count = 0 if u < 0.15 else (1 if u < 0.75 else 2)
+        h_m = (Y[qb + 1] - Y[qb]) * M_PER_DEG_Y
+        for j in range(count):
+            y = cy if count == 1 else cy + (j - 0.5) * (h_m / 3) / M_PER_DEG_Y
+            households[i] += _residential_building(c, cx, y, rng)
+    return households
+
+
+def _shops(c: _Community, X, Y, rng: np.random.Generator) -> None:
+    """Shops along a main street in three quarters: a low commercial building and a small shop each."""
+    for i in rng.choice([i for i in range(len(c.order)) if c.order[i] not in c.special], size=3, replace=False):
+        qa, qb = c.order[i]
+        p = _corner_point(X, Y, qa, qb, rng, 0)
+        c.buildings.append({"name": f"{c.name}商铺{len(c.buildings) + 1}", "community_code": c.code, "floors": 2,
+                            "stairwells": [], "use": "commercial",
+                            "geometry": shapely.box(p.x, p.y, p.x + metres_to_deg(12, 0)[0],
+                                                    p.y + metres_to_deg(0, 8)[1])})
+        c.facilities.append({"type_code": "small_shop", "name": f"{c.name}便民小超市{i}", "community_code": c.code,
+                             "geometry": _corner_point(X, Y, qa, qb, rng, 1)})
+
+
+def _community_grids(c: _Community, households: np.ndarray, X, Y) -> None:
+    """Comprehensive grids: the serpentine cut into runs of about TARGET_HOUSEHOLDS households; an exclusive
+    grid on each school, market and hospital."""
+    total = int(households.sum())
+    parts = max(1, int(round(total / TARGET_HOUSEHOLDS)))
+    cum = np.cumsum(households)
+    cuts = [int(np.argmin(np.abs(cum - total * p / parts))) + 1 for p in range(1, parts)]
+    bounds = [0, *sorted(set(cuts)), len(c.order)]
+    comp_geoms = [shapely.union_all([_cell_box(X, Y, *c.order[i]) for i in range(s, e)])
+                  for s, e in zip(bounds, bounds[1:]) if e > s]
+    comp_codes = assign_codes(c.code, comp_geoms)
+    for code, geom in zip(comp_codes, comp_geoms):
+        c.grids.append({"code": code, "name": f"{c.name}第{code[-2:]}网格", "kind": "comprehensive",
+                        "exclusive_type": None, "community_code": c.code, "geometry": geom})
+    seq = len(comp_codes)
+    for cell, use in c.special.items():
+        if use in EXCLUSIVE:
+            seq += 1
+            c.grids.append({"code": make_code(c.code, seq), "name": f"{c.name}{EXCLUSIVE[use]}专属网格",
+                            "kind": "exclusive", "exclusive_type": use, "community_code": c.code,
+                            "geometry": _cell_box(X, Y, *cell, inset_m=10)})
+
+
+def _industrial_buildings(X, Y, comm_index: np.ndarray) -> list[dict]:
+    out = []
+    for qa, qb in list(zip(*np.nonzero(comm_index < 0)))[::7]:
+        cx, cy = (X[qa] + X[qa + 1]) / 2, (Y[qb] + Y[qb + 1]) / 2
+        out.append({"name": "工业园厂房（合成）", "community_code": None, "floors": 1, "stairwells": [],
+                    "use": "industrial", "geometry": _slab(cx, cy, 80, 40)})
+    return out
+
+
+def generate_core(communities: pd.DataFrame, rng: np.random.Generator) -> UrbanCore:
+    """Generate the core for the urban communities (columns ``code``, ``name``, ``township_code``; ordered by
+    code). There must be at most 28 of them (26 in 金川区)."""
+    X, Y, edges, streets, lanes = build_streets(rng)
+    comm_index = _community_of_quarters(X, Y, len(communities))
     codes = communities["code"].to_numpy()
     names = communities["name"].map(short_name).to_numpy()
     comm_geoms, b_rows, g_rows, f_rows = [], [], [], []
@@ -194,95 +320,26 @@ def generate_core(communities: pd.DataFrame, rng: np.random.Generator) -> UrbanC
     for k, code in enumerate(codes):
         qas, qbs = np.nonzero(comm_index == k)
         comm_geoms.append(shapely.union_all([_cell_box(X, Y, a, b) for a, b in zip(qas, qbs)]))
-        # Serpentine order of the community's quarters: rows north → south, alternating direction.
-        order = []
-        for r, qb in enumerate(sorted(set(qbs), reverse=True)):
-            row = sorted(qas[qbs == qb])
-            order.extend((a, qb) for a in (row if r % 2 == 0 else row[::-1]))
-        n = len(order)
-        special: dict[tuple[int, int], str] = {}
-        picks = rng.choice(n, size=5, replace=False)
-        special[order[picks[0]]] = "centre"
-        special[order[picks[1]]] = "park"
-        if k % 2 == 0:
-            special[order[picks[2]]] = "school"
-        if k % 4 == 1:
-            special[order[picks[3]]] = "market"
-        if k == 7:
-            special[order[picks[4]]] = "hospital"
-        cell_households = np.zeros(n, dtype=int)
-        b_count = 0
-        for i, (qa, qb) in enumerate(order):
-            cx, cy = (X[qa] + X[qa + 1]) / 2, (Y[qb] + Y[qb + 1]) / 2
-            h_m = (Y[qb + 1] - Y[qb]) * M_PER_DEG_Y
-            use = special.get((qa, qb))
-            if use is not None:
-                if SPECIAL_USES[use]:
-                    b_count += 1
-                    floors = {"public": 3, "school": 4, "market": 1, "hospital": 8}[SPECIAL_USES[use]]
-                    label = {"centre": "社区服务中心", "school": "学校", "market": "农贸市场", "hospital": "社区医院"}[use]
-                    b_rows.append({"name": f"{names[k]}{label}（合成）", "community_code": code, "floors": floors,
-                                   "stairwells": [], "use": SPECIAL_USES[use],
-                                   "geometry": _slab(cx, cy, 60, 30)})
-                continue
-            u = rng.random()
-            count = 0 if u < 0.15 else (1 if u < 0.75 else 2)
-            for j in range(count):
-                y = cy if count == 1 else cy + (j - 0.5) * (h_m / 3) / M_PER_DEG_Y
-                kind = rng.random()
-                floors = int(rng.integers(5, 7)) if kind < 0.7 else (int(rng.integers(7, 12)) if kind < 0.9 else
-                                                                      int(rng.integers(15, 19)))
-                n_sw = int(rng.integers(2, 4)) if floors < 15 else 2
-                per_floor = 2 if floors < 15 else 4
-                b_count += 1
-                b_rows.append({"name": f"{names[k]}{b_count}号楼", "community_code": code, "floors": floors,
-                               "stairwells": [floors * per_floor] * n_sw, "use": "residential",
-                               "geometry": _slab(cx + rng.uniform(-5, 5) / M_PER_DEG_X, y, 18 * n_sw, 12)})
-                cell_households[i] += floors * per_floor * n_sw
-        # Shops along a main street in three quarters: a low commercial building and a small shop each.
-        for i in rng.choice([i for i in range(n) if order[i] not in special], size=3, replace=False):
-            qa, qb = order[i]
-            p = _corner_point(X, Y, qa, qb, rng, 0)
-            b_count += 1
-            b_rows.append({"name": f"{names[k]}商铺{b_count}", "community_code": code, "floors": 2, "stairwells": [],
-                           "use": "commercial", "geometry": shapely.box(p.x, p.y, p.x + metres_to_deg(12, 0)[0],
-                                                                         p.y + metres_to_deg(0, 8)[1])})
-            f_rows.append({"type_code": "small_shop", "name": f"{names[k]}便民小超市{i}", "community_code": code,
-                           "geometry": _corner_point(X, Y, qa, qb, rng, 1)})
-        # Grids: cut the serpentine into runs of about TARGET_HOUSEHOLDS households.
-        total = int(cell_households.sum())
-        parts = max(1, int(round(total / TARGET_HOUSEHOLDS)))
-        cum = np.cumsum(cell_households)
-        cuts = [int(np.argmin(np.abs(cum - total * p / parts))) + 1 for p in range(1, parts)]
-        bounds = [0, *sorted(set(cuts)), n]
-        comp_geoms = [shapely.union_all([_cell_box(X, Y, *order[i]) for i in range(s, e)])
-                      for s, e in zip(bounds, bounds[1:]) if e > s]
-        comp_codes = assign_codes(code, comp_geoms)
-        for c, g in zip(comp_codes, comp_geoms):
-            g_rows.append({"code": c, "name": f"{names[k]}第{c[-2:]}网格", "kind": "comprehensive",
-                           "exclusive_type": None, "community_code": code, "geometry": g})
-        seq = len(comp_codes)
-        for cell, use in special.items():
-            if use in EXCLUSIVE:
-                seq += 1
-                g_rows.append({"code": make_code(code, seq), "name": f"{names[k]}{EXCLUSIVE[use]}专属网格",
-                               "kind": "exclusive", "exclusive_type": use, "community_code": code,
-                               "geometry": _cell_box(X, Y, *cell, inset_m=10)})
-        f_rows.extend(_community_facilities(k, code, names[k], order, special, X, Y, rng))
-
-    industrial_buildings = []
-    for qa, qb in list(zip(*np.nonzero(comm_index < 0)))[::7]:
-        cx, cy = (X[qa] + X[qa + 1]) / 2, (Y[qb] + Y[qb + 1]) / 2
-        industrial_buildings.append({"name": "工业园厂房（合成）", "community_code": None, "floors": 1, "stairwells": [],
-                                     "use": "industrial", "geometry": _slab(cx, cy, 80, 40)})
-    b_rows.extend(industrial_buildings)
+        order = _serpentine_order(qas, qbs)
+        c = _Community(k, code, names[k], order, _special_quarters(k, order, rng))
+        households = _quarter_buildings(c, X, Y, rng)
+        _shops(c, X, Y, rng)
+        _community_grids(c, households, X, Y)
+        b_rows += c.buildings
+        g_rows += c.grids
+        f_rows += c.facilities + _community_facilities(k, code, names[k], order, c.special, X, Y, rng)
+    b_rows.extend(_industrial_buildings(X, Y, comm_index))
     f_rows.extend(_bus_stops(X, Y, comm_index, codes, rng))
+    return _core(edges, streets, lanes, communities, comm_geoms, b_rows, g_rows, f_rows, industrial)
 
+
+def _core(edges, streets, lanes, communities, comm_geoms, b_rows, g_rows, f_rows, industrial) -> UrbanCore:
+    """The generated rows as the core's tables."""
     buildings = pd.DataFrame(b_rows)
     buildings["stairwell_count"] = buildings["stairwells"].map(len)
     buildings["households"] = buildings["stairwells"].map(sum)
     buildings["key"] = np.arange(len(buildings))
-    comms = pd.DataFrame({"code": codes, "name": communities["name"].to_numpy(),
+    comms = pd.DataFrame({"code": communities["code"].to_numpy(), "name": communities["name"].to_numpy(),
                           "township_code": communities["township_code"].to_numpy(),
                           "geometry": [shapely.multipolygons(shapely.get_parts(g)) for g in comm_geoms]})
     facilities = pd.DataFrame(f_rows)

@@ -174,10 +174,8 @@ def _insert_ids(session: Session, model, rows: list[dict[str, Any]]) -> list[int
     return list(session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows))
 
 
-def _write_city(session: Session, city: SyntheticCity, progress: Progress) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    # -- the grid plan in force
-    progress("网格 grids", 0, 8)
+def _write_plan(session: Session, city: SyntheticCity, counts: dict[str, int]) -> m.GridPlan:
+    """The demo's grid plan, in force from now (the plan in force before is retired), with its grids."""
     session.execute(text("LOCK TABLE grid_plans IN SHARE ROW EXCLUSIVE MODE"))
     in_force = session.scalars(select(m.GridPlan).where(m.GridPlan.status == PlanStatus.PUBLISHED.value)).all()
     for old in in_force:
@@ -198,9 +196,12 @@ def _write_city(session: Session, city: SyntheticCity, progress: Progress) -> di
     ]
     _insert_ids(session, m.Grid, grid_rows)
     counts["grids"] = len(grid_rows)
+    return plan
 
-    # -- buildings and stairwells
-    progress("楼栋 buildings", 1, 8)
+
+def _write_buildings(session: Session, city: SyntheticCity, counts: dict[str, int]
+                     ) -> tuple[dict[int, int], dict[tuple[int, int], int]]:
+    """Buildings and their stairwells; the database ids of ``{building key}`` and ``{(building id, number)}``."""
     b = _plain(city.buildings)
     building_ids = _insert_ids(session, m.Building, [
         {"name": n, "address": None, "community_code": cc, "floors": int(f), "stairwell_count": int(sc),
@@ -213,10 +214,12 @@ def _write_city(session: Session, city: SyntheticCity, progress: Progress) -> di
     sw_rows = [{"building_id": id_of_building[int(k)], "number": i + 1, "households": int(h)}
                for k, sws in zip(b["key"], b["stairwells"]) for i, h in enumerate(sws)]
     sw_ids = _insert_ids(session, m.Stairwell, sw_rows)
-    id_of_stairwell = {(r["building_id"], r["number"]): i for r, i in zip(sw_rows, sw_ids)}
     counts["buildings"], counts["stairwells"] = len(building_ids), len(sw_ids)
+    return id_of_building, {(r["building_id"], r["number"]): i for r, i in zip(sw_rows, sw_ids)}
 
-    progress("台账 ledgers", 2, 8)
+
+def _write_ledgers(session: Session, city: SyntheticCity, id_of_building: dict[int, int],
+                   counts: dict[str, int]) -> None:
     lg = city.ledgers
     _insert(session, BuildingLedger, [
         {"building_id": id_of_building[int(k)], "kind": kd, "persons": int(p), "households": int(h),
@@ -225,7 +228,8 @@ def _write_city(session: Session, city: SyntheticCity, progress: Progress) -> di
     ])
     counts["building_ledgers"] = len(lg)
 
-    progress("设施 facilities", 3, 8)
+
+def _write_facilities(session: Session, city: SyntheticCity, counts: dict[str, int]) -> None:
     f = _plain(city.facilities)
     _insert_ids(session, m.Facility, [
         {"type_code": t, "name": n, "address": None, "community_code": cc, "geom": w, "source": SOURCE,
@@ -234,7 +238,9 @@ def _write_city(session: Session, city: SyntheticCity, progress: Progress) -> di
     ])
     counts["facilities"] = len(f)
 
-    progress("路网 street network", 4, 8)
+
+def _write_streets(session: Session, city: SyntheticCity, counts: dict[str, int]) -> None:
+    """The walking network and the 包街 street segments (main streets with their responsible units)."""
     e = _plain(city.core.edges)
     _insert(session, m.StreetEdge, [
         {"network": NETWORK, "u": int(u), "v": int(v), "name": n, "highway": h, "oneway": False,
@@ -252,7 +258,10 @@ def _write_city(session: Session, city: SyntheticCity, progress: Progress) -> di
     counts["street_responsibilities"] = len(s)
     counts["streets_with_unit"] = int(sum(u is not None for u in s["unit"]))
 
-    progress("人员 staff", 5, 8)
+
+def _write_staff(session: Session, city: SyntheticCity, id_of_building: dict[int, int],
+                 id_of_stairwell: dict[tuple[int, int], int], counts: dict[str, int]) -> None:
+    """The people and their assignments to grids, buildings and stairwells."""
     p = _plain(city.people)
     person_ids = _insert_ids(session, m.Person, [
         {"name": n, "phone": ph, "public_phone": pp, "is_party_member": bool(party), "unit": u, "source": SOURCE}
@@ -271,9 +280,25 @@ def _write_city(session: Session, city: SyntheticCity, progress: Progress) -> di
     _insert(session, m.StaffAssignment, rows)
     counts["people"], counts["staff_assignments"] = len(person_ids), len(rows)
 
+
+def _write_city(session: Session, city: SyntheticCity, progress: Progress) -> dict[str, int]:
+    """Write the generated city, step by step; the counts of what was written."""
+    counts: dict[str, int] = {}
+    progress("网格 grids", 0, 8)
+    plan = _write_plan(session, city, counts)
+    progress("楼栋 buildings", 1, 8)
+    id_of_building, id_of_stairwell = _write_buildings(session, city, counts)
+    progress("台账 ledgers", 2, 8)
+    _write_ledgers(session, city, id_of_building, counts)
+    progress("设施 facilities", 3, 8)
+    _write_facilities(session, city, counts)
+    progress("路网 street network", 4, 8)
+    _write_streets(session, city, counts)
+    progress("人员 staff", 5, 8)
+    _write_staff(session, city, id_of_building, id_of_stairwell, counts)
     progress("网格户数 grid households", 6, 8)
     refresh_counts(session, plan.id)
-    counts["plan_id"], counts["generation"] = plan.id, generation
+    counts["plan_id"], counts["generation"] = plan.id, plan.generation
     counts["households"] = int(city.buildings["households"].sum())
     counts["residents"] = int(city.buildings["residents"].sum())
     return counts

@@ -311,6 +311,48 @@ def _assign_communities(session: Session, name: str) -> dict[str, int]:
     }
 
 
+def _read_pbf(path: Path, *, buildings: bool, facilities: bool):
+    """``(buildings, POIs, admin boundaries)`` of a PBF; :class:`InvalidInput` when it cannot be read."""
+    try:
+        return _read(path, buildings=buildings, facilities=facilities)
+    except Exception as exc:  # pyrosm raises bare exceptions on a corrupt file
+        raise InvalidInput(
+            f"无法读取 OSM PBF 文件 {path.name} (cannot read the OSM PBF file)", detail={"file": path.name}
+        ) from exc
+
+
+def _load_counts(b_rows: list[dict], f_rows: list[dict], *, skipped: int, with_community: int, admin
+                 ) -> dict[str, Any]:
+    """What a load wrote: buildings (households estimated), facilities by type, boundaries used."""
+    by_type: dict[str, int] = {}
+    for r in f_rows:
+        by_type[r["type_code"]] = by_type.get(r["type_code"], 0) + 1
+    return {
+        "buildings": len(b_rows),
+        "buildings_skipped": skipped,
+        "households": int(sum(r["households"] for r in b_rows)),
+        "residents": int(sum(r["residents"] for r in b_rows)),
+        "households_estimated": True,
+        "facilities": len(f_rows),
+        "by_type": dict(sorted(by_type.items())),
+        "with_community": with_community,
+        "osm_admin_boundaries": sorted({f"{level}:{nm}" for _g, level, nm in admin}),
+    }
+
+
+def _record_load(session: Session, name: str, path: Path, counts: dict[str, Any]) -> None:
+    """The ``dataset_loads`` row of this load (attribution included)."""
+    session.execute(
+        text("""
+        INSERT INTO dataset_loads (name, source, attribution, synthetic, counts)
+        VALUES (:n, :s, :a, false, CAST(:c AS jsonb))
+        ON CONFLICT (name) DO UPDATE SET source = EXCLUDED.source, attribution = EXCLUDED.attribution,
+            synthetic = false, counts = EXCLUDED.counts, loaded_at = now()
+        """),
+        {"n": dataset_key(name), "s": f"osm:{path.name}", "a": ATTRIBUTION, "c": json.dumps(counts)},
+    )
+
+
 def load_osm(
     session_factory: sessionmaker[Session],
     pbf_path: str | Path,
@@ -355,19 +397,11 @@ def load_osm(
     # "x.osm.pbf" → "x"; a name given as a file stem ("x.osm") is normalised the same way
     name = (name or path.name.removesuffix(".pbf")).removesuffix(".osm")
     progress(f"读取 (reading) {path.name}")
-    try:
-        b_frame, p_frame, admin = _read(path, buildings=buildings, facilities=facilities)
-    except Exception as exc:  # pyrosm raises bare exceptions on a corrupt file
-        raise InvalidInput(
-            f"无法读取 OSM PBF 文件 {path.name} (cannot read the OSM PBF file)", detail={"file": path.name}
-        ) from exc
-
+    b_frame, p_frame, admin = _read_pbf(path, buildings=buildings, facilities=facilities)
     progress("整理楼栋与设施 (preparing buildings and facilities)")
     b_rows = building_rows(b_frame, name, admin) if buildings else []
-    f_rows = facility_rows(p_frame, b_frame, name, admin) if facilities else []
     known = {code for code, *_ in FACILITY_TYPES}
-    f_rows = [r for r in f_rows if r["type_code"] in known]
-
+    f_rows = [r for r in (facility_rows(p_frame, b_frame, name, admin) if facilities else []) if r["type_code"] in known]
     with session_factory() as session, session.begin():
         progress("替换旧数据 (replacing the previous load)")
         seed_facility_types(session)
@@ -377,30 +411,9 @@ def load_osm(
             session.execute(insert(m.Building), chunk)
         for chunk in _chunks(f_rows, 5000):
             session.execute(insert(m.Facility), chunk)
-        with_community = _assign_communities(session, name)
-        by_type: dict[str, int] = {}
-        for r in f_rows:
-            by_type[r["type_code"]] = by_type.get(r["type_code"], 0) + 1
-        counts = {
-            "buildings": len(b_rows),
-            "buildings_skipped": (len(b_frame) - len(b_rows)) if buildings else 0,
-            "households": int(sum(r["households"] for r in b_rows)),
-            "residents": int(sum(r["residents"] for r in b_rows)),
-            "households_estimated": True,
-            "facilities": len(f_rows),
-            "by_type": dict(sorted(by_type.items())),
-            "with_community": with_community,
-            "osm_admin_boundaries": sorted({f"{level}:{nm}" for _g, level, nm in admin}),
-        }
-        session.execute(
-            text("""
-            INSERT INTO dataset_loads (name, source, attribution, synthetic, counts)
-            VALUES (:n, :s, :a, false, CAST(:c AS jsonb))
-            ON CONFLICT (name) DO UPDATE SET source = EXCLUDED.source, attribution = EXCLUDED.attribution,
-                synthetic = false, counts = EXCLUDED.counts, loaded_at = now()
-            """),
-            {"n": dataset_key(name), "s": f"osm:{path.name}", "a": ATTRIBUTION, "c": json.dumps(counts)},
-        )
+        counts = _load_counts(b_rows, f_rows, skipped=(len(b_frame) - len(b_rows)) if buildings else 0,
+                              with_community=_assign_communities(session, name), admin=admin)
+        _record_load(session, name, path, counts)
     progress("完成 (done)")
     return {
         "dataset": name,
