@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import shapely
 
-from gis import _locate_kernels as k
+from gis import _locate_kernels as kernels
 from gis.domain import LabelledEnum
 
 if TYPE_CHECKING:  # pyproj is imported only when a metric distance is needed (nearest grid, candidates)
@@ -160,8 +160,8 @@ class _Raster:
     @classmethod
     def build(cls, x0, y0, x1, y1, owner, pad_m: np.ndarray, *, cells_per_edge: float, max_cells: int) -> _Raster:
         lat = _max_abs_lat(y0, y1)
-        kx, ky = k.metres_per_degree(lat)
-        _, ky0 = k.metres_per_degree(0.0)
+        kx, ky = kernels.metres_per_degree(lat)
+        _, ky0 = kernels.metres_per_degree(0.0)
         padx = np.ascontiguousarray(pad_m / kx * 1.01)
         pady = np.ascontiguousarray(pad_m / min(ky, ky0) * 1.01)
         if x0.size:
@@ -175,7 +175,7 @@ class _Raster:
             nx, ny = max(1, int(np.ceil(w / cw))), max(1, int(np.ceil(h / cw)))
         else:
             xmin, ymin, cw, nx, ny = 0.0, 0.0, 1.0, 1, 1
-        start, cell_edges = k.bucket_edges(x0, y0, x1, y1, padx, pady, xmin, ymin, cw, cw, nx, ny)
+        start, cell_edges = kernels.bucket_edges(x0, y0, x1, y1, padx, pady, xmin, ymin, cw, cw, nx, ny)
         return cls(xmin, ymin, cw, cw, nx, ny, start, cell_edges, x0[cell_edges], y0[cell_edges], x1[cell_edges],
                    y1[cell_edges], owner[cell_edges])
 
@@ -198,7 +198,7 @@ def _reference_sets(r: _Raster) -> tuple[np.ndarray, ...]:
     refy = np.zeros(ncell)
     first = np.empty(ncell, np.int32)
     dummy = np.zeros(1, np.int32)
-    k.build_reference_sets(*r.args(), np.arange(r.ny, dtype=np.int64), True, ref_start, dummy, refx, refy, first)
+    kernels.build_reference_sets(*r.args(), np.arange(r.ny, dtype=np.int64), True, ref_start, dummy, refx, refy, first)
     sizes = ref_start[1:].copy()
     np.cumsum(ref_start, out=ref_start)
     ref_ids = np.empty(int(ref_start[-1]), np.int32)
@@ -206,7 +206,7 @@ def _reference_sets(r: _Raster) -> tuple[np.ndarray, ...]:
     ref_ids[ref_start[:-1][single]] = first[single]
     multi_rows = np.flatnonzero((sizes > 1).reshape(r.ny, r.nx).any(axis=1)).astype(np.int64)
     if multi_rows.size:
-        k.build_reference_sets(*r.args(), multi_rows, False, ref_start, ref_ids, refx, refy, first)
+        kernels.build_reference_sets(*r.args(), multi_rows, False, ref_start, ref_ids, refx, refy, first)
     return ref_start, ref_ids, refx, refy
 
 
@@ -238,10 +238,10 @@ class PolygonIndex:
         self.raster = r = _Raster.build(x0, y0, x1, y1, owner, pad, cells_per_edge=cells_per_edge,
                                         max_cells=max_cells)
         self.ref_start, self.ref_ids, self.refx, self.refy = _reference_sets(r)
-        self.cell_best = k.cell_best_of(self.ref_start, self.ref_ids, self.rank)
-        self.kxr, self.kyr = k.row_scales(r.oy, r.ch, r.ny)
-        self._buf = np.empty(k.MAXSET, np.int32)
-        self._near = np.zeros(k.MAXSET, np.int8)
+        self.cell_best = kernels.cell_best_of(self.ref_start, self.ref_ids, self.rank)
+        self.kxr, self.kyr = kernels.row_scales(r.oy, r.ch, r.ny)
+        self._buf = np.empty(kernels.MAXSET, np.int32)
+        self._near = np.zeros(kernels.MAXSET, np.int8)
 
     def query(self, lon, lat) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(best polygon or -1, polygons of its kind covering the point, best's boundary within tolerance)."""
@@ -252,16 +252,16 @@ class PolygonIndex:
         border = np.empty(lon.size, np.bool_)
         r = self.raster
         with _PARALLEL_LOCK:
-            perm, xs, ys = k.band_order(lon, lat, r.oy, r.ch, r.ny, max(1, BAND_CELLS // r.nx))
-            k.assign_polygons(perm, xs, ys, self.tolerance_m, *r.args(), self.ref_start, self.ref_ids, self.refx,
+            perm, xs, ys = kernels.band_order(lon, lat, r.oy, r.ch, r.ny, max(1, BAND_CELLS // r.nx))
+            kernels.assign_polygons(perm, xs, ys, self.tolerance_m, *r.args(), self.ref_start, self.ref_ids, self.refx,
                               self.refy, self.kxr, self.kyr, self.cell_best, self.rank, self.kind, best, ntied, border)
         return best, ntied, border
 
     def cover(self, lon: float, lat: float) -> tuple[np.ndarray, np.ndarray]:
         """Every polygon covering one point (sorted by rank) and whether its boundary is within tolerance."""
-        buf = np.empty(k.MAXSET, np.int32)
-        near = np.zeros(k.MAXSET, np.int8)
-        n, _ = k.cover_set(float(lon), float(lat), self.tolerance_m, *self.raster.args(), self.ref_start,
+        buf = np.empty(kernels.MAXSET, np.int32)
+        near = np.zeros(kernels.MAXSET, np.int8)
+        n, _ = kernels.cover_set(float(lon), float(lat), self.tolerance_m, *self.raster.args(), self.ref_start,
                            self.ref_ids, self.refx, self.refy, self.kxr, self.kyr, buf, near)
         ids, flags = buf[:n].copy(), near[:n].astype(bool)
         order = np.argsort(self.rank[ids], kind="stable")
@@ -296,7 +296,7 @@ class LineIndex:
         dist = np.empty(lon.size)
         if self.size:
             with _PARALLEL_LOCK:
-                k.nearest_line(lon, lat, *self.raster.args(), self.ebuf, line, dist)
+                kernels.nearest_line(lon, lat, *self.raster.args(), self.ebuf, line, dist)
         else:
             line[:] = -1
             dist[:] = np.nan

@@ -29,7 +29,7 @@ from gis import network as gnet
 from gis.domain import FACILITY_TYPES, FUNCTION_ROOMS, SEVEN_ONES, WALK_SPEED_KMH, AreaLevel, walk_metres
 from gis.errors import InvalidInput, NotFound
 from gis.network import augmented_csr
-from layers import models as m
+from layers import models
 from layers.coverage_models import BuildingAccess, CoverageRun, SiteSuggestion
 from layers.features import current_plan_id
 from layers.networks import data_centre, default_network, load_graph, network_version
@@ -58,8 +58,8 @@ def _buildings(session: Session):
 
 def _facilities(session: Session, type_code: str):
     rows = session.execute(
-        select(m.Facility.id, func.ST_X(m.Facility.geom), func.ST_Y(m.Facility.geom))
-        .where(m.Facility.type_code == type_code).order_by(m.Facility.id)).all()
+        select(models.Facility.id, func.ST_X(models.Facility.geom), func.ST_Y(models.Facility.geom))
+        .where(models.Facility.type_code == type_code).order_by(models.Facility.id)).all()
     return (np.array([r[0] for r in rows], dtype=np.int64), np.array([r[1] for r in rows], dtype=float),
             np.array([r[2] for r in rows], dtype=float))
 
@@ -78,7 +78,7 @@ def _stamp(session: Session, network: str | None, version: str | None, type_code
 def _building_networks(session: Session, network: str | None) -> dict[int, str | None]:
     """Building id → the network of its nearest street within about ``SNAP_M`` (or ``network`` for all)."""
     if network is not None:
-        return {int(i): network for i in session.scalars(select(m.Building.id))}
+        return {int(i): network for i in session.scalars(select(models.Building.id))}
     rows = session.execute(text("""
         SELECT b.id, n.network FROM buildings b LEFT JOIN LATERAL (
             SELECT e.network FROM street_edges e WHERE ST_DWithin(e.geom, ST_PointOnSurface(b.geom), :deg)
@@ -191,8 +191,8 @@ def coverage_report(session: Session, *, type_codes: Sequence[str] | None = None
     df = pd.DataFrame(rows, columns=["unit", "unit_name", "type_code", "buildings", "households", "residents",
                                      "buildings_covered", "households_covered", "residents_covered"])
     if by == "community" and len(df):
-        names = dict(session.execute(select(m.AdminArea.code, m.AdminArea.name)
-                                     .where(m.AdminArea.code.in_(df["unit"].dropna().unique().tolist()))).all())
+        names = dict(session.execute(select(models.AdminArea.code, models.AdminArea.name)
+                                     .where(models.AdminArea.code.in_(df["unit"].dropna().unique().tolist()))).all())
         df["unit_name"] = df["unit"].map(names)
     if len(df):  # buildings outside every community (e.g. from an OSM extract) still count, under a label
         df["unit_name"] = df["unit_name"].where(df["unit"].notna(), NO_UNIT_LABEL[by])
@@ -252,7 +252,7 @@ def building_services(session: Session, building_id: int, *, budget_m: float = D
                       network: str | None = None, speed_kmh: float = WALK_SPEED_KMH) -> dict:
     """Which service types one building reaches within ``budget_m`` on foot, with distances and the nearest
     facility of each type."""
-    b = session.get(m.Building, building_id)
+    b = session.get(models.Building, building_id)
     if b is None:
         raise NotFound(f"楼栋不存在 (building not found): {building_id}")
     ensure_access(session, network=network)

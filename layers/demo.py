@@ -30,7 +30,7 @@ from gis.domain import AreaLevel, PlanStatus
 from gis.errors import Conflict, InvalidInput
 from gis.synthetic import DEFAULT_SEED, GENERATOR_VERSION, SyntheticCity, generate_city
 from gis.synthetic_city import SOURCE
-from layers import models as m
+from layers import models
 from layers.db import advisory_xact_lock
 from layers.plans import refresh_counts
 from layers.services_models import BuildingLedger
@@ -136,15 +136,15 @@ def _remove_synthetic(session: Session) -> None:
         with session.begin_nested():
             session.execute(text("DELETE FROM incident_events WHERE incident_id IN "
                                  "(SELECT id FROM incidents WHERE source = :s)"), {"s": SOURCE})
-            session.execute(delete(m.Incident).where(m.Incident.source == SOURCE))
-            session.execute(delete(m.StaffAssignment).where(
-                m.StaffAssignment.person_id.in_(select(m.Person.id).where(m.Person.source == SOURCE))))
-            session.execute(delete(m.Person).where(m.Person.source == SOURCE))
-            session.execute(delete(m.Building).where(m.Building.source == SOURCE))
-            session.execute(delete(m.Facility).where(m.Facility.source == SOURCE))
-            session.execute(delete(m.StreetEdge).where(m.StreetEdge.network == NETWORK))
-            session.execute(delete(m.StreetResponsibility).where(m.StreetResponsibility.source == SOURCE))
-            session.execute(delete(m.GridPlan).where(m.GridPlan.source == SOURCE))
+            session.execute(delete(models.Incident).where(models.Incident.source == SOURCE))
+            session.execute(delete(models.StaffAssignment).where(
+                models.StaffAssignment.person_id.in_(select(models.Person.id).where(models.Person.source == SOURCE))))
+            session.execute(delete(models.Person).where(models.Person.source == SOURCE))
+            session.execute(delete(models.Building).where(models.Building.source == SOURCE))
+            session.execute(delete(models.Facility).where(models.Facility.source == SOURCE))
+            session.execute(delete(models.StreetEdge).where(models.StreetEdge.network == NETWORK))
+            session.execute(delete(models.StreetResponsibility).where(models.StreetResponsibility.source == SOURCE))
+            session.execute(delete(models.GridPlan).where(models.GridPlan.source == SOURCE))
     except IntegrityError as exc:
         raise Conflict(
             "演示数据已被事件、工单或其他业务数据引用，不能重新生成；请在新数据库中加载 (the demo rows are referenced by "
@@ -174,14 +174,14 @@ def _insert_ids(session: Session, model, rows: list[dict[str, Any]]) -> list[int
     return list(session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows))
 
 
-def _write_plan(session: Session, city: SyntheticCity, counts: dict[str, int]) -> m.GridPlan:
+def _write_plan(session: Session, city: SyntheticCity, counts: dict[str, int]) -> models.GridPlan:
     """The demo's grid plan, in force from now (the plan in force before is retired), with its grids."""
     session.execute(text("LOCK TABLE grid_plans IN SHARE ROW EXCLUSIVE MODE"))
-    in_force = session.scalars(select(m.GridPlan).where(m.GridPlan.status == PlanStatus.PUBLISHED.value)).all()
+    in_force = session.scalars(select(models.GridPlan).where(models.GridPlan.status == PlanStatus.PUBLISHED.value)).all()
     for old in in_force:
         old.status, old.effective_to = PlanStatus.RETIRED.value, EFFECTIVE_FROM
-    generation = (session.scalar(select(func.max(m.GridPlan.generation))) or 0) + 1
-    plan = m.GridPlan(name=PLAN_NAME, status=PlanStatus.PUBLISHED.value, generation=generation,
+    generation = (session.scalar(select(func.max(models.GridPlan.generation))) or 0) + 1
+    plan = models.GridPlan(name=PLAN_NAME, status=PlanStatus.PUBLISHED.value, generation=generation,
                       effective_from=EFFECTIVE_FROM, published_at=dt.datetime.now(dt.timezone.utc), source=SOURCE,
                       description="金昌演示：金川区城区社区与村的网格，全部为合成数据 (synthetic demo grids)")
     session.add(plan)
@@ -194,7 +194,7 @@ def _write_plan(session: Session, city: SyntheticCity, counts: dict[str, int]) -
         for c, n, k, e, cc, w in zip(g["code"], g["name"], g["kind"], g["exclusive_type"], g["community_code"],
                                      _ewkt(g["geometry"]))
     ]
-    _insert_ids(session, m.Grid, grid_rows)
+    _insert_ids(session, models.Grid, grid_rows)
     counts["grids"] = len(grid_rows)
     return plan
 
@@ -203,7 +203,7 @@ def _write_buildings(session: Session, city: SyntheticCity, counts: dict[str, in
                      ) -> tuple[dict[int, int], dict[tuple[int, int], int]]:
     """Buildings and their stairwells; the database ids of ``{building key}`` and ``{(building id, number)}``."""
     b = _plain(city.buildings)
-    building_ids = _insert_ids(session, m.Building, [
+    building_ids = _insert_ids(session, models.Building, [
         {"name": n, "address": None, "community_code": cc, "floors": int(f), "stairwell_count": int(sc),
          "households": int(hh), "residents": int(rs), "use": u, "geom": w, "source": SOURCE,
          "properties": {"synthetic": True}}
@@ -213,7 +213,7 @@ def _write_buildings(session: Session, city: SyntheticCity, counts: dict[str, in
     id_of_building = {int(k): i for k, i in zip(b["key"], building_ids)}
     sw_rows = [{"building_id": id_of_building[int(k)], "number": i + 1, "households": int(h)}
                for k, sws in zip(b["key"], b["stairwells"]) for i, h in enumerate(sws)]
-    sw_ids = _insert_ids(session, m.Stairwell, sw_rows)
+    sw_ids = _insert_ids(session, models.Stairwell, sw_rows)
     counts["buildings"], counts["stairwells"] = len(building_ids), len(sw_ids)
     return id_of_building, {(r["building_id"], r["number"]): i for r, i in zip(sw_rows, sw_ids)}
 
@@ -231,7 +231,7 @@ def _write_ledgers(session: Session, city: SyntheticCity, id_of_building: dict[i
 
 def _write_facilities(session: Session, city: SyntheticCity, counts: dict[str, int]) -> None:
     f = _plain(city.facilities)
-    _insert_ids(session, m.Facility, [
+    _insert_ids(session, models.Facility, [
         {"type_code": t, "name": n, "address": None, "community_code": cc, "geom": w, "source": SOURCE,
          "properties": {"synthetic": True}}
         for t, n, cc, w in zip(f["type_code"], f["name"], f["community_code"], _ewkt(f["geometry"]))
@@ -242,7 +242,7 @@ def _write_facilities(session: Session, city: SyntheticCity, counts: dict[str, i
 def _write_streets(session: Session, city: SyntheticCity, counts: dict[str, int]) -> None:
     """The walking network and the 包街 street segments (main streets with their responsible units)."""
     e = _plain(city.core.edges)
-    _insert(session, m.StreetEdge, [
+    _insert(session, models.StreetEdge, [
         {"network": NETWORK, "u": int(u), "v": int(v), "name": n, "highway": h, "oneway": False,
          "length_m": float(length), "geom": w, "source": SOURCE}
         for u, v, n, h, length, w in zip(e["u"], e["v"], e["name"], e["highway"], e["length_m"],
@@ -250,7 +250,7 @@ def _write_streets(session: Session, city: SyntheticCity, counts: dict[str, int]
     ])
     counts["street_edges"] = len(e)
     s = _plain(city.streets)
-    _insert_ids(session, m.StreetResponsibility, [
+    _insert_ids(session, models.StreetResponsibility, [
         {"street_name": n, "responsible_unit": u, "unit_contact": c, "buffer_m": 20.0,
          "valid_from": EFFECTIVE_FROM if u else None, "valid_to": None, "geom": w, "source": SOURCE}
         for n, u, c, w in zip(s["name"], s["unit"], s["contact"], _ewkt(s["geometry"]))
@@ -263,7 +263,7 @@ def _write_staff(session: Session, city: SyntheticCity, id_of_building: dict[int
                  id_of_stairwell: dict[tuple[int, int], int], counts: dict[str, int]) -> None:
     """The people and their assignments to grids, buildings and stairwells."""
     p = _plain(city.people)
-    person_ids = _insert_ids(session, m.Person, [
+    person_ids = _insert_ids(session, models.Person, [
         {"name": n, "phone": ph, "public_phone": pp, "is_party_member": bool(party), "unit": u, "source": SOURCE}
         for n, ph, pp, party, u in zip(p["name"], p["phone"], p["public_phone"], p["is_party_member"], p["unit"])
     ])
@@ -277,7 +277,7 @@ def _write_staff(session: Session, city: SyntheticCity, id_of_building: dict[int
         rows.append({"person_id": id_of_person[int(pk)], "role": role, "grid_code": grid,
                      "community_code": community, "building_id": None if stairwell else building,
                      "stairwell_id": stairwell, "valid_from": EFFECTIVE_FROM})
-    _insert(session, m.StaffAssignment, rows)
+    _insert(session, models.StaffAssignment, rows)
     counts["people"], counts["staff_assignments"] = len(person_ids), len(rows)
 
 
@@ -337,8 +337,8 @@ def load_jinchang_demo(factory: sessionmaker[Session], *, data_dir: Path, seed: 
 
 def _recorded_load(session: Session, versions: set[str]) -> dict[str, Any] | None:
     """The counts of the recorded demo load if it is one of ``versions`` and its grid plan still exists."""
-    done = session.scalar(select(m.DatasetLoad).where(m.DatasetLoad.name == DEMO_NAME))
-    plan_alive = session.scalar(select(func.count()).select_from(m.GridPlan).where(m.GridPlan.source == SOURCE))
+    done = session.scalar(select(models.DatasetLoad).where(models.DatasetLoad.name == DEMO_NAME))
+    plan_alive = session.scalar(select(func.count()).select_from(models.GridPlan).where(models.GridPlan.source == SOURCE))
     if done is not None and done.counts.get("version") in versions and plan_alive:
         return dict(done.counts)
     return None

@@ -10,16 +10,16 @@ from sqlalchemy.orm import Session
 
 from gis.domain import FacilityGroup
 from gis.errors import InvalidInput
-from layers import models as m
+from layers import models
 
 OSM_ATTRIBUTION = "© OpenStreetMap contributors"
 
 
 def facility_types(session: Session) -> list[dict[str, Any]]:
     """Every facility type with Chinese and English names, its group, and how many facilities it has."""
-    counts = dict(session.execute(select(m.Facility.type_code, func.count()).group_by(m.Facility.type_code)).all())
+    counts = dict(session.execute(select(models.Facility.type_code, func.count()).group_by(models.Facility.type_code)).all())
     groups = {g.value: g.zh for g in FacilityGroup}
-    rows = session.execute(select(m.FacilityType)).scalars().all()
+    rows = session.execute(select(models.FacilityType)).scalars().all()
     order = {code: i for i, code in enumerate(_declared_order())}
     rows = sorted(rows, key=lambda t: (order.get(t.code, len(order)), t.code))
     return [
@@ -49,7 +49,7 @@ def parse_types(session: Session, value: str | list[str] | None) -> list[str] | 
     codes = [c.strip() for item in items for c in str(item).split(",") if c.strip()]
     if not codes:
         return None
-    valid = list(session.scalars(select(m.FacilityType.code)).all())
+    valid = list(session.scalars(select(models.FacilityType.code)).all())
     unknown = [c for c in codes if c not in valid]
     if unknown:
         ordered = [c for c in _declared_order() if c in valid] + sorted(set(valid) - set(_declared_order()))
@@ -75,7 +75,7 @@ def list_facilities(
     Each feature carries ``type_code`` with its Chinese and English names, ``name``, ``address``,
     ``community_code``, ``source``, ``osm_id`` and, for OpenStreetMap data, ``attribution``.
     """
-    f, t = m.Facility, m.FacilityType
+    f, t = models.Facility, models.FacilityType
     conditions = []
     if types:
         conditions.append(f.type_code.in_(types))

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from gis.errors import InvalidInput
 from gis.facility_input import parse_facilities
-from layers import models as m
+from layers import models
 from layers.facility_types import seed_facility_types
 
 _SAFE = re.compile(r"[^\w.\-一-鿿]+")
@@ -72,9 +72,9 @@ def import_facilities(
     seed_facility_types(session)
     replaced = 0
     if replace:
-        replaced = session.execute(delete(m.Facility).where(m.Facility.source == source)).rowcount
+        replaced = session.execute(delete(models.Facility).where(models.Facility.source == source)).rowcount
     ids = session.scalars(
-        insert(m.Facility).returning(m.Facility.id),
+        insert(models.Facility).returning(models.Facility.id),
         [
             {
                 "type_code": r["type_code"],
@@ -102,15 +102,15 @@ def import_facilities(
     )
     by_type = dict(
         session.execute(
-            select(m.Facility.type_code, func.count())
-            .where(m.Facility.id.in_(ids))
-            .group_by(m.Facility.type_code)
-            .order_by(m.Facility.type_code)
+            select(models.Facility.type_code, func.count())
+            .where(models.Facility.id.in_(ids))
+            .group_by(models.Facility.type_code)
+            .order_by(models.Facility.type_code)
         ).all()
     )
     with_community = session.scalar(
-        select(func.count()).select_from(m.Facility)
-        .where(m.Facility.id.in_(ids), m.Facility.community_code.is_not(None))
+        select(func.count()).select_from(models.Facility)
+        .where(models.Facility.id.in_(ids), models.Facility.community_code.is_not(None))
     )
     return {"source": source, "imported": len(ids), "replaced": replaced, "by_type": by_type,
             "with_community": with_community}

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from gis.domain import PlanStatus
 from gis.errors import NotFound
-from layers import models as m
+from layers import models
 
 
 @dataclass(frozen=True)
@@ -36,46 +36,46 @@ LAYERS: dict[str, LayerSpec] = {
     spec.name: spec
     for spec in [
         LayerSpec(
-            "areas", m.AdminArea,
+            "areas", models.AdminArea,
             ("code", "edition_year", "name", "level", "parent_code", "source", "geom_source"),
             "行政区划 administrative areas",
             "市、区县、乡镇街道、社区和村，带 12 位统计用区划代码及其年份 (real codes; polygons where known).",
         ),
         LayerSpec(
-            "grids", m.Grid,
+            "grids", models.Grid,
             ("code", "name", "kind", "exclusive_type", "community_code", "households", "residents",
              "plan_id", "version", "source"),
             "网格 grids",
             "现行网格方案中的网格；plan_id 参数可查看其他方案 (grids of the plan in force unless plan_id is given).",
         ),
         LayerSpec(
-            "buildings", m.Building,
+            "buildings", models.Building,
             ("name", "address", "community_code", "floors", "stairwell_count", "households", "residents",
              "use", "source"),
             "楼栋 buildings",
             "楼栋及其单元数、户数、人数（汇总数，无个人信息） (building footprints with aggregate counts).",
         ),
         LayerSpec(
-            "facilities", m.Facility,
+            "facilities", models.Facility,
             ("type_code", "name", "address", "community_code", "source"),
             "设施 facilities",
             "七个一、15分钟便民服务圈设施、社区功能室、对外开放厕所 (facilities by type).",
         ),
         LayerSpec(
-            "streets", m.StreetEdge,
+            "streets", models.StreetEdge,
             ("network", "u", "v", "name", "highway", "oneway", "length_m", "source"),
             "路网 street network",
             "步行路网的边（米为单位的长度） (walking-network edges, length in metres).",
         ),
         LayerSpec(
-            "service-circles", m.ServiceCircle,
+            "service-circles", models.ServiceCircle,
             ("facility_id", "type_code", "minutes", "budget_m", "speed_kmh", "buffer_m", "method", "network",
              "source"),
             "服务圈 service circles",
             "设施的步行服务范围（method=euclidean 表示直线距离兜底） (walking service areas).",
         ),
         LayerSpec(
-            "street-responsibilities", m.StreetResponsibility,
+            "street-responsibilities", models.StreetResponsibility,
             ("street_name", "responsible_unit", "buffer_m", "valid_from", "valid_to", "source"),
             "包街责任 street responsibility",
             "包街责任制：主要街道及其责任单位 (main streets and their responsible units).",
@@ -87,9 +87,9 @@ LAYERS: dict[str, LayerSpec] = {
 def current_plan_id(session: Session) -> int | None:
     """The id of the published plan in force (highest generation), or None if nothing is published."""
     return session.scalar(
-        select(m.GridPlan.id)
-        .where(m.GridPlan.status == PlanStatus.PUBLISHED.value)
-        .order_by(m.GridPlan.generation.desc())
+        select(models.GridPlan.id)
+        .where(models.GridPlan.status == PlanStatus.PUBLISHED.value)
+        .order_by(models.GridPlan.generation.desc())
         .limit(1)
     )
 

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from gis.errors import InvalidInput, NotFound
 from gis.services import LEDGER_KINDS, POPULATION_KINDS
-from layers import models as m
+from layers import models
 from layers.services_models import BuildingLedger, LedgerEntry
 
 Audit = Callable[[str, str, str | int | None, dict], None]
@@ -39,7 +39,7 @@ def set_building_counts(
     source: str,
 ) -> None:
     """Upsert a building's ledger counts: ``{"resident": {"persons": 95, "households": 36}, ...}``."""
-    if session.get(m.Building, building_id) is None:
+    if session.get(models.Building, building_id) is None:
         raise NotFound(f"没有楼栋 {building_id} (no building {building_id})")
     for kind, values in counts.items():
         _kind(kind)
@@ -139,7 +139,7 @@ def add_entry(
 
 def grid_of_building(session: Session, building_id: int) -> str:
     """The code of the comprehensive grid (plan in force) that holds the building."""
-    if session.get(m.Building, building_id) is None:
+    if session.get(models.Building, building_id) is None:
         raise NotFound(f"没有楼栋 {building_id} (no building {building_id})")
     code = session.scalar(
         text(

@@ -30,7 +30,7 @@ from gis.locate import (
     Locator,
 )
 from layers import arrow_columns as ac
-from layers import models as m
+from layers import models
 from layers.data_versions import VersionedCache, table_versions
 from layers.features import current_plan_id
 from layers.locate_models import GridSubdivided, GridSubdividedState
@@ -103,7 +103,7 @@ def _resolve_plan(session: Session, plan_id: int | None) -> tuple[int | None, in
         plan_id = current_plan_id(session)
         if plan_id is None:
             return None, None
-    plan = session.get(m.GridPlan, plan_id)
+    plan = session.get(models.GridPlan, plan_id)
     if plan is None:
         raise NotFound(f"没有编号为 {plan_id} 的网格方案 (no grid plan {plan_id})", detail={"plan_id": plan_id})
     return plan.id, plan.generation
@@ -114,25 +114,25 @@ def build_plan_locator(session: Session, plan_id: int | None, *, on: dt.date | N
     on = on or dt.date.today()
     plan_id, generation = _resolve_plan(session, plan_id)
     grows = session.execute(
-        select(m.Grid.id, m.Grid.code, m.Grid.name, m.Grid.kind, m.Grid.community_code,
-               func.ST_AsBinary(m.Grid.geom)).where(m.Grid.plan_id == plan_id).order_by(m.Grid.code, m.Grid.id)
+        select(models.Grid.id, models.Grid.code, models.Grid.name, models.Grid.kind, models.Grid.community_code,
+               func.ST_AsBinary(models.Grid.geom)).where(models.Grid.plan_id == plan_id).order_by(models.Grid.code, models.Grid.id)
     ).all() if plan_id is not None else []
     crows = session.execute(
-        select(m.AdminArea.code, func.ST_AsBinary(m.AdminArea.geom))
-        .where(m.AdminArea.level.in_(_community_levels()), m.AdminArea.geom.isnot(None))
-        .order_by(m.AdminArea.code, m.AdminArea.edition_year.desc())
+        select(models.AdminArea.code, func.ST_AsBinary(models.AdminArea.geom))
+        .where(models.AdminArea.level.in_(_community_levels()), models.AdminArea.geom.isnot(None))
+        .order_by(models.AdminArea.code, models.AdminArea.edition_year.desc())
     ).all()
     crows = [r for i, r in enumerate(crows) if i == 0 or r[0] != crows[i - 1][0]]  # newest edition of each code
     srows = session.execute(
-        select(m.StreetResponsibility.id, m.StreetResponsibility.street_name,
-               m.StreetResponsibility.responsible_unit, m.StreetResponsibility.buffer_m,
-               func.ST_AsBinary(m.StreetResponsibility.geom), m.StreetResponsibility.categories)
+        select(models.StreetResponsibility.id, models.StreetResponsibility.street_name,
+               models.StreetResponsibility.responsible_unit, models.StreetResponsibility.buffer_m,
+               func.ST_AsBinary(models.StreetResponsibility.geom), models.StreetResponsibility.categories)
         # a segment without a responsible unit is not under 包街 responsibility: it takes no incidents
-        .where(_valid_on(m.StreetResponsibility, on), m.StreetResponsibility.responsible_unit.isnot(None))
-        .order_by(m.StreetResponsibility.id)
+        .where(_valid_on(models.StreetResponsibility, on), models.StreetResponsibility.responsible_unit.isnot(None))
+        .order_by(models.StreetResponsibility.id)
     ).all()
     names = dict(session.execute(
-        select(m.AdminArea.code, m.AdminArea.name).order_by(m.AdminArea.code, m.AdminArea.edition_year)
+        select(models.AdminArea.code, models.AdminArea.name).order_by(models.AdminArea.code, models.AdminArea.edition_year)
     ).all())
     locator = Locator(
         [r[1] for r in grows], [r[3] for r in grows], _wkb(r[5] for r in grows),
@@ -178,18 +178,18 @@ def responsible_people(session: Session, *, grid_code: str | None = None, commun
     Private phones are never read."""
     on = on or dt.date.today()
     if grid_code:
-        where = m.StaffAssignment.grid_code == grid_code
+        where = models.StaffAssignment.grid_code == grid_code
     elif community_code:
-        where = and_(m.StaffAssignment.community_code == community_code, m.StaffAssignment.grid_code.is_(None),
-                     m.StaffAssignment.building_id.is_(None), m.StaffAssignment.stairwell_id.is_(None))
+        where = and_(models.StaffAssignment.community_code == community_code, models.StaffAssignment.grid_code.is_(None),
+                     models.StaffAssignment.building_id.is_(None), models.StaffAssignment.stairwell_id.is_(None))
     else:
         return []
     rows = session.execute(
-        select(m.StaffAssignment.role, m.Person.name, m.Person.public_phone)
-        .join(m.Person, m.Person.id == m.StaffAssignment.person_id)
-        .where(where, _valid_on(m.StaffAssignment, on))
-        .where(m.StaffAssignment.building_id.is_(None), m.StaffAssignment.stairwell_id.is_(None))
-        .order_by(m.StaffAssignment.role, m.Person.name)
+        select(models.StaffAssignment.role, models.Person.name, models.Person.public_phone)
+        .join(models.Person, models.Person.id == models.StaffAssignment.person_id)
+        .where(where, _valid_on(models.StaffAssignment, on))
+        .where(models.StaffAssignment.building_id.is_(None), models.StaffAssignment.stairwell_id.is_(None))
+        .order_by(models.StaffAssignment.role, models.Person.name)
     ).all()
     labels = StaffRole.labels()
     return [{"role": r, "role_zh": labels.get(r, r), "name": n, "public_phone": p} for r, n, p in rows]

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from gis import network as gnet
 from gis.errors import InvalidInput, NotFound
-from layers import models as m
+from layers import models
 from layers.data_versions import VersionedCache
 
 OSM_ATTRIBUTION = "© OpenStreetMap contributors, ODbL 1.0"
@@ -108,7 +108,7 @@ def store_edges(session: Session, name: str, lines: gpd.GeoDataFrame, *, source:
     highway = _text_col(lines, "highway", 50)
     wkb = shapely.to_wkb(geoms, hex=True, include_srid=False)
     progress(f"写入 {len(geoms)} 条路段 (writing edges)")
-    session.execute(delete(m.StreetEdge).where(m.StreetEdge.network == name))
+    session.execute(delete(models.StreetEdge).where(models.StreetEdge.network == name))
     buf = io.StringIO()
     w = csv.writer(buf)
     cols = (u.tolist(), v.tolist(), names, highway, oneway.tolist(), length.tolist(), wkb)
@@ -129,8 +129,8 @@ def store_edges(session: Session, name: str, lines: gpd.GeoDataFrame, *, source:
     counts = {"edges": int(len(geoms)), "nodes": nodes, "length_km": round(float(length.sum()) / 1000, 3),
               "oneway_edges": int(oneway.sum())}
     load_name = f"network:{name}"[:100]
-    session.execute(delete(m.DatasetLoad).where(m.DatasetLoad.name == load_name))
-    session.add(m.DatasetLoad(name=load_name, source=source[:300], attribution=attribution,
+    session.execute(delete(models.DatasetLoad).where(models.DatasetLoad.name == load_name))
+    session.add(models.DatasetLoad(name=load_name, source=source[:300], attribution=attribution,
                               synthetic=synthetic, counts=counts))
     session.flush()
     return counts
@@ -205,8 +205,8 @@ def default_network(session: Session, near: tuple[float, float] | None = None) -
         if name:
             return name
     row = session.execute(
-        select(m.StreetEdge.network, func.count()).group_by(m.StreetEdge.network)
-        .order_by(func.count().desc(), m.StreetEdge.network).limit(1)
+        select(models.StreetEdge.network, func.count()).group_by(models.StreetEdge.network)
+        .order_by(func.count().desc(), models.StreetEdge.network).limit(1)
     ).first()
     return row[0] if row else None
 
@@ -218,8 +218,8 @@ _GRAPHS: VersionedCache[gnet.StreetGraph] = VersionedCache("street graphs", ["st
 def network_version(session: Session, name: str) -> str | None:
     """A stamp that changes whenever the edges of network ``name`` change; ``None`` if it has no edges."""
     row = session.execute(
-        select(func.count(m.StreetEdge.id), func.max(m.StreetEdge.id), func.sum(m.StreetEdge.length_m))
-        .where(m.StreetEdge.network == name)
+        select(func.count(models.StreetEdge.id), func.max(models.StreetEdge.id), func.sum(models.StreetEdge.length_m))
+        .where(models.StreetEdge.network == name)
     ).one()
     if not row[0]:
         return None
@@ -229,9 +229,9 @@ def network_version(session: Session, name: str) -> str | None:
 def list_networks(session: Session) -> list[dict]:
     """Networks in the database with edge counts and total length."""
     rows = session.execute(
-        select(m.StreetEdge.network, func.count(), func.sum(m.StreetEdge.length_m),
-               func.min(m.StreetEdge.source))
-        .group_by(m.StreetEdge.network).order_by(m.StreetEdge.network)
+        select(models.StreetEdge.network, func.count(), func.sum(models.StreetEdge.length_m),
+               func.min(models.StreetEdge.source))
+        .group_by(models.StreetEdge.network).order_by(models.StreetEdge.network)
     ).all()
     return [{"network": r[0], "edges": int(r[1]), "length_km": round(float(r[2]) / 1000, 3), "source": r[3]}
             for r in rows]

@@ -39,7 +39,7 @@ from gis.domain import FACILITY_TYPES
 from gis.errors import InvalidInput
 from gis.osm_buildings import RULE_TEXT, estimate_households, footprint_area_m2
 from gis.osm_tags import TYPE_NAMES, classify
-from layers import models as m
+from layers import models
 from layers.facility_types import seed_facility_types
 
 SOURCE = "osm"
@@ -408,9 +408,9 @@ def load_osm(
         replaced = delete_dataset(session, name)
         progress(f"写入 {len(b_rows)} 栋楼、{len(f_rows)} 个设施 (writing)")
         for chunk in _chunks(b_rows, 5000):
-            session.execute(insert(m.Building), chunk)
+            session.execute(insert(models.Building), chunk)
         for chunk in _chunks(f_rows, 5000):
-            session.execute(insert(m.Facility), chunk)
+            session.execute(insert(models.Facility), chunk)
         counts = _load_counts(b_rows, f_rows, skipped=(len(b_frame) - len(b_rows)) if buildings else 0,
                               with_community=_assign_communities(session, name), admin=admin)
         _record_load(session, name, path, counts)

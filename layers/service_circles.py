@@ -25,7 +25,7 @@ from gis import isochrones as iso
 from gis import network as gnet
 from gis.domain import FACILITY_TYPES, CircleMethod
 from gis.errors import InvalidInput, NotFound
-from layers import models as m
+from layers import models
 from layers.networks import default_network, load_graph, network_version
 from layers.walking import walking_distances
 
@@ -51,10 +51,10 @@ def resolve_budgets(minutes: Sequence[float] | None = None, meters: Sequence[flo
 
 
 def _facilities(session: Session, type_codes: Sequence[str] | None):
-    q = select(m.Facility.id, m.Facility.type_code, func.ST_X(m.Facility.geom), func.ST_Y(m.Facility.geom))
+    q = select(models.Facility.id, models.Facility.type_code, func.ST_X(models.Facility.geom), func.ST_Y(models.Facility.geom))
     if type_codes:
-        q = q.where(m.Facility.type_code.in_(list(type_codes)))
-    rows = session.execute(q.order_by(m.Facility.id)).all()
+        q = q.where(models.Facility.type_code.in_(list(type_codes)))
+    rows = session.execute(q.order_by(models.Facility.id)).all()
     ids = np.array([r[0] for r in rows], dtype=np.int64)
     types = [r[1] for r in rows]
     lon = np.array([r[2] for r in rows], dtype=float)
@@ -145,8 +145,8 @@ def _compute_group(session, network, ids, types, lon, lat, budgets, speed_kmh, b
     stored = {}
     if not force:
         rows = session.execute(
-            select(m.ServiceCircle.facility_id, m.ServiceCircle.budget_m, m.ServiceCircle.params["inputs_hash"]
-                   .astext).where(m.ServiceCircle.facility_id.in_(ids.tolist()))
+            select(models.ServiceCircle.facility_id, models.ServiceCircle.budget_m, models.ServiceCircle.params["inputs_hash"]
+                   .astext).where(models.ServiceCircle.facility_id.in_(ids.tolist()))
         ).all()
         stored = {(r[0], round(r[1], 3)): r[2] for r in rows}
     todo = np.array([i for i, fid in enumerate(ids.tolist())
@@ -167,8 +167,8 @@ def _compute_group(session, network, ids, types, lon, lat, budgets, speed_kmh, b
     geoms = gnet.transform_geoms(np.array([a.geom for a in areas], dtype=object), crs, "EPSG:4326")
     minutes_of = {b: mn for mn, b in budgets}
     todo_ids = ids[todo]
-    session.execute(delete(m.ServiceCircle).where(
-        tuple_(m.ServiceCircle.facility_id, m.ServiceCircle.budget_m).in_(
+    session.execute(delete(models.ServiceCircle).where(
+        tuple_(models.ServiceCircle.facility_id, models.ServiceCircle.budget_m).in_(
             [(int(todo_ids[a.facility]), a.budget_m) for a in areas])))
     rows = []
     for a, g in zip(areas, geoms, strict=True):
@@ -187,7 +187,7 @@ def _compute_group(session, network, ids, types, lon, lat, budgets, speed_kmh, b
             "source": f"computed:{network}" if method == "network" else "computed:euclidean",
         })
         report["euclidean"] += method == CircleMethod.EUCLIDEAN.value
-    session.execute(m.ServiceCircle.__table__.insert(), rows)
+    session.execute(models.ServiceCircle.__table__.insert(), rows)
     session.flush()
     report["computed"] = int(len(todo))
     return report
@@ -201,7 +201,7 @@ def circles_geojson(session: Session, *, type_code: str | None = None, minutes: 
                     budget_m: float | None = None, facility_id: int | None = None, bbox=None,
                     limit: int = 5000) -> dict:
     """Stored circles as a GeoJSON FeatureCollection (filter by type, budget, facility, WGS84 bbox)."""
-    c, f = m.ServiceCircle, m.Facility
+    c, f = models.ServiceCircle, models.Facility
     q = (select(c.id, c.facility_id, f.name, c.type_code, c.minutes, c.budget_m, c.speed_kmh, c.buffer_m,
                 c.method, c.network, c.computed_at, c.source, c.params, func.ST_AsGeoJSON(c.geom, 7))
          .join(f, f.id == c.facility_id))
@@ -225,8 +225,8 @@ def circles_geojson(session: Session, *, type_code: str | None = None, minutes: 
             "method_zh": CircleMethod(r[8]).zh, "network": r[9], "computed_at": r[10].isoformat(),
             "source": r[11], "reached_nodes": (r[12] or {}).get("reached_nodes")}})
     networks = sorted({ft["properties"]["network"] for ft in feats if ft["properties"]["network"]})
-    attributions = session.scalars(select(m.DatasetLoad.attribution).where(
-        m.DatasetLoad.name.in_([f"network:{n}" for n in networks]), m.DatasetLoad.attribution.is_not(None))).all()
+    attributions = session.scalars(select(models.DatasetLoad.attribution).where(
+        models.DatasetLoad.name.in_([f"network:{n}" for n in networks]), models.DatasetLoad.attribution.is_not(None))).all()
     return {"type": "FeatureCollection", "features": feats, "count": len(feats),
             "attribution": "; ".join(sorted(set(attributions))) or None}
 
@@ -267,7 +267,7 @@ def reach_candidates(session: Session, lon: float, lat: float, *, max_budget_m: 
     types = [t for t, k in zip(types, near, strict=True) if k]
     dist, method = walking_distances(session, network, lon, lat, flon, flat, snap_m=snap_m)
     within = ids[dist <= max_budget_m].tolist()
-    names = dict(session.execute(select(m.Facility.id, m.Facility.name).where(m.Facility.id.in_(within))).all()) \
+    names = dict(session.execute(select(models.Facility.id, models.Facility.name).where(models.Facility.id.in_(within))).all()) \
         if within else {}
     return ReachCandidates(lon, lat, network, ids, types, flon, flat, straight, dist, method, names)
 
@@ -335,7 +335,7 @@ def _haversine(lon, lat, lons, lats):
 
 def circle_stats(session: Session) -> list[dict]:
     """Counts of stored circles per type, budget and method."""
-    c = m.ServiceCircle
+    c = models.ServiceCircle
     rows = session.execute(select(c.type_code, c.minutes, c.budget_m, c.method, func.count())
                            .group_by(c.type_code, c.minutes, c.budget_m, c.method)
                            .order_by(c.type_code, c.budget_m)).all()

@@ -63,4 +63,45 @@ def test_no_function_is_over_the_hard_limit():
 
 
 def test_the_known_offenders_are_files_of_the_tree():
-    assert all((ROOT / rel).is_file() for rel in KNOWN_OFFENDERS), "remove entries of files that are gone"
+    listed = [*KNOWN_OFFENDERS, *ALIASES_LEFT_TO_OWNERS]
+    assert all((ROOT / rel).is_file() for rel in listed), "remove entries of files that are gone"
+
+
+# ------------------------------------------------------------------------------------ readable call sites
+def _single_letter_aliases(path: Path) -> list[str]:
+    """``import x as m``, ``from x import y as R`` and module-level ``S = SomeClass``: a one-letter name for a
+    module or class makes every call site harder to read."""
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = [f"line {node.lineno}: as {alias.asname}" for node in ast.walk(tree)
+             if isinstance(node, ast.Import | ast.ImportFrom) for alias in node.names
+             if alias.asname and len(alias.asname) == 1]
+    found += [f"line {node.lineno}: {node.targets[0].id} = {ast.unparse(node.value)}" for node in tree.body
+              if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+              and len(node.targets[0].id) == 1 and isinstance(node.value, ast.Name | ast.Attribute)]
+    return found
+
+
+# Files that came with one-letter aliases from the dispatch and residents work while this test was written; their
+# owners rename them (a shrinking list, like KNOWN_OFFENDERS).
+ALIASES_LEFT_TO_OWNERS = {
+    "layers/escalation.py": "dispatch",
+    "layers/incident_flow.py": "dispatch",
+    "layers/incident_kpis.py": "dispatch",
+    "layers/incident_queue.py": "dispatch",
+    "usecases/dispatch.py": "dispatch",
+    "layers/places.py": "residents",
+    "layers/wishes.py": "residents",
+    "usecases/tracking.py": "residents",
+}
+
+
+def test_no_single_letter_module_or_class_aliases():
+    offenders = []
+    for package in (*CHECKED, "maps", "scripts"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            rel = path.relative_to(ROOT).as_posix()
+            if rel not in KNOWN_OFFENDERS and rel not in ALIASES_LEFT_TO_OWNERS:
+                offenders += [f"  {rel} {what}" for what in _single_letter_aliases(path)]
+    assert not offenders, "one-letter aliases (name the module or class):\n" + "\n".join(offenders)

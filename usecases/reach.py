@@ -24,16 +24,16 @@ def reachable(session: Session, lon: float, lat: float, *, minutes: float, walk:
               include_area: bool = False) -> dict:
     """Facilities within ``minutes`` on foot of a WGS84 point, nearest first; ``speed_kmh`` overrides the
     configured speed for this answer; ``include_area`` adds the point's own walking service area."""
-    from layers import service_circles as sc  # numba, scipy: loaded on first use
+    from layers import service_circles  # numba, scipy: loaded on first use
 
     speed = speed_kmh or walk.speed_kmh
     budget = walk_metres(minutes, speed)
-    out = sc.reachable_from(session, lon, lat, budget_m=budget, type_codes=type_codes, network=network,
+    out = service_circles.reachable_from(session, lon, lat, budget_m=budget, type_codes=type_codes, network=network,
                             speed_kmh=speed)
     out["minutes"] = minutes
     out["speed_kmh"] = speed
     if include_area:
-        out["area"] = sc.point_service_area(session, lon, lat, budget, network=network)
+        out["area"] = service_circles.point_service_area(session, lon, lat, budget, network=network)
     return out
 
 
@@ -53,13 +53,13 @@ def from_here(session: Session, lon: float, lat: float, *, walk: WalkSettings,
               minutes: Sequence[float] = POPUP_MINUTES) -> dict:
     """The public map's popup: for each of ``minutes`` the answer ``reachable`` gives for it, plus the
     nearest facility of each type reached within the largest (``types``)."""
-    from layers import service_circles as sc  # numba, scipy: loaded on first use
+    from layers import service_circles  # numba, scipy: loaded on first use
 
     budgets = [walk_metres(m, walk.speed_kmh) for m in minutes]
-    cand = sc.reach_candidates(session, lon, lat, max_budget_m=max(budgets))
+    cand = service_circles.reach_candidates(session, lon, lat, max_budget_m=max(budgets))
     answers = []
     for m, budget in zip(minutes, budgets, strict=True):
-        answer = sc.reach_answer(cand, budget, speed_kmh=walk.speed_kmh)
+        answer = service_circles.reach_answer(cand, budget, speed_kmh=walk.speed_kmh)
         answers.append({**answer, "minutes": m, "speed_kmh": walk.speed_kmh})
     return {"lon": lon, "lat": lat, "speed_kmh": walk.speed_kmh, "network": cand.network, "answers": answers,
             "types": _nearest_per_type(sorted(answers, key=lambda a: a["minutes"]))}

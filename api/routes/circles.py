@@ -42,8 +42,8 @@ def get_circles(
     limit: Annotated[int, Query(ge=1, le=5000, description="最多要素数 (max features)")] = 1000,
 ) -> dict[str, Any]:
     """Stored circles as GeoJSON."""
-    from layers import service_circles as sc  # numba, scipy, geopandas: loaded on first use
-    return sc.circles_geojson(session, type_code=type, minutes=minutes, budget_m=meters,
+    from layers import service_circles  # numba, scipy, geopandas: loaded on first use
+    return service_circles.circles_geojson(session, type_code=type, minutes=minutes, budget_m=meters,
                               facility_id=facility_id, bbox=bbox, limit=limit)
 
 
@@ -54,8 +54,8 @@ def get_circles(
 )
 def get_circle_stats(session: ReadSessionDep) -> dict[str, Any]:
     """Counts of stored circles."""
-    from layers import service_circles as sc  # numba, scipy, geopandas: loaded on first use
-    return {"rows": sc.circle_stats(session)}
+    from layers import service_circles  # numba, scipy, geopandas: loaded on first use
+    return {"rows": service_circles.circle_stats(session)}
 
 
 @router.get(
@@ -107,8 +107,8 @@ class ComputeIn(BaseModel):
 )
 def post_compute(session: SessionDep, settings: SettingsDep, _user: Planner, body: ComputeIn) -> dict[str, Any]:
     """Recompute stale circles."""
-    from layers import service_circles as sc  # numba, scipy, geopandas: loaded on first use
-    rep = sc.compute_circles(session, network=body.network, type_codes=body.types, minutes=body.minutes,
+    from layers import service_circles  # numba, scipy, geopandas: loaded on first use
+    rep = service_circles.compute_circles(session, network=body.network, type_codes=body.types, minutes=body.minutes,
                              meters=body.meters, speed_kmh=body.speed_kmh or settings.walk.speed_kmh, buffer_m=body.buffer_m,
                              force=body.force)
     session.commit()
