@@ -1,4 +1,5 @@
-"""The dependency direction of DESIGN.md, checked by the import-linter contracts in pyproject.toml."""
+"""The rules of docs/architecture.md: the direction of dependencies (the import-linter contracts in
+pyproject.toml), functions short enough to read (120 lines at most) and readable aliases at call sites."""
 
 import shutil
 import subprocess
@@ -6,6 +7,12 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_architecture_document_describes_every_part():
+    doc = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    parts = [p.name for p in ROOT.iterdir() if (p / "__init__.py").is_file() and p.name != "tests"]
+    assert parts and all(f"| `{name}/` |" in doc for name in parts), parts
 
 
 def test_dependency_direction_holds():
