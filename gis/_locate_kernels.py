@@ -36,6 +36,12 @@ _DEG = math.pi / 180.0
 MAXSET = 32  # most polygons that may cover one point (overlaps beyond this are ignored)
 
 
+@njit(cache=True)
+def maxset():
+    """:data:`MAXSET`, for callers of a module compiled ahead of time (:mod:`gis.locate_aot`)."""
+    return MAXSET
+
+
 @njit(cache=True, inline="always")
 def metres_per_degree(lat):
     """(metres per degree of longitude, per degree of latitude) at latitude ``lat`` on WGS84."""
@@ -80,7 +86,7 @@ def _crosses(cx, cy, px, py, x0, y0, x1, y1):
 
 
 @njit(cache=True)
-def _bucket(x0, y0, x1, y1, padx, pady, ox, oy, cw, ch, nx, ny, counts, start, out, fill):
+def bucket(x0, y0, x1, y1, padx, pady, ox, oy, cw, ch, nx, ny, counts, start, out, fill):
     """Count (``fill`` False) or list (True) every edge in the cells its thickened segment touches."""
     ne = x0.shape[0]
     for e in range(ne):
@@ -111,20 +117,6 @@ def _bucket(x0, y0, x1, y1, padx, pady, ox, oy, cw, ch, nx, ny, counts, start, o
                 if fill:
                     out[start[cell] + counts[cell]] = e
                 counts[cell] += 1
-
-
-def bucket_edges(x0, y0, x1, y1, padx, pady, ox, oy, cw, ch, nx, ny):
-    """CSR lists (``start``, ``edges``) of the edges touching each cell, each list in ascending edge order."""
-    ncell = nx * ny
-    counts = np.zeros(ncell, np.int64)
-    dummy = np.zeros(1, np.int32)
-    _bucket(x0, y0, x1, y1, padx, pady, ox, oy, cw, ch, nx, ny, counts, counts, dummy, False)
-    start = np.zeros(ncell + 1, np.int64)
-    np.cumsum(counts, out=start[1:])
-    out = np.empty(int(start[-1]), np.int32)
-    counts[:] = 0
-    _bucket(x0, y0, x1, y1, padx, pady, ox, oy, cw, ch, nx, ny, counts, start, out, True)
-    return start, out
 
 
 @njit(cache=True, inline="always")
@@ -427,15 +419,15 @@ def band_order(px, py, oy, ch, ny, rows):
     return perm, xs, ys
 
 
+@njit(cache=True)
 def row_scales(oy, ch, ny):
     """Metres per degree (lon, lat) at the middle latitude of each raster row (the scale varies < 1e-4 across
     a row of cells a few hundred metres high)."""
-    lat = oy + (np.arange(ny) + 0.5) * ch
-    s = np.sin(np.radians(lat))
-    w = np.sqrt(1.0 - _E2 * s * s)
-    kx = _A / w * np.cos(np.radians(lat)) * _DEG
-    ky = _A * (1.0 - _E2) / (w * w * w) * _DEG
-    return np.ascontiguousarray(kx), np.ascontiguousarray(ky)
+    kx = np.empty(ny)
+    ky = np.empty(ny)
+    for r in range(ny):
+        kx[r], ky[r] = metres_per_degree(oy + (r + 0.5) * ch)
+    return kx, ky
 
 
 @njit(cache=True)
@@ -452,14 +444,16 @@ def cell_best_of(ref_start, ref_ids, rank):
 
 
 @njit(cache=True, parallel=True)
-def nearest_line(px, py, nx, ny, ox, oy, cw, ch, start, cell_edges, ex0, ey0, ex1, ey1, eline, ebuf,
+def nearest_line(perm, px, py, nx, ny, ox, oy, cw, ch, start, cell_edges, ex0, ey0, ex1, ey1, eline, ebuf,
                  out_line, out_dist):
-    """For every point: the line (lowest index on ties) of the nearest edge within that edge's buffer (``ebuf``,
-    like the coordinates and ``eline``, in cell order)."""
+    """For every point (``px[j]``, ``py[j]``, answered in row ``perm[j]``; see :func:`band_order`): the line
+    (lowest index on ties) of the nearest edge within that edge's buffer (``ebuf``, like the coordinates and
+    ``eline``, in cell order)."""
     npts = px.shape[0]
-    for i in prange(npts):
-        x = px[i]
-        y = py[i]
+    for j in prange(npts):
+        i = perm[j]
+        x = px[j]
+        y = py[j]
         out_line[i] = -1
         out_dist[i] = np.nan
         c = int(math.floor((x - ox) / cw))

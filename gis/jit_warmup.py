@@ -86,6 +86,12 @@ def warm_all(log=print) -> float:
     log("编译服务圈内核 (compiling the service-area kernels)…")
     warm_network()
     log(f"  {time.perf_counter() - t2:.1f} s")
+    t3 = time.perf_counter()
+    log("预编译定位内核为扩展模块 (compiling the point-locator kernels ahead of time, for gridmap locate)…")
+    from gis import locate_aot
+
+    if locate_aot.build(log=log):
+        log(f"  {time.perf_counter() - t3:.1f} s")
     return time.perf_counter() - t
 
 

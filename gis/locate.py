@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import shapely
 
-from gis import _locate_kernels as kernels
 from gis.domain import LabelledEnum
 
 if TYPE_CHECKING:  # pyproj is imported only when a metric distance is needed (nearest grid, candidates)
@@ -49,7 +48,65 @@ MAX_CELLS = 4_000_000
 BAND_CELLS = 4096
 
 # numba's default thread pool must not be entered by two threads at once (the API serves in a thread pool).
-_PARALLEL_LOCK = threading.Lock()
+_PARALLEL_LOCK = threading.RLock()
+
+
+class Kernels:
+    """The compiled functions of :mod:`gis._locate_kernels`, from numba (compiled on first use and cached, run on
+    every core) or from the module compiled ahead of time (:mod:`gis.locate_aot`: no numba in the process, one
+    thread), and the two small helpers built on them."""
+
+    def __init__(self, module, *, ahead_of_time: bool) -> None:
+        self.module = module
+        self.ahead_of_time = ahead_of_time
+        self.MAXSET = int(module.maxset())
+
+    def __getattr__(self, name: str):
+        return getattr(self.module, name)
+
+    def bucket_edges(self, x0, y0, x1, y1, padx, pady, ox, oy, cw, ch, nx, ny) -> tuple[np.ndarray, np.ndarray]:
+        """CSR lists (``start``, ``edges``) of the edges touching each cell, each list in ascending edge order."""
+        ncell = nx * ny
+        counts = np.zeros(ncell, np.int64)
+        dummy = np.zeros(1, np.int32)
+        self.module.bucket(x0, y0, x1, y1, padx, pady, ox, oy, cw, ch, nx, ny, counts, counts, dummy, False)
+        start = np.zeros(ncell + 1, np.int64)
+        np.cumsum(counts, out=start[1:])
+        out = np.empty(int(start[-1]), np.int32)
+        counts[:] = 0
+        self.module.bucket(x0, y0, x1, y1, padx, pady, ox, oy, cw, ch, nx, ny, counts, start, out, True)
+        return start, out
+
+
+_KERNELS: Kernels | None = None
+_AHEAD_OF_TIME = False
+
+
+def use_ahead_of_time_kernels() -> None:
+    """Prefer the kernels compiled ahead of time in this process (a command that locates one batch and exits: no
+    numba start-up, one thread); numba is used as before when they have not been built for the current source."""
+    global _AHEAD_OF_TIME, _KERNELS
+    _AHEAD_OF_TIME = True
+    if _KERNELS is not None and not _KERNELS.ahead_of_time:
+        _KERNELS = None
+
+
+def kernels() -> Kernels:
+    """The kernels this process uses (see :func:`use_ahead_of_time_kernels`), loaded on first use."""
+    global _KERNELS
+    if _KERNELS is None:
+        module = None
+        if _AHEAD_OF_TIME:
+            from gis import locate_aot
+
+            module = locate_aot.load()
+        if module is not None:
+            _KERNELS = Kernels(module, ahead_of_time=True)
+        else:
+            from gis import _locate_kernels
+
+            _KERNELS = Kernels(_locate_kernels, ahead_of_time=False)
+    return _KERNELS
 
 
 class AssignMethod(LabelledEnum):
@@ -158,10 +215,12 @@ class _Raster:
     owner: np.ndarray
 
     @classmethod
-    def build(cls, x0, y0, x1, y1, owner, pad_m: np.ndarray, *, cells_per_edge: float, max_cells: int) -> _Raster:
+    def build(cls, x0, y0, x1, y1, owner, pad_m: np.ndarray, *, cells_per_edge: float, max_cells: int,
+              min_cells: int = MIN_CELLS) -> _Raster:
         lat = _max_abs_lat(y0, y1)
-        kx, ky = kernels.metres_per_degree(lat)
-        _, ky0 = kernels.metres_per_degree(0.0)
+        compiled = kernels()
+        kx, ky = compiled.metres_per_degree(lat)
+        _, ky0 = compiled.metres_per_degree(0.0)
         padx = np.ascontiguousarray(pad_m / kx * 1.01)
         pady = np.ascontiguousarray(pad_m / min(ky, ky0) * 1.01)
         if x0.size:
@@ -170,12 +229,12 @@ class _Raster:
             ymin = float(min(y0.min(), y1.min())) - 2 * pmy - 1e-9
             w = float(max(x0.max(), x1.max())) + 2 * pmx + 1e-9 - xmin
             h = float(max(y0.max(), y1.max())) + 2 * pmy + 1e-9 - ymin
-            ncells = float(np.clip(max(cells_per_edge * x0.size, MIN_CELLS), 1, max_cells))
+            ncells = float(np.clip(max(cells_per_edge * x0.size, min_cells), 1, max_cells))
             cw = float(np.sqrt(w * h / ncells))
             nx, ny = max(1, int(np.ceil(w / cw))), max(1, int(np.ceil(h / cw)))
         else:
             xmin, ymin, cw, nx, ny = 0.0, 0.0, 1.0, 1, 1
-        start, cell_edges = kernels.bucket_edges(x0, y0, x1, y1, padx, pady, xmin, ymin, cw, cw, nx, ny)
+        start, cell_edges = compiled.bucket_edges(x0, y0, x1, y1, padx, pady, xmin, ymin, cw, cw, nx, ny)
         return cls(xmin, ymin, cw, cw, nx, ny, start, cell_edges, x0[cell_edges], y0[cell_edges], x1[cell_edges],
                    y1[cell_edges], owner[cell_edges])
 
@@ -188,6 +247,13 @@ class _Raster:
                 self.x0, self.y0, self.x1, self.y1, self.owner)
 
 
+def band_order(r: _Raster, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(``perm``, x, y): the points in bands of about :data:`BAND_CELLS` cells of ``r``'s rows, in which the
+    kernels query them (see :func:`gis._locate_kernels.band_order`)."""
+    with _PARALLEL_LOCK:
+        return kernels().band_order(lon, lat, r.oy, r.ch, r.ny, max(1, BAND_CELLS // r.nx))
+
+
 def _reference_sets(r: _Raster) -> tuple[np.ndarray, ...]:
     """(``ref_start``, ``ref_ids``, ``refx``, ``refy``): each cell's reference point and the polygons covering it,
     as CSR lists. One sweep of every row finds the points, the set sizes and each set's first polygon; only rows
@@ -198,7 +264,8 @@ def _reference_sets(r: _Raster) -> tuple[np.ndarray, ...]:
     refy = np.zeros(ncell)
     first = np.empty(ncell, np.int32)
     dummy = np.zeros(1, np.int32)
-    kernels.build_reference_sets(*r.args(), np.arange(r.ny, dtype=np.int64), True, ref_start, dummy, refx, refy, first)
+    compiled = kernels()
+    compiled.build_reference_sets(*r.args(), np.arange(r.ny, dtype=np.int64), True, ref_start, dummy, refx, refy, first)
     sizes = ref_start[1:].copy()
     np.cumsum(ref_start, out=ref_start)
     ref_ids = np.empty(int(ref_start[-1]), np.int32)
@@ -206,7 +273,7 @@ def _reference_sets(r: _Raster) -> tuple[np.ndarray, ...]:
     ref_ids[ref_start[:-1][single]] = first[single]
     multi_rows = np.flatnonzero((sizes > 1).reshape(r.ny, r.nx).any(axis=1)).astype(np.int64)
     if multi_rows.size:
-        kernels.build_reference_sets(*r.args(), multi_rows, False, ref_start, ref_ids, refx, refy, first)
+        compiled.build_reference_sets(*r.args(), multi_rows, False, ref_start, ref_ids, refx, refy, first)
     return ref_start, ref_ids, refx, refy
 
 
@@ -226,7 +293,8 @@ class PolygonIndex:
     """
 
     def __init__(self, geoms, *, rank=None, kind=None, tolerance_m: float = DEFAULT_TOLERANCE_M,
-                 cells_per_edge: float = CELLS_PER_EDGE, max_cells: int = MAX_CELLS) -> None:
+                 cells_per_edge: float = CELLS_PER_EDGE, max_cells: int = MAX_CELLS,
+                 min_cells: int = MIN_CELLS) -> None:
         geoms = np.asarray(geoms, dtype=object)
         n = geoms.size
         self.size = n
@@ -236,15 +304,15 @@ class PolygonIndex:
         x0, y0, x1, y1, owner = _polygon_edges(geoms)
         pad = np.full(x0.size, self.tolerance_m)
         self.raster = r = _Raster.build(x0, y0, x1, y1, owner, pad, cells_per_edge=cells_per_edge,
-                                        max_cells=max_cells)
+                                        max_cells=max_cells, min_cells=min_cells)
         self.ref_start, self.ref_ids, self.refx, self.refy = _reference_sets(r)
-        self.cell_best = kernels.cell_best_of(self.ref_start, self.ref_ids, self.rank)
-        self.kxr, self.kyr = kernels.row_scales(r.oy, r.ch, r.ny)
-        self._buf = np.empty(kernels.MAXSET, np.int32)
-        self._near = np.zeros(kernels.MAXSET, np.int8)
+        compiled = kernels()
+        self.cell_best = compiled.cell_best_of(self.ref_start, self.ref_ids, self.rank)
+        self.kxr, self.kyr = compiled.row_scales(float(r.oy), float(r.ch), int(r.ny))
 
-    def query(self, lon, lat) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(best polygon or -1, polygons of its kind covering the point, best's boundary within tolerance)."""
+    def query(self, lon, lat, *, order=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(best polygon or -1, polygons of its kind covering the point, best's boundary within tolerance).
+        ``order``: the points' :func:`band_order` if the caller has it already."""
         lon = np.ascontiguousarray(lon, dtype=np.float64)
         lat = np.ascontiguousarray(lat, dtype=np.float64)
         best = np.empty(lon.size, np.int32)
@@ -252,16 +320,18 @@ class PolygonIndex:
         border = np.empty(lon.size, np.bool_)
         r = self.raster
         with _PARALLEL_LOCK:
-            perm, xs, ys = kernels.band_order(lon, lat, r.oy, r.ch, r.ny, max(1, BAND_CELLS // r.nx))
-            kernels.assign_polygons(perm, xs, ys, self.tolerance_m, *r.args(), self.ref_start, self.ref_ids, self.refx,
-                              self.refy, self.kxr, self.kyr, self.cell_best, self.rank, self.kind, best, ntied, border)
+            perm, xs, ys = order or band_order(r, lon, lat)
+            kernels().assign_polygons(perm, xs, ys, self.tolerance_m, *r.args(), self.ref_start, self.ref_ids,
+                                      self.refx, self.refy, self.kxr, self.kyr, self.cell_best, self.rank, self.kind,
+                                      best, ntied, border)
         return best, ntied, border
 
     def cover(self, lon: float, lat: float) -> tuple[np.ndarray, np.ndarray]:
         """Every polygon covering one point (sorted by rank) and whether its boundary is within tolerance."""
-        buf = np.empty(kernels.MAXSET, np.int32)
-        near = np.zeros(kernels.MAXSET, np.int8)
-        n, _ = kernels.cover_set(float(lon), float(lat), self.tolerance_m, *self.raster.args(), self.ref_start,
+        compiled = kernels()
+        buf = np.empty(compiled.MAXSET, np.int32)
+        near = np.zeros(compiled.MAXSET, np.int8)
+        n, _ = compiled.cover_set(float(lon), float(lat), self.tolerance_m, *self.raster.args(), self.ref_start,
                            self.ref_ids, self.refx, self.refy, self.kxr, self.kyr, buf, near)
         ids, flags = buf[:n].copy(), near[:n].astype(bool)
         order = np.argsort(self.rank[ids], kind="stable")
@@ -288,15 +358,17 @@ class LineIndex:
                                     max_cells=max_cells)
         self.ebuf = self.raster.in_cell_order(ebuf)
 
-    def query(self, lon, lat) -> tuple[np.ndarray, np.ndarray]:
-        """(line index or -1, distance in metres or NaN) for every point."""
+    def query(self, lon, lat, *, order=None) -> tuple[np.ndarray, np.ndarray]:
+        """(line index or -1, distance in metres or NaN) for every point. ``order``: the points in an order
+        that keeps neighbours together (:func:`band_order` of any raster over them), if the caller has one."""
         lon = np.ascontiguousarray(lon, dtype=np.float64)
         lat = np.ascontiguousarray(lat, dtype=np.float64)
         line = np.empty(lon.size, np.int32)
         dist = np.empty(lon.size)
         if self.size:
             with _PARALLEL_LOCK:
-                kernels.nearest_line(lon, lat, *self.raster.args(), self.ebuf, line, dist)
+                perm, xs, ys = order or band_order(self.raster, lon, lat)
+                kernels().nearest_line(perm, xs, ys, *self.raster.args(), self.ebuf, line, dist)
         else:
             line[:] = -1
             dist[:] = np.nan
@@ -362,8 +434,9 @@ class Locator:
         self.community_codes = np.asarray(list(community_codes), dtype=object)
         cgeoms = np.asarray(list(community_geoms), dtype=object)
         crank = np.argsort(np.argsort(self.community_codes.astype(str))) if cgeoms.size else None
-        self.communities = PolygonIndex(cgeoms, rank=crank, tolerance_m=tolerance_m,
-                                        cells_per_edge=cells_per_edge) if cgeoms.size else None
+        # asked only about points outside every grid: a raster by edge count, without the minimum
+        self.communities = PolygonIndex(cgeoms, rank=crank, tolerance_m=tolerance_m, cells_per_edge=cells_per_edge,
+                                        min_cells=1) if cgeoms.size else None
         sgeoms = np.asarray(list(street_geoms), dtype=object)
         self.street_buffers_m = np.asarray(list(street_buffers_m), dtype=float)
         self.streets = LineIndex(sgeoms, self.street_buffers_m, cells_per_edge=cells_per_edge) \
@@ -429,16 +502,19 @@ class Locator:
         lon = np.ascontiguousarray(np.atleast_1d(lon), dtype=np.float64)
         lat = np.ascontiguousarray(np.atleast_1d(lat), dtype=np.float64)
         n = lon.size
-        grid, n_tied, border = self.grids.query(lon, lat)
+        order = band_order(self.grids.raster, lon, lat)  # one ordering for the grids and the 包街 segments
+        grid, n_tied, border = self.grids.query(lon, lat, order=order)
         has = grid >= 0
         excl = self._exclusive_of[grid + 1]
-        method = np.where(excl, M_EXCLUSIVE, np.where(has, M_GRID, M_UNASSIGNED)).astype(np.int8)
+        method = np.where(has, np.int8(M_GRID), np.int8(M_UNASSIGNED))
+        method[excl] = M_EXCLUSIVE
         on_boundary = border & (n_tied > 1)
         if self.streets is not None:
-            line, d = self.streets.query(lon, lat)
-            hit = (line >= 0) & ~excl  # an exclusive grid takes precedence over the street
-            street = np.where(hit, line, -1).astype(np.int32)
-            distance = np.where(hit, d, np.nan)
+            street, distance = self.streets.query(lon, lat, order=order)
+            hit = street >= 0
+            hit &= ~excl  # an exclusive grid takes precedence over the street
+            street[~hit] = -1
+            distance[~hit] = np.nan
             method[hit] = M_STREET
         else:
             street = np.full(n, -1, np.int32)

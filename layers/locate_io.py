@@ -2,7 +2,7 @@
 
 Input: CSV with ``lon,lat`` columns (``x,y``/``lng`` and ``longitude,latitude`` too, and an optional ``crs``
 column per row), a GeoJSON FeatureCollection of Points, or GeoParquet of points. Other columns/properties are
-carried through to the answer, which is the table :func:`layers.locate.locate_table` gives after them.
+carried through to the answer, which is the table :func:`layers.locate_batch.locate_table` gives after them.
 
 Tables stay in Arrow from file to file: CSV is parsed by Arrow's multi-threaded reader (every column as text,
 as written), GeoParquet's WKB points are decoded with NumPy (a 2-D little-endian point is 21 bytes; anything else
@@ -187,25 +187,44 @@ def read_geojson(data: bytes | str | Path | dict) -> PointTable:
 
 
 # ----------------------------------------------------------------------------------------------- GeoParquet
+def _plain_points(arr: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
+    """(x, y) as strided views into a WKB chunk when every value is a 21-byte little-endian 2-D point, else None."""
+    n = len(arr)
+    if not (pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type)) or n == 0:
+        return None
+    offsets = np.frombuffer(arr.buffers()[1], np.int64 if pa.types.is_large_binary(arr.type) else np.int32)
+    offsets = offsets[arr.offset:arr.offset + n + 1]
+    if offsets[-1] - offsets[0] != WKB_POINT_BYTES * n or np.any(np.diff(offsets) != WKB_POINT_BYTES):
+        return None
+    data, start = arr.buffers()[2], int(offsets[0])
+
+    def field(dtype, at: int) -> np.ndarray:
+        return np.ndarray((n,), dtype, buffer=data, offset=start + at, strides=(WKB_POINT_BYTES,))
+    if np.any(field(np.uint8, 0) != 1) or np.any(field("<u4", 1) != 1):  # little-endian, type 1 = Point
+        return None
+    return field("<f8", 5), field("<f8", 13)
+
+
 def _wkb_points(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     """(lon, lat) of a WKB column of points: 21-byte little-endian 2-D points are read in place; anything else
     (big-endian, EWKB, Z) through shapely. Refuses missing geometries and anything but points."""
-    arr = column.combine_chunks()
-    n = len(arr)
-    if arr.null_count:
+    if column.null_count:
         raise InvalidGeometry("GeoParquet 中有空几何 (the GeoParquet holds missing geometries)")
-    if n and (pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type)):
-        offsets = np.frombuffer(arr.buffers()[1], np.int64 if pa.types.is_large_binary(arr.type) else np.int32)
-        offsets = offsets[arr.offset:arr.offset + n + 1]
-        data = np.frombuffer(arr.buffers()[2], np.uint8) if n else np.zeros(0, np.uint8)
-        if n and np.all(np.diff(offsets) == WKB_POINT_BYTES):
-            rec = data[offsets[0]:offsets[0] + WKB_POINT_BYTES * n].reshape(n, WKB_POINT_BYTES)
-            if np.all(rec[:, 0] == 1) and np.all(rec[:, 1:5] == (1, 0, 0, 0)):
-                xy = np.ascontiguousarray(rec[:, 5:]).view("<f8")
-                return xy[:, 0].copy(), xy[:, 1].copy()
+    lon, lat = np.empty(len(column)), np.empty(len(column))
+    at = 0
+    for chunk in column.chunks:
+        xy = _plain_points(chunk)
+        if xy is None:
+            return _any_wkb_points(column)
+        lon[at:at + len(chunk)], lat[at:at + len(chunk)] = xy
+        at += len(chunk)
+    return lon, lat
+
+
+def _any_wkb_points(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     import shapely
 
-    geoms = shapely.from_wkb(arr.to_numpy(zero_copy_only=False))
+    geoms = shapely.from_wkb(column.combine_chunks().to_numpy(zero_copy_only=False))
     if np.any(shapely.get_type_id(geoms) != 0) or np.any(shapely.is_empty(geoms)):
         raise InvalidGeometry("GeoParquet 中有非点要素 (the GeoParquet holds geometries that are not points)")
     xy = shapely.get_coordinates(geoms)
@@ -346,7 +365,13 @@ def write_result(table: pa.Table, fmt: str, out: str | Path | None = None) -> by
     if fmt == "csv":
         pacsv.write_csv(_plain(table), sink)
     elif fmt == "parquet":
-        pq.write_table(geoparquet_table(table), sink)
+        table = geoparquet_table(table)
+        types = dict(zip(table.column_names, table.schema.types))
+        # dictionary pages for the text columns only (a million distinct coordinates would fill and drop one
+        # each), min/max statistics for numbers only (not for WKB or long texts)
+        pq.write_table(table, sink, use_dictionary=[n for n, t in types.items() if pa.types.is_dictionary(t)],
+                       write_statistics=[n for n, t in types.items() if pa.types.is_integer(t)
+                                         or pa.types.is_floating(t)])
     elif fmt == "geojson":
         data = json.dumps(to_geojson(table), ensure_ascii=False).encode("utf-8")
         if out is None:

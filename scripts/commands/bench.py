@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-BENCHMARKS = ["locate", "isochrones", "validation", "proposals", "maps", "dispatch", "load", "http_load"]
+BENCHMARKS = ["locate", "locate_file", "isochrones", "validation", "proposals", "maps", "dispatch", "load",
+              "http_load"]
 BEGIN, END = "<!-- bench:summary:begin -->", "<!-- bench:summary:end -->"
 # the quick run keeps its own table (at the end of BENCHMARKS.md), so it never replaces the full run's
 QUICK_BEGIN, QUICK_END = "<!-- bench:quick:begin -->", "<!-- bench:quick:end -->"

@@ -1,0 +1,121 @@
+"""The in-memory point locator of a grid plan, built from PostGIS and kept per process until its data changes.
+
+:func:`plan_locator` is what every locate goes through (``GET /api/v1/locate``, incident intake, batches, the
+CLI): the plan's grids, the community/village polygons of the 属地兜底 rule and today's 包街 segments in a
+:class:`gis.locate.Locator`, with the codes, names and units its answers need. It reads them with four plain
+statements (no ORM: a one-batch command imports less) and is rebuilt when one of those tables changes, in any
+process, or the day turns (segments have validity dates).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import shapely
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gis.domain import AreaLevel, PlanStatus
+from gis.errors import NotFound
+from gis.locate import Locator
+from layers import arrow_columns as ac
+from layers.data_versions import VersionedCache
+
+
+@dataclass
+class PlanLocator:
+    """A locator for one plan with the metadata its answers need; built by :func:`plan_locator`."""
+
+    plan_id: int | None
+    generation: int | None
+    fingerprint: str
+    locator: Locator
+    grid_ids: np.ndarray
+    grid_codes: np.ndarray
+    grid_names: np.ndarray
+    grid_kinds: np.ndarray
+    grid_communities: np.ndarray
+    community_codes: np.ndarray
+    street_ids: np.ndarray
+    street_names: np.ndarray
+    street_units: np.ndarray
+    area_names: dict[str, str] = field(default_factory=dict)
+    _arrow: dict[str, pa.Array] = field(default_factory=dict, repr=False)
+
+    def arrow(self, name: str) -> pa.Array:
+        """One of the per-grid/community/street arrays as Arrow strings (the dictionary of an answer column)."""
+        if name not in self._arrow:
+            self._arrow[name] = ac.strings(list(getattr(self, name)))
+        return self._arrow[name]
+
+
+# What a locator is built from; it is rebuilt when one of them changes (in any process) or the day turns.
+LOCATOR_TABLES = ("grid_plans", "grids", "admin_areas", "street_responsibilities")
+_LOCATORS: VersionedCache[PlanLocator] = VersionedCache("plan locator", LOCATOR_TABLES)
+
+_PLAN_SQL = text("""
+    SELECT id, generation FROM grid_plans
+    WHERE id = coalesce(CAST(:plan AS integer),
+                        (SELECT id FROM grid_plans WHERE status = :published ORDER BY generation DESC LIMIT 1))""")
+_GRIDS_SQL = text("SELECT id, code, name, kind, community_code, ST_AsBinary(geom) FROM grids WHERE plan_id = :plan "
+                  "ORDER BY code, id")
+_COMMUNITIES_SQL = text("""
+    SELECT DISTINCT ON (code) code, ST_AsBinary(geom) FROM admin_areas
+    WHERE level IN (:community, :village) AND geom IS NOT NULL
+    ORDER BY code, edition_year DESC""")  # the newest edition of each code
+# a segment without a responsible unit is not under 包街 responsibility: it takes no incidents
+_STREETS_SQL = text("""
+    SELECT id, street_name, responsible_unit, buffer_m, ST_AsBinary(geom) FROM street_responsibilities
+    WHERE (valid_from IS NULL OR valid_from <= :on) AND (valid_to IS NULL OR valid_to >= :on)
+      AND responsible_unit IS NOT NULL
+    ORDER BY id""")
+_NAMES_SQL = text("SELECT code, name FROM admin_areas ORDER BY code, edition_year")
+
+
+def _wkb(values) -> np.ndarray:
+    vals = [bytes(v) if v is not None else None for v in values]
+    return shapely.from_wkb(np.asarray(vals, dtype=object)) if vals else np.zeros(0, dtype=object)
+
+
+def resolve_plan(session: Session, plan_id: int | None) -> tuple[int | None, int | None]:
+    """(id, generation) of ``plan_id``, or of the plan in force when it is None ((None, None) if none is).
+    Raises :class:`NotFound` for an unknown id."""
+    row = session.execute(_PLAN_SQL, {"plan": plan_id, "published": PlanStatus.PUBLISHED.value}).first()
+    if row is None and plan_id is not None:
+        raise NotFound(f"没有编号为 {plan_id} 的网格方案 (no grid plan {plan_id})", detail={"plan_id": plan_id})
+    return (row[0], row[1]) if row is not None else (None, None)
+
+
+def build_plan_locator(session: Session, plan_id: int | None, *, on: dt.date | None = None) -> PlanLocator:
+    """Read a plan's grids, the community polygons and today's 包街 segments and build the locator."""
+    on = on or dt.date.today()
+    plan_id, generation = resolve_plan(session, plan_id)
+    grows = session.execute(_GRIDS_SQL, {"plan": plan_id}).all() if plan_id is not None else []
+    crows = session.execute(_COMMUNITIES_SQL, {"community": AreaLevel.COMMUNITY.value,
+                                               "village": AreaLevel.VILLAGE.value}).all()
+    srows = session.execute(_STREETS_SQL, {"on": on}).all()
+    names = dict(session.execute(_NAMES_SQL).all())
+    locator = Locator(
+        [r[1] for r in grows], [r[3] for r in grows], _wkb(r[5] for r in grows),
+        community_codes=[r[0] for r in crows], community_geoms=_wkb(r[1] for r in crows),
+        street_geoms=_wkb(r[4] for r in srows), street_buffers_m=[float(r[3] or 20.0) for r in srows],
+    )
+    obj = lambda vals: np.asarray(list(vals), dtype=object)  # noqa: E731
+    return PlanLocator(
+        plan_id=plan_id, generation=generation, fingerprint=_LOCATORS.versions(session).text(),
+        locator=locator, grid_ids=np.asarray([r[0] for r in grows], dtype=np.int64),
+        grid_codes=obj(r[1] for r in grows), grid_names=obj(r[2] for r in grows),
+        grid_kinds=obj(r[3] for r in grows), grid_communities=obj(r[4] for r in grows),
+        community_codes=obj(r[0] for r in crows), street_ids=np.asarray([r[0] for r in srows], dtype=np.int64),
+        street_names=obj(r[1] for r in srows), street_units=obj(r[2] for r in srows), area_names=names,
+    )
+
+
+def plan_locator(session: Session, plan_id: int | None = None) -> PlanLocator:
+    """The locator of ``plan_id`` (the plan in force by default), kept per process until its plan, grids, areas
+    or 包街 segments change — in whatever process or tool — or the day turns (segments have validity dates)."""
+    today = dt.date.today()
+    return _LOCATORS.get(session, (plan_id, today), lambda: build_plan_locator(session, plan_id, on=today))
