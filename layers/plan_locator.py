@@ -42,6 +42,8 @@ class PlanLocator:
     street_ids: np.ndarray
     street_names: np.ndarray
     street_units: np.ndarray
+    street_categories: np.ndarray
+    """Per 包街 segment: the categories its unit takes (a list), or None for the category table's default."""
     area_names: dict[str, str] = field(default_factory=dict)
     _arrow: dict[str, pa.Array] = field(default_factory=dict, repr=False)
 
@@ -68,7 +70,7 @@ _COMMUNITIES_SQL = text("""
     ORDER BY code, edition_year DESC""")  # the newest edition of each code
 # a segment without a responsible unit is not under 包街 responsibility: it takes no incidents
 _STREETS_SQL = text("""
-    SELECT id, street_name, responsible_unit, buffer_m, ST_AsBinary(geom) FROM street_responsibilities
+    SELECT id, street_name, responsible_unit, buffer_m, ST_AsBinary(geom), categories FROM street_responsibilities
     WHERE (valid_from IS NULL OR valid_from <= :on) AND (valid_to IS NULL OR valid_to >= :on)
       AND responsible_unit IS NOT NULL
     ORDER BY id""")
@@ -78,6 +80,14 @@ _NAMES_SQL = text("SELECT code, name FROM admin_areas ORDER BY code, edition_yea
 def _wkb(values) -> np.ndarray:
     vals = [bytes(v) if v is not None else None for v in values]
     return shapely.from_wkb(np.asarray(vals, dtype=object)) if vals else np.zeros(0, dtype=object)
+
+
+def _object_array(values: list) -> np.ndarray:
+    """A 1-D object array of ``values`` (lists stay lists, even when they all have the same length)."""
+    out = np.empty(len(values), dtype=object)
+    for k, v in enumerate(values):
+        out[k] = v
+    return out
 
 
 def resolve_plan(session: Session, plan_id: int | None) -> tuple[int | None, int | None]:
@@ -110,7 +120,8 @@ def build_plan_locator(session: Session, plan_id: int | None, *, on: dt.date | N
         grid_codes=obj(r[1] for r in grows), grid_names=obj(r[2] for r in grows),
         grid_kinds=obj(r[3] for r in grows), grid_communities=obj(r[4] for r in grows),
         community_codes=obj(r[0] for r in crows), street_ids=np.asarray([r[0] for r in srows], dtype=np.int64),
-        street_names=obj(r[1] for r in srows), street_units=obj(r[2] for r in srows), area_names=names,
+        street_names=obj(r[1] for r in srows), street_units=obj(r[2] for r in srows),
+        street_categories=_object_array([None if r[5] is None else list(r[5]) for r in srows]), area_names=names,
     )
 
 
