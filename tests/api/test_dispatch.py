@@ -278,3 +278,26 @@ def test_places_search(client):
         "kind"] == "street"
     assert client.get("/api/v1/incidents/places", params={"q": "%_%"}, headers=DISPATCH).json()["items"] == []
     assert client.get("/api/v1/incidents/places", params={"q": ""}, headers=DISPATCH).status_code == 422
+
+
+def test_other_areas_and_odd_input_are_refused(client, module_sessionmaker):
+    iid = post(client, F.IN_G1, "other")["incident"]["id"]
+    elsewhere = IF.auth("dispatcher", scope=F.COMMUNITY_B, sub="调度员B")  # a dispatcher of community B only
+    assert client.get(f"/api/v1/incidents/{iid}/candidates", headers=elsewhere).status_code == 403
+    assert act(client, iid, "register", headers=elsewhere).status_code == 403
+    assert iid not in [x["id"] for x in client.get("/api/v1/incidents/queue", params={"limit": 500},
+                                                    headers=elsewhere).json()["items"]]
+    for body, status in (({"action": "dispatch", "assignee_id": -3}, 422),
+                         ({"action": "dispatch", "assignee_id": "张网格"}, 422), ({"action": "fly"}, 422),
+                         ({"action": "postpone", "hours": 1e9}, 409)):  # 上报: not postponable at all
+        r = client.post(f"/api/v1/incidents/{iid}/transitions", json=body, headers=DISPATCH)
+        assert r.status_code == status, (body, r.text)
+    for params in ({"limit": 501}, {"offset": -1}, {"grid": "62030200400100x"}):
+        assert client.get("/api/v1/incidents/queue", params=params, headers=DISPATCH).status_code == 422
+    bad = client.post("/api/v1/incidents/preview", json={"category": "other", "lon": "x", "lat": 38.5},
+                      headers=DISPATCH)
+    assert bad.status_code == 422
+    with module_sessionmaker() as s:
+        from layers.incidents import load
+
+        assert load(s, iid)[0].state == "reported"  # nothing of the above changed it
