@@ -250,16 +250,18 @@ def pick_assignee(category: Category, *, method: str, grid_staff: list[Staff], c
     4. With no grid (community fallback) or an empty grid: the community's staff in the role, then its 网格长.
     5. Otherwise nobody: the 待人工派遣 queue (:data:`MANUAL_RULE`), with the reason.
 
-    A 包街 street whose unit does not take the category says so in the reason of the rule that applied.
+    A 包街 street whose unit does not take the category says so in the reason of the rule that applied (also
+    when the point was located with the street set aside: ``method`` is then the grid's or the community's).
     """
     note_zh, note_en = "", ""
-    if method == "street_responsibility" and street is not None and street.unit:
-        if street_covers(category, street):
+    if street is not None and street.unit:
+        if method == "street_responsibility" and street_covers(category, street):
             return Dispatch(None, None, None, street.unit, "street_unit",
                             f"包街责任路段「{street.name}」，{category.zh}由责任单位 {street.unit} 处置 (on the 包街 "
                             f"street {street.name}: {category.en} goes to its unit)")
-        note_zh = f"「{street.name}」的包街单位 {street.unit} 不负责{category.zh}；"
-        note_en = f"the 包街 unit of {street.name} does not take {category.en}; "
+        if not street_covers(category, street):
+            note_zh = f"「{street.name}」的包街单位 {street.unit} 不负责{category.zh}；"
+            note_en = f"the 包街 unit of {street.name} does not take {category.en}; "
     want = category.role.value
     for pool, where_zh, where_en in ((grid_staff, "网格", "grid"), (community_staff, "社区", "community")):
         s = _first(pool, want)

@@ -537,8 +537,11 @@ class Locator:
         return Assignment(grid=grid, method=method, on_boundary=on_boundary, n_tied=n_tied, distance_m=distance,
                           street=street, community=community)
 
-    def locate_one(self, lon: float, lat: float, *, accuracy_m: float | None = None) -> dict[str, Any]:
-        """One point, with the tied grids and (given ``accuracy_m``) every candidate grid; no thread pool."""
+    def locate_one(self, lon: float, lat: float, *, accuracy_m: float | None = None,
+                   streets: bool = True) -> dict[str, Any]:
+        """One point, with the tied grids and (given ``accuracy_m``) every candidate grid; no thread pool.
+        ``streets=False`` sets the 包街 segments aside (a report whose category the street's unit does not take
+        falls to the grid, the community or the nearest grid as if the street were not there)."""
         lon, lat = float(lon), float(lat)
         ids, near = self.grids.cover(lon, lat)
         res: dict[str, Any] = {"grid": None, "method": AssignMethod.UNASSIGNED, "on_boundary": False,
@@ -550,7 +553,7 @@ class Locator:
             res["tied"] = [int(i) for i in same] if same.size > 1 else []
             res["on_boundary"] = bool(near[0]) and same.size > 1
             res["method"] = AssignMethod.EXCLUSIVE_GRID if self.exclusive[best] else AssignMethod.GRID
-        if res["method"] is not AssignMethod.EXCLUSIVE_GRID and self.streets is not None:
+        if streets and res["method"] is not AssignMethod.EXCLUSIVE_GRID and self.streets is not None:
             line, d = self.streets.query(np.array([lon]), np.array([lat]))
             if line[0] >= 0:
                 res.update(method=AssignMethod.STREET_RESPONSIBILITY, street=int(line[0]), distance_m=float(d[0]))

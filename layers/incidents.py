@@ -261,10 +261,22 @@ def decide_dispatch(session: Session, category: R.Category, answer: dict[str, An
                            community_staff=community_staff, street=_street_of(answer))
 
 
+def _locate_for(session: Session, intake: Intake) -> dict[str, Any]:
+    """The locate answer for a report (as ``GET /api/v1/locate`` gives it). On a 包街 street outside every grid,
+    a category the street's unit does not take is located with the street set aside — to the community or the
+    nearest grid, whose people can take it — and the answer keeps the street (the reason names it)."""
+    answer = loc.locate(session, intake.lon, intake.lat, crs=intake.crs, accuracy_m=intake.accuracy_m)
+    street = _street_of(answer)
+    if street is None or answer["grid"] is not None or R.street_covers(intake.category, street):
+        return answer
+    aside = loc.locate(session, intake.lon, intake.lat, crs=intake.crs, accuracy_m=intake.accuracy_m, streets=False)
+    return {**aside, "street_responsibility": answer["street_responsibility"]}
+
+
 def decide(session: Session, intake: Intake, *, now: dt.datetime) -> Decision:
     """Locate the report (as ``GET /api/v1/locate`` does), find open incidents of its category nearby, and pick
     who handles it and why; nothing is written."""
-    answer = loc.locate(session, intake.lon, intake.lat, crs=intake.crs, accuracy_m=intake.accuracy_m)
+    answer = _locate_for(session, intake)
     wlon, wlat = answer["point"]["lon"], answer["point"]["lat"]
     grid = answer["grid"]
     community_code = (answer["community"] or {}).get("code")

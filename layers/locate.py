@@ -103,8 +103,9 @@ def check_accuracy(accuracy_m: float | None) -> float | None:
 
 
 def locate(session: Session, lon: float, lat: float, *, crs: str | CRS | None = "wgs84",
-           accuracy_m: float | None = None, plan_id: int | None = None) -> dict[str, Any]:
-    """Assign one point to a grid of the plan in force (or ``plan_id``); nothing is stored.
+           accuracy_m: float | None = None, plan_id: int | None = None, streets: bool = True) -> dict[str, Any]:
+    """Assign one point to a grid of the plan in force (or ``plan_id``); nothing is stored. ``streets=False``
+    sets the 包街 segments aside (see :meth:`gis.locate.Locator.locate_one`).
 
     Raises :class:`InvalidCoordinates` (out of range, outside China, lon/lat swapped), :class:`UnknownCRS`,
     :class:`InvalidInput` (accuracy) and :class:`NotFound` (unknown ``plan_id``). With no plan published the
@@ -116,7 +117,7 @@ def locate(session: Session, lon: float, lat: float, *, crs: str | CRS | None = 
     accuracy_m = check_accuracy(accuracy_m)
     wlon, wlat = (float(v) for v in to_wgs84(lon, lat, c))
     pl = plan_locator(session, plan_id)
-    res = pl.locator.locate_one(wlon, wlat, accuracy_m=accuracy_m)
+    res = pl.locator.locate_one(wlon, wlat, accuracy_m=accuracy_m, streets=streets)
     grid = None
     community_code = None
     if res["grid"] is not None:

@@ -56,10 +56,14 @@ def register(sub) -> None:
 def _register_report(isub) -> None:
     r = isub.add_parser(
         "report", help="上报事件（与 POST /api/v1/incidents 同一答复）(report an incident: the API's answer)",
-        description="Reports one incident (--lon --lat --category) or every row of --file through the same intake as "
-        "POST /api/v1/incidents: located, checked for duplicates, dispatched and stored, with the same answer "
-        "(printed as JSON with --json, else a summary). Rows of a file are stored one by one with an idempotency key "
-        "(the file's content and row number, or its idempotency_key column), so running it again stores nothing twice.",
+        description="上报一件事件（--lon --lat --category）或 --file 中的每一行，与 POST /api/v1/incidents 走同一流程：\n"
+        "定位到网格、查重、派遣并保存，答复相同（--json 输出完整 JSON，否则一行摘要）。文件逐行保存，每行带幂等键\n"
+        "（文件内容与行号，或 idempotency_key 列），重复运行不会重复保存。\n\n"
+        "Reports one incident (--lon --lat --category) or every row of --file through the same intake as\n"
+        "POST /api/v1/incidents: located, checked for duplicates, dispatched and stored, with the same answer\n"
+        "(JSON with --json, else a summary). Rows of a file are stored one by one with an idempotency key (the\n"
+        "file's content and row number, or its idempotency_key column): running it again stores nothing twice.\n\n"
+        "例 example: gridmap incidents report --lon 102.1855 --lat 38.5015 --category 环境卫生 --channel phone",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     r.add_argument("--lon", type=float, help="经度 (longitude)")
     r.add_argument("--lat", type=float, help="纬度 (latitude)")

@@ -466,3 +466,26 @@ def test_kpis_over_every_report_of_the_period(s):
     assert k["overall"]["total"] == 35 and "÷" in k["definition"]
     by_category = incident_kpis.kpis(s, "category", since=T0 - dt.timedelta(hours=1), now=now)["rows"]
     assert [(r["category"], r["name"], r["total"]) for r in by_category] == [("other", "其他", 35)]
+
+
+def test_a_street_outside_every_grid_gives_other_categories_to_the_community(s, db):
+    """On a 包街 street outside every grid, the unit takes its categories; another category is located as if the
+    street were not there (community B's fallback: its own head) and the answer still names the street."""
+    from geoalchemy2.shape import from_shape
+    from shapely.geometry import LineString, MultiLineString
+
+    s.add(m.StreetResponsibility(street_name="桂林路", responsible_unit="城管桂林中队", buffer_m=20.0, source="test",
+                                 geom=from_shape(MultiLineString([LineString([(102.201, 38.506), (102.209, 38.506)])]),
+                                                 srid=4326)))
+    s.flush()
+    on_street = (102.205, 38.5061)  # in community B, which has no grid
+    a, _, _ = report(s, on_street, "sanitation")
+    assert (a["assignment"]["method"], a["incident"]["dispatch"]["unit"]) == ("street_responsibility", "城管桂林中队")
+    b, _, iid = report(s, on_street, "dispute")
+    d = b["incident"]["dispatch"]
+    assert b["assignment"]["method"] == "community" and b["community"]["code"] == F.COMMUNITY_B
+    assert b["street_responsibility"]["name"] == "桂林路" and "桂林路" in d["reason"] and "不负责" in d["reason"]
+    assert (d["name"], d["rule"], d["manual"]) == ("李社区", "community_head", False)
+    row, det = inc.load(s, iid)
+    assert (row.assignee_id, det.community_code, inc.is_manual(row, det)) == (db["李社区"], F.COMMUNITY_B, False)
+    assert loc.locate(s, *on_street)["assignment"]["method"] == "street_responsibility"  # GET /locate: unchanged
