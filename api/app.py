@@ -11,9 +11,20 @@ from api.limits import install_limits
 from api.read_your_writes import install_read_your_writes
 from api.routes import auth as auth_routes
 from api.routes import circles as circle_routes
+from api.routes import (
+    civic_pages,
+    deliberation,
+    health,
+    layers,
+    matters,
+    ogc,
+    people,
+    plans,
+    visits,
+    volunteers,
+)
 from api.routes import coverage as coverage_routes
 from api.routes import facilities as facility_routes
-from api.routes import health, layers, ogc, people, plans
 from api.routes import incidents as incident_routes
 from api.routes import locate as locate_routes
 from api.routes import maps as maps_routes
@@ -78,4 +89,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(maps_routes.router)
     app.include_router(plan_editor_routes.router)
     app.include_router(workbench_routes.router)
+    for civic in (deliberation, visits, volunteers, matters, civic_pages):
+        app.include_router(civic.router)
     return app

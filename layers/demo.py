@@ -365,6 +365,10 @@ def _write_demo(session: Session, data_dir: Path, seed: int, *, extras: bool, pr
         counts["incidents"] = _demo_incidents(session, city, seed)
         progress("服务圈 service circles", 7, 8)
         counts.update(_circles(session))
+        progress("议事、走访、志愿与准入清单 civic demo", 7, 8)
+        from layers import demo_civic
+
+        counts["civic"] = demo_civic.load(session, seed=seed)
     progress("记录 recording the load", 7, 8)
     return counts
 

@@ -15,6 +15,7 @@ from gis.domain import UserRole
 from gis.errors import Forbidden
 from layers import roster
 from maps.boards import board_page
+from usecases import visits as visit_use
 
 router = APIRouter(tags=["people 网格人员"])
 
@@ -59,9 +60,12 @@ def roster_summary(
     principal: StaffUser,
     by: Annotated[Literal["grid", "community", "street"], Query(description="汇总层级 (level)")] = "community",
     plan_id: Annotated[int | None, Query(ge=1)] = None,
+    month: Annotated[str | None, Query(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$",
+                                       description="走访月份 YYYY-MM，默认本月 (visit month)")] = None,
 ) -> dict:
-    """Vacancy counts per unit, within the caller's area."""
-    table = roster.roster_summary(session, by=by, plan_id=plan_id)
+    """Vacancy counts per unit, within the caller's area, with the month's household-visit coverage (入户走访:
+    households, households visited, share)."""
+    table = visit_use.roster_summary(session, by=by, plan_id=plan_id, month=month)
     table = table[table["unit"].map(principal.covers)]  # own level and below only (本层级/下辖)
     return {"by": by, "rows": table.astype(object).where(table.notna(), None).to_dict("records")}
 

@@ -1,0 +1,59 @@
+"""The data of the civic pages: the volunteers' page of a community and a district's matter list, with the
+names of the areas they concern (several storage modules per page)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from layers import matters, volunteers
+from layers import models as m
+from layers.volunteers_models import Activity
+
+DEFAULT_DISTRICT = "620302"  # 金川区
+
+
+def _area_name(session: Session, code: str) -> str | None:
+    return session.scalar(select(m.AdminArea.name).where(m.AdminArea.code == code.ljust(12, "0"))
+                          .order_by(m.AdminArea.edition_year.desc()).limit(1))
+
+
+def volunteer_communities(session: Session) -> list[dict[str, str]]:
+    """Communities that have volunteer activities, by code."""
+    rows = session.execute(
+        select(m.AdminArea.code, m.AdminArea.name).where(
+            m.AdminArea.code.in_(select(Activity.community_code).distinct())).distinct().order_by(m.AdminArea.code)
+    ).all()
+    return [{"code": c, "name": n} for c, n in rows]
+
+
+def volunteers_page_data(session: Session, community: str | None) -> dict[str, Any]:
+    """Upcoming activities, the shelf and the leaderboard of ``community`` (default: the first with activities)."""
+    communities = volunteer_communities(session)
+    if community is None and communities:
+        community = communities[0]["code"]
+    if community is None:
+        return {"communities": [], "community": None, "community_name": None, "activities": [], "rewards": [],
+                "leaderboard": []}
+    return {
+        "communities": communities, "community": community, "community_name": _area_name(session, community),
+        "activities": volunteers.list_activities(session, unit=community, upcoming=True),
+        "rewards": volunteers.list_rewards(session, unit=community),
+        "leaderboard": volunteers.leaderboard(session, community),
+    }
+
+
+def matters_page_data(session: Session, district: str | None, kind: str | None) -> dict[str, Any]:
+    """A district's list (all kinds, or one) with the counts per kind."""
+    from gis.matters import MatterKind
+
+    district = district or DEFAULT_DISTRICT
+    every = matters.list_items(session, district)
+    return {
+        "district": district, "district_name": _area_name(session, district), "kind": kind,
+        "kinds": [{"kind": k.value, "zh": k.zh} for k in MatterKind],
+        "by_kind": {k.value: sum(r["kind"] == k.value for r in every) for k in MatterKind},
+        "items": [r for r in every if kind is None or r["kind"] == kind],
+    }
