@@ -14,7 +14,7 @@ from api.audit import AuditDep
 from api.auth import Principal, require_roles
 from api.deps import SessionDep
 from gis.domain import UserRole
-from gis.errors import Forbidden
+from gis.errors import Forbidden, NotFound
 from gis.volunteering import MAX_POINTS_PER_CHANGE, PointKind, RegistrantKind
 from layers import volunteers
 
@@ -41,8 +41,8 @@ def _own_or_scope(principal: Principal, reg) -> None:
     """Staff act within their area; a Party member acts only on their own registration."""
     if _is_staff(principal):
         _in_scope(principal, reg.community_code)
-    elif reg.username != principal.subject:
-        raise Forbidden("只能查看或使用本人的报到记录 (only your own registration)")
+    elif reg.username != principal.subject:  # someone else's: not found, so ids reveal nothing
+        raise NotFound(f"没有本人的报到记录 {reg.id} (no registration {reg.id} of yours)")
 
 
 class RegistrationIn(BaseModel):

@@ -234,7 +234,7 @@ def test_party_members_act_only_on_their_own_registration(world):
     mine = r.json()["id"]
     other = _registration(world)["id"]
     assert api.get(f"/api/v1/volunteers/registrations/{mine}/points", headers=member).status_code == 200
-    assert api.get(f"/api/v1/volunteers/registrations/{other}/points", headers=member).status_code == 403
+    assert api.get(f"/api/v1/volunteers/registrations/{other}/points", headers=member).status_code == 404
     assert api.post("/api/v1/volunteers/registrations", headers=member, json={
         "kind": "organisation", "name": "x", "community_code": world["community"]}).status_code == 403
     assert api.get("/api/v1/volunteers/registrations", headers=member).status_code == 403
