@@ -42,6 +42,16 @@ function renderList(features) {
   document.getElementById("synthetic-note").hidden = !synthetic;
 }
 
+// The place of the new topic: a tap on the map, or on a topic already there (the same spot).
+function choosePlace(latlng) {
+  const { lat, lng } = latlng;
+  document.getElementById("lon").value = lng.toFixed(6);
+  document.getElementById("lat").value = lat.toFixed(6);
+  if (state.marker) state.marker.setLatLng(latlng);
+  else state.marker = window.L.marker(latlng).addTo(state.map);
+  document.getElementById("place-hint").textContent = `已选位置 ${lat.toFixed(5)}, ${lng.toFixed(5)}`;
+}
+
 function renderMap(collection) {
   if (!state.map) return;
   if (state.layer) state.layer.remove();
@@ -49,7 +59,8 @@ function renderMap(collection) {
   state.layer = window.L.geoJSON({ type: "FeatureCollection", features: placed }, {
     pointToLayer: (f, latlng) => window.L.circleMarker(latlng, {
       radius: 8, color: "#fff", weight: 2, fillColor: f.properties.colour, fillOpacity: 0.9,
-    }).bindPopup(() => el("span", `${f.properties.step_zh}：${f.properties.title}`)),
+    }).bindPopup(() => el("span", `${f.properties.step_zh}：${f.properties.title}`))
+      .on("click", (event) => choosePlace(event.latlng)),
   }).addTo(state.map);
   if (placed.length) state.map.fitBounds(state.layer.getBounds(), { maxZoom: 15, padding: [20, 20] });
 }
@@ -75,14 +86,7 @@ function setupMap() {
     window.L.tileLayer(box.dataset.tiles, { attribution: "© OpenStreetMap contributors", maxZoom: 19 })
       .addTo(state.map);
   }
-  state.map.on("click", (event) => {
-    const { lat, lng } = event.latlng;
-    document.getElementById("lon").value = lng.toFixed(6);
-    document.getElementById("lat").value = lat.toFixed(6);
-    if (state.marker) state.marker.setLatLng(event.latlng);
-    else state.marker = window.L.marker(event.latlng).addTo(state.map);
-    document.getElementById("place-hint").textContent = `已选位置 ${lat.toFixed(5)}, ${lng.toFixed(5)}`;
-  });
+  state.map.on("click", (event) => choosePlace(event.latlng));
 }
 
 function formBody(form) {
