@@ -160,7 +160,6 @@ MATRIX: dict[str, Access] = {
     "POST /api/v1/deliberation/meetings/{meeting_id}/votes": STAFF,
     "GET /api/v1/deliberation/notices/{item_id}": ANYONE,
     "GET /deliberation": ANYONE,
-    "GET /static/civic/{name}": ANYONE,
     "GET /deliberation/notices/{item_id}": ANYONE,
     # 入户走访: staff log visits; notes are personal (staff of the area, audited); coverage has no personal data
     "POST /api/v1/visits": STAFF,

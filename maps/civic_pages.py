@@ -1,7 +1,7 @@
 """The civic pages people look at, Chinese first and phone-friendly: the 议事厅 (topics on a map, the public
 form), a decision's public notice (公开公示), the volunteers' page (activities, 积分超市, leaderboard) and a
 district's 事项准入清单. Pure functions from plain data to HTML; no inline scripts (the one interactive page
-loads ``/static/civic/deliberation.js``); every value is escaped."""
+loads ``/static/maps/js/pages/deliberation.js``); every value is escaped."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def _page(title: str, body: str, *, head: str = "") -> str:
     return f"""<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">
-<title>{_e(title)} · gridmap</title><link rel="stylesheet" href="/static/civic/civic.css">{head}</head>
+<title>{_e(title)} · gridmap</title><link rel="stylesheet" href="/static/maps/css/civic.css">{head}</head>
 <body><main>{body}</main>
 <footer>gridmap 社区网格化服务管理 · <a href="/deliberation">议事厅</a> · <a href="/volunteers">志愿服务</a> ·
 <a href="/matters">事项准入清单</a> · <a href="/maps/public">便民地图</a></footer></body></html>"""
@@ -37,7 +37,7 @@ def deliberation_page(*, steps: list[dict[str, str]], tile_url: str | None) -> s
                      for s in steps)
     head = (f'<link rel="stylesheet" href="{ASSET_BASE}/leaflet/dist/leaflet.css">'
             f'<script src="{ASSET_BASE}/leaflet/dist/leaflet.js" defer></script>'
-            '<script type="module" src="/static/civic/deliberation.js"></script>')
+            '<script type="module" src="/static/maps/js/pages/deliberation.js"></script>')
     body = f"""
 <h1>居民议事厅 <small>六步议事 (community deliberation)</small></h1>
 <p class="lead">收集议题 → 确定议题 → 议前调研 → 协商议事 → 公开公示 → 研究落实</p>

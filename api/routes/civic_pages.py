@@ -1,30 +1,23 @@
 """The civic pages: 居民议事厅 (/deliberation), a decision's public notice, 志愿服务与积分 (/volunteers) and the
-社区事项准入清单 (/matters); and their own static files (/static/civic/…). Public, no personal data."""
+社区事项准入清单 (/matters). Public, no personal data."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import HTMLResponse
 
 from api.deps import SessionDep, SettingsDep
 from api.routes.maps import map_settings
 from gis.deliberation import STEP_COLOURS, TopicStep
 from gis.matters import MatterKind
 from layers import deliberation
-from maps import assets
 from maps.civic_pages import deliberation_page, matters_page, notice_page, volunteers_page
 from usecases import civic_pages
 
 router = APIRouter(tags=["civic pages 议事、志愿、准入页面"])
 HTML = {200: {"content": {"text/html": {}}}}
-
-
-@router.get("/static/civic/{name}", include_in_schema=False)
-def civic_file(name: Literal["deliberation.js", "civic.css"]) -> FileResponse:
-    """The civic pages' script and stylesheet."""
-    return FileResponse(assets.STATIC_DIR / name, headers={"Cache-Control": "no-cache"})
 
 
 @router.get("/deliberation", response_class=HTMLResponse, responses=HTML,
