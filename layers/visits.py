@@ -146,13 +146,14 @@ def stale_buildings(session: Session, *, days: int = DEFAULT_STALE_DAYS, unit: s
     rows = session.execute(text(
         f"""
         WITH bg AS (
-            SELECT DISTINCT ON (b.id) b.id, b.name, b.households, g.code AS grid_code, ST_PointOnSurface(b.geom) AS p
+            SELECT DISTINCT ON (b.id) b.id, b.name, b.households, b.source, g.code AS grid_code,
+                   ST_PointOnSurface(b.geom) AS p
             FROM buildings b JOIN grids g ON g.geom && b.geom AND ST_Covers(g.geom, ST_PointOnSurface(b.geom))
             WHERE g.plan_id = {IN_FORCE} AND g.kind = 'comprehensive' AND b.households > 0
               AND (:unit IS NULL OR g.code LIKE :unit || '%')
             ORDER BY b.id, g.code),
         last AS (SELECT building_id, max(visited_on) AS last_visited FROM household_visits GROUP BY building_id)
-        SELECT bg.id AS building_id, bg.name, bg.households, bg.grid_code, l.last_visited,
+        SELECT bg.id AS building_id, bg.name, bg.households, bg.source, bg.grid_code, l.last_visited,
                (:today - l.last_visited) AS days_since, ST_X(bg.p) AS lon, ST_Y(bg.p) AS lat
         FROM bg LEFT JOIN last l ON l.building_id = bg.id
         WHERE l.last_visited IS NULL OR l.last_visited < :cutoff

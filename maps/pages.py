@@ -13,6 +13,7 @@ from typing import Any
 import folium
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 
 from gis.domain import FACILITY_TYPES, AreaLevel, IncidentState
 from maps.common import (
@@ -161,6 +162,9 @@ class GridData:
     roster_grids: gpd.GeoDataFrame | None = None  # grids with a vacancy (layers.map_data.roster_gaps)
     roster_buildings: gpd.GeoDataFrame | None = None  # buildings without a 楼栋长 / 楼口长; None → tiles
     roster_building_count: int = 0
+    visit_coverage: pd.DataFrame | None = None  # per grid code: visited_households, visit_share, visit_month
+    stale_buildings: gpd.GeoDataFrame | None = None  # buildings not visited for ``stale_days`` (points)
+    stale_days: int = 90
 
 
 def grid_map(data: GridData, ctx: MapContext) -> folium.Map:
@@ -182,13 +186,19 @@ def grid_map(data: GridData, ctx: MapContext) -> folium.Map:
         by_code = data.roster_grids.set_index("code")
         for col in roster_cols:
             grids[col] = grids["code"].map(by_code[col]).fillna("" if col == "vacant_roles" else 0)
+    visit_cols = []
+    if data.visit_coverage is not None:  # 入户走访: the month's share of households visited, per grid
+        visit_cols = ["visited_households", "visit_share", "visit_month"]
+        by_code = data.visit_coverage.set_index("grid_code")
+        for col in visit_cols:
+            grids[col] = grids["code"].map(by_code[col])
     _buildings(m, ctx, data.buildings, data.building_count, style="buildings", popup="building",
                name="楼栋 buildings (放大显示)", min_zoom=15)
     grid_layer = f"网格 grids ({len(grids)})"
     DataLayer({"kind": "geojson", "style": "grid_households", "popup": "grid_planner", "labels": "code",
                "labelMinZoom": 15, "tooltip": "name",
                "data": feature_collection(grids, ["code", "name", "kind_zh", "households", "residents", "problems",
-                                                  *roster_cols, "source"], shift=ctx.shift)},
+                                                  *roster_cols, *visit_cols, "source"], shift=ctx.shift)},
               name=grid_layer).add_to(m)
     if data.problems_url:
         DataLayer({"kind": "geojson", "style": "problem", "popup": "problem", "url": data.problems_url},
@@ -198,6 +208,7 @@ def grid_map(data: GridData, ctx: MapContext) -> folium.Map:
         DataLayer({"kind": "geojson", "style": "problem", "popup": "problem", "data": problems},
                   name=f"校验问题 problems ({len(problems['features'])})").add_to(m)
     _roster_layers(m, ctx, data, grid_layer)
+    _visit_layers(m, ctx, data, grid_layer)
     hh = grids["households"]
     items = [("sw", "#42a5f5", f"少于300户 ({int((hh < 300).sum())})"),
              ("sw", "#43a047", f"300–500户 ({int(hh.between(300, 500).sum())})"),
@@ -207,9 +218,28 @@ def grid_map(data: GridData, ctx: MapContext) -> folium.Map:
     if data.roster_grids is not None:
         items += [("sw", "#ff8f00", f"人员空缺网格 roster gaps ({len(data.roster_grids)})"),
                   ("dot", "#ff8f00", f"缺楼栋长/楼口长的楼栋 ({data.roster_building_count})")]
+    if data.visit_coverage is not None:
+        items += [("sw", "#c62828", "本月入户 <30%"), ("sw", "#f9a825", "30–70%"), ("sw", "#2e7d32", "≥70%"),
+                  ("dot", "#6a1b9a", f"超过{data.stale_days}天未走访楼栋 ({0 if data.stale_buildings is None else len(data.stale_buildings)})")]
     sources = _sources(data.grids) | set(data.building_sources)
     legend = legend_html("网格户数 households", items, sources=sources, notes=["放大到15级显示网格编码与楼栋"])
     return finish(m, ctx, sources=sources, legend=legend)
+
+
+def _visit_layers(m, ctx: MapContext, data: GridData, grid_layer: str) -> None:
+    """入户走访 on the grid map (off until ticked): grids coloured by the month's share of households visited,
+    and the buildings not visited for ``stale_days`` days."""
+    if data.visit_coverage is None:
+        return
+    month = data.visit_coverage["visit_month"].iloc[0] if len(data.visit_coverage) else ""
+    DataLayer({"kind": "geojson", "style": "visit_share", "popup": "visit_share", "tooltip": "name",
+               "from": grid_layer, "where": "households"}, name=f"入户走访覆盖 visits {month}", show=False).add_to(m)
+    stale = data.stale_buildings
+    if stale is not None:
+        DataLayer({"kind": "geojson", "style": "stale_building", "popup": "stale_building",
+                   "data": feature_collection(stale, ["name", "households", "grid_code", "last_visited",
+                                                      "days_since", "source"], shift=ctx.shift)},
+                  name=f"超过{data.stale_days}天未走访 not visited ({len(stale)})", show=False).add_to(m)
 
 
 def _roster_layers(m, ctx: MapContext, data: GridData, grid_layer: str) -> None:

@@ -9,11 +9,15 @@ that the pure map functions draw.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
+import geopandas as gpd
+import pandas as pd
 from sqlalchemy.orm import Session
 
 from gis.errors import NotFound
-from layers import map_data, plans
+from gis.visits import DEFAULT_STALE_DAYS
+from layers import map_data, plans, visits
 from layers.data_versions import VersionedCache
 from layers.settings import WalkSettings
 from maps.common import MapContext
@@ -89,7 +93,21 @@ def grid_data(session: Session, ctx: MapContext, *, plan_id: int | None, problem
         bounds=map_data.extent(session),
         building_sources=map_data.sources(session, "buildings"),
         problems_url=url,
+        **visit_layers(session),
     )
+
+
+def visit_layers(session: Session, *, days: int = DEFAULT_STALE_DAYS) -> dict[str, Any]:
+    """入户走访 for the grid map: this month's coverage per grid and the buildings not visited for ``days``."""
+    cover = pd.DataFrame(visits.coverage(session), columns=["grid_code", "visited_households", "share", "month"])
+    cover = cover.rename(columns={"share": "visit_share", "month": "visit_month"})
+    stale = pd.DataFrame(visits.stale_buildings(session, days=days),
+                         columns=["name", "households", "grid_code", "last_visited", "days_since", "source", "lon",
+                                  "lat"])
+    stale["last_visited"] = stale["last_visited"].map(lambda d: d.isoformat() if d else None)
+    points = gpd.GeoDataFrame(stale.drop(columns=["lon", "lat"]), crs=4326,
+                              geometry=gpd.points_from_xy(stale["lon"], stale["lat"]))
+    return {"visit_coverage": cover, "stale_buildings": points, "stale_days": days}
 
 
 def incident_data(session: Session, ctx: MapContext, flt: map_data.IncidentFilter) -> IncidentData:

@@ -12,7 +12,7 @@ from api.app import create_app
 from api.settings import ApiSettings, Settings
 from layers.db import make_engine
 from tests.live_server import serve_in_thread
-from tests.maps.test_browser import SHOTS, Page, browser  # noqa: F401  (the module's browser fixture)
+from tests.maps.test_browser import Page, _overlay, browser  # noqa: F401  (the module's browser fixture)
 
 pytestmark = pytest.mark.browser
 PHONE = {"viewport": {"width": 375, "height": 740}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
@@ -102,3 +102,22 @@ def test_notice_volunteers_and_matters_pages(browser, site):  # noqa: F811
     p.shot("matters_phone")
     assert p.external == [] and p.errors == [], (p.external[:3], p.errors[:3])
     p.context.close()
+
+
+def test_visit_coverage_on_the_planners_grid_map(browser, site):  # noqa: F811
+    p = Page(browser, site["base"], viewport={"width": 1200, "height": 800})
+    p.open("/maps/grids")
+    before = p.paths()
+    _overlay(p, "入户走访覆盖").check()
+    p.idle()
+    coloured = p.paths() - before
+    assert coloured > 0  # grids with households, coloured by the month's share visited
+    fills = set(p.js("[...document.querySelectorAll('path.leaflet-interactive')].map(e => e.getAttribute('fill'))"))
+    assert fills & {"#2e7d32", "#f9a825", "#c62828"}
+    _overlay(p, "超过90天未走访").check()
+    p.idle()
+    assert p.paths() > before + coloured  # the stale buildings as points
+    legend = p.page.locator(".gm-legend, .legend").first.inner_text()
+    assert "入户" in legend and "未走访" in legend
+    p.shot("grids_visits")
+    p.check_clean()

@@ -87,7 +87,20 @@ function uncovered(p) {
     ["步行到最近设施(米)", walk]]);
 }
 
+function visitShare(p) {
+  const share = p.visit_share === null || p.visit_share === undefined ? "—" : `${Math.round(p.visit_share * 100)}%`;
+  return `<b>${esc(p.name)} · 入户走访</b>${syntheticBadge(p)}` + tableRows([["月份", p.visit_month],
+    ["已走访户数", p.visited_households], ["总户数", p.households], ["覆盖率", share]]);
+}
+
+function staleBuilding(p) {
+  return `<b>${esc(p.name || "楼栋")} · 待走访</b>${syntheticBadge(p)}` + tableRows([["网格", p.grid_code],
+    ["户数", p.households], ["上次走访", p.last_visited || "从未 (never)"], ["已隔天数", p.days_since]]);
+}
+
 export const POPUPS = {
+  visit_share: visitShare,
+  stale_building: staleBuilding,
   grid_board: gridBoard,
   grid_planner: gridPlanner,
   roster_gap: rosterGap,

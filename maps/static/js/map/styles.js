@@ -52,6 +52,13 @@ export const STYLES = {
   },
   roster_building: () => ({radius: 5, color: "#e65100", weight: 2, fill: true, fillColor: "#ff8f00",
     fillOpacity: 0.9}),
+  visit_share: (p) => {  // 入户走访: the month's share of households visited
+    const share = Number(p.visit_share || 0);
+    const colour = share >= 0.7 ? "#2e7d32" : share >= 0.3 ? "#f9a825" : "#c62828";
+    return {color: colour, weight: 1.5, fill: true, fillColor: colour, fillOpacity: 0.35};
+  },
+  stale_building: () => ({radius: 5, color: "#4a148c", weight: 1.5, fill: true, fillColor: "#6a1b9a",
+    fillOpacity: 0.8}),
   problem: () => ({color: "#d50000", weight: 3, dashArray: "4 3", fill: true, fillColor: "#ff1744",
     fillOpacity: 0.3, radius: 7}),
   incident: incidentStyle,
