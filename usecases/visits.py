@@ -6,6 +6,7 @@ transaction, and the visit coverage the roster summary shows beside its vacancie
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from typing import Any
 
 import pandas as pd
@@ -13,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gis.errors import InvalidInput
+from gis.visits import DEFAULT_STALE_DAYS
 from layers import incidents, ledgers, roster, services, visits
 from layers import models as m
 
@@ -70,13 +72,18 @@ def log_visit(session: Session, *, building_id: int, household: str, visited_on:
     return {**visits.visit_view(visit), "follow_ups": done}
 
 
-def roster_summary(session: Session, *, by: str, plan_id: int | None = None, month: str | None = None) -> pd.DataFrame:
+def roster_summary(session: Session, *, by: str, plan_id: int | None = None, month: str | None = None,
+                   stale_days: int = DEFAULT_STALE_DAYS) -> pd.DataFrame:
     """The roster summary (vacancies per unit) with the month's visit coverage beside it: households,
-    households visited and their share."""
+    households visited, their share, and the buildings not visited for ``stale_days`` days."""
     table = roster.roster_summary(session, by=by, plan_id=plan_id)
     cover = visits.coverage_by_unit(session, by=by, month=month)
     table["households"] = table["unit"].map(lambda u: cover.get(u, {}).get("households", 0))
     table["visited_households"] = table["unit"].map(lambda u: cover.get(u, {}).get("visited_households", 0))
     table["visit_share"] = table["unit"].map(lambda u: cover.get(u, {}).get("visit_share"))
     table["visit_month"] = visits.month_bounds(month)[0].strftime("%Y-%m")
+    width = {"grid": 15, "community": 12, "street": 9}[by]
+    stale = Counter(b["grid_code"][:width] for b in visits.stale_buildings(session, days=stale_days, limit=10**7))
+    table["stale_buildings"] = table["unit"].map(lambda u: stale.get(u, 0))
+    table["stale_days"] = stale_days
     return table

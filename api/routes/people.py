@@ -62,10 +62,12 @@ def roster_summary(
     plan_id: Annotated[int | None, Query(ge=1)] = None,
     month: Annotated[str | None, Query(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$",
                                        description="走访月份 YYYY-MM，默认本月 (visit month)")] = None,
+    stale_days: Annotated[int, Query(ge=1, le=3650, description="超过 N 天未走访的楼栋 (buildings not visited "
+                                                               "for N days)")] = 90,
 ) -> dict:
     """Vacancy counts per unit, within the caller's area, with the month's household-visit coverage (入户走访:
-    households, households visited, share)."""
-    table = visit_use.roster_summary(session, by=by, plan_id=plan_id, month=month)
+    households, households visited, share; buildings not visited for ``stale_days``)."""
+    table = visit_use.roster_summary(session, by=by, plan_id=plan_id, month=month, stale_days=stale_days)
     table = table[table["unit"].map(principal.covers)]  # own level and below only (本层级/下辖)
     return {"by": by, "rows": table.astype(object).where(table.notna(), None).to_dict("records")}
 

@@ -127,6 +127,9 @@ def test_coverage_stale_buildings_and_the_roster_summary(world):
     row = next(r for r in summary if r["unit"] == community)
     assert row["visited_households"] == sum(c["visited_households"] for c in cover)
     assert row["visit_share"] is not None and row["visit_month"] == dt.date.today().strftime("%Y-%m")
+    stale60 = api.get(f"/api/v1/visits/stale-buildings?days=60&unit={community}", headers=planner).json()["count"]
+    summary60 = api.get("/api/v1/roster/summary?by=community&stale_days=60", headers=planner).json()["rows"]
+    assert next(r for r in summary60 if r["unit"] == community)["stale_buildings"] == stale60
     assert api.get("/api/v1/visits/coverage?month=2024-13", headers=planner).status_code == 422
 
 
