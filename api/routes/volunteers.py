@@ -4,11 +4,10 @@ shows only the names people chose."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from api.audit import AuditDep
 from api.auth import Principal, require_roles
@@ -90,8 +89,8 @@ class ActivityIn(BaseModel):
     title: str = Field(min_length=1, max_length=200)
     description: str | None = Field(None, max_length=2000)
     place: str | None = Field(None, max_length=200)
-    starts_at: dt.datetime
-    ends_at: dt.datetime
+    starts_at: AwareDatetime = Field(description="开始时间，须带时区 (start, with a time zone, e.g. +08:00)")
+    ends_at: AwareDatetime = Field(description="结束时间，须带时区 (end, with a time zone)")
     capacity: int = Field(ge=1, le=10_000, description="名额 (places)")
     points: int = Field(5, ge=0, le=1000, description="参加可得积分 (points for attending)")
 
