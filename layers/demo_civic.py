@@ -21,6 +21,7 @@ from gis.matters import MatterKind
 from gis.synthetic_city import SOURCE
 from gis.visits import Know
 from layers import deliberation, matters, volunteers
+from layers.deliberation_models import CouncilMember, Topic, TopicStepEvent, TopicTask
 from layers.visits_models import HouseholdVisit
 from layers.volunteers_models import Activity, PointEntry, Registration, Reward, Signup
 
@@ -134,7 +135,7 @@ def _visits(session: Session, buildings: list[dict[str, Any]], rng: np.random.Ge
             rows.append({"building_id": b["id"], "household": f"{int(rng.integers(1, 5))}-{int(rng.integers(1, 7))}0"
                          f"{h + 1}", "grid_code": b["grid_code"], "visitor": "demo",
                          "visited_on": today - dt.timedelta(days=days_back + int(rng.integers(0, 3)) * (roll >= 0.7)),
-                         "knows": list(rng.choice(knows, size=int(rng.integers(2, 7)), replace=False)),
+                         "knows": knows[:2 + (b["id"] + h) % 5],
                          "notes": "入户走访记录（合成 synthetic）", "source": SOURCE})
     if rows:
         session.execute(insert(HouseholdVisit.__table__), rows)
@@ -147,60 +148,92 @@ PATH = ["accepted", "researching", "deliberating", "publicised", "implementing"]
 TITLES = ["小区停车位紧张，建议划定夜间停车区", "楼道堆物清理与消防通道整治", "老旧小区加装电梯意见征集",
           "广场舞噪音扰民，协商活动时段", "健身器材老化更换", "垃圾分类投放点位调整", "楼顶防水维修费用分摊",
           "社区食堂开设老年助餐"]
+ORIGINS = ["resident", "grid_staff", "incident_cluster"]
+
+
+def _path_to(final: str) -> list[str]:
+    if final == "rejected":
+        return ["rejected"]
+    if final == "closed":
+        return [*PATH, "closed"]
+    return PATH[:PATH.index(final) + 1] if final in PATH else []
 
 
 def _deliberation(session: Session, communities: list[str], buildings: list[dict[str, Any]],
                   rng: np.random.Generator) -> dict[str, int]:
+    """Councils, a meeting each, and topics in every step written in bulk (their step history dated over the
+    last weeks); the votes are counted by :func:`layers.deliberation.record_vote`, the same rule as the API."""
     by_community: dict[str, list[dict]] = {}
     for b in buildings:
         by_community.setdefault(b["community_code"], []).append(b)
-    counts = {"council_members": 0, "topics": 0, "meetings": 0, "votes": 0, "topic_tasks": 0}
-    for ci, code in enumerate(communities):
-        member_ids = [deliberation.add_member(session, community_code=code, name=_name(rng, i), role=role.code,
-                                              source=SOURCE).id
-                      for i, role in enumerate(COUNCIL_ROLES)]
-        counts["council_members"] += len(member_ids)
-        meeting = deliberation.create_meeting(
-            session, community_code=code, title="协商议事会议（合成 synthetic）", held_on=dt.date.today()
-            - dt.timedelta(days=10 + ci), member_ids=member_ids, absent_ids=member_ids[-1:],
-            place="居民议事厅", actor="demo", source=SOURCE)
-        counts["meetings"] += 1
-        for ti, final in enumerate(STEP_PLAN[ci % 2::2] if ci % 3 else STEP_PLAN):
-            spot = by_community[code][int(rng.integers(len(by_community[code])))]
-            _topic(session, code, spot, TITLES[(ci + ti) % len(TITLES)], final, meeting.id, rng, counts)
+    members = [{"community_code": c, "name": _name(rng, i), "role": r.code, "active": True, "source": SOURCE}
+               for c in communities for i, r in enumerate(COUNCIL_ROLES)]
+    member_ids = list(session.scalars(insert(CouncilMember.__table__).returning(
+        CouncilMember.id, sort_by_parameter_order=True), members))
+    plan = [(c, ti, final) for ci, c in enumerate(communities)
+            for ti, final in enumerate(STEP_PLAN[ci % 2::2] if ci % 3 else STEP_PLAN)]
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    topics = []
+    for k, (c, ti, _final) in enumerate(plan):
+        spot = by_community[c][int(rng.integers(len(by_community[c])))]
+        topics.append({"title": TITLES[(k + ti) % len(TITLES)], "description": "议题说明（合成 synthetic）",
+                       "origin": ORIGINS[k % 3], "step": "collecting", "community_code": c,
+                       "grid_code": spot["grid_code"], "geom": f"SRID=4326;POINT({spot['lon']} {spot['lat']})",
+                       "incident_ids": [], "created_by": "demo", "source": SOURCE,
+                       "created_at": now - dt.timedelta(days=40), "updated_at": now - dt.timedelta(days=40)})
+    topic_ids = list(session.scalars(insert(Topic.__table__).returning(Topic.id, sort_by_parameter_order=True),
+                                     topics))
+    first_steps = [{"topic_id": t, "from_step": None, "to_step": "collecting", "actor": "demo",
+                    "note": "居民提出", "at": now - dt.timedelta(days=40)} for t in topic_ids]
+    session.execute(insert(TopicStepEvent.__table__), first_steps)
+    meetings = {}
+    for ci, c in enumerate(communities):
+        ids = member_ids[ci * len(COUNCIL_ROLES):(ci + 1) * len(COUNCIL_ROLES)]
+        meetings[c] = deliberation.create_meeting(
+            session, community_code=c, title="协商议事会议（合成 synthetic）", held_on=(now - dt.timedelta(days=20)).date(),
+            member_ids=ids, absent_ids=ids[-1:], place="居民议事厅", actor="demo", source=SOURCE).id
+    counts = {"council_members": len(members), "topics": len(topics), "meetings": len(meetings), "votes": 0,
+              "topic_tasks": 0}
+    for (c, _, final), tid in zip(plan, topic_ids):
+        _walk(session, tid, _path_to(final), meetings[c], rng, now, counts)
     return counts
 
 
-def _topic(session: Session, code: str, spot: dict, title: str, final: str, meeting_id: int,
-           rng: np.random.Generator, counts: dict[str, int]) -> None:
-    origin = ["resident", "grid_staff", "incident_cluster"][int(rng.integers(3))]
-    topic = deliberation.propose_topic(session, title=title, origin=origin, actor="demo", source=SOURCE,
-                                       community_code=code, description="议题说明（合成 synthetic）")
-    topic.grid_code = spot["grid_code"]
-    topic.geom = f"SRID=4326;POINT({spot['lon']} {spot['lat']})"
-    counts["topics"] += 1
-    steps = {"collecting": [], "rejected": ["rejected"], "closed": PATH}.get(final, PATH[:PATH.index(final) + 1]
-                                                                              if final in PATH else [])
-    for step in steps:
-        if step == "publicised":
-            present = 9
+def _walk(session: Session, topic_id: int, path: list[str], meeting_id: int, rng: np.random.Generator,
+          now: dt.datetime, counts: dict[str, int]) -> None:
+    """Move one demo topic along ``path``: a dated step each (who/when), the vote before 公开公示, tasks after."""
+    topic = session.get(Topic, topic_id)
+    events, step = [], "collecting"
+    for n, target in enumerate(path):
+        at = now - dt.timedelta(days=35 - 5 * n)
+        if target == "publicised":
+            topic.step = "deliberating"
             yes = int(rng.integers(6, 10))
-            deliberation.record_vote(session, meeting_id, topic.id, votes_for=yes, votes_against=present - yes,
-                                     votes_abstain=0, decision=f"同意：{title}（合成 synthetic）")
+            item = deliberation.record_vote(session, meeting_id, topic_id, votes_for=yes, votes_against=9 - yes,
+                                            votes_abstain=0, decision=f"同意：{topic.title}（合成 synthetic）")
+            item.notice_from, item.notice_until = at.date(), (at + dt.timedelta(days=7)).date()
             counts["votes"] += 1
-        deliberation.move_topic(session, topic.id, step, actor="demo")
-        if step == "publicised":
-            _tasks(session, topic, spot["grid_code"], closed=final == "closed", counts=counts)
+        if target == "implementing":
+            counts["topic_tasks"] += _tasks(session, topic_id, topic.grid_code, closed="closed" in path)
+        events.append({"topic_id": topic_id, "from_step": step, "to_step": target, "actor": "demo" if target !=
+                       "closed" else "system:tasks", "note": None, "at": at})
+        step = target
+    if events:
+        topic.step, topic.updated_at = step, events[-1]["at"]
+        session.execute(insert(TopicStepEvent.__table__), events)
 
 
-def _tasks(session: Session, topic, grid_code: str, *, closed: bool, counts: dict[str, int]) -> None:
+def _tasks(session: Session, topic_id: int, grid_code: str, *, closed: bool) -> int:
+    """Link two demo incidents of the topic's community (closed ones for a closed topic)."""
     state = "= 'closed'" if closed else "<> 'closed'"
     ids = list(session.scalars(text(f"SELECT id FROM incidents WHERE grid_code LIKE :c || '%' AND state {state} "
                                     "AND id NOT IN (SELECT incident_id FROM topic_tasks WHERE incident_id IS NOT NULL) "
                                     "ORDER BY id LIMIT 2"), {"c": grid_code[:12]}))
-    for i in ids:
-        deliberation.add_task(session, topic.id, title=f"落实任务：事件 #{i}", incident_id=i, actor="demo")
-        counts["topic_tasks"] += 1
+    rows = [{"topic_id": topic_id, "title": f"落实任务：事件 #{i}", "incident_id": i, "created_by": "demo"}
+            for i in ids]
+    if rows:
+        session.execute(insert(TopicTask.__table__), rows)
+    return len(rows)
 
 
 def _volunteering(session: Session, communities: list[str], rng: np.random.Generator) -> dict[str, int]:

@@ -163,6 +163,20 @@ def stale_buildings(session: Session, *, days: int = DEFAULT_STALE_DAYS, unit: s
     return [dict(r) for r in rows]
 
 
+def stale_counts(session: Session, *, days: int = DEFAULT_STALE_DAYS, today: dt.date | None = None) -> dict[str, int]:
+    """Per grid code of the plan in force: how many buildings with households were not visited for ``days``."""
+    today = today or dt.date.today()
+    rows = session.execute(text(
+        f"""
+        SELECT g.code, count(*) FROM buildings b
+        JOIN grids g ON g.geom && b.geom AND ST_Covers(g.geom, ST_PointOnSurface(b.geom))
+        WHERE g.plan_id = {IN_FORCE} AND g.kind = 'comprehensive' AND b.households > 0
+          AND NOT EXISTS (SELECT 1 FROM household_visits v WHERE v.building_id = b.id AND v.visited_on >= :cutoff)
+        GROUP BY g.code
+        """), {"cutoff": today - dt.timedelta(days=check_days(days))}).all()
+    return {code: int(n) for code, n in rows}
+
+
 def coverage_by_unit(session: Session, *, by: str, month: str | None = None) -> dict[str, dict[str, Any]]:
     """Visit coverage summed per grid, community (12 digits) or street (9 digits), keyed by the unit code the
     roster summary uses (a 15-, 12- or 9-digit prefix)."""

@@ -83,7 +83,9 @@ def roster_summary(session: Session, *, by: str, plan_id: int | None = None, mon
     table["visit_share"] = table["unit"].map(lambda u: cover.get(u, {}).get("visit_share"))
     table["visit_month"] = visits.month_bounds(month)[0].strftime("%Y-%m")
     width = {"grid": 15, "community": 12, "street": 9}[by]
-    stale = Counter(b["grid_code"][:width] for b in visits.stale_buildings(session, days=stale_days, limit=10**7))
+    stale: Counter[str] = Counter()
+    for code, n in visits.stale_counts(session, days=stale_days).items():
+        stale[code[:width]] += n
     table["stale_buildings"] = table["unit"].map(lambda u: stale.get(u, 0))
     table["stale_days"] = stale_days
     return table
