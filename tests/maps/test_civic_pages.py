@@ -108,6 +108,7 @@ def test_visit_coverage_on_the_planners_grid_map(browser, site):  # noqa: F811
     p = Page(browser, site["base"], viewport={"width": 1200, "height": 800})
     p.open("/maps/grids")
     before = p.paths()
+    p.page.locator(".leaflet-control-layers").hover()
     _overlay(p, "入户走访覆盖").check()
     p.idle()
     coloured = p.paths() - before
@@ -116,7 +117,9 @@ def test_visit_coverage_on_the_planners_grid_map(browser, site):  # noqa: F811
     assert fills & {"#2e7d32", "#f9a825", "#c62828"}
     _overlay(p, "超过90天未走访").check()
     p.idle()
-    assert p.paths() > before + coloured  # the stale buildings as points
+    drawn = before + coloured
+    p.page.wait_for_function(f"document.querySelectorAll('path.leaflet-interactive').length > {drawn}",
+                             timeout=10_000)  # the stale buildings as points
     legend = p.page.locator(".gm-legend, .legend").first.inner_text()
     assert "入户" in legend and "未走访" in legend
     p.shot("grids_visits")
