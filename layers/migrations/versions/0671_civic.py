@@ -9,7 +9,7 @@ The database keeps three rules itself, whatever code writes the rows:
   (``flag_matter_outside_list``).
 
 Revision ID: 0671
-Revises: 0641
+Revises: 0661
 Create Date: 2026-12-05 00:05:03.865582
 """
 
@@ -22,7 +22,7 @@ from gis.deliberation import COUNCIL_ROLES
 from gis.volunteering import POINT_RULES
 
 revision = '0671'
-down_revision = "0641"
+down_revision = "0661"
 branch_labels = None
 depends_on = None
 
