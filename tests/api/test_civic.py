@@ -153,8 +153,12 @@ def test_orders_wishes_and_activities_earn_points_once(world):
                         b=world["building"]) for c in "XY")
     order = api.post("/api/v1/orders", json={"lon": lon, "lat": lat, "category": "errand"}).json()
     admin = auth({"admin"}, "", "管理员")
-    api.post(f"/api/v1/orders/{order['id']}/dispatch", json={"taker_id": person}, headers=admin)
-    assert api.post(f"/api/v1/orders/{order['id']}/fulfil", headers=admin).status_code == 200
+    assert api.post(f"/api/v1/orders/{order['id']}/dispatch", json={"taker_id": person},
+                    headers=admin).status_code == 200
+    taker = {"Authorization": "Bearer " + issue_token(
+        Principal("积分党员", frozenset({"party_member"}), world["grid"], person_id=person), SECRET)}
+    assert api.post(f"/api/v1/orders/{order['id']}/accept", headers=taker).status_code == 200
+    assert api.post(f"/api/v1/orders/{order['id']}/fulfil", headers=taker).status_code == 200
     wish = api.post("/api/v1/wishes", json={"grid_code": world["grid"], "title": "想要一本字典"}).json()
     api.post(f"/api/v1/wishes/{wish['id']}/claim", json={"person_id": person}, headers=admin)
     api.post(f"/api/v1/wishes/{wish['id']}/fulfil", headers=admin)
