@@ -27,16 +27,16 @@ class TopicStep(LabelledEnum):
     REJECTED = ("rejected", "不予立项/未通过")
 
 
-T = TopicStep
 TOPIC_MOVES: dict[TopicStep, frozenset[TopicStep]] = {
-    T.COLLECTING: frozenset({T.ACCEPTED, T.REJECTED}),
-    T.ACCEPTED: frozenset({T.RESEARCHING, T.REJECTED}),
-    T.RESEARCHING: frozenset({T.DELIBERATING}),
-    T.DELIBERATING: frozenset({T.PUBLICISED, T.REJECTED, T.RESEARCHING}),  # voted, failed, or back to research
-    T.PUBLICISED: frozenset({T.IMPLEMENTING}),
-    T.IMPLEMENTING: frozenset({T.CLOSED}),
-    T.CLOSED: frozenset(),
-    T.REJECTED: frozenset(),
+    TopicStep.COLLECTING: frozenset({TopicStep.ACCEPTED, TopicStep.REJECTED}),
+    TopicStep.ACCEPTED: frozenset({TopicStep.RESEARCHING, TopicStep.REJECTED}),
+    TopicStep.RESEARCHING: frozenset({TopicStep.DELIBERATING}),
+    # voted and passed, failed, or back to research
+    TopicStep.DELIBERATING: frozenset({TopicStep.PUBLICISED, TopicStep.REJECTED, TopicStep.RESEARCHING}),
+    TopicStep.PUBLICISED: frozenset({TopicStep.IMPLEMENTING}),
+    TopicStep.IMPLEMENTING: frozenset({TopicStep.CLOSED}),
+    TopicStep.CLOSED: frozenset(),
+    TopicStep.REJECTED: frozenset(),
 }
 # the steps a public map shows in colour, in order (the six steps, then the ends)
 STEP_ORDER = [s.value for s in TopicStep]

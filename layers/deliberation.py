@@ -28,7 +28,7 @@ from gis.deliberation import (
 )
 from gis.errors import Conflict, InvalidInput, NotFound
 from gis.services import check_move
-from layers import models as m
+from layers import models
 from layers.deliberation_models import (
     CouncilMember,
     Meeting,
@@ -49,9 +49,9 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def _community(session: Session, code: str) -> m.AdminArea:
-    area = session.scalar(select(m.AdminArea).where(m.AdminArea.code == code, m.AdminArea.level.in_(
-        ("community", "village"))).order_by(m.AdminArea.edition_year.desc()).limit(1))
+def _community(session: Session, code: str) -> models.AdminArea:
+    area = session.scalar(select(models.AdminArea).where(models.AdminArea.code == code, models.AdminArea.level.in_(
+        ("community", "village"))).order_by(models.AdminArea.edition_year.desc()).limit(1))
     if area is None:
         raise NotFound(f"没有社区/村 {code} (no community or village {code})")
     return area
@@ -65,7 +65,7 @@ def add_member(session: Session, *, community_code: str, name: str, role: str, p
     _community(session, community_code)
     if not name.strip():
         raise InvalidInput("成员姓名不能为空 (the member needs a name)")
-    if person_id is not None and session.get(m.Person, person_id) is None:
+    if person_id is not None and session.get(models.Person, person_id) is None:
         raise NotFound(f"没有人员 {person_id} (no person {person_id})")
     member = CouncilMember(community_code=community_code, name=name.strip(), role=role, person_id=person_id,
                            source=source)
@@ -256,7 +256,7 @@ def add_task(session: Session, topic_id: int, *, title: str, actor: str, inciden
                        detail={"step": topic.step})
     if (incident_id is None) == (order_id is None):
         raise InvalidInput("须给出事件或服务单之一 (give exactly one of incident_id or order_id)")
-    if incident_id is not None and session.get(m.Incident, incident_id) is None:
+    if incident_id is not None and session.get(models.Incident, incident_id) is None:
         raise NotFound(f"没有事件 {incident_id} (no incident {incident_id})")
     if order_id is not None and session.get(ServiceOrder, order_id) is None:
         raise NotFound(f"没有服务单 {order_id} (no order {order_id})")

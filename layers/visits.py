@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from gis.errors import InvalidInput, NotFound
 from gis.visits import DEFAULT_STALE_DAYS, MAX_STALE_DAYS, Know, check_knows, share
-from layers import models as m
+from layers import models
 from layers.ledgers import grid_of_building
 from layers.visits_models import HouseholdVisit, VisitFollowUp
 
@@ -42,7 +42,7 @@ def log_visit(session: Session, *, building_id: int, household: str, visited_on:
     check_visit_day(visited_on)
     grid_code = grid_of_building(session, building_id)
     if stairwell_id is not None:
-        sw = session.get(m.Stairwell, stairwell_id)
+        sw = session.get(models.Stairwell, stairwell_id)
         if sw is None or sw.building_id != building_id:
             raise InvalidInput(f"楼口 {stairwell_id} 不属于楼栋 {building_id} (stairwell not in building)")
     visit = HouseholdVisit(building_id=building_id, stairwell_id=stairwell_id, household=household,

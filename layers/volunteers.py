@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from gis.errors import Conflict, InvalidInput, NotFound
 from gis.volunteering import ANONYMOUS_DISPLAY, MAX_POINTS_PER_CHANGE, PointKind, RegistrantKind
-from layers import models as m
+from layers import models
 from layers.volunteers_models import (
     Activity,
     PointAccount,
@@ -34,8 +34,8 @@ def _now() -> dt.datetime:
 
 
 def _check_community(session: Session, code: str) -> None:
-    found = session.scalar(select(func.count()).select_from(m.AdminArea).where(
-        m.AdminArea.code == code, m.AdminArea.level.in_(("community", "village"))))
+    found = session.scalar(select(func.count()).select_from(models.AdminArea).where(
+        models.AdminArea.code == code, models.AdminArea.level.in_(("community", "village"))))
     if not found:
         raise NotFound(f"没有社区/村 {code} (no community or village {code})")
 
@@ -61,7 +61,7 @@ def register(session: Session, *, kind: str, name: str, community_code: str, sou
     _check_community(session, community_code)
     if grid_code:
         _check_grid(session, grid_code, community_code)
-    if person_id is not None and session.get(m.Person, person_id) is None:
+    if person_id is not None and session.get(models.Person, person_id) is None:
         raise NotFound(f"没有人员 {person_id} (no person {person_id})")
     reg = Registration(kind=kind, name=name.strip(), display_name=(display_name or "").strip() or None,
                        organisation=organisation, phone=phone, person_id=person_id, username=username,

@@ -8,23 +8,22 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from layers import matters, volunteers
-from layers import models as m
+from layers import matters, models, volunteers
 from layers.volunteers_models import Activity
 
 DEFAULT_DISTRICT = "620302"  # 金川区
 
 
 def _area_name(session: Session, code: str) -> str | None:
-    return session.scalar(select(m.AdminArea.name).where(m.AdminArea.code == code.ljust(12, "0"))
-                          .order_by(m.AdminArea.edition_year.desc()).limit(1))
+    return session.scalar(select(models.AdminArea.name).where(models.AdminArea.code == code.ljust(12, "0"))
+                          .order_by(models.AdminArea.edition_year.desc()).limit(1))
 
 
 def volunteer_communities(session: Session) -> list[dict[str, str]]:
     """Communities that have volunteer activities, by code."""
     rows = session.execute(
-        select(m.AdminArea.code, m.AdminArea.name).where(
-            m.AdminArea.code.in_(select(Activity.community_code).distinct())).distinct().order_by(m.AdminArea.code)
+        select(models.AdminArea.code, models.AdminArea.name).where(
+            models.AdminArea.code.in_(select(Activity.community_code).distinct())).distinct().order_by(models.AdminArea.code)
     ).all()
     return [{"code": c, "name": n} for c, n in rows]
 

@@ -15,15 +15,14 @@ from sqlalchemy.orm import Session
 
 from gis.errors import InvalidInput
 from gis.visits import DEFAULT_STALE_DAYS
-from layers import incidents, ledgers, roster, services, visits
-from layers import models as m
+from layers import incidents, ledgers, models, roster, services, visits
 
 FOLLOW_UP_KINDS = ("incident", "order", "ledger")
 
 
 def _building_point(session: Session, building_id: int) -> tuple[float, float]:
-    p = func.ST_PointOnSurface(m.Building.geom)
-    lon, lat = session.execute(select(func.ST_X(p), func.ST_Y(p)).where(m.Building.id == building_id)).one()
+    p = func.ST_PointOnSurface(models.Building.geom)
+    lon, lat = session.execute(select(func.ST_X(p), func.ST_Y(p)).where(models.Building.id == building_id)).one()
     return float(lon), float(lat)
 
 
