@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 
 from gis.errors import Conflict, InvalidInput, NotFound
 from gis.services import TrackKind, new_track_token, normalise_track_token
-from layers.services_models import ResidentTrack
+from layers.services_models import ResidentTrack, ServiceOrder
 
+LEGACY_MIN = 20  # an order's rating token before the short codes: secrets.token_urlsafe(24), 32 characters
 UNKNOWN = "没有这个查询码，请核对后重试（查询码为 10 位字母和数字）(no such tracking code; it has 10 letters and digits)"
 
 
@@ -31,9 +32,16 @@ def issue(session: Session, kind: TrackKind, object_id: int) -> str:
 
 
 def find(session: Session, token: str | None) -> ResidentTrack:
-    """The track of a token as typed (any case, spaces or dashes); :class:`NotFound` otherwise."""
+    """The track of a token as typed (any case, spaces or dashes), or of an order's long rating token from before
+    the short codes (migration 0662 gave those orders a code); :class:`NotFound` otherwise."""
     canonical = normalise_track_token(token)
-    track = session.get(ResidentTrack, canonical) if canonical else None
+    if canonical:
+        track = session.get(ResidentTrack, canonical)
+    elif token and LEGACY_MIN <= len(token) <= 64:
+        track = session.scalar(select(ResidentTrack).join(ServiceOrder, ServiceOrder.id == ResidentTrack.object_id)
+                               .where(ResidentTrack.kind == TrackKind.ORDER.value, ServiceOrder.resident_token == token))
+    else:
+        track = None
     if track is None:
         raise NotFound(UNKNOWN)
     return track
