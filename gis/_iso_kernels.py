@@ -205,10 +205,30 @@ def _side_edge(i, j, side, nx, n_h):
     return n_h + i * nx + j + 1
 
 
+@njit(cache=True, inline="always")
+def _crossing(p, q, po, qo, level):
+    """Where ``f = level`` crosses a lattice edge from value ``p`` to ``q`` (0 at p, 1 at q), moved if need be
+    inside the crossing of a field ``outer <= f`` (values ``po``, ``qo``) so that the inside part of the edge
+    (``f <= level``) lies within the outer field's: the lines of a smaller budget then never leave a larger
+    one's, whatever the rounding."""
+    t = (level - p) / (q - p) if q != p else 0.5
+    if p <= level and qo > level:
+        to = (level - po) / (qo - po) if qo != po else 0.5
+        if to < t:
+            t = to
+    elif q <= level and po > level:
+        to = (level - po) / (qo - po) if qo != po else 0.5
+        if to > t:
+            t = to
+    return t
+
+
 @njit(cache=True, nogil=True)
-def contour_rings(f, level, x0, y0, h):  # pragma: no cover - compiled
+def contour_rings(f, outer, level, x0, y0, h):  # pragma: no cover - compiled
     """Closed iso-lines ``f = level`` (inside: ``f <= level``; the border of ``f`` must be outside) as
-    ``(xy, ring_id)``, each ring oriented with the inside on its left (shells CCW, holes CW)."""
+    ``(xy, ring_id)``, each ring oriented with the inside on its left (shells CCW, holes CW). ``outer`` is a
+    field on the same lattice with ``outer <= f`` everywhere (or ``f`` itself): the lines then lie within its
+    own (see :func:`_crossing`)."""
     ny, nx = f.shape
     n_h = ny * (nx - 1)
     n_e = n_h + (ny - 1) * nx
@@ -244,14 +264,15 @@ def contour_rings(f, level, x0, y0, h):  # pragma: no cover - compiled
                     if not has[e]:
                         has[e] = True
                         if side == 0:
-                            p, q, xa, ya, xb, yb = fa, fb, j, i, j + 1, i
+                            ia, ja, ib, jb = i, j, i, j + 1
                         elif side == 1:
-                            p, q, xa, ya, xb, yb = fb, fc, j + 1, i, j + 1, i + 1
+                            ia, ja, ib, jb = i, j + 1, i + 1, j + 1
                         elif side == 2:
-                            p, q, xa, ya, xb, yb = fd, fc, j, i + 1, j + 1, i + 1
+                            ia, ja, ib, jb = i + 1, j, i + 1, j + 1
                         else:
-                            p, q, xa, ya, xb, yb = fa, fd, j, i, j, i + 1
-                        t = (level - p) / (q - p) if q != p else 0.5
+                            ia, ja, ib, jb = i, j, i + 1, j
+                        xa, ya, xb, yb = ja, ia, jb, ib
+                        t = _crossing(f[ia, ja], f[ib, jb], outer[ia, ja], outer[ib, jb], level)
                         px[e] = x0 + (xa + t * (xb - xa)) * h
                         py[e] = y0 + (ya + t * (yb - ya)) * h
                 nxt[_side_edge(i, j, s0, nx, n_h)] = _side_edge(i, j, s1, nx, n_h)

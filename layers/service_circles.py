@@ -29,7 +29,7 @@ from layers import models
 from layers.networks import default_network, load_graph, network_version
 from layers.walking import walking_distances
 
-ALGO_VERSION = "iso-1"
+ALGO_VERSION = "iso-2"  # iso-2: every budget of a facility traced on one lattice, nested exactly
 _TYPE_NAMES = {code: (zh, en) for code, _g, zh, en in FACILITY_TYPES}
 
 
@@ -183,7 +183,8 @@ def _compute_group(session, network, ids, types, lon, lat, budgets, speed_kmh, b
                        "snap_m": snap_m, "snap_distance_m": None if method != "network" else
                        round(float(snapped.dist[a.facility]), 2), "reached_nodes": a.reached_nodes,
                        "quad_segs": iso.QUAD_SEGS, "algorithm": ALGO_VERSION},
-            "geom": f"SRID=4326;{shapely.to_wkt(g, rounding_precision=7)}",
+            # full precision: rounding each polygon's coordinates on its own would undo their nesting
+            "geom": f"SRID=4326;{shapely.to_wkt(g, rounding_precision=-1)}",
             "source": f"computed:{network}" if method == "network" else "computed:euclidean",
         })
         report["euclidean"] += method == CircleMethod.EUCLIDEAN.value

@@ -135,8 +135,9 @@ def test_dead_end_is_covered_to_its_tip_plus_the_buffer():
 
 def test_larger_budgets_cover_smaller_ones():
     # starting mid-block, each budget's reach ends at a different point of a partial edge; the traced outline
-    # is an approximation at junctions, yet the circles nest because every budget samples the distance field
-    # on the same lattice (on a lattice placed by each reach's extent, slivers of up to 67 m² stuck out)
+    # is an approximation at junctions, yet the circles nest exactly: every budget is traced on the lattice of
+    # the largest, each line kept within the next one's (on a lattice placed by each reach's extent slivers of
+    # up to 67 m² stuck out; with each outline simplified on its own, strips up to 0.3 m)
     lines = [[(0, 0), (300, 0)], [(300, 0), (600, 0)], [(0, 300), (300, 300)], [(300, 300), (600, 300)],
              [(0, 0), (0, 300)], [(300, 0), (300, 300)], [(600, 0), (600, 300)], [(300, 300), (420, 480)],
              [(600, 300), (900, 310)], [(37, 11), (300, 0)]]
@@ -144,5 +145,24 @@ def test_larger_budgets_cover_smaller_ones():
     for small in (93, 137, 180, 221, 250):
         areas = service_areas(g, [X0 + 311.7], [Y0 + 155.3], [small, 333, 517, 777], mode="grid")
         for inner, outer in zip(areas, areas[1:], strict=False):
-            assert shapely.difference(inner.geom, outer.geom).area < 2.0  # m²: the outline's simplification
-            assert outer.geom.buffer(0.5).covers(inner.geom)
+            assert outer.geom.covers(inner.geom)
+            assert shapely.difference(inner.geom, outer.geom).area == 0
+
+
+def test_circles_nest_exactly_on_a_real_network(repo_data):
+    """Wuhan's OSM streets (data/osm): 150 facilities off the network, 5/10/15 minutes — each smaller circle lies
+    within the larger ones exactly (with each outline simplified on its own, strips up to 0.3 m stuck out)."""
+    import geopandas as gpd
+
+    streets = gpd.read_parquet(repo_data / "osm" / "wuhan_fua8989_streets.parquet")
+    u, v = gnet.endpoint_node_ids(streets.to_crs("EPSG:4326").geometry.values)
+    g = gnet.build_graph("wuhan", "EPSG:32650", streets.geometry.values, u, v)
+    rng = np.random.default_rng(19)
+    nodes = rng.choice(g.n_nodes, 150, replace=False)
+    x = g.node_xy[nodes, 0] + rng.uniform(-60, 60, 150)
+    y = g.node_xy[nodes, 1] + rng.uniform(-60, 60, 150)
+    areas = service_areas(g, x, y, minutes_to_meters([5, 10, 15]))
+    pairs = [(areas[k + i], areas[k + j]) for k in range(0, len(areas), 3) for i, j in ((0, 1), (1, 2), (0, 2))]
+    assert all(inner.method == "network" for inner, _ in pairs)
+    assert all(outer.geom.covers(inner.geom) for inner, outer in pairs)
+    assert max(shapely.difference(inner.geom, outer.geom).area for inner, outer in pairs) == 0
