@@ -9,7 +9,7 @@ from sqlalchemy import func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from gis.errors import InvalidInput
-from layers import models as m
+from layers import models
 from layers.features import current_plan_id
 
 MAX_QUERY = 60
@@ -35,27 +35,27 @@ def search_places(session: Session, q: str, *, limit: int = 10, codes: bool = Tr
     text = check_query(q)
     like = _pattern(text)
     plan = current_plan_id(session)
-    grid_match = or_(m.Grid.name.ilike(like), m.Grid.code.like(like)) if codes else m.Grid.name.ilike(like)
+    grid_match = or_(models.Grid.name.ilike(like), models.Grid.code.like(like)) if codes else models.Grid.name.ilike(like)
 
     def point(geom):
         p = func.ST_PointOnSurface(geom)
         return func.ST_X(p).label("lon"), func.ST_Y(p).label("lat")
 
     parts = [
-        select(literal("grid").label("kind"), literal(1).label("rank"), m.Grid.name.label("name"),
-               m.Grid.code.label("detail"), *point(m.Grid.geom))
-        .where(m.Grid.plan_id == plan, grid_match).limit(limit),
-        select(literal("facility"), literal(2), m.Facility.name, func.coalesce(m.Facility.address, ""),
-               *point(m.Facility.geom))
-        .where(or_(m.Facility.name.ilike(like), m.Facility.address.ilike(like))).limit(limit),
-        select(literal("area"), literal(3), m.AdminArea.name, m.AdminArea.code, *point(m.AdminArea.geom))
-        .where(m.AdminArea.name.ilike(like), m.AdminArea.geom.isnot(None)).limit(limit),
-        select(literal("street"), literal(4), m.StreetResponsibility.street_name,
-               func.coalesce(m.StreetResponsibility.responsible_unit, ""), *point(m.StreetResponsibility.geom))
-        .where(m.StreetResponsibility.street_name.ilike(like)).limit(limit),
-        select(literal("building"), literal(5), m.Building.name, func.coalesce(m.Building.community_code, ""),
-               *point(m.Building.geom))
-        .where(m.Building.name.ilike(like)).limit(limit),
+        select(literal("grid").label("kind"), literal(1).label("rank"), models.Grid.name.label("name"),
+               models.Grid.code.label("detail"), *point(models.Grid.geom))
+        .where(models.Grid.plan_id == plan, grid_match).limit(limit),
+        select(literal("facility"), literal(2), models.Facility.name, func.coalesce(models.Facility.address, ""),
+               *point(models.Facility.geom))
+        .where(or_(models.Facility.name.ilike(like), models.Facility.address.ilike(like))).limit(limit),
+        select(literal("area"), literal(3), models.AdminArea.name, models.AdminArea.code, *point(models.AdminArea.geom))
+        .where(models.AdminArea.name.ilike(like), models.AdminArea.geom.isnot(None)).limit(limit),
+        select(literal("street"), literal(4), models.StreetResponsibility.street_name,
+               func.coalesce(models.StreetResponsibility.responsible_unit, ""), *point(models.StreetResponsibility.geom))
+        .where(models.StreetResponsibility.street_name.ilike(like)).limit(limit),
+        select(literal("building"), literal(5), models.Building.name, func.coalesce(models.Building.community_code, ""),
+               *point(models.Building.geom))
+        .where(models.Building.name.ilike(like)).limit(limit),
     ]
     u = union_all(*[p.subquery().select() for p in parts]).subquery()
     rows = session.execute(select(u).order_by(u.c.rank, func.length(u.c.name), u.c.name).limit(limit)).all()
@@ -73,10 +73,10 @@ def scope_extent(session: Session, scope: str | None) -> tuple[float, float, flo
     plan = current_plan_id(session)
     if plan is None:
         return None
-    q = select(func.ST_XMin(func.ST_Extent(m.Grid.geom)), func.ST_YMin(func.ST_Extent(m.Grid.geom)),
-               func.ST_XMax(func.ST_Extent(m.Grid.geom)), func.ST_YMax(func.ST_Extent(m.Grid.geom))) \
-        .where(m.Grid.plan_id == plan)
+    q = select(func.ST_XMin(func.ST_Extent(models.Grid.geom)), func.ST_YMin(func.ST_Extent(models.Grid.geom)),
+               func.ST_XMax(func.ST_Extent(models.Grid.geom)), func.ST_YMax(func.ST_Extent(models.Grid.geom))) \
+        .where(models.Grid.plan_id == plan)
     if scope:
-        q = q.where(m.Grid.code.like(area_prefix(scope) + "%"))
+        q = q.where(models.Grid.code.like(area_prefix(scope) + "%"))
     row = session.execute(q).one()
     return None if row[0] is None else tuple(float(v) for v in row)

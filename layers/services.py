@@ -27,8 +27,7 @@ from gis.services import (
     check_move,
     rank_takers,
 )
-from layers import models as m
-from layers import tracking
+from layers import models, tracking
 from layers.locate import locate
 from layers.services_models import ServiceOrder, ServiceOrderEvent, Wish
 
@@ -207,7 +206,7 @@ def order_events(session: Session, order_id: int) -> list[ServiceOrderEvent]:
 
 def is_party_member(session: Session, person_id: int) -> bool:
     """True if the person is a party member (flagged, or assigned as one in a grid); NotFound if unknown."""
-    person = session.get(m.Person, person_id)
+    person = session.get(models.Person, person_id)
     if person is None:
         raise NotFound(f"没有人员 {person_id} (no person {person_id})")
     if person.is_party_member:
@@ -215,7 +214,7 @@ def is_party_member(session: Session, person_id: int) -> bool:
     return bool(
         session.scalar(
             select(func.count()).where(
-                m.StaffAssignment.person_id == person_id, m.StaffAssignment.role == StaffRole.PARTY_MEMBER.value
+                models.StaffAssignment.person_id == person_id, models.StaffAssignment.role == StaffRole.PARTY_MEMBER.value
             )
         )
     )

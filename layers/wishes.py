@@ -15,8 +15,7 @@ from sqlalchemy.orm import Session
 
 from gis.errors import InvalidInput, NotFound
 from gis.services import WISH_MOVES, TrackKind, WishState, check_move
-from layers import models as m
-from layers import tracking
+from layers import models, tracking
 from layers.features import current_plan_id
 from layers.locate import locate
 from layers.services import is_party_member
@@ -32,9 +31,9 @@ def _now() -> dt.datetime:
 def _refuse_grid(session: Session, code: str, plan_id: int | None) -> None:
     """Raise the right refusal for a grid code that is not in the plan in force."""
     row = session.execute(
-        select(m.Grid.name, m.GridPlan.generation, m.GridPlan.status, func.ST_PointOnSurface(m.Grid.geom))
-        .join(m.GridPlan, m.GridPlan.id == m.Grid.plan_id).where(m.Grid.code == code)
-        .order_by(m.GridPlan.generation.desc().nulls_last())
+        select(models.Grid.name, models.GridPlan.generation, models.GridPlan.status, func.ST_PointOnSurface(models.Grid.geom))
+        .join(models.GridPlan, models.GridPlan.id == models.Grid.plan_id).where(models.Grid.code == code)
+        .order_by(models.GridPlan.generation.desc().nulls_last())
     ).first()
     field = {"fields": {"grid_code": CHOOSE_ON_MAP}}
     if row is None:
@@ -44,8 +43,8 @@ def _refuse_grid(session: Session, code: str, plan_id: int | None) -> None:
     if status == "draft":
         raise InvalidInput(f"网格 {code}（{name}）只在尚未发布的方案草案中。{CHOOSE_ON_MAP} (grid {code} is only in a "
                            "draft plan)", detail={**field, "grid_code": code, "reason": "draft"})
-    now = session.execute(select(m.Grid.code, m.Grid.name).where(
-        m.Grid.plan_id == plan_id, func.ST_Covers(m.Grid.geom, point))).first() if plan_id else None
+    now = session.execute(select(models.Grid.code, models.Grid.name).where(
+        models.Grid.plan_id == plan_id, func.ST_Covers(models.Grid.geom, point))).first() if plan_id else None
     where_now = f"；该处现属 {now.name}（{now.code}）" if now else ""
     raise InvalidInput(
         f"网格 {code}（{name}）已随第 {generation} 代网格方案废止，现行方案中没有此网格{where_now}。{CHOOSE_ON_MAP} "
@@ -55,16 +54,16 @@ def _refuse_grid(session: Session, code: str, plan_id: int | None) -> None:
                 "now": now.code if now else None})
 
 
-def grid_in_force(session: Session, code: str) -> m.Grid:
+def grid_in_force(session: Session, code: str) -> models.Grid:
     """The grid of the plan in force with ``code``; :class:`InvalidInput` saying what the code is otherwise."""
     plan_id = current_plan_id(session)
-    grid = session.scalar(select(m.Grid).where(m.Grid.code == code, m.Grid.plan_id == plan_id)) if plan_id else None
+    grid = session.scalar(select(models.Grid).where(models.Grid.code == code, models.Grid.plan_id == plan_id)) if plan_id else None
     if grid is None:
         _refuse_grid(session, code, plan_id)
     return grid
 
 
-def grid_at(session: Session, lon: float, lat: float, *, crs: str = "wgs84") -> m.Grid:
+def grid_at(session: Session, lon: float, lat: float, *, crs: str = "wgs84") -> models.Grid:
     """The grid of the plan in force a point lies in (the service's one locate rule); a point in no grid is
     refused with a message about the place."""
     answer = locate(session, lon, lat, crs=crs)
@@ -72,7 +71,7 @@ def grid_at(session: Session, lon: float, lat: float, *, crs: str = "wgs84") -> 
         raise InvalidInput("此处不在任何现行网格内（可能在城区以外或水面上），微心愿须发布在您居住的网格。请在地图上重新点选 "
                            "(this place is in no grid of the plan in force; choose a place where you live)",
                            detail={"fields": {"place": "此处不在任何网格内，请重新点选"}})
-    return session.get(m.Grid, answer["grid"]["id"])
+    return session.get(models.Grid, answer["grid"]["id"])
 
 
 def post_wish(

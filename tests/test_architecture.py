@@ -38,9 +38,6 @@ KNOWN_OFFENDERS = {
     "layers/reassign.py": "planner",
     "layers/roster.py": "planner",
     "layers/plan_io.py": "planner",
-    "layers/services.py": "residents",
-    "api/routes/services.py": "residents",
-    "api/routes/open311.py": "residents",
     "api/auth.py": "security",
     "api/limits.py": "security",
 }
@@ -98,9 +95,6 @@ ALIASES_LEFT_TO_OWNERS = {
     "layers/incident_kpis.py": "dispatch",
     "layers/incident_queue.py": "dispatch",
     "usecases/dispatch.py": "dispatch",
-    "layers/places.py": "residents",
-    "layers/wishes.py": "residents",
-    "usecases/tracking.py": "residents",
 }
 
 

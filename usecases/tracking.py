@@ -16,8 +16,7 @@ from sqlalchemy.orm import Session
 from gis.domain import IncidentState
 from gis.errors import Conflict
 from gis.services import SERVICE_CATEGORIES, OrderState, TrackKind, WishState
-from layers import incidents, services, wishes
-from layers import models as m
+from layers import incidents, models, services, wishes
 from layers import tracking as tracks
 from layers.services_models import ResidentTrack
 
@@ -32,7 +31,7 @@ def _when(t: dt.datetime | None, zone: dt.tzinfo) -> str | None:
 
 
 def _person_name(session: Session, person_id: int | None) -> str | None:
-    return session.scalar(select(m.Person.name).where(m.Person.id == person_id)) if person_id else None
+    return session.scalar(select(models.Person.name).where(models.Person.id == person_id)) if person_id else None
 
 
 def _report(session: Session, track: ResidentTrack, zone: dt.tzinfo) -> dict:
@@ -57,7 +56,7 @@ def _order(session: Session, track: ResidentTrack, zone: dt.tzinfo) -> dict:
         if e.action == "accept" and taker and e.person_id == order.taker_id:
             zh = f"党员 {taker} 已接单"
         steps.append({"zh": zh, "at": _when(e.at, zone)})
-    grid = session.scalar(select(m.Grid.name).where(m.Grid.code == order.grid_code).order_by(m.Grid.plan_id.desc()))
+    grid = session.scalar(select(models.Grid.name).where(models.Grid.code == order.grid_code).order_by(models.Grid.plan_id.desc()))
     return {"title": SERVICE_CATEGORIES[order.category].zh, "detail": order.description, "state": order.state,
             "state_zh": OrderState(order.state).zh,
             "done": order.state in (OrderState.FULFILLED.value, OrderState.CLOSED.value),
@@ -73,7 +72,7 @@ def _wish(session: Session, track: ResidentTrack, zone: dt.tzinfo) -> dict:
         steps.append({"zh": f"{name}认领" if name else "已认领", "at": _when(wish.claimed_at, zone)})
     if wish.fulfilled_at:
         steps.append({"zh": "心愿已实现", "at": _when(wish.fulfilled_at, zone)})
-    grid = session.scalar(select(m.Grid.name).where(m.Grid.code == wish.grid_code).order_by(m.Grid.plan_id.desc()))
+    grid = session.scalar(select(models.Grid.name).where(models.Grid.code == wish.grid_code).order_by(models.Grid.plan_id.desc()))
     return {"title": wish.title, "detail": wish.description, "state": wish.state,
             "state_zh": WishState(wish.state).zh, "done": wish.state == WishState.FULFILLED.value, "steps": steps,
             "taker": {"name": name, "role_zh": "认领单位" if wish.claimer_unit else "认领党员"} if name else None,

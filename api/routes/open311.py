@@ -37,7 +37,7 @@ from api.open311_format import (
     read_body,
     w3c,
 )
-from gis import incidents as R
+from gis import incidents as rules
 from gis.domain import UserRole
 from gis.errors import GridmapError, NotAuthenticated, NotFound
 from layers import incidents as inc
@@ -95,7 +95,7 @@ def check_jurisdiction(request: Request, value: Any) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- mapping
-def _service(c: R.Category) -> dict[str, Any]:
+def _service(c: rules.Category) -> dict[str, Any]:
     return {"service_code": c.code, "service_name": f"{c.zh} ({c.en})",
             "description": f"{c.zh}：由网格{c.role.zh}处置，时限 {c.deadline_h:g} 小时 ({c.en}: handled by the grid's "
                            f"{c.role.value}, within {c.deadline_h:g} h)",
@@ -107,16 +107,16 @@ def _agency(i, d, grid: dict | None) -> str:
     if d.assignee_unit:
         return d.assignee_unit
     if grid:
-        return f"{grid['name']}（{R.L(i.level).zh}）"
-    return R.L(i.level).zh
+        return f"{grid['name']}（{rules.L(i.level).zh}）"
+    return rules.L(i.level).zh
 
 
 def _request(session, i, d, zone: dt.tzinfo) -> dict[str, Any]:
     v = inc.view(session, i, d, "public")
     cat = inc.categories().get(i.category)
     return {
-        "service_request_id": str(i.id), "status": R.open311_status(i.state),
-        "status_notes": R.status_notes(i.state, i.level),
+        "service_request_id": str(i.id), "status": rules.open311_status(i.state),
+        "status_notes": rules.status_notes(i.state, i.level),
         "service_name": f"{cat.zh} ({cat.en})" if cat else i.category, "service_code": i.category,
         "description": v["description"], "agency_responsible": _agency(i, d, v["grid"]),
         "service_notice": f"重复上报，已并入 #{d.duplicate_of} (duplicate of #{d.duplicate_of})" if d.duplicate_of else None,
