@@ -39,8 +39,10 @@ DEFAULT_TOLERANCE_M = 0.5
 DEFAULT_NEAREST_M = 200.0
 DEFAULT_STREET_BUFFER_M = 20.0
 CELLS_PER_EDGE = 4.0
-# at least this many cells: a plan of a few hundred grids has a few thousand edges, and 4 cells per edge would leave
-# ~90 % of points in cells with ~8 edges each (the Jinchang demo); 2^18 cells cost ~10 MB and ~20 ms to build
+# a locator kept for many queries (a plan's, see layers.plan_locator) asks for at least this many cells: a plan of
+# a few hundred grids has a few thousand edges, and 4 cells per edge would leave ~90 % of points in cells with ~8
+# edges each (the Jinchang demo: 1M points 0.17 → 0.11 s); 2^18 cells cost ~10 MB and ~25 ms to build, which a
+# one-off locator for 100,000 points does not win back
 MIN_CELLS = 1 << 18
 MAX_CELLS = 4_000_000
 # points are queried in bands of raster rows of about this many cells, so that consecutive points touch cells whose
@@ -216,7 +218,7 @@ class _Raster:
 
     @classmethod
     def build(cls, x0, y0, x1, y1, owner, pad_m: np.ndarray, *, cells_per_edge: float, max_cells: int,
-              min_cells: int = MIN_CELLS) -> _Raster:
+              min_cells: int = 1) -> _Raster:
         lat = _max_abs_lat(y0, y1)
         compiled = kernels()
         kx, ky = compiled.metres_per_degree(lat)
@@ -294,7 +296,7 @@ class PolygonIndex:
 
     def __init__(self, geoms, *, rank=None, kind=None, tolerance_m: float = DEFAULT_TOLERANCE_M,
                  cells_per_edge: float = CELLS_PER_EDGE, max_cells: int = MAX_CELLS,
-                 min_cells: int = MIN_CELLS) -> None:
+                 min_cells: int = 1) -> None:
         geoms = np.asarray(geoms, dtype=object)
         n = geoms.size
         self.size = n
@@ -342,7 +344,7 @@ class LineIndex:
     """Lines with a buffer each (包街 segments): the nearest line whose buffer holds the point."""
 
     def __init__(self, geoms, buffers_m, *, cells_per_edge: float = CELLS_PER_EDGE,
-                 max_cells: int = MAX_CELLS) -> None:
+                 max_cells: int = MAX_CELLS, min_cells: int = 1) -> None:
         geoms = np.asarray(geoms, dtype=object)
         self.size = geoms.size
         self.buffers_m = np.asarray(buffers_m, dtype=np.float64)
@@ -355,7 +357,7 @@ class LineIndex:
             own = np.zeros(0, np.int32)
         ebuf = np.ascontiguousarray(self.buffers_m[own] if own.size else np.zeros(0))
         self.raster = _Raster.build(x0, y0, x1, y1, own, ebuf, cells_per_edge=cells_per_edge,
-                                    max_cells=max_cells)
+                                    max_cells=max_cells, min_cells=min_cells)
         self.ebuf = self.raster.in_cell_order(ebuf)
 
     def query(self, lon, lat, *, order=None) -> tuple[np.ndarray, np.ndarray]:
@@ -411,12 +413,15 @@ class Locator:
         Largest distance of the nearest-grid fallback.
     metric_crs
         Metric CRS for the nearest-grid and candidate distances (default: EPSG:4543 near Jinchang, else UTM).
+    cells_per_edge, min_cells
+        Raster size of the grid and street indexes: cells per polygon edge, and at least ``min_cells`` (a locator
+        kept for many queries: :data:`MIN_CELLS`).
     """
 
     def __init__(self, grid_codes, grid_kinds, grid_geoms, *, community_codes=(), community_geoms=(),
                  street_geoms=(), street_buffers_m=(), tolerance_m: float = DEFAULT_TOLERANCE_M,
                  nearest_m: float = DEFAULT_NEAREST_M, metric_crs: str | None = None,
-                 cells_per_edge: float = CELLS_PER_EDGE) -> None:
+                 cells_per_edge: float = CELLS_PER_EDGE, min_cells: int = 1) -> None:
         self.codes = np.asarray(list(grid_codes), dtype=object)
         kinds = np.asarray(list(grid_kinds), dtype=object)
         self.exclusive = kinds == "exclusive"
@@ -430,7 +435,7 @@ class Locator:
         self.rank = rank
         self._exclusive_of = np.r_[False, self.exclusive]  # by grid index + 1 (-1: no grid)
         self.grids = PolygonIndex(self.geoms, rank=rank, kind=self.exclusive.astype(np.int8),
-                                  tolerance_m=tolerance_m, cells_per_edge=cells_per_edge)
+                                  tolerance_m=tolerance_m, cells_per_edge=cells_per_edge, min_cells=min_cells)
         self.community_codes = np.asarray(list(community_codes), dtype=object)
         cgeoms = np.asarray(list(community_geoms), dtype=object)
         crank = np.argsort(np.argsort(self.community_codes.astype(str))) if cgeoms.size else None
@@ -439,8 +444,8 @@ class Locator:
                                         min_cells=1) if cgeoms.size else None
         sgeoms = np.asarray(list(street_geoms), dtype=object)
         self.street_buffers_m = np.asarray(list(street_buffers_m), dtype=float)
-        self.streets = LineIndex(sgeoms, self.street_buffers_m, cells_per_edge=cells_per_edge) \
-            if sgeoms.size else None
+        self.streets = LineIndex(sgeoms, self.street_buffers_m, cells_per_edge=cells_per_edge,
+                                 min_cells=min_cells) if sgeoms.size else None
         self._metric_crs = metric_crs
         self._metric: tuple[Projector, np.ndarray, shapely.STRtree] | None = None
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from gis.domain import AreaLevel, PlanStatus
 from gis.errors import NotFound
-from gis.locate import Locator
+from gis.locate import MIN_CELLS, Locator
 from layers import arrow_columns as ac
 from layers.data_versions import VersionedCache
 
@@ -112,6 +112,7 @@ def build_plan_locator(session: Session, plan_id: int | None, *, on: dt.date | N
         [r[1] for r in grows], [r[3] for r in grows], _wkb(r[5] for r in grows),
         community_codes=[r[0] for r in crows], community_geoms=_wkb(r[1] for r in crows),
         street_geoms=_wkb(r[4] for r in srows), street_buffers_m=[float(r[3] or 20.0) for r in srows],
+        min_cells=MIN_CELLS,  # kept for every locate until the plan changes: a finer raster pays
     )
     obj = lambda vals: np.asarray(list(vals), dtype=object)  # noqa: E731
     return PlanLocator(

@@ -216,6 +216,7 @@ def rows_of(res: dict) -> list[dict]:
         rows.append({"target": f"{label} req/s ≥ {target:.0%} of bare", "ours": round(ours["rps"], 1),
                      "peer": round(peer["rps"], 1), "peer_name": peer_name,
                      "ratio": round(ours["rps"] / peer["rps"], 3), "unit": "req/s", "agreement": agree,
+                     "agrees": all(ok.values()),
                      "notes": f"ours: {ours_path}; peer: {peer_path}; {setup}; runs ours {ours['runs_rps']}, "
                               f"peer {peer['runs_rps']}" + (f"; same grid {a['same']}/{a['points']}"
                                                              if key == "get" else "")})
@@ -223,6 +224,7 @@ def rows_of(res: dict) -> list[dict]:
         rows.append({"target": f"{label} latency p99{p99_target}", "ours": round(ours["p99_ms"], 1),
                      "peer": round(peer["p99_ms"], 1), "peer_name": peer_name,
                      "ratio": round(peer["p99_ms"] / ours["p99_ms"], 3), "unit": "ms", "agreement": agree,
+                     "agrees": all(ok.values()),
                      "notes": f"p50 ours {ours['p50_ms']:.1f} ms, peer {peer['p50_ms']:.1f} ms; ratio = peer ÷ "
                               "ours latency (below 1: ours slower)"})
     return rows

@@ -256,7 +256,7 @@ def main(argv=None) -> int:
         "agreement": ("same " if ok else "DIFFERENT ") + f"overlaps {agreement['overlaps']['same']}/"
         f"{agreement['overlaps']['ours']}, gaps {agreement['gaps']['ours']}/{agreement['gaps']['peer']}, cut "
         f"{agreement['cut']['same']}/{agreement['cut']['ours']}, households {agreement['households']['same']}/"
-        f"{agreement['households']['grids']}",
+        f"{agreement['households']['grids']}", "agrees": ok,
         "notes": notes,
     }]
     details = {"grids": n_grids, "buildings": n_buildings, "ours_s": [r[0] for r in ours_runs],

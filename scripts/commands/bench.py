@@ -78,27 +78,36 @@ def _fmt(v) -> str:
 
 def summary_table(results: list[dict], *, quick: bool, info: dict) -> str:
     """The Markdown table of every row of every benchmark."""
+    loads = "; ".join(f"{r['benchmark']} {r['load_average'][0]:g}→{r['load_average'][1]:g}" for r in results
+                      if r.get("load_average"))
     lines = [
         QUICK_BEGIN if quick else BEGIN,
         f"Latest `gridmap bench{' --quick' if quick else ''}` run: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
         f" on {info.get('processor')} ({info.get('cores')} cores, {info.get('memory_gb')} GB), "
-        f"Python {info.get('python')}.",
+        f"Python {info.get('python')}." + (f" Load average (1 min) at the start → end of each benchmark, on "
+                                           f"{info.get('cores')} cores shared with other work: {loads}." if loads
+                                           else ""),
         "",
         "| benchmark | target | ours | peer | peer value | ratio (ours ÷ peer speed) | answers agree | notes |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for res in results:
-        if res.get("error"):
+        if res.get("error") and not res.get("rows"):
             lines.append(f"| {res['benchmark']} | – | – | – | – | – | – | **failed**: {res['error']} |")
             continue
         for row in res.get("rows", []):
             unit = row.get("unit", "")
+            agreement = row.get("agreement", "–")
+            if row.get("agrees") is False:
+                agreement = f"**NO**: {agreement}"
             lines.append(
                 f"| {res['benchmark']} | {row.get('target', '')} | {_fmt(row.get('ours'))} {unit} | "
                 f"{row.get('peer_name', '–')} | {_fmt(row.get('peer'))} {unit if row.get('peer') is not None else ''}"
                 f" | {_fmt(row.get('ratio'))}{'×' if row.get('ratio') is not None else ''} | "
-                f"{row.get('agreement', '–')} | {row.get('notes', '')} |"
+                f"{agreement} | {row.get('notes', '')} |"
             )
+        if res.get("error"):
+            lines.append(f"| {res['benchmark']} | – | – | – | – | – | – | **failed**: {res['error']} |")
     lines += ["", QUICK_END if quick else END]
     return "\n".join(lines)
 
@@ -154,6 +163,21 @@ def _clean() -> int:
     return 0
 
 
+def failures(results: list[dict]) -> list[str]:
+    """Why a run must not pass: benchmarks that failed or whose checks failed, rows whose answers disagree."""
+    out = []
+    for res in results:
+        if res.get("error"):
+            out.append(f"{res['benchmark']}: {res['error']}")
+        out += [f"{res['benchmark']}: {row.get('target')}: answers disagree ({row.get('agreement')})"
+                for row in res.get("rows", []) if row.get("agrees") is False]
+    return out
+
+
+def _load() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
 def _bench(args) -> int:
     if args.clean:
         return _clean()
@@ -178,6 +202,7 @@ def _bench(args) -> int:
             if args.dask and name in {"locate", "isochrones"}:
                 cmd += ["--dask", args.dask]
             print(f"[bench] {name}: {' '.join(cmd[2:])}", file=sys.stderr, flush=True)
+            load_before = _load()
             t0 = time.perf_counter()
             if args.quick:
                 # one process for the quick run: the libraries are imported once, not six times (~15 s)
@@ -185,14 +210,18 @@ def _bench(args) -> int:
             else:  # a fresh process per benchmark: no cache or memory carried from one to the next
                 code = subprocess.run(cmd, cwd=ROOT, timeout=60 * 15).returncode
             took = time.perf_counter() - t0
-            if code != 0 or not out.exists():
-                results.append({"benchmark": name, "error": f"exit {code}", "seconds": took})
+            load = {"load_average": [load_before, _load()]}  # 1-minute load at start and end (2 cores: > 2 is busy)
+            if not out.exists():
+                results.append({"benchmark": name, "error": f"exit {code}", "seconds": took, **load})
                 continue
             res = json.loads(out.read_text(encoding="utf-8"))
             res.setdefault("benchmark", name)
-            res["seconds"] = round(took, 1)
+            res.update(seconds=round(took, 1), **load)
+            if code != 0:  # its rows are kept, and say which checks failed
+                res["error"] = f"exit {code} (a check failed)"
             results.append(res)
-            print(f"[bench] {name}: {took:.1f} s", file=sys.stderr, flush=True)
+            print(f"[bench] {name}: {took:.1f} s, load average {load['load_average']}", file=sys.stderr,
+                  flush=True)
     total = time.perf_counter() - started
     payload = {"quick": args.quick, "machine": info, "seconds": round(total, 1), "results": results}
     out_path.write_text(json.dumps(payload, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
@@ -201,4 +230,7 @@ def _bench(args) -> int:
     if not args.no_write:
         write_summary(ROOT / "BENCHMARKS.md", table)
     print(f"[bench] 全部完成，用时 {total:.0f} s (all done); results in {out_path}", file=sys.stderr)
-    return 1 if any(r.get("error") for r in results) else 0
+    failed = failures(results)
+    for why in failed:
+        print(f"[bench] 未通过 (failed): {why}", file=sys.stderr)
+    return 1 if failed else 0

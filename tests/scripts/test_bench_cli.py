@@ -102,3 +102,37 @@ def test_quick_bench_of_three_benchmarks_end_to_end(tmp_path, kept_by_this_test)
     cut = next(r for r in by_name["proposals"]["rows"] if r["target"].endswith("buildings cut (must be 0)"))
     assert cut["ours"] == 0
     assert "| validation |" in run.stdout  # the table is printed
+
+
+def _fake_benchmark(rows: list[dict], code: int):
+    """A benchmark's ``main``: writes ``rows`` to its --json file and returns ``code``."""
+    def main(argv):
+        out = argv[argv.index("--json") + 1]
+        Path(out).write_text(json.dumps({"benchmark": "validation", "rows": rows}), encoding="utf-8")
+        return code
+    return main
+
+
+AGREEING = {"target": "t", "ours": 1.0, "peer": 2.0, "peer_name": "p", "ratio": 2.0, "unit": "s",
+            "agreement": "same 3/3", "agrees": True}
+
+
+@pytest.mark.parametrize("rows, code, exit_code", [
+    ([AGREEING], 0, 0),
+    ([AGREEING, {**AGREEING, "target": "u", "agreement": "2/3", "agrees": False}], 0, 1),  # a row disagrees
+    ([AGREEING], 1, 1),  # the benchmark's own checks failed: exit 1, rows kept
+])
+def test_bench_exits_non_zero_when_answers_disagree(monkeypatch, tmp_path, capsys, rows, code, exit_code):
+    import scripts.bench.validation as validation
+    from scripts.cli import main
+
+    monkeypatch.setattr(validation, "main", _fake_benchmark(rows, code))
+    out = tmp_path / "results.json"
+    assert main(["bench", "--quick", "--only", "validation", "--no-write", "--out", str(out)]) == exit_code
+    res = json.loads(out.read_text(encoding="utf-8"))["results"][0]
+    assert [r["target"] for r in res["rows"]] == [r["target"] for r in rows]  # rows are kept either way
+    printed = capsys.readouterr()
+    if exit_code:
+        assert "未通过 (failed)" in printed.err
+        assert "**NO**" in printed.out or "**failed**" in printed.out
+    assert len(res["load_average"]) == 2
