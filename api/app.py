@@ -24,6 +24,7 @@ from api.routes import (
     volunteers,
 )
 from api.routes import coverage as coverage_routes
+from api.routes import docs as docs_routes
 from api.routes import facilities as facility_routes
 from api.routes import incidents as incident_routes
 from api.routes import locate as locate_routes
@@ -32,10 +33,13 @@ from api.routes import open311 as open311_routes
 from api.routes import plan_editor as plan_editor_routes
 from api.routes import residents as resident_routes
 from api.routes import services as services_routes
+from api.routes import users as user_routes
 from api.routes import workbench as workbench_routes
+from api.routes.maps import map_settings
 from api.settings import Settings
 from api.worker import install_worker_id
 from layers.replica import Databases
+from maps.common import basemap_origins
 
 DESCRIPTION = """
 **gridmap 社区网格化服务管理** — 网格、楼栋、设施、15分钟便民服务圈与事件派遣。
@@ -66,14 +70,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served by api.routes.docs, with the page's CSP nonce
+        redoc_url=None,
     )
     app.state.settings = settings
     install_error_handlers(app)
-    install_limits(app, settings)
+    install_limits(app, settings, image_origins=basemap_origins(map_settings(settings)))
     install_read_your_writes(app, settings)
     install_worker_id(app)
+    app.include_router(docs_routes.router)
     app.include_router(health.router)
     app.include_router(auth_routes.router)
+    app.include_router(user_routes.router)
     app.include_router(layers.router)
     app.include_router(facility_routes.router)
     app.include_router(circle_routes.router)

@@ -1,28 +1,34 @@
-"""Who is calling: signed bearer tokens, the ``CurrentUser``/``OptionalUser`` dependencies, role checks.
+"""Who is calling: signed bearer tokens (JWT, HS256, PyJWT), the ``CurrentUser``/``OptionalUser`` dependencies,
+role checks.
 
-A token is ``base64url(payload).base64url(hmac_sha256(secret, payload))`` with payload
-``{"sub", "roles", "scope", "staff_roles", "exp"}``. Tokens are short-lived (``GRIDMAP_TOKEN_TTL_S``).
-Accounts, passwords, API keys and the sign-in endpoint are built on top of this module.
+A token carries only ``{"sub", "ver", "iat", "exp"}``: the account's username and its token version. Every request
+reads the account (:func:`layers.accounts.account_for_token`): a token of an account that was deleted, disabled, or
+whose roles, scope or password changed since (its version was bumped) is refused at once, and the roles and scope
+the request acts with are the account's current ones. The signing secret must pass
+:func:`api.settings.secret_problem` (≥ 32 bytes, not a placeholder) in every environment: with a placeholder no
+token can be signed or verified. Tokens are short-lived (``GRIDMAP_TOKEN_TTL_S``).
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
 import time
 from dataclasses import dataclass, field
 from typing import Annotated
 
+import jwt
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+from sqlalchemy.orm import Session
 
+from api.deps import SessionDep
+from api.settings import secret_problem
 from gis.domain import UserRole, scope_covers
-from gis.errors import Forbidden, NotAuthenticated
+from gis.errors import Forbidden, NotAuthenticated, ServiceUnavailable
 from usecases.access import Viewer
 
 DEFAULT_TTL_S = 30 * 60
+ALGORITHM = "HS256"
+INVALID = "登录凭证无效，请重新登录 (invalid token; sign in again)"
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False,
@@ -38,6 +44,7 @@ class Principal:
     scope: str | None = None
     staff_roles: frozenset[str] = field(default_factory=frozenset)
     person_id: int | None = None
+    token_version: int = 1
 
     @property
     def is_public(self) -> bool:
@@ -62,56 +69,73 @@ class Principal:
 ANONYMOUS = Principal(subject="anonymous", roles=frozenset({UserRole.PUBLIC.value}))
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+@dataclass(frozen=True)
+class TokenClaims:
+    """What a verified token says: whose it is and which version of the account it was signed for."""
 
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    subject: str
+    version: int
 
 
 def issue_token(
     principal: Principal, secret: str, *, ttl_s: int = DEFAULT_TTL_S, now: float | None = None
 ) -> str:
-    """Sign a token for ``principal`` valid for ``ttl_s`` seconds."""
-    payload = {
-        "sub": principal.subject,
-        "roles": sorted(principal.roles),
-        "scope": principal.scope,
-        "staff_roles": sorted(principal.staff_roles),
-        "person_id": principal.person_id,
-        "exp": int((now or time.time()) + ttl_s),
-    }
-    body = _b64(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode())
-    sig = _b64(hmac.new(secret.encode(), body.encode(), hashlib.sha256).digest())
-    return f"{body}.{sig}"
+    """Sign a token for ``principal``'s account (its username and token version), valid for ``ttl_s`` seconds.
+
+    Raises
+    ------
+    ServiceUnavailable
+        The secret is unset, a placeholder or too short: this service cannot sign tokens.
+    """
+    problem = secret_problem(secret)
+    if problem:
+        raise ServiceUnavailable(f"无法签发登录令牌：{problem}；请运行 scripts/bootstrap.sh setup 或设置 "
+                                 "GRIDMAP_SECRET_KEY (cannot sign tokens; run the set-up or set the secret)")
+    issued = int(now if now is not None else time.time())
+    claims = {"sub": principal.subject, "ver": principal.token_version, "iat": issued, "exp": issued + ttl_s}
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def read_token(token: str, secret: str, *, now: float | None = None) -> Principal:
-    """Check a token's signature and expiry and return its principal.
+def read_token(token: str, secret: str, *, now: float | None = None) -> TokenClaims:
+    """Check a token's signature and expiry (nothing else) and return its claims.
 
     Raises
     ------
     NotAuthenticated
-        If the token is malformed, forged or expired.
+        If the token is malformed, forged, expired, or the secret cannot verify anything (a placeholder).
     """
+    if secret_problem(secret):
+        raise NotAuthenticated(INVALID)
+    options = {"require": ["sub", "ver", "exp"], "verify_exp": now is None}
     try:
-        body, sig = token.split(".", 1)
-        expected = _b64(hmac.new(secret.encode(), body.encode(), hashlib.sha256).digest())
-        if not hmac.compare_digest(sig, expected):
-            raise ValueError("bad signature")
-        payload = json.loads(_unb64(body))
-    except (ValueError, json.JSONDecodeError) as exc:
-        raise NotAuthenticated("登录凭证无效，请重新登录 (invalid token; sign in again)") from exc
-    if payload.get("exp", 0) < (now or time.time()):
+        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options=options)
+    except jwt.ExpiredSignatureError as exc:
+        raise NotAuthenticated("登录已过期，请重新登录 (token expired; sign in again)") from exc
+    except (jwt.PyJWTError, ValueError, TypeError) as exc:
+        raise NotAuthenticated(INVALID) from exc
+    if now is not None and claims["exp"] < now:
         raise NotAuthenticated("登录已过期，请重新登录 (token expired; sign in again)")
-    return Principal(
-        subject=str(payload["sub"]),
-        roles=frozenset(payload.get("roles", [])),
-        scope=payload.get("scope"),
-        staff_roles=frozenset(payload.get("staff_roles", [])),
-        person_id=payload.get("person_id"),
-    )
+    if not isinstance(claims["sub"], str) or not isinstance(claims["ver"], int):
+        raise NotAuthenticated(INVALID)
+    return TokenClaims(subject=claims["sub"], version=claims["ver"])
+
+
+def _principal(account) -> Principal:
+    return Principal(subject=account.username, roles=account.roles, scope=account.scope,
+                     staff_roles=account.staff_roles, person_id=account.person_id,
+                     token_version=account.token_version)
+
+
+def principal_for_token(request: Request, token: str, session: Session | None = None) -> Principal:
+    """The account behind a bearer token, as it is now (401 if the token or the account is no longer good).
+    Reads it in ``session`` when given (the request's own: no second connection), else in a new one."""
+    from layers.accounts import account_for_token  # the DB layer, only when a token is sent
+
+    claims = read_token(token, request.app.state.settings.api.secret_key)
+    if session is not None:
+        return _principal(account_for_token(session, claims.subject, claims.version))
+    with request.app.state.sessionmaker() as own:
+        return _principal(account_for_token(own, claims.subject, claims.version))
 
 
 def _principal_for_api_key(request: Request, key: str) -> Principal:
@@ -120,18 +144,32 @@ def _principal_for_api_key(request: Request, key: str) -> Principal:
     with request.app.state.sessionmaker() as session:
         account = resolve_api_key(session, key)
         session.commit()
-    return Principal(subject=account.username, roles=account.roles, scope=account.scope,
-                     staff_roles=account.staff_roles, person_id=account.person_id)
+    return _principal(account)
+
+
+def verified_caller(request: Request) -> Principal | None:
+    """The account a request's bearer token or ``X-API-Key`` proves, or ``None`` when it sends neither or one
+    that does not verify (for the rate limit's key: an unchecked header never names a client)."""
+    header = request.headers.get("authorization", "")
+    try:
+        if header[:7].lower() == "bearer " and header[7:].strip():
+            return principal_for_token(request, header[7:].strip())
+        key = request.headers.get("x-api-key")
+        return _principal_for_api_key(request, key) if key else None
+    except NotAuthenticated:
+        return None
 
 
 def optional_user(
     request: Request,
+    session: SessionDep,
     token: Annotated[str | None, Depends(oauth2_scheme)],
     api_key: Annotated[str | None, Depends(api_key_scheme)] = None,
 ) -> Principal:
-    """The caller if a valid token or API key was sent, else the anonymous public; a bad one is refused."""
+    """The caller if a valid token or API key was sent, else the anonymous public; a bad one is refused.
+    The account is read in the request's own session (FastAPI gives the route the same one)."""
     if token:
-        return read_token(token, request.app.state.settings.api.secret_key)
+        return principal_for_token(request, token, session)
     if api_key:
         return _principal_for_api_key(request, api_key)
     return ANONYMOUS

@@ -7,11 +7,14 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
+from pydantic import AfterValidator
 from sqlalchemy.orm import Session
 
 from api.read_your_writes import READ_AFTER_HEADER, WROTE_COOKIE
 from api.settings import Settings
 from gis.coords import parse_bbox
+from gis.errors import InvalidInput
+from gis.text import check_user_text
 from layers.replica import parse_position
 
 
@@ -61,6 +64,18 @@ def bbox_query(
     """Parse and check the ``bbox`` query parameter."""
     return parse_bbox(bbox)
 
+
+def _typed_text(value: str) -> str:
+    """Refuse control characters, lone surrogates and non-characters in text people type (422)."""
+    try:
+        check_user_text(value, "text", len(value) + 1)
+    except InvalidInput as exc:
+        raise ValueError(exc.message) from exc
+    return value
+
+
+# Free text from users (names, descriptions, notes): stored as given, never with characters XML cannot carry.
+UserText = Annotated[str, AfterValidator(_typed_text)]
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import math
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gis.errors import (
     Conflict,
@@ -21,6 +23,7 @@ from gis.errors import (
     NotFound,
     PayloadTooLarge,
     PlanConflict,
+    RateLimited,
     ServiceUnavailable,
     UnknownCRS,
 )
@@ -39,6 +42,7 @@ STATUS: dict[type[GridmapError], int] = {
     NotFound: 404,
     PlanConflict: 409,
     Conflict: 409,
+    RateLimited: 429,
     ServiceUnavailable: 503,
 }
 
@@ -53,8 +57,39 @@ def status_for(exc: GridmapError) -> int:
     return 500
 
 
+def _json_safe(value):
+    """``value`` with every float JSON cannot carry (NaN, ±Infinity) written as text: a detail echoing a bad
+    number must not turn a 422 into a 500."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
 def _body(code: str, message: str, detail: dict | None = None) -> dict:
-    return {"error": {"code": code, "message": message, "detail": detail or {}}}
+    return {"error": {"code": code, "message": message, "detail": _json_safe(detail or {})}}
+
+
+HTTP_CODES = {400: "bad_request", 401: "not_authenticated", 403: "forbidden", 404: "not_found",
+              405: "method_not_allowed", 406: "not_acceptable", 413: "payload_too_large", 415: "unsupported_media_type",
+              422: "invalid_input", 429: "rate_limited"}
+HTTP_MESSAGES = {
+    400: "请求无法解析 (the request cannot be parsed)",
+    404: "没有这个地址 (no such path)",
+    405: "此地址不支持该请求方法 (this path does not take that method)",
+}
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    """Errors raised by the framework itself (unknown path, wrong method, an unparsable body) in the service's
+    format, not FastAPI's bare ``{"detail": …}``."""
+    status = exc.status_code
+    message = HTTP_MESSAGES.get(status) or (exc.detail if isinstance(exc.detail, str) else f"HTTP {status}")
+    return JSONResponse(_body(HTTP_CODES.get(status, "error"), message), status_code=status,
+                        headers=getattr(exc, "headers", None))
 
 
 async def _domain_error(request: Request, exc: GridmapError) -> JSONResponse:
@@ -62,6 +97,8 @@ async def _domain_error(request: Request, exc: GridmapError) -> JSONResponse:
     headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None
     if status == 401:
         headers = {"WWW-Authenticate": "Bearer"}
+    if isinstance(exc, RateLimited):
+        headers = {"Retry-After": str(exc.retry_after_s)}
     return JSONResponse(_body(exc.code, exc.message, exc.detail), status_code=status, headers=headers)
 
 
@@ -80,10 +117,12 @@ async def _database_down(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _bad_value(request: Request, exc: DataError) -> JSONResponse:
-    # SQLSTATE class 22 (data exception): a value the database cannot take, e.g. a time zone offset out of range
-    detail = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
+    # SQLSTATE class 22 (data exception): a value the database cannot take, e.g. a time zone offset out of range.
+    # The database's own words stay in the log: they name tables and internals, and help no caller.
+    log.warning("data exception on %s: %s", request.url.path, str(getattr(exc, "orig", exc)).splitlines()[0][:200])
     return JSONResponse(
-        _body("invalid_input", f"参数值超出允许范围 (a value is out of range): {detail}", {"database": detail}),
+        _body("invalid_input", "参数值超出允许范围或格式不被接受，请检查输入 (a value is out of range or not in a form "
+                               "the service accepts; check the input)"),
         status_code=422,
     )
 
@@ -103,6 +142,7 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers: domain errors by the table, database outages as 503 with Retry-After."""
     app.add_exception_handler(GridmapError, _domain_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(OperationalError, _database_down)
     app.add_exception_handler(PoolTimeout, _database_down)

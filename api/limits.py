@@ -3,23 +3,34 @@ intake (429 with ``Retry-After``). Both are plain ASGI middleware, configured by
 
 - Bodies larger than ``max_body_bytes`` (``max_upload_bytes`` for ``…/import`` uploads) are refused before
   the route sees them, whether ``Content-Length`` says so or the stream turns out longer.
-- Public intake (residents' reports, orders, wishes, ratings, tracking-code look-ups) allows ``public_rate_burst`` requests at once
-  and ``public_rate_per_min`` a minute per client: per API key if one is sent, else per client address.
-  Signed-in staff (a valid bearer token of a non-public role) are not limited here.
+- Public intake (residents' reports, orders, wishes, ratings, tracking-code look-ups) allows ``public_rate_burst``
+  requests at once and ``public_rate_per_min`` a minute per client: per verified account (a valid token or API key
+  of a non-staff account), else per client address (:mod:`api.proxies`). Signed-in staff are not limited here.
+- The buckets are rows of one PostgreSQL table, spent with one atomic UPSERT (:mod:`layers.rate_limits`): the
+  limit holds across worker processes and machines. Anonymous batch locating has a budget of its own, in points
+  (:func:`spend`, called by the route once it knows how many points a batch has).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
 import re
-import time
-from dataclasses import dataclass
 
-from api.auth import read_token
-from gis.errors import NotAuthenticated
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from api.auth import verified_caller
+from api.csp import ContentSecurityPolicy
+from api.inputs import StrictJSON
+from api.proxies import TrustedProxies
+from gis.domain import UserRole
+
+# Accounts that act for the service and are accountable by name: their intake is not limited here.
+STAFF_ROLES = (UserRole.ADMIN, UserRole.DISPATCHER, UserRole.GRID_STAFF, UserRole.PLANNER, UserRole.PARTY_MEMBER)
 
 # (method, path pattern) of the public intake endpoints.
 PUBLIC_INTAKE: list[tuple[str, re.Pattern[str]]] = [
@@ -121,96 +132,64 @@ class BodySizeLimit:
                 await self._refuse(send, limit)
 
 
-@dataclass
-class _Bucket:
-    tokens: float
-    at: float
+def client_key(request: Request) -> str | None:
+    """Whose budget a request spends: ``account:<name>`` for a verified token or API key, ``None`` for signed-in
+    staff (accountable by name: not limited), else ``ip:<address>`` — the client address as
+    :mod:`api.proxies` established it. A credential that does not verify counts as none: a made-up header never
+    opens a fresh budget. Reads the database when a credential is sent (call it off the event loop)."""
+    if request.headers.get("authorization") or request.headers.get("x-api-key"):
+        principal = verified_caller(request)
+        if principal is not None and principal.has_any(*STAFF_ROLES):
+            return None
+        if principal is not None:
+            return "account:" + principal.subject
+    return "ip:" + (request.client.host if request.client else "unknown")
 
 
-class TokenBuckets:
-    """In-process token buckets: ``burst`` tokens, refilled at ``per_min`` a minute, one bucket per key."""
+def spend(request: Request, budget: str, cost: float, *, per_min: float, burst: float) -> float:
+    """Spend ``cost`` of the caller's ``budget`` (``"intake"``, ``"batch"``) in the shared buckets: 0.0 if
+    granted (or the caller is exempt), else the seconds to wait (``inf``: more than the whole budget)."""
+    from layers.rate_limits import take
 
-    def __init__(self, per_min: float, burst: int, *, clock=time.monotonic, max_keys: int = 50_000) -> None:
-        self.rate = per_min / 60.0
-        self.burst = max(1, burst)
-        self.clock = clock
-        self.max_keys = max_keys
-        self.buckets: dict[str, _Bucket] = {}
+    key = client_key(request)
+    if key is None:
+        return 0.0
+    with request.app.state.engine.begin() as conn:
+        return take(conn, f"{budget}:{key}", cost=cost, burst=burst, per_min=per_min)
 
-    def take(self, key: str) -> float:
-        """Take one token for ``key``: 0.0 if allowed, else the seconds until one is free."""
-        now = self.clock()
-        b = self.buckets.get(key)
-        if b is None:
-            if len(self.buckets) >= self.max_keys:
-                self._prune(now)
-            b = self.buckets[key] = _Bucket(float(self.burst), now)
-        else:
-            b.tokens = min(self.burst, b.tokens + (now - b.at) * self.rate)
-            b.at = now
-        if b.tokens >= 1.0:
-            b.tokens -= 1.0
-            return 0.0
-        return (1.0 - b.tokens) / self.rate if self.rate > 0 else 60.0
 
-    def _prune(self, now: float) -> None:
-        full = [k for k, b in self.buckets.items() if b.tokens + (now - b.at) * self.rate >= self.burst]
-        for k in full:
-            del self.buckets[k]
-        if len(self.buckets) >= self.max_keys:  # all busy: forget the oldest half
-            for k in sorted(self.buckets, key=lambda k: self.buckets[k].at)[: self.max_keys // 2]:
-                del self.buckets[k]
+def _unavailable() -> bytes:
+    return _error("service_unavailable", "数据库暂时不可用，请稍后重试 (the database is not reachable; retry later)", {})
 
 
 class PublicIntakeRateLimit:
-    """429 with ``Retry-After`` when one client sends public intake faster than allowed."""
+    """429 with ``Retry-After`` when one client sends public intake faster than allowed; the buckets live in
+    PostgreSQL (:mod:`layers.rate_limits`), so every worker process and machine enforces one limit."""
 
     def __init__(self, app, settings) -> None:
         self.app = app
         self.settings = settings
-        api = settings.api
-        self.buckets = (
-            TokenBuckets(api.public_rate_per_min, api.public_rate_burst)
-            if api.public_rate_per_min > 0
-            else None
-        )
-
-    def _key(self, scope) -> str | None:
-        headers = dict(scope.get("headers", ()))
-        auth = headers.get(b"authorization", b"").decode("latin-1")
-        if auth.lower().startswith("bearer "):
-            try:
-                principal = read_token(auth[7:].strip(), self.settings.api.secret_key)
-                if not principal.is_public:
-                    return None  # signed-in staff are accountable; not limited here
-            except NotAuthenticated:
-                pass
-        key = headers.get(b"x-api-key")
-        if key:
-            return "key:" + hashlib.sha256(key).hexdigest()[:24]
-        client = scope.get("client")
-        return "ip:" + (client[0] if client else "unknown")
 
     async def __call__(self, scope, receive, send):
-        """Let the request through or answer 429."""
-        if self.buckets is None or scope["type"] != "http":
+        """Let the request through or answer 429 (503 when the database cannot say)."""
+        api = self.settings.api
+        if api.public_rate_per_min <= 0 or scope["type"] != "http":
             return await self.app(scope, receive, send)
         method, path = scope["method"], scope["path"]
         if not any(method == m and p.match(path) for m, p in PUBLIC_INTAKE):
             return await self.app(scope, receive, send)
-        key = self._key(scope)
-        wait = 0.0 if key is None else self.buckets.take(key)
+        try:
+            wait = await run_in_threadpool(spend, Request(scope), "intake", 1, per_min=api.public_rate_per_min,
+                                           burst=api.public_rate_burst)
+        except (OperationalError, PoolTimeout):
+            return await _send_json(send, 503, _unavailable(), [(b"retry-after", b"2")])
         if wait <= 0:
             return await self.app(scope, receive, send)
         seconds = max(1, math.ceil(wait))
         body = _error(
             "rate_limited",
             f"提交过于频繁，请 {seconds} 秒后重试 (too many submissions from this client; retry in {seconds} s)",
-            {
-                "retry_after_s": seconds,
-                "per_minute": self.settings.api.public_rate_per_min,
-                "burst": self.settings.api.public_rate_burst,
-            },
+            {"retry_after_s": seconds, "per_minute": api.public_rate_per_min, "burst": api.public_rate_burst},
         )
         await _send_json(send, 429, body, [(b"retry-after", str(seconds).encode())])
 
@@ -219,6 +198,10 @@ async def _value_error(request, exc: ValueError):
     """PostgreSQL text cannot hold NUL characters: answer 422 instead of failing inside the driver."""
     from fastapi.responses import JSONResponse
 
+    if isinstance(exc, UnicodeError):  # a lone surrogate in a form field or a path: not text at all
+        return JSONResponse(json.loads(_error(
+            "invalid_input", "输入中有无效字符（孤立的代理字符或错误编码）(the input holds characters that are not "
+            "text: a lone surrogate or a broken encoding)", {})), status_code=422)
     if "NUL (0x00)" in str(exc):
         return JSONResponse(json.loads(_error(
             "invalid_input",
@@ -229,8 +212,16 @@ async def _value_error(request, exc: ValueError):
     return JSONResponse(json.loads(_error("internal_error", "服务器内部错误 (internal error)", {})), status_code=500)
 
 
-def install_limits(app, settings) -> None:
-    """Add the body size cap (outermost), the public intake rate limit and the NUL-character answer."""
+async def _refuse_json(send, message: str) -> None:
+    await _send_json(send, 422, _error("invalid_input", message, {}))
+
+
+def install_limits(app, settings, *, image_origins=()) -> None:
+    """Add, from the outside in: trusted proxies (who the client is), the Content-Security-Policy, the body size
+    cap, the public intake rate limit, the strict JSON check; and the answer to text PostgreSQL cannot store."""
+    app.add_middleware(StrictJSON, answer_422=_refuse_json)
     app.add_middleware(PublicIntakeRateLimit, settings=settings)
     app.add_middleware(BodySizeLimit, settings=settings)
+    app.add_middleware(ContentSecurityPolicy, image_origins=image_origins)
+    app.add_middleware(TrustedProxies, networks=settings.api.trusted_networks)
     app.add_exception_handler(ValueError, _value_error)

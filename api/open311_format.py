@@ -20,6 +20,8 @@ from urllib.parse import parse_qsl
 from fastapi import Request
 from fastapi.responses import Response
 
+from gis.text import xml_safe
+
 FORMATS = {"json": "application/json; charset=utf-8", "xml": "text/xml; charset=utf-8"}
 XML_DECLARATION = b'<?xml version="1.0" encoding="utf-8"?>'
 MAX_FIELDS = 200
@@ -116,9 +118,9 @@ def _xml_value(parent: ET.Element, tag: str, value: Any) -> None:
     if isinstance(value, bool):
         el.text = "true" if value else "false"
     elif isinstance(value, list):
-        el.text = ",".join(str(v) for v in value)
+        el.text = xml_safe(",".join(str(v) for v in value))
     else:
-        el.text = str(value)
+        el.text = xml_safe(str(value))
 
 
 def _xml_object(parent: ET.Element, obj: dict[str, Any]) -> None:

@@ -49,6 +49,14 @@ MATRIX: dict[str, Access] = {
     # sign-in
     "POST /api/v1/auth/token": ANYONE,
     "GET /api/v1/auth/me": SIGNED_IN,
+    # accounts: admins only (every change ends the account's tokens and is audited)
+    "GET /api/v1/users": (ADMIN,),
+    "POST /api/v1/users/{username}/disable": (ADMIN,),
+    "POST /api/v1/users/{username}/enable": (ADMIN,),
+    "PUT /api/v1/users/{username}/roles": (ADMIN,),
+    "PUT /api/v1/users/{username}/scope": (ADMIN,),
+    "PUT /api/v1/users/{username}/password": (ADMIN,),
+    "DELETE /api/v1/users/{username}": (ADMIN,),
     # public layers (no personal data)
     "GET /api/v1/layers": ANYONE,
     "GET /api/v1/layers/areas": ANYONE,

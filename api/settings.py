@@ -9,7 +9,29 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from layers.settings import DatabaseSettings, WalkSettings
 
-PLACEHOLDER_SECRETS = {"", "change-me", "changeme", "secret", "dev-secret-change-me"}
+# Every spelling of an environment name people use, and the one name the service knows it by.
+ENVIRONMENTS = {
+    "development": "development", "dev": "development", "develop": "development", "local": "development",
+    "test": "test", "testing": "test", "ci": "test",
+    "production": "production", "prod": "production", "prd": "production", "live": "production",
+}
+MIN_SECRET_BYTES = 32
+# Secrets that were copied from an example and never replaced (compared lower-cased, as substrings).
+PLACEHOLDER_MARKS = ("change-me", "changeme", "change_me", "placeholder", "dev-secret", "replace-me", "your-secret")
+
+
+def secret_problem(secret: str) -> str | None:
+    """Why ``secret`` cannot sign tokens (``None`` when it can): unset, a known placeholder, or shorter than
+    32 bytes. One rule for every environment; production refuses to start with such a secret."""
+    lowered = secret.strip().lower()
+    if not lowered:
+        return "GRIDMAP_SECRET_KEY 未设置 (GRIDMAP_SECRET_KEY is not set)"
+    if any(mark in lowered for mark in PLACEHOLDER_MARKS) or lowered in {"secret", "password", "gridmap"}:
+        return "GRIDMAP_SECRET_KEY 是示例占位值 (GRIDMAP_SECRET_KEY is a placeholder)"
+    if len(secret.encode()) < MIN_SECRET_BYTES:
+        return (f"GRIDMAP_SECRET_KEY 少于 {MIN_SECRET_BYTES} 字节 (GRIDMAP_SECRET_KEY is shorter than "
+                f"{MIN_SECRET_BYTES} bytes)")
+    return None
 
 
 class ApiSettings(BaseSettings):
@@ -17,8 +39,16 @@ class ApiSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="GRIDMAP_", env_file=".env", extra="ignore")
 
-    environment: str = Field("development", description="development | test | production")
-    secret_key: str = Field("dev-secret-change-me", description="signs access tokens; set it in production")
+    environment: str = Field(
+        "development",
+        description="development | test | production (any case; dev/local, testing/ci, prod/prd/live accepted); "
+        "an unknown name is refused",
+    )
+    secret_key: str = Field(
+        "",
+        description="signs access tokens: at least 32 random bytes, never a placeholder (scripts/bootstrap.sh "
+        "writes one into .env); without one nobody can sign in, and production refuses to start",
+    )
     max_body_bytes: int = Field(5_000_000, description="largest request body accepted, in bytes")
     max_batch_points: int = Field(1_000_000, description="most points accepted by one batch request")
     max_upload_bytes: int = Field(50_000_000, description="largest file upload (…/import), in bytes")
@@ -33,6 +63,16 @@ class ApiSettings(BaseSettings):
     token_ttl_s: int = Field(1800, ge=60, le=86_400, description="lifetime of a sign-in token, in seconds")
     public_rate_per_min: float = Field(60.0, description="public intake requests per client a minute")
     public_rate_burst: int = Field(20, description="public intake requests a client may send at once")
+    public_batch_points_per_min: int = Field(
+        10_000, ge=0,
+        description="points a minute one client may locate with POST /api/v1/locate/batch without signing in "
+        "(signed-in staff are not limited; 0 = no limit); a larger anonymous batch is refused",
+    )
+    trusted_proxies: str = Field(
+        "",
+        description="reverse proxies whose X-Forwarded-For/-Proto are believed: addresses or CIDR networks, "
+        "comma-separated (e.g. 10.0.0.0/8,127.0.0.1); empty = none, the socket's peer is the client",
+    )
     open311_api_keys: str = Field("", description="extra Open311 api_key values accepted on POST, comma-separated")
     open311_jurisdiction_id: str = Field(
         "jc.gov.cn",
@@ -58,11 +98,37 @@ class ApiSettings(BaseSettings):
     def zone(self) -> zoneinfo.ZoneInfo:
         """The configured time zone."""
         return zoneinfo.ZoneInfo(self.timezone)
+    @property
+    def trusted_networks(self) -> tuple:
+        """``trusted_proxies`` as IP networks."""
+        from api.proxies import parse_networks
+
+        return parse_networks(self.trusted_proxies)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: str) -> str:
+        from api.proxies import parse_networks
+
+        parse_networks(value)  # raises with the entry that is not an address or network
+        return value
+
+    @field_validator("environment", mode="before")
+    @classmethod
+    def _normalise_environment(cls, value: object) -> str:
+        name = ENVIRONMENTS.get(str(value).strip().lower())
+        if name is None:
+            raise ValueError(f"GRIDMAP_ENVIRONMENT={value!r} 未知；可用 development | test | production "
+                             f"(unknown environment; use development, test or production)")
+        return name
 
     @model_validator(mode="after")
-    def _refuse_placeholder_secret(self) -> ApiSettings:
-        if self.environment == "production" and self.secret_key in PLACEHOLDER_SECRETS:
-            raise ValueError("GRIDMAP_SECRET_KEY must be set to a real secret in production")
+    def _refuse_weak_secret_in_production(self) -> ApiSettings:
+        problem = secret_problem(self.secret_key)
+        if self.environment == "production" and problem:
+            raise ValueError(f"{problem}; 生产环境拒绝启动 (production refuses to start): set at least "
+                             f"{MIN_SECRET_BYTES} random bytes, e.g. python -c 'import secrets; "
+                             f"print(secrets.token_urlsafe(48))'")
         return self
 
 

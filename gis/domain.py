@@ -165,6 +165,10 @@ class UserRole(LabelledEnum):
     PUBLIC = ("public", "公众")
 
 
+# Roles that work inside an area and must never be created without one (an empty scope means everywhere).
+SCOPED_ROLES = frozenset({UserRole.GRID_STAFF.value, UserRole.PARTY_MEMBER.value})
+
+
 def scope_covers(scope: str | None, code: str | None) -> bool:
     """True if an account scoped to ``scope`` may see the area/grid ``code`` (本层级/下辖).
 

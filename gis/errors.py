@@ -50,6 +50,16 @@ class PayloadTooLarge(InvalidInput):
     code = "payload_too_large"
 
 
+class RateLimited(GridmapError):
+    """The caller used up a budget (requests or points a minute); ``retry_after_s`` says when to try again."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after_s: int, detail: dict[str, Any] | None = None) -> None:
+        super().__init__(message, detail=detail)
+        self.retry_after_s = retry_after_s
+
+
 class NotFound(GridmapError):
     """The thing asked for does not exist."""
 

@@ -27,6 +27,7 @@ from typing import Any
 
 from gis.domain import HandlingLevel, IncidentState, LabelledEnum, StaffRole, UserRole
 from gis.errors import Conflict, InvalidInput
+from gis.text import check_user_text
 
 S = IncidentState
 L = HandlingLevel
@@ -135,16 +136,9 @@ def category_of(value: str | None, categories: dict[str, Category] | None = None
 
 
 def check_text(value: str | None, name: str, limit: int = MAX_DESCRIPTION) -> str | None:
-    """Strip a free-text field and refuse one longer than ``limit`` characters."""
-    if value is None:
-        return None
-    v = str(value).strip()
-    if "\x00" in v:
-        raise InvalidInput(f"{name} 含有空字符 (NUL) ({name} contains a NUL character)", detail={"field": name})
-    if len(v) > limit:
-        raise InvalidInput(f"{name} 超过 {limit} 个字符 ({name} is longer than {limit} characters)",
-                           detail={name: len(v)})
-    return v or None
+    """Strip a free-text field; refuse one longer than ``limit`` characters or with control characters
+    (:func:`gis.text.check_user_text`)."""
+    return check_user_text(value, name, limit)
 
 
 # ------------------------------------------------------------------------------------------------ channels

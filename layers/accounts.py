@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select, update
+from sqlalchemy import any_, func, literal, select, update
 from sqlalchemy.orm import Session
 
-from gis.domain import StaffRole, UserRole
-from gis.errors import Conflict, InvalidInput, NotAuthenticated
+from gis.domain import SCOPED_ROLES, StaffRole, UserRole
+from gis.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
 from layers.accounts_models import ApiKey, AuditEntry, User
 from layers.models import Person
 
@@ -48,11 +48,12 @@ class Account:
     scope: str | None
     staff_roles: frozenset[str]
     person_id: int | None = None
+    token_version: int = 1
 
 
 def _account(user: User) -> Account:
     return Account(user.username, frozenset(user.roles or ()), user.scope, frozenset(user.staff_roles or ()),
-                   user.person_id)
+                   user.person_id, user.token_version)
 
 
 def hash_password(password: str) -> str:
@@ -74,6 +75,27 @@ def _check_roles(roles: Iterable[str], staff_roles: Iterable[str]) -> tuple[list
             f"未知网格岗位 {bad}；可用：{', '.join(StaffRole.values())} (unknown staff roles {bad})"
         )
     return roles, staff_roles
+
+
+def _check_password(password: str) -> None:
+    if len(password or "") < MIN_PASSWORD:
+        raise InvalidInput(
+            f"密码至少 {MIN_PASSWORD} 位 (password must have at least {MIN_PASSWORD} characters)"
+        )
+
+
+def _check_scope(roles: Iterable[str], scope: str | None) -> None:
+    if scope is not None and not SCOPE_RE.match(scope):
+        raise InvalidInput(
+            "范围须为 6/9/12 位区划编码或 15 位网格编码 (scope: a 6/9/12-digit area or 15-digit grid code)"
+        )
+    scoped = sorted(SCOPED_ROLES.intersection(roles))
+    if scoped and not scope:
+        names = "、".join(UserRole(r).zh for r in scoped)
+        raise InvalidInput(
+            f"{names}账号必须指定范围（区划或网格编码）(roles {', '.join(scoped)} need a scope: an area or grid "
+            "code)", detail={"roles": scoped},
+        )
 
 
 def create_user(
@@ -99,15 +121,9 @@ def create_user(
     """
     if not USERNAME_RE.match(username or ""):
         raise InvalidInput("用户名须为 3–64 位字母、数字或 _.@- (username: 3–64 letters, digits or _.@-)")
-    if len(password or "") < MIN_PASSWORD:
-        raise InvalidInput(
-            f"密码至少 {MIN_PASSWORD} 位 (password must have at least {MIN_PASSWORD} characters)"
-        )
-    if scope is not None and not SCOPE_RE.match(scope):
-        raise InvalidInput(
-            "范围须为 6/9/12 位区划编码或 15 位网格编码 (scope: a 6/9/12-digit area or 15-digit grid code)"
-        )
+    _check_password(password)
     roles, staff_roles = _check_roles(roles, staff_roles)
+    _check_scope(roles, scope)
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise Conflict(f"用户名 {username} 已存在 (username {username} is taken)")
     user = User(
@@ -145,6 +161,99 @@ def authenticate(session: Session, username: str, password: str) -> Account:
         user.password_hash = hash_password(password)
     user.last_login_at = func.now()
     return _account(user)
+
+
+STALE = ("登录已失效（账号已停用、删除或权限已变更），请重新登录 (this sign-in is no longer valid: the account was "
+         "disabled, deleted or changed; sign in again)")
+
+
+def account_for_token(session: Session, username: str, version: int) -> Account:
+    """The account a token was signed for, if it still exists, is active and has not changed since (its
+    ``token_version`` equals ``version``); else :class:`NotAuthenticated`. One indexed read per request."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None or not user.active or user.token_version != version:
+        raise NotAuthenticated(STALE)
+    return _account(user)
+
+
+def _user(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == username).with_for_update())
+    if user is None:
+        raise NotFound(f"没有账号 {username} (no account {username})")
+    return user
+
+
+def _end_tokens(user: User) -> None:
+    user.token_version = User.token_version + 1
+
+
+def _keep_an_admin(session: Session, user: User) -> None:
+    """Refuse to take away the last active admin (nobody could manage accounts from the API after)."""
+    if UserRole.ADMIN.value not in (user.roles or ()) or not user.active:
+        return
+    others = session.scalar(select(func.count()).select_from(User).where(
+        literal(UserRole.ADMIN.value) == any_(User.roles), User.active.is_(True), User.id != user.id))
+    if not others:
+        raise Conflict("这是最后一个启用的管理员账号，不能停用、删除或撤销其管理员角色 (this is the last active "
+                       "admin: it cannot be disabled, deleted or lose the admin role)")
+
+
+def set_active(session: Session, username: str, active: bool) -> User:
+    """Enable or disable an account; disabling ends its tokens and API keys' use at once."""
+    user = _user(session, username)
+    if not active:
+        _keep_an_admin(session, user)
+    user.active = active
+    _end_tokens(user)
+    session.flush()
+    return user
+
+
+def set_roles(session: Session, username: str, roles: Iterable[str], staff_roles: Iterable[str] | None = None,
+              ) -> User:
+    """Replace the account's roles (and grid staff roles when given); ends its existing tokens."""
+    user = _user(session, username)
+    roles, staff = _check_roles(roles, user.staff_roles if staff_roles is None else staff_roles)
+    _check_scope(roles, user.scope)
+    if UserRole.ADMIN.value not in roles:
+        _keep_an_admin(session, user)
+    user.roles, user.staff_roles = roles, staff
+    _end_tokens(user)
+    session.flush()
+    return user
+
+
+def set_scope(session: Session, username: str, scope: str) -> User:
+    """Move the account to another area (``""`` = everywhere, refused for scoped roles); ends its tokens."""
+    user = _user(session, username)
+    _check_scope(user.roles or (), scope)
+    user.scope = scope
+    _end_tokens(user)
+    session.flush()
+    return user
+
+
+def set_password(session: Session, username: str, password: str) -> User:
+    """Give the account a new password (argon2id); ends its existing tokens."""
+    _check_password(password)
+    user = _user(session, username)
+    user.password_hash = hash_password(password)
+    _end_tokens(user)
+    session.flush()
+    return user
+
+
+def delete_user(session: Session, username: str) -> None:
+    """Delete the account and its API keys (its tokens die with it). Audit entries keep the username."""
+    user = _user(session, username)
+    _keep_an_admin(session, user)
+    session.delete(user)
+    session.flush()
+
+
+def list_users(session: Session) -> list[User]:
+    """Every account, by username."""
+    return list(session.scalars(select(User).order_by(User.username)))
 
 
 def _key_hash(key: str) -> str:

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from gis import incidents as R
 from gis.domain import HandlingLevel, IncidentState, area_prefix
 from gis.errors import InvalidInput, NotFound
+from gis.text import check_web_url, web_url_or_none
 from layers import locate as loc
 from layers import models as m
 from layers.incidents_models import IncidentDetail
@@ -189,7 +190,7 @@ def parse_intake(body: dict[str, Any], *, table: dict[str, R.Category] | None = 
         reporter_name=name, reporter_phone=phone,
         reporter_email=R.check_text(body["reporter_email"], "reporter_email", 200),
         address=R.check_text(body["address"], "address", 300),
-        media_url=R.check_text(body["media_url"], "media_url", 1000),
+        media_url=check_web_url(body["media_url"], "media_url"),
     )
 
 
@@ -465,7 +466,7 @@ def view(session: Session, inc: m.Incident, det: IncidentDetail, kind: View, *,
         "channel_zh": _channel_zh(det.channel),
         "manual": is_manual(inc, det),
         "token": det.token,
-        "extra": det.extra,
+        "extra": {**det.extra, "media_url": web_url_or_none(det.extra.get("media_url"))} if det.extra else {},
         "allowed_actions": [] if det.duplicate_of else R.allowed_actions(inc.state, inc.level, roles),
     })
     if kind == "private":

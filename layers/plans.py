@@ -42,16 +42,42 @@ GRID_PROPS = (
 
 
 # ---------------------------------------------------------------------------------------------- geometry in/out
+NOT_FINITE = ("几何坐标须为有限数，不能是 NaN 或 Infinity (every coordinate must be a finite number, not NaN or "
+              "Infinity)")
+
+
+def _finite_numbers(coordinates: Any) -> bool:
+    """False if a GeoJSON ``coordinates`` array holds a number that is NaN or infinite (anything else, shapely
+    judges)."""
+    stack = [coordinates]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list | tuple):
+            stack.extend(item)
+        elif isinstance(item, float) and not np.isfinite(item):
+            return False
+    return True
+
+
 def to_multipolygon(geometry: dict[str, Any] | None, *, crs: str | CRS | None = None) -> shapely.MultiPolygon:
-    """A GeoJSON (Multi)Polygon in ``crs`` → a WGS84 MultiPolygon. Invalid shapes are kept (validation reports
-    them); empty, non-polygonal or out-of-range ones are refused with :class:`InvalidGeometry`."""
-    if not geometry:
+    """A GeoJSON (Multi)Polygon in ``crs`` → a 2D WGS84 MultiPolygon (heights are dropped). Invalid shapes are
+    kept (validation reports them); empty, non-polygonal, non-finite or out-of-range ones are refused with
+    :class:`InvalidGeometry` saying which."""
+    if not geometry or not isinstance(geometry, dict):
         raise InvalidGeometry("要素缺少几何 (a feature has no geometry)")
+    if not _finite_numbers(geometry.get("coordinates")):
+        raise InvalidGeometry(NOT_FINITE)
     try:
         geom = shapely.geometry.shape(geometry)
     except Exception as exc:  # noqa: BLE001 - any parse failure is the caller's bad input
-        raise InvalidGeometry(f"无法解析几何 (cannot read the geometry): {exc}") from exc
-    if geom.is_empty or geom.geom_type not in ("Polygon", "MultiPolygon"):
+        raise InvalidGeometry(f"无法解析几何，请检查 type 与 coordinates (cannot read the geometry: check its type "
+                              f"and coordinates): {str(exc)[:200]}") from exc
+    if geom.is_empty:
+        raise InvalidGeometry("网格几何为空，没有坐标 (the grid's geometry is empty: it has no coordinates)")
+    if not np.isfinite(shapely.get_coordinates(geom, include_z=True)).all():
+        raise InvalidGeometry(NOT_FINITE)
+    geom = shapely.force_2d(geom)
+    if geom.geom_type not in ("Polygon", "MultiPolygon"):
         raise InvalidGeometry(
             f"网格几何须为 Polygon 或 MultiPolygon，收到 {geom.geom_type} (a grid must be a polygon)",
             detail={"geometry_type": geom.geom_type},

@@ -94,6 +94,26 @@ def basemap(settings: MapSettings) -> dict[str, Any] | None:
     return None
 
 
+def basemap_origins(settings: MapSettings) -> list[str]:
+    """Where the basemap's tiles come from, as Content-Security-Policy sources (``https://*.tianditu.gov.cn``):
+    a ``{s}`` subdomain becomes ``*``. Empty for the offline ``none`` basemap."""
+    from urllib.parse import urlsplit
+
+    base = basemap(settings)
+    origins = []
+    for url in ([base["tiles"], base.get("labels")] if base else []):
+        if not url:
+            continue
+        parts = urlsplit(url.replace("{s}", "a"))
+        host = parts.hostname or ""
+        if "{s}" in url.split("//", 1)[-1].split("/", 1)[0]:
+            host = "*." + host.split(".", 1)[-1]
+        origin = f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
+        if origin not in origins:
+            origins.append(origin)
+    return origins
+
+
 def to_display(gdf: gpd.GeoDataFrame, *, shift: bool) -> gpd.GeoDataFrame:
     """Copy of ``gdf`` (WGS84) ready to embed: shifted to GCJ-02 if asked, coordinates rounded."""
     out = gdf.copy()
@@ -146,8 +166,10 @@ def feature_collection(gdf: gpd.GeoDataFrame, columns: list[str], *, shift: bool
 
 
 def _js(value: Any) -> str:
-    """JSON safe to put inside a <script> element."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
+    """JSON safe to put inside a <script> element: no ``<`` at all (so no ``</script>`` or ``<script`` can come
+    from data), nor ``>``/``&``, as ``\\u003c``… escapes that JavaScript reads back as the same text."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 # ------------------------------------------------------------------------------------------ elements

@@ -80,7 +80,8 @@ write_env_url() {
   touch .env
   grep -v '^GRIDMAP_DATABASE_URL=' .env > .env.tmp || true
   echo "GRIDMAP_DATABASE_URL=$url" >> .env.tmp
-  mv .env.tmp .env
+  cat .env.tmp > .env  # in place: .env keeps its permissions (it may hold the secret key)
+  rm -f .env.tmp
 }
 
 step_postgis() {
@@ -146,6 +147,17 @@ SQL
   write_env_url "$url"
 }
 
+step_secret() {
+  # The service signs sign-in tokens with GRIDMAP_SECRET_KEY and refuses placeholders; give a fresh clone a random
+  # one in .env. Never replaces a secret that is set, in the environment or in .env.
+  if [ -n "${GRIDMAP_SECRET_KEY:-}" ]; then return 0; fi
+  if [ -f .env ] && grep -q '^GRIDMAP_SECRET_KEY=.' .env; then return 0; fi
+  touch .env
+  echo "GRIDMAP_SECRET_KEY=$("$PY" -c 'import secrets; print(secrets.token_urlsafe(48))')" >> .env
+  chmod 600 .env
+  say "已在 .env 写入随机的 GRIDMAP_SECRET_KEY (wrote a random GRIDMAP_SECRET_KEY into .env; keep it secret)"
+}
+
 # ---------------------------------------------------------------- 3. browser and assets
 step_browser() {
   # Debian's Chromium for the map tests and CJK fonts so Chinese labels render; nothing to do elsewhere.
@@ -191,6 +203,7 @@ step_kernels() {
 step_python
 step_kernels
 step_postgis
+step_secret
 if [ "$MODE" != bench ]; then  # the benchmarks build their own databases (from a kept migrated schema)
   say "数据库迁移 (running migrations)"
   "$PY" -m scripts.cli db upgrade

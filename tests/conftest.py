@@ -20,6 +20,7 @@ from api.settings import ApiSettings, Settings
 from layers import migrate
 from layers.db import drop_database, make_engine, make_sessionmaker
 from layers.settings import DatabaseSettings, DataSettings
+from tests.accounts_fixtures import TEST_SECRET
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -82,7 +83,7 @@ def demo_loaded(db_settings, engine, repo_data):
 @pytest.fixture(scope="session")
 def app_settings(db_settings) -> Settings:
     """Service settings pointing at the throwaway database."""
-    return Settings(api=ApiSettings(environment="test"), db=db_settings)
+    return Settings(api=ApiSettings(environment="test", secret_key=TEST_SECRET), db=db_settings)
 
 
 @pytest.fixture(scope="session")

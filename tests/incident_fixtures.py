@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from api.auth import Principal, issue_token
 from layers import models as m
 from tests import locate_fixtures as F
+from tests.accounts_fixtures import TEST_SECRET, declare, keep_accounts_in
 
-SECRET = "test-secret-incidents"
+SECRET = TEST_SECRET
 
 
 def load(factory) -> dict[str, int]:
@@ -47,6 +47,7 @@ def load(factory) -> dict[str, int]:
         for row in RECEIVERS:
             people[row["name"]] = s.query(m.Person.id).filter(m.Person.name == row["name"]).scalar()
         s.commit()
+    keep_accounts_in(factory)
     return {**ids, **people}
 
 
@@ -62,12 +63,12 @@ RECEIVERS = [
 ]
 
 
-def token(*roles: str, scope: str | None = "", sub: str = "tester", staff_roles: tuple[str, ...] = ()) -> str:
-    """A signed bearer token for a principal with ``roles`` (scope ``""`` = everywhere)."""
-    return issue_token(Principal(subject=sub, roles=frozenset(roles), scope=scope,
-                                 staff_roles=frozenset(staff_roles)), SECRET)
+def token(*roles: str, scope: str | None = "", sub: str | None = None, staff_roles: tuple[str, ...] = ()) -> str:
+    """A signed bearer token for the test account ``sub`` with ``roles`` (scope ``""`` = everywhere); the
+    account is made inside :func:`tests.accounts_fixtures.accounts_in` (the modules' ``client`` fixtures)."""
+    return declare(sub, roles, scope, staff_roles=staff_roles)
 
 
-def auth(*roles: str, scope: str | None = "", sub: str = "tester") -> dict[str, str]:
+def auth(*roles: str, scope: str | None = "", sub: str | None = None) -> dict[str, str]:
     """The Authorization header of :func:`token`."""
     return {"Authorization": f"Bearer {token(*roles, scope=scope, sub=sub)}"}

@@ -46,10 +46,7 @@ def sign_in(
     """Check the password (argon2) and sign a token for the account's roles and scope."""
     account = accounts.authenticate(session, form.username, form.password)
     session.commit()
-    principal = Principal(
-        subject=account.username, roles=account.roles, scope=account.scope, staff_roles=account.staff_roles,
-        person_id=account.person_id,
-    )
+    principal = Principal(subject=account.username, token_version=account.token_version)
     ttl = settings.api.token_ttl_s
     return TokenOut(access_token=issue_token(principal, settings.api.secret_key, ttl_s=ttl), expires_in=ttl)
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import math
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from api.deps import ReadSessionDep, SettingsDep
-from gis.errors import PayloadTooLarge
+from api.limits import spend
+from gis.errors import PayloadTooLarge, RateLimited
 from layers import locate as loc
 from layers import locate_io
 
@@ -66,7 +69,10 @@ async def locate_batch(
         Query(description="结果格式，默认与请求相同或按 Accept (answer format; default: as sent, or by Accept)"),
     ] = None,
 ) -> Response:
-    """Every point answered with the same rules as the single call; CSV rows and feature properties kept."""
+    """Every point answered with the same rules as the single call; CSV rows and feature properties kept.
+    Without signing in, a client may locate ``GRIDMAP_PUBLIC_BATCH_POINTS_PER_MIN`` points a minute (429 with
+    ``Retry-After`` past that). Reading, locating and writing run off the event loop: the service keeps
+    answering other requests while a large batch works."""
     limit = settings.api.max_body_bytes
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
@@ -81,15 +87,38 @@ async def locate_batch(
     fmt_in = locate_io.format_of(None, request.headers.get("content-type") or "application/json")
     if fmt_in == "parquet":
         fmt_in = "geojson"
-    table = locate_io.read_points(bytes(body), fmt_in, max_points=settings.api.max_batch_points)
+    table = await run_in_threadpool(locate_io.read_points, bytes(body), fmt_in,
+                                    max_points=settings.api.max_batch_points)
+    await _spend_batch_budget(request, settings, len(table.lon))
+    fmt_out = _wants(request, format, fmt_in)
 
-    def run():
+    def run() -> bytes:
         answers = loc.locate_table(session, table.lon, table.lat, crs=table.crs if table.crs is not None else crs,
                                    plan_id=plan_id)
-        return locate_io.result_table(table, answers)
+        result = locate_io.result_table(table, answers)
+        if fmt_out == "csv":
+            return locate_io.write_result(result, "csv")
+        return json.dumps(locate_io.to_geojson(result), ensure_ascii=False, allow_nan=False,
+                          separators=(",", ":")).encode()
 
-    result = await run_in_threadpool(run)
-    fmt_out = _wants(request, format, fmt_in)
-    if fmt_out == "csv":
-        return Response(locate_io.write_result(result, "csv"), media_type="text/csv; charset=utf-8")
-    return JSONResponse(locate_io.to_geojson(result), media_type="application/geo+json")
+    content = await run_in_threadpool(run)
+    media = "text/csv; charset=utf-8" if fmt_out == "csv" else "application/geo+json"
+    return Response(content, media_type=media)
+
+
+async def _spend_batch_budget(request: Request, settings, points: int) -> None:
+    """Take ``points`` from the caller's batch budget (anonymous and non-staff callers; staff pass)."""
+    per_min = settings.api.public_batch_points_per_min
+    if per_min <= 0:
+        return
+    wait = await run_in_threadpool(spend, request, "batch", points, per_min=per_min, burst=per_min)
+    if wait == 0:
+        return
+    detail = {"points": points, "points_per_minute": per_min}
+    if math.isinf(wait):
+        raise PayloadTooLarge(f"未登录时每分钟最多批量定位 {per_min} 个点（本次 {points} 个），请拆分或登录后提交 "
+                              f"(without signing in a client may locate {per_min} points a minute; this batch has "
+                              f"{points}: split it or sign in)", detail=detail)
+    seconds = max(1, math.ceil(wait))
+    raise RateLimited(f"批量定位过于频繁，请 {seconds} 秒后重试 (too many points located by this client; retry in "
+                      f"{seconds} s)", detail={**detail, "retry_after_s": seconds}, retry_after_s=seconds)

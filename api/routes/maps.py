@@ -7,13 +7,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as FPath
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
-from api.auth import Principal, read_token
+from api.auth import Principal, principal_for_token
+from api.csp import add_nonce
 from api.deps import ReadSessionDep, SessionDep, SettingsDep
 from api.settings import Settings
 from gis.domain import FACILITY_TYPES, IncidentState, UserRole
@@ -60,7 +62,7 @@ def map_staff(request: Request) -> Principal:
     token = header[7:].strip() if header.lower().startswith("bearer ") else request.cookies.get(TOKEN_COOKIE)
     if not token:
         raise NotAuthenticated("需要登录 (sign-in required)")
-    principal = read_token(token, request.app.state.settings.api.secret_key)
+    principal = principal_for_token(request, token)
     if principal.is_public:
         raise NotAuthenticated("需要登录 (sign-in required)")
     if not principal.has_any(*STAFF):
@@ -71,19 +73,34 @@ def map_staff(request: Request) -> Principal:
 StaffDep = Annotated[Principal, Depends(map_staff)]
 
 
+def page(request: Request, text: str, **kwargs) -> HTMLResponse:
+    """A rendered map page with this response's CSP nonce on its scripts (see :mod:`api.csp`)."""
+    return HTMLResponse(add_nonce(text, request.state.csp_nonce), **kwargs)
+
+
 def _wants_html(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "")
 
 
-def _safe_next(value: str | None) -> str:
-    return value if value and value.startswith("/maps/") and "//" not in value else "/maps/incidents"
+NEXT_DEFAULT = "/maps/incidents"
+# where a sign-in may lead: a path of this site's maps, plain characters only (no scheme, host, "//", "\\", "..")
+SAFE_NEXT = re.compile(r"^/maps/[A-Za-z0-9/_\-.%]*(\?[A-Za-z0-9_\-.=&%:,]*)?$")
+
+
+def safe_next(value: str | None) -> str:
+    """``value`` if it is a plain path of the maps on this site, else the dispatch map."""
+    if not value or len(value) > 500 or not SAFE_NEXT.match(value) or "//" in value or ".." in value:
+        return NEXT_DEFAULT
+    return value
 
 
 @router.get("/maps/signin", response_class=HTMLResponse, summary="工作人员登录页（调度图用）(staff sign-in page)")
-def signin_page(next: Annotated[str | None, Query(description="登录后前往 (where to go after)")] = None):
+def signin_page(request: Request, next: Annotated[str | None, Query(
+        max_length=500, description="登录后前往 (where to go after: a /maps/ path of this site)")] = None):
     """A plain sign-in form for the staff maps: it signs in with ``/api/v1/auth/token`` and hands the token to
-    ``POST /maps/session``, which keeps it in an HttpOnly cookie for the map page and its tile requests."""
-    return HTMLResponse(signin_html(_safe_next(next)))
+    ``POST /maps/session``, which keeps it in an HttpOnly cookie for the map page and its tile requests. ``next``
+    is followed only when it is a plain ``/maps/…`` path of this site."""
+    return page(request, signin_html(safe_next(next)))
 
 
 @router.post(
@@ -120,9 +137,15 @@ def _scope(principal: Principal) -> str | None:
 def vendor_file(path: str, settings: SettingsDep) -> FileResponse:
     """A vendor JS/CSS/font file installed by ``gridmap assets install``."""
     root = map_settings(settings).vendor_dir.resolve()
-    target = (root / path).resolve()
+    missing = NotFound("没有该资源文件 (no such asset)", detail={"path": path[:200].encode("unicode_escape").decode()})
+    if not path or any(ord(c) < 32 or c == "\x7f" for c in path):  # NUL and friends: no file has such a name
+        raise missing
+    try:
+        target = (root / path).resolve()
+    except (OSError, ValueError) as exc:
+        raise missing from exc
     if not target.is_relative_to(root / "node_modules") or not target.is_file():
-        raise NotFound(f"没有该资源文件 (no such asset): {path}")
+        raise missing
     return FileResponse(target, headers={"Cache-Control": "public, max-age=86400"})
 
 
@@ -197,7 +220,7 @@ def public_page(request: Request, session: ReadSessionDep, settings: SettingsDep
     """Facilities by type, each type's 15-minute circle, community and grid boundaries with each grid's contact
     board, "七个一" per village, search, and "what can I reach from here" on click. No personal data."""
     ctx = _ctx(request, settings)
-    return HTMLResponse(render(public_map(map_pages.public_data(session), ctx)))
+    return page(request, render(public_map(map_pages.public_data(session), ctx)))
 
 
 @router.get(
@@ -235,7 +258,7 @@ def grids_page(
     buildings from zoom 15 (vector tiles when there are many)."""
     ctx = _ctx(request, settings)
     data = map_pages.grid_data(session, ctx, plan_id=plan_id, problems=problems)
-    return HTMLResponse(render(grid_map(data, ctx)))
+    return page(request, render(grid_map(data, ctx)))
 
 
 def incident_filter(
@@ -279,7 +302,7 @@ def incidents_page(request: Request, session: ReadSessionDep, settings: Settings
     query = "&".join(f"{k}={v}" for k, v in request.query_params.items() if k in
                      {"since", "until", "grid", "category", "state"} and v)
     ctx = _ctx(request, settings, query=query)
-    return HTMLResponse(render(incident_map(map_pages.incident_data(session, ctx, flt), ctx)))
+    return page(request, render(incident_map(map_pages.incident_data(session, ctx, flt), ctx)))
 
 
 @router.get(
@@ -301,7 +324,7 @@ def coverage_page(
     ctx = _ctx(request, settings)
     data = map_pages.coverage_data(session, ctx, type, settings.walk, sites=sites)
     session.commit()  # the walking distances, when they had to be brought up to date
-    return HTMLResponse(render(coverage_map(data, ctx)))
+    return page(request, render(coverage_map(data, ctx)))
 
 
 # ------------------------------------------------------------------------------------------ tiles

@@ -23,7 +23,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from api.auth import _principal_for_api_key, read_token
+from api.auth import _principal_for_api_key, principal_for_token
 from api.errors import status_for
 from api.open311_format import (
     FORMATS,
@@ -40,6 +40,7 @@ from api.open311_format import (
 from gis import incidents as rules
 from gis.domain import UserRole
 from gis.errors import GridmapError, NotAuthenticated, NotFound
+from gis.text import web_url_or_none
 from layers import incidents as inc
 
 router = APIRouter(prefix="/open311/v2", tags=["open311 GeoReport v2"])
@@ -123,7 +124,7 @@ def _request(session, i, d, zone: dt.tzinfo) -> dict[str, Any]:
         "requested_datetime": w3c(i.created_at, zone), "updated_datetime": w3c(i.updated_at, zone),
         "expected_datetime": w3c(i.due_at, zone), "address": None if d.sensitive else d.extra.get("address"),
         "address_id": None, "zipcode": None, "lat": v["point"]["lat"], "long": v["point"]["lon"],
-        "media_url": None if d.sensitive else d.extra.get("media_url"),
+        "media_url": None if d.sensitive else web_url_or_none(d.extra.get("media_url")),
     }
 
 
@@ -139,7 +140,7 @@ def _check_api_key(request: Request, key: str | None) -> str:
             return f"open311:key-{hmac.new(b'open311', k.encode(), 'sha256').hexdigest()[:8]}"
     try:
         if "." in key:  # a signed token
-            p = read_token(key, request.app.state.settings.api.secret_key)
+            p = principal_for_token(request, key)
         else:  # an account's API key (the same keys as X-API-Key)
             p = _principal_for_api_key(request, key)
     except NotAuthenticated as exc:

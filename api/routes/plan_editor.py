@@ -13,9 +13,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
-from api.auth import Principal, issue_token, read_token
+from api.auth import Principal, issue_token, principal_for_token
 from api.deps import SessionDep, SettingsDep
-from api.routes.maps import TOKEN_COOKIE, map_settings
+from api.routes.maps import TOKEN_COOKIE, map_settings, page
 from gis.domain import UserRole
 from gis.errors import Forbidden, NotAuthenticated
 from maps import assets
@@ -34,7 +34,7 @@ def planner_page_user(request: Request) -> Principal:
     token = header[7:].strip() if header.lower().startswith("bearer ") else request.cookies.get(TOKEN_COOKIE)
     if not token:
         raise NotAuthenticated("需要登录 (sign-in required)")
-    principal = read_token(token, request.app.state.settings.api.secret_key)
+    principal = principal_for_token(request, token)
     if not principal.has_any(UserRole.PLANNER):
         raise Forbidden("仅限规划员 (planners only)")
     return principal
@@ -73,7 +73,7 @@ def edit_page(
     # the sign-in cookie is HttpOnly: the page gets its own short-lived token for the plan API
     token = issue_token(principal, request.app.state.settings.api.secret_key, ttl_s=PAGE_TOKEN_TTL_S)
     data = usecase.editor_data(session, ctx, plan_id, community=community, api_token=token)
-    return HTMLResponse(render(plan_editor(data, ctx)), headers={"Cache-Control": "no-store"})
+    return page(request, render(plan_editor(data, ctx)), headers={"Cache-Control": "no-store"})
 
 
 @router.get(

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from api.audit import AuditDep
 from api.auth import Principal, require_roles
-from api.deps import ReadSessionDep, SessionDep
+from api.deps import ReadSessionDep, SessionDep, UserText
 from gis.coords import CRS
 from gis.domain import UserRole
 from gis.errors import Forbidden
@@ -77,9 +77,9 @@ class OrderIn(BaseModel):
     lat: float = Field(ge=-90, le=90, description="纬度 (latitude)")
     crs: CRS = Field(CRS.WGS84, description="坐标系 wgs84|cgcs2000|gcj02|bd09")
     category: str = Field(description=f"服务类别 (service category): {', '.join(SERVICE_CATEGORIES)}")
-    description: str | None = Field(None, max_length=2000)
-    resident_name: str | None = Field(None, max_length=100, description="联系人（仅工作人员可见）(staff only)")
-    resident_phone: str | None = Field(None, max_length=40, description="联系电话（仅工作人员可见）(staff only)")
+    description: UserText | None = Field(None, max_length=2000)
+    resident_name: UserText | None = Field(None, max_length=100, description="联系人（仅工作人员可见）(staff only)")
+    resident_phone: UserText | None = Field(None, max_length=40, description="联系电话（仅工作人员可见）(staff only)")
 
 
 @router.get("/api/v1/orders/categories", summary="服务类别 (service categories)")
@@ -202,7 +202,7 @@ class RatingIn(BaseModel):
 
     resident_token: str = Field(min_length=8, max_length=64)
     rating: int = Field(ge=1, le=5, description="1–5 星 (stars)")
-    feedback: str | None = Field(None, max_length=2000)
+    feedback: UserText | None = Field(None, max_length=2000)
 
 
 @router.post("/api/v1/orders/{order_id}/rating", summary="居民评价并结单 (the resident rates and closes an order)")
@@ -222,10 +222,10 @@ class WishIn(BaseModel):
     lat: float | None = Field(None, ge=-90, le=90, description="纬度 (latitude)")
     crs: CRS = Field(CRS.WGS84, description="坐标系 wgs84|cgcs2000|gcj02|bd09")
     grid_code: str | None = Field(None, pattern=r"^[0-9]{15}$", description="现行网格编码（不给位置时）(or a grid code)")
-    title: str = Field(min_length=1, max_length=200)
-    description: str | None = Field(None, max_length=2000)
-    resident_name: str | None = Field(None, max_length=100, description="仅工作人员可见 (staff only)")
-    resident_phone: str | None = Field(None, max_length=40, description="仅工作人员可见 (staff only)")
+    title: UserText = Field(min_length=1, max_length=200)
+    description: UserText | None = Field(None, max_length=2000)
+    resident_name: UserText | None = Field(None, max_length=100, description="仅工作人员可见 (staff only)")
+    resident_phone: UserText | None = Field(None, max_length=40, description="仅工作人员可见 (staff only)")
 
 
 @router.post("/api/v1/wishes", status_code=201, summary="发布微心愿 (post a small wish)")
@@ -267,7 +267,7 @@ class ClaimIn(BaseModel):
     """Who claims the wish: a party member or a unit."""
 
     person_id: int | None = Field(None, ge=1, le=2**31 - 1)
-    unit: str | None = Field(None, min_length=1, max_length=200)
+    unit: UserText | None = Field(None, min_length=1, max_length=200)
 
 
 @router.post("/api/v1/wishes/{wish_id}/claim", summary="认领微心愿 (claim a wish)")
@@ -337,9 +337,9 @@ class EntryIn(BaseModel):
     building_id: int = Field(ge=1)
     stairwell_id: int | None = Field(None, ge=1)
     kind: str = Field(description=f"台账类别: {', '.join(LEDGER_KINDS)}")
-    person_name: str = Field(min_length=1, max_length=100)
-    phone: str | None = Field(None, max_length=40)
-    notes: str | None = Field(None, max_length=2000)
+    person_name: UserText = Field(min_length=1, max_length=100)
+    phone: UserText | None = Field(None, max_length=40)
+    notes: UserText | None = Field(None, max_length=2000)
 
 
 @router.post("/api/v1/ledgers/entries", status_code=201, summary="新增台账明细 (add a person-level entry)")

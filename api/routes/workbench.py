@@ -14,9 +14,9 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from api.auth import Principal, issue_token, read_token
+from api.auth import Principal, issue_token, principal_for_token
 from api.deps import SessionDep, SettingsDep
-from api.routes.maps import TOKEN_COOKIE, map_settings
+from api.routes.maps import TOKEN_COOKIE, map_settings, page
 from gis.domain import UserRole
 from gis.errors import Forbidden, NotAuthenticated
 from gis.incidents import Action, role_may
@@ -36,7 +36,7 @@ def workbench_user(request: Request) -> Principal:
     token = header[7:].strip() if header.lower().startswith("bearer ") else request.cookies.get(TOKEN_COOKIE)
     if not token:
         raise NotAuthenticated("需要登录 (sign-in required)")
-    principal = read_token(token, request.app.state.settings.api.secret_key)
+    principal = principal_for_token(request, token)
     if not principal.has_any(*ROLES):
         raise Forbidden("仅限调度员和网格工作人员 (dispatchers and grid staff only)")
     return principal
@@ -83,7 +83,7 @@ def workbench_page(request: Request, session: SessionDep, settings: SettingsDep)
         "canDispatch": role_may(principal.roles, Action.DISPATCH),
         "canRegister": role_may(principal.roles, Action.REGISTER),
     }
-    return HTMLResponse(workbench_html(config, MapContext(settings=ms)), headers={"Cache-Control": "no-store"})
+    return page(request, workbench_html(config, MapContext(settings=ms)), headers={"Cache-Control": "no-store"})
 
 
 @router.get("/maps/dispatch/token", summary="工作台令牌续期（凭登录 Cookie）(renew the workbench's API token)")

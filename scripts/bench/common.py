@@ -42,7 +42,7 @@ def start_api(db_url: str, *, workers: int = 1, env: dict | None = None, log_pat
     port = free_port()
     full_env = {**os.environ, "GRIDMAP_DATABASE_URL": db_url, "GRIDMAP_ENVIRONMENT": "test", **(env or {})}
     cmd = [sys.executable, "-m", "uvicorn", app, "--factory", "--host", "127.0.0.1", "--port",
-           str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"]
+           str(port), "--workers", str(workers), "--log-level", "warning", "--no-access-log", "--no-proxy-headers"]
     if log_path is None:
         proc = subprocess.Popen(cmd, env=full_env, cwd=ROOT, start_new_session=True)
     else:

@@ -32,7 +32,7 @@ from scripts.bench.common import ROOT, start_api, wait_http
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]  # nothing leaves the machine
-SECRET = "bench-maps-secret"
+SECRET = "bench-maps-secret-0123456789-abcdefghij"  # ≥ 32 bytes, as the service requires
 BENCH_USER, BENCH_PASSWORD = "bench-dispatcher", "bench-dispatcher-password"
 DB_NAME = "gridmap_bench_maps"
 PEER = "folium.GeoJson (plain)"

@@ -18,6 +18,7 @@ from api.settings import ApiSettings, Settings
 from gis.errors import Conflict, InvalidInput, NotAuthenticated
 from layers import accounts
 from layers.accounts_models import AuditEntry, User
+from tests.accounts_fixtures import TEST_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
 PW = "correct horse battery"
@@ -34,7 +35,7 @@ def app_client(module_db, module_sessionmaker):
         u.active = False
         s.commit()
     settings = Settings(
-        api=ApiSettings(environment="test", secret_key="test-secret", token_ttl_s=120), db=module_db
+        api=ApiSettings(environment="test", secret_key=TEST_SECRET, token_ttl_s=120), db=module_db
     )
     with TestClient(create_app(settings)) as c:
         yield c
@@ -73,13 +74,14 @@ def test_password_flow_issues_short_lived_token(app_client):
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["token_type"] == "bearer" and body["expires_in"] == 120
-    p = read_token(body["access_token"], "test-secret")
-    assert p.subject == "worker1" and p.scope == "620302001001001" and p.roles == {"grid_staff"}
-    assert p.staff_roles == {"grid_worker"}
+    claims = read_token(body["access_token"], TEST_SECRET)
+    assert claims.subject == "worker1" and claims.version == 1
     with pytest.raises(NotAuthenticated, match="过期"):
-        read_token(body["access_token"], "test-secret", now=time.time() + 121)
+        read_token(body["access_token"], TEST_SECRET, now=time.time() + 121)
     me = app_client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"})
-    assert me.status_code == 200 and me.json()["username"] == "worker1"
+    assert me.status_code == 200
+    assert me.json() == {"username": "worker1", "roles": ["grid_staff"], "scope": "620302001001001",
+                         "staff_roles": ["grid_worker"]}
 
 
 def test_password_flow_refuses_wrong_password(app_client):
@@ -93,7 +95,7 @@ def test_password_flow_refuses_wrong_password(app_client):
 def test_forged_and_foreign_tokens_refused(app_client):
     from api.auth import Principal
 
-    forged = issue_token(Principal("admin1", frozenset({"admin"}), ""), "another-secret")
+    forged = issue_token(Principal("admin1"), "another-secret-of-at-least-32-bytes!!")
     r = app_client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {forged}"})
     assert r.status_code == 401
 

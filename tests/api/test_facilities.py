@@ -8,9 +8,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.auth import Principal, issue_token
 from api.settings import ApiSettings, Settings
 from layers.osm_import import load_osm
+from tests.accounts_fixtures import TEST_SECRET, accounts_in, declared_bearer
 
 WUDAOKOU = "osm/beijing_wudaokou_2017.osm.pbf"
 # a window on the Tsinghua campus west of Wudaokou
@@ -20,14 +20,13 @@ BBOX = "116.315,39.995,116.335,40.010"
 @pytest.fixture(scope="module")
 def app(module_db, module_sessionmaker, repo_data):
     load_osm(module_sessionmaker, repo_data / WUDAOKOU, name="wudaokou")
-    settings = Settings(api=ApiSettings(environment="test"), db=module_db)
-    with TestClient(create_app(settings)) as c:
+    settings = Settings(api=ApiSettings(environment="test", secret_key=TEST_SECRET), db=module_db)
+    with accounts_in(module_sessionmaker), TestClient(create_app(settings)) as c:
         yield c, settings
 
 
 def _headers(settings, *roles):
-    token = issue_token(Principal(subject="规划员甲", roles=frozenset(roles), scope=""), settings.api.secret_key)
-    return {"Authorization": f"Bearer {token}"}
+    return declared_bearer(None, roles, "")
 
 
 def test_types_in_chinese_and_english(app):

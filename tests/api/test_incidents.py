@@ -12,6 +12,7 @@ from gis.coords import from_wgs84
 from layers import models as m
 from tests import incident_fixtures as IF
 from tests import locate_fixtures as F
+from tests.accounts_fixtures import accounts_in
 
 DISPATCH = IF.auth("dispatcher", sub="调度员甲")
 WORKER_G1 = IF.auth("grid_staff", scope=F.G1, sub="网格员张")
@@ -25,9 +26,9 @@ def ids(module_sessionmaker):
 
 
 @pytest.fixture(scope="module")
-def client(module_db, ids):
+def client(module_db, module_sessionmaker, ids):
     settings = Settings(api=ApiSettings(environment="test", secret_key=IF.SECRET, public_rate_per_min=0), db=module_db)
-    with TestClient(create_app(settings)) as c:
+    with accounts_in(module_sessionmaker), TestClient(create_app(settings)) as c:
         yield c
 
 

@@ -9,15 +9,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from api.app import create_app
-from api.auth import Principal, issue_token
-from api.limits import TokenBuckets
 from api.settings import ApiSettings, Settings
+from tests.accounts_fixtures import TEST_SECRET, accounts_in, declare
 
-SECRET = "limits-secret"
+SECRET = TEST_SECRET
 
 
 @pytest.fixture(scope="module")
-def limited(module_db):
+def limited(module_db, module_sessionmaker):
     api = ApiSettings(
         environment="test",
         secret_key=SECRET,
@@ -27,7 +26,7 @@ def limited(module_db):
         public_rate_per_min=6,
         public_rate_burst=3,
     )
-    with TestClient(create_app(Settings(api=api, db=module_db))) as c:
+    with accounts_in(module_sessionmaker), TestClient(create_app(Settings(api=api, db=module_db))) as c:
         yield c
 
 
@@ -87,8 +86,15 @@ def test_batch_over_point_limit_is_refused(limited):
 
 
 def test_public_intake_is_rate_limited_per_client(limited, module_sessionmaker):
+    from layers.accounts import create_api_key, create_user
+
+    with module_sessionmaker() as s:  # two systems with their own keys (each has its own budget)
+        for name in ("hotline_a", "hotline_b"):
+            create_user(s, name, "a-long-password", roles=["system"])
+        keys = {name: create_api_key(s, name, "intake") for name in ("hotline_a", "hotline_b")}
+        s.commit()
     before = _count(module_sessionmaker, "service_orders")
-    h = {"X-API-Key": "client-a"}
+    h = {"X-API-Key": keys["hotline_a"]}
     # the burst of 3 gets through to the route (which refuses the empty body with 422)
     assert [limited.post("/api/v1/orders", json={}, headers=h).status_code for _ in range(3)] == [422] * 3
     r = limited.post("/api/v1/orders", json={}, headers=h)
@@ -99,34 +105,37 @@ def test_public_intake_is_rate_limited_per_client(limited, module_sessionmaker):
     # the limit is shared across the public intake endpoints, per client
     assert limited.post("/api/v1/wishes", json={}, headers=h).status_code == 429
     # another client, reads, and signed-in staff are not held back
-    assert limited.post("/api/v1/orders", json={}, headers={"X-API-Key": "client-b"}).status_code == 422
+    assert limited.post("/api/v1/orders", json={}, headers={"X-API-Key": keys["hotline_b"]}).status_code == 422
     assert limited.get("/api/v1/orders/categories", headers=h).status_code == 200
-    staff = issue_token(Principal("d", frozenset({"dispatcher"}), ""), SECRET)
+    staff = declare(None, {"dispatcher"}, "")
     r = limited.post("/api/v1/orders", json={}, headers={**h, "Authorization": f"Bearer {staff}"})
     assert r.status_code == 422
     assert _count(module_sessionmaker, "service_orders") == before
 
 
-def test_token_bucket_refills_at_the_set_rate():
-    now = [0.0]
-    tb = TokenBuckets(per_min=60, burst=2, clock=lambda: now[0])
-    assert tb.take("a") == 0 and tb.take("a") == 0
-    assert tb.take("a") == pytest.approx(1.0)
-    now[0] = 0.5
-    assert tb.take("a") == pytest.approx(0.5)
-    now[0] = 1.0
-    assert tb.take("a") == 0 and tb.take("b") == 0
-    now[0] = 100.0
-    assert tb.take("a") == 0 and tb.take("a") == 0 and tb.take("a") > 0  # refills to the burst, not beyond
+def test_shared_bucket_refills_at_the_set_rate(module_sessionmaker):
+    from layers.rate_limits import take
 
+    with module_sessionmaker() as s:
+        conn = s.connection()
 
-def test_token_bucket_memory_is_bounded():
-    now = [0.0]
-    tb = TokenBuckets(per_min=60, burst=1, clock=lambda: now[0], max_keys=100)
-    for i in range(1000):
-        now[0] += 0.001
-        tb.take(f"k{i}")
-    assert len(tb.buckets) <= 100
+        def spend(bucket="t:a", cost=1):
+            return take(conn, bucket, cost=cost, burst=2, per_min=60)
+
+        def age(seconds):  # the database's clock is the only clock: move the bucket's last use back
+            conn.execute(text("UPDATE rate_limits SET at = at - make_interval(secs => :s) WHERE bucket = 't:a'"),
+                         {"s": seconds})
+
+        assert spend() == 0 and spend() == 0
+        assert spend() == pytest.approx(1.0, abs=0.05)  # one a second
+        age(0.5)
+        assert spend() == pytest.approx(0.5, abs=0.05)
+        age(0.6)
+        assert spend() == 0 and spend("t:b") == 0
+        age(100)
+        assert spend() == 0 and spend() == 0 and spend() > 0  # refills to the burst, not beyond
+        assert spend(cost=3) == float("inf")  # more than the whole burst: never
+        s.rollback()
 
 
 def test_nul_characters_are_refused_with_422(limited):
@@ -136,7 +145,7 @@ def test_nul_characters_are_refused_with_422(limited):
 
 
 def test_values_the_database_cannot_take_are_422(limited):
-    staff = issue_token(Principal("d", frozenset({"dispatcher"}), ""), SECRET)
+    staff = declare(None, {"dispatcher"}, "")
     r = limited.get(
         "/api/v1/incidents",
         params={"until": "2224-04-17T12:44:58+17:53"},

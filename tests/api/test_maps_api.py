@@ -11,11 +11,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from api.app import create_app
-from api.auth import Principal, issue_token
 from api.settings import ApiSettings, Settings
 from scripts.bench.map_city import make_city
+from tests.accounts_fixtures import TEST_SECRET, accounts_in, declared_bearer
 
-SECRET = "maps-test-secret"
+SECRET = TEST_SECRET
 REPORTER, PHONE = "王秘密", "13812345678"
 
 
@@ -33,10 +33,10 @@ def city(module_db, module_sessionmaker):
 
 
 @pytest.fixture(scope="module")
-def mclient(module_db, city, monkeypatch_module):
+def mclient(module_db, module_sessionmaker, city, monkeypatch_module):
     monkeypatch_module.setenv("GRIDMAP_MAP_BASEMAP", "none")
     settings = Settings(api=ApiSettings(environment="test", secret_key=SECRET), db=module_db)
-    with TestClient(create_app(settings)) as c:
+    with accounts_in(module_sessionmaker), TestClient(create_app(settings)) as c:
         yield c
 
 
@@ -48,8 +48,7 @@ def monkeypatch_module():
 
 
 def _auth(roles=("dispatcher",), scope=""):
-    tok = issue_token(Principal("t", frozenset(roles), scope=scope), SECRET)
-    return {"Authorization": f"Bearer {tok}"}
+    return declared_bearer(None, roles, scope)
 
 
 def _layers(html: str) -> dict[str, dict]:

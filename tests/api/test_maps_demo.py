@@ -8,7 +8,7 @@ import re
 
 from sqlalchemy import text
 
-from api.auth import Principal, issue_token
+from tests.accounts_fixtures import bearer
 
 
 def _layers(html: str) -> dict[str, dict]:
@@ -50,7 +50,5 @@ def test_demo_grid_and_coverage_maps(client, session):
 
 
 def test_demo_dispatch_map(client):
-    secret = client.app.state.settings.api.secret_key
-    token = issue_token(Principal("d", frozenset({"dispatcher"}), scope=""), secret)
-    r = client.get("/maps/incidents", headers={"Authorization": f"Bearer {token}"})
+    r = client.get("/maps/incidents", headers=bearer(client.app.state.sessionmaker, None, {"dispatcher"}, ""))
     assert r.status_code == 200 and "事件状态" in r.text

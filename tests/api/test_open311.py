@@ -16,10 +16,13 @@ from api.settings import ApiSettings, Settings
 from layers import models as m
 from tests import incident_fixtures as IF
 from tests import locate_fixtures as F
+from tests.accounts_fixtures import accounts_in
 
 KEY = "open311-test-key"
 BASE = "/open311/v2"
 W3C_SHANGHAI = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+08:00")
+DISPATCH = IF.auth("dispatcher")
+HOTLINE = IF.token("system", sub="12345热线")
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +31,7 @@ def client(module_db, module_sessionmaker):
     settings = Settings(api=ApiSettings(environment="test", secret_key=IF.SECRET, public_rate_per_min=0), db=module_db)
     app = create_app(settings)
     app.state.open311_api_keys = [KEY]
-    with TestClient(app) as c:
+    with accounts_in(module_sessionmaker), TestClient(app) as c:
         yield c
 
 
@@ -95,7 +98,7 @@ def test_post_request_form_encoded_then_get_it(client, count):
     assert root.tag == "service_requests" and root.find("request/service_request_id").text == rid
     assert root.find("request/status").text == "open"
     # the token of the request resolves to its id
-    tok = client.get(f"/api/v1/incidents/{rid}", headers=IF.auth("dispatcher")).json()["token"]
+    tok = client.get(f"/api/v1/incidents/{rid}", headers=DISPATCH).json()["token"]
     assert client.get(f"{BASE}/tokens/{tok}.json").json() == [{"service_request_id": rid, "token": tok}]
     assert client.get(f"{BASE}/tokens/unknown.json").status_code == 404
 
@@ -104,14 +107,14 @@ def test_post_with_signed_token_json_body_and_crs_extension(client):
     from gis.coords import from_wgs84
 
     glon, glat = (float(v) for v in from_wgs84(*F.IN_G2, "gcj02"))
-    key = IF.token("system", sub="12345热线")
+    key = HOTLINE
     r = client.post(f"{BASE}/requests.json", json={"api_key": key, "service_code": "market", "lat": glat,
                                                    "long": glon, "crs": "gcj02"})
     assert r.status_code == 200, r.text
     rid = r.json()[0]["service_request_id"]
-    staff = client.get(f"/api/v1/incidents/{rid}", headers=IF.auth("dispatcher")).json()
+    staff = client.get(f"/api/v1/incidents/{rid}", headers=DISPATCH).json()
     assert staff["grid"]["code"] == F.G2 and staff["original"]["crs"] == "gcj02" and staff["channel"] == "open311"
-    ev = client.get(f"/api/v1/incidents/{rid}/events", headers=IF.auth("dispatcher")).json()
+    ev = client.get(f"/api/v1/incidents/{rid}/events", headers=DISPATCH).json()
     assert ev[0]["actor"] == "open311:12345热线"
 
 
@@ -181,7 +184,7 @@ def test_get_requests_filters(client, module_sessionmaker):
 
 def test_closed_request_maps_to_closed_with_notes(client):
     rid = client.post(f"{BASE}/requests.json", data=form(F.IN_EXCL, "advertising")).json()[0]["service_request_id"]
-    h = IF.auth("dispatcher")
+    h = DISPATCH
     for action in ("register", "dispatch", "handle", "feedback", "verify", "close"):
         body = {"action": action}
         r = client.post(f"/api/v1/incidents/{rid}/transitions", json=body, headers=h)
@@ -205,14 +208,14 @@ def test_post_with_an_account_api_key(client, module_sessionmaker):
 
     with module_sessionmaker() as s:
         create_user(s, "hotline12345", "a-long-password-1", roles=["system"])
-        create_user(s, "partymember01", "a-long-password-2", roles=["party_member"])
+        create_user(s, "partymember01", "a-long-password-2", roles=["party_member"], scope=F.G1)
         key = create_api_key(s, "hotline12345", "open311")
         weak = create_api_key(s, "partymember01", "phone")
         s.commit()
     r = client.post(f"{BASE}/requests.json", data={**form(F.IN_G1), "api_key": key})
     assert r.status_code == 200, r.text
     rid = r.json()[0]["service_request_id"]
-    ev = client.get(f"/api/v1/incidents/{rid}/events", headers=IF.auth("dispatcher")).json()
+    ev = client.get(f"/api/v1/incidents/{rid}/events", headers=DISPATCH).json()
     assert ev[0]["actor"] == "open311:hotline12345"
     r = client.post(f"{BASE}/requests.json", data={**form(F.IN_G1), "api_key": weak})
     assert r.status_code == 403 and r.json()[0]["code"] == 403

@@ -4,8 +4,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.auth import Principal, issue_token
 from api.settings import ApiSettings, Settings
+from tests.accounts_fixtures import TEST_SECRET, accounts_in, declared_bearer
 from tests.layers import people_fixtures as fx
 
 
@@ -13,14 +13,13 @@ from tests.layers import people_fixtures as fx
 def api(module_db, module_sessionmaker):
     with module_sessionmaker() as s:
         fx.build(s)
-    settings = Settings(api=ApiSettings(environment="test", secret_key="test-secret-people"), db=module_db)
-    with TestClient(create_app(settings)) as c:
+    settings = Settings(api=ApiSettings(environment="test", secret_key=TEST_SECRET), db=module_db)
+    with accounts_in(module_sessionmaker), TestClient(create_app(settings)) as c:
         yield c
 
 
 def _auth(roles, scope):
-    token = issue_token(Principal("t", frozenset(roles), scope), "test-secret-people")
-    return {"Authorization": f"Bearer {token}"}
+    return declared_bearer(None, roles, scope)
 
 
 def test_audit_needs_sign_in(api):

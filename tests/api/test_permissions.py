@@ -13,9 +13,10 @@ import fastapi.routing as fr
 import pytest
 from sqlalchemy import text
 
-from api.auth import ANONYMOUS, Principal, issue_token
+from api.auth import ANONYMOUS, Principal
 from api.permissions import MATRIX, ROLES, expected_status
 from gis.domain import UserRole, scope_covers
+from tests.accounts_fixtures import bearer
 
 # Where the running code differs from the intended policy (reported to the route's owner, not hidden).
 KNOWN_DEVIATIONS: dict[tuple[str, str], int] = {
@@ -27,11 +28,9 @@ KNOWN_DEVIATIONS: dict[tuple[str, str], int] = {
 GRID = "620302001001001"  # a demo grid; its staff's scope
 
 
-def _principal(name: str, role: UserRole | None) -> Principal | None:
+def _headers(factory, name: str, role: UserRole | None) -> dict[str, str]:
     # scope "" (everywhere): the walk checks the role gates; scope rules have their own tests below
-    if role is None:
-        return None
-    return Principal(subject=f"t_{name}", roles=frozenset({role.value}), scope="")
+    return {} if role is None else bearer(factory, f"t_{name}", {role.value}, "")
 
 
 def _routes(app) -> list[tuple[str, str, str]]:
@@ -79,12 +78,8 @@ def test_every_route_is_in_the_matrix(client):
 
 
 @pytest.mark.slow
-def test_every_route_times_every_role(client, samples):
-    secret = client.app.state.settings.api.secret_key
-    headers = {}
-    for name, role in ROLES.items():
-        p = _principal(name, role)
-        headers[name] = {} if p is None else {"Authorization": f"Bearer {issue_token(p, secret)}"}
+def test_every_route_times_every_role(client, samples, sessionmaker_):
+    headers = {name: _headers(sessionmaker_, name, role) for name, role in ROLES.items()}
     wrong = []
     checked = 0
     for key, method, path in _routes(client.app):
@@ -108,14 +103,11 @@ def test_every_route_times_every_role(client, samples):
     assert checked >= 7 * 60
 
 
-def test_gate_answers_carry_a_message(client):
+def test_gate_answers_carry_a_message(client, sessionmaker_):
     r = client.get("/api/v1/plans")
     assert r.status_code == 401 and r.headers["WWW-Authenticate"] == "Bearer"
     assert "登录" in r.json()["error"]["message"]
-    token = issue_token(
-        Principal("t", frozenset({"grid_staff"}), GRID), client.app.state.settings.api.secret_key
-    )
-    r = client.get("/api/v1/plans", headers={"Authorization": f"Bearer {token}"})
+    r = client.get("/api/v1/plans", headers=bearer(sessionmaker_, None, {"grid_staff"}, GRID))
     assert r.status_code == 403 and "规划员" in r.json()["error"]["message"]
 
 
@@ -137,8 +129,7 @@ def test_scope_covers_own_level_and_below_never_siblings():
     assert Principal("a", frozenset({"admin"}), None).covers(grid)
 
 
-def test_ledger_entries_follow_scope(client, samples, engine):
-    secret = client.app.state.settings.api.secret_key
+def test_ledger_entries_follow_scope(client, samples, engine, sessionmaker_):
     grid = samples["code"]
     with engine.connect() as conn:
         sibling = conn.scalar(
@@ -151,8 +142,7 @@ def test_ledger_entries_follow_scope(client, samples, engine):
     assert sibling, "the demo should have two grids in one community"
 
     def get(scope: str, code: str) -> int:
-        p = Principal("t_scope", frozenset({"grid_staff"}), scope)
-        h = {"Authorization": f"Bearer {issue_token(p, secret)}"}
+        h = bearer(sessionmaker_, f"t_scope_{scope}", {"grid_staff"}, scope)
         return client.get("/api/v1/ledgers/entries", params={"grid": code}, headers=h).status_code
 
     assert get(grid, grid) == 200  # own grid
@@ -170,4 +160,4 @@ def test_ledger_entries_follow_scope(client, samples, engine):
             )
         ).one()
     assert after - before == 4  # every allowed read was audited, refused ones read nothing
-    assert tuple(last) == ("t_scope", "read", sibling)
+    assert tuple(last) == (f"t_scope_{grid[:9]}000", "read", sibling)

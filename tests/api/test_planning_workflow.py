@@ -16,11 +16,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 
 from api.app import create_app
-from api.auth import Principal, issue_token
 from api.settings import ApiSettings, Settings
 from gis.plan_validation import Projector
 from layers import models as m
 from layers.db import make_engine, make_sessionmaker
+from tests.accounts_fixtures import TEST_SECRET, bearer
 
 C = "620302001001"  # a demo urban community (13 grids in force, 4,668 households)
 PROJ = Projector("EPSG:4543")
@@ -30,10 +30,9 @@ PROJ = Projector("EPSG:4543")
 def world(module_demo_db):
     engine = make_engine(module_demo_db, pool_size=2, max_overflow=2)
     factory = make_sessionmaker(engine)
-    settings = Settings(api=ApiSettings(environment="test"), db=module_demo_db)
-    token = issue_token(Principal(subject="规划员乙", roles=frozenset({"planner"}), scope=""), settings.api.secret_key)
+    settings = Settings(api=ApiSettings(environment="test", secret_key=TEST_SECRET), db=module_demo_db)
     with TestClient(create_app(settings)) as client:
-        yield client, {"Authorization": f"Bearer {token}"}, factory
+        yield client, bearer(factory, "规划员乙", {"planner"}, ""), factory
     engine.dispose()
 
 

@@ -12,8 +12,8 @@ import shapely
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.auth import Principal, issue_token
 from api.settings import ApiSettings, Settings
+from tests.accounts_fixtures import TEST_SECRET, accounts_in, declared_bearer
 from tests.gis.plan_fixtures import COMMUNITY, DEFECTS, code
 from tests.layers.plan_db_fixtures import as_collection, plan_database
 
@@ -21,15 +21,13 @@ from tests.layers.plan_db_fixtures import as_collection, plan_database
 @pytest.fixture(scope="module")
 def plan_app():
     with plan_database() as (db, world):
-        settings = Settings(api=ApiSettings(environment="test"), db=db)
-        with TestClient(create_app(settings)) as c:
+        settings = Settings(api=ApiSettings(environment="test", secret_key=TEST_SECRET), db=db)
+        with TestClient(create_app(settings)) as c, accounts_in(c.app.state.sessionmaker):
             yield c, settings, world
 
 
 def _headers(settings, roles=("planner",), scope=""):
-    token = issue_token(Principal(subject="规划员甲", roles=frozenset(roles), scope=scope),
-                        settings.api.secret_key)
-    return {"Authorization": f"Bearer {token}"}
+    return declared_bearer(None, roles, scope)
 
 
 def test_planner_role_is_required(plan_app):

@@ -16,12 +16,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from api.app import create_app
-from api.auth import Principal, issue_token
 from api.permissions import ANYONE, MATRIX
 from api.settings import ApiSettings, Settings
 from layers.db import make_engine
+from tests.accounts_fixtures import TEST_SECRET, token
 
-SECRET = "privacy-secret"
+SECRET = TEST_SECRET
 NAME, PHONE, EMAIL = "隐私测试张三丰", "13912345678", "zhangsanfeng@example.invalid"
 LEDGER_NAME, LEDGER_PHONE = "台账测试李四光", "13787654321"
 MARKERS = [NAME, PHONE, EMAIL, LEDGER_NAME, LEDGER_PHONE]
@@ -91,7 +91,7 @@ def world(module_demo_db):
         )
         assert r.status_code == 201, r.text
         made["wish"] = r.json().get("id")
-        staff = issue_token(Principal("privacy_staff", frozenset({"grid_staff"}), grid), SECRET)
+        staff = token(c.app.state.sessionmaker, "privacy_staff", {"grid_staff"}, grid)
         if building is not None:
             r = c.post(
                 "/api/v1/ledgers/entries",
@@ -139,7 +139,7 @@ def test_no_public_answer_carries_personal_data(world):
         "name": "gridmap.js",
         "path": "x",
     }
-    public_token = issue_token(Principal("resident", frozenset({"public"}), None), SECRET)
+    public_token = token(c.app.state.sessionmaker, "resident", {"public"}, None)
     plon, plat = world["precise"]
     leaks, seen = [], 0
     for path in _public_gets(c.app):

@@ -17,28 +17,25 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
 from api.app import create_app
-from api.auth import Principal, issue_token
 from api.settings import ApiSettings, Settings
+from tests.accounts_fixtures import TEST_SECRET, accounts_in, declared_bearer
 
 MAX_EXAMPLES = int(os.environ.get("GRIDMAP_FUZZ_EXAMPLES", "20"))
 pytestmark = [pytest.mark.timeout(1200), pytest.mark.slow]
-SECRET = "schemathesis-secret"
+SECRET = TEST_SECRET
 CHECKS = [not_a_server_error, content_type_conformance, response_schema_conformance]
 
 
 SETTINGS = Settings(api=ApiSettings(environment="test", secret_key=SECRET, public_rate_per_min=0))
 APP = create_app(SETTINGS)  # the schema is read at import; the database is chosen by the fixture below
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
-ADMIN = {
-    "Authorization": "Bearer "
-    + issue_token(Principal("fuzz_admin", frozenset({"admin"}), ""), SECRET, ttl_s=86_400)
-}
+ADMIN = declared_bearer("fuzz_admin", {"admin"}, "")
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _demo_app(module_demo_db):
     SETTINGS.db = module_demo_db
-    with TestClient(APP):  # runs the lifespan: the engine lives while the module's tests run
+    with TestClient(APP), accounts_in(APP.state.sessionmaker):  # the engine lives while the module's tests run
         yield
 
 

@@ -5,11 +5,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from api.app import create_app
-from api.auth import Principal, issue_token
 from api.settings import ApiSettings, Settings
+from tests.accounts_fixtures import TEST_SECRET, accounts_in, declared_bearer
 from tests.layers import people_fixtures as fx
 
-SECRET = "test-secret-services"
+SECRET = TEST_SECRET
 
 
 @pytest.fixture(scope="module")
@@ -17,13 +17,12 @@ def world(module_db, module_sessionmaker):
     with module_sessionmaker() as s:
         ids = fx.build(s)
     settings = Settings(api=ApiSettings(environment="test", secret_key=SECRET), db=module_db)
-    with TestClient(create_app(settings)) as c:
+    with accounts_in(module_sessionmaker), TestClient(create_app(settings)) as c:
         yield c, ids
 
 
-def auth(roles, scope, sub="tester", person_id=None):
-    principal = Principal(sub, frozenset(roles), scope, person_id=person_id)
-    return {"Authorization": f"Bearer {issue_token(principal, SECRET)}"}
+def auth(roles, scope, sub=None, person_id=None):
+    return declared_bearer(sub, roles, scope, person_id=person_id)
 
 
 STAFF = auth({"grid_staff"}, fx.COMMUNITY, "社区书记")
@@ -146,13 +145,14 @@ def test_ledger_entries_only_for_the_grid_and_higher_levels(world, module_sessio
              json={"building_id": building, "kind": "special_care", "person_name": "独居老人甲",
                    "phone": "13912345678"}).raise_for_status()
     before = len(audit_rows(module_sessionmaker, "ledger_entry"))
-    headers = auth(roles, scope, f"reader-{status}") if roles else {}
+    reader = f"reader-{'-'.join(sorted(roles or ()))}-{scope}"
+    headers = auth(roles, scope, reader) if roles else {}
     r = api.get("/api/v1/ledgers/entries", params={"grid": fx.G1}, headers=headers)
     assert r.status_code == status, r.text
     after = audit_rows(module_sessionmaker, "ledger_entry")
     if status == 200:
         assert "独居老人甲" in r.text
-        assert len(after) == before + 1 and after[-1][0] == f"reader-{status}"
+        assert len(after) == before + 1 and after[-1][0] == reader
     else:
         assert "独居老人甲" not in r.text and len(after) == before
 

@@ -8,7 +8,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from api.app import create_app
-from api.auth import Principal, issue_token
 from api.settings import ApiSettings, Settings
 from layers import models as m
 from layers.coverage import (
@@ -20,6 +19,7 @@ from layers.coverage import (
 )
 from layers.coverage_models import BuildingAccess, SiteSuggestion
 from layers.networks import import_line_file
+from tests.accounts_fixtures import TEST_SECRET, token
 from tests.layers.network_fixtures import RIVER_TOWN, pt, write_geojson
 
 SOUTH, NORTH = "620302004002", "620302004003"
@@ -128,7 +128,7 @@ def test_seven_ones_audit(town, module_sessionmaker):
 
 
 def test_coverage_api(town, module_db, module_sessionmaker):
-    settings = Settings(api=ApiSettings(environment="test"), db=module_db)
+    settings = Settings(api=ApiSettings(environment="test", secret_key=TEST_SECRET), db=module_db)
     with TestClient(create_app(settings)) as c:
         r = c.get("/api/v1/coverage/report", params={"type": "clinic", "meters": 500, "network": "river-town"})
         assert r.status_code == 200
@@ -141,8 +141,7 @@ def test_coverage_api(town, module_db, module_sessionmaker):
         assert r.status_code == 200 and r.json()["count"] == 3
         assert c.post("/api/v1/coverage/sites", json={"type": "clinic"}).status_code == 401
         assert c.get("/api/v1/coverage/report", params={"type": "nope"}).status_code == 422
-        planner = issue_token(Principal(subject="规划员", roles=frozenset({"planner"}), scope=""),
-                              settings.api.secret_key)
+        planner = token(c.app.state.sessionmaker, "规划员", {"planner"}, "")
         r = c.post("/api/v1/coverage/sites", json={"type": "clinic", "k": 2, "meters": 500,
                                                    "network": "river-town"},
                    headers={"Authorization": f"Bearer {planner}"})

@@ -9,11 +9,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
 from api.app import create_app
-from api.auth import Principal, issue_token
 from api.settings import ApiSettings, Settings
 from layers import models as m
 from layers.networks import import_line_file
 from layers.service_circles import circles_geojson, compute_circles, reachable_from, resolve_budgets
+from tests.accounts_fixtures import TEST_SECRET, token
 from tests.layers.network_fixtures import RIVER_TOWN, pt, write_geojson
 
 
@@ -105,7 +105,7 @@ def test_api_circles_and_reachable(town, module_db, module_sessionmaker):
     with module_sessionmaker() as s:
         compute_circles(s, meters=[500])
         s.commit()
-    settings = Settings(api=ApiSettings(environment="test"), db=module_db)
+    settings = Settings(api=ApiSettings(environment="test", secret_key=TEST_SECRET), db=module_db)
     with TestClient(create_app(settings)) as c:
         r = c.get("/api/v1/circles", params={"type": "clinic", "meters": 500})
         assert r.status_code == 200
@@ -120,8 +120,7 @@ def test_api_circles_and_reachable(town, module_db, module_sessionmaker):
         area = shapely.geometry.shape(body["area"]["geometry"])
         assert not area.covers(shapely.Point(*pt(0, 200)))
         assert c.post("/api/v1/circles/compute", json={}).status_code == 401
-        planner = issue_token(Principal(subject="规划员", roles=frozenset({"planner"}), scope=""),
-                              settings.api.secret_key)
+        planner = token(c.app.state.sessionmaker, "规划员", {"planner"}, "")
         r = c.post("/api/v1/circles/compute", json={"meters": [500]},
                    headers={"Authorization": f"Bearer {planner}"})
         assert r.status_code == 200 and r.json()["unchanged"] == 4 and r.json()["computed"] == 0

@@ -59,7 +59,7 @@ def test_read_sessions_without_a_replica_are_read_only_on_the_primary(db_setting
 def test_placeholder_secret_refused_in_production():
     with pytest.raises(ValueError):
         ApiSettings(_env_file=None, environment="production", secret_key="change-me")
-    ApiSettings(_env_file=None, environment="production", secret_key="a-real-long-secret-value")
+    ApiSettings(_env_file=None, environment="production", secret_key="a-real-long-secret-value-of-32-bytes+")
 
 
 def test_sessions_run_without_jit_unless_asked(db_settings):

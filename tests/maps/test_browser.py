@@ -23,7 +23,7 @@ pytestmark = pytest.mark.browser
 
 CHROMIUM = os.environ.get("GRIDMAP_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-SECRET = "browser-test-secret"
+SECRET = "browser-test-secret-0123456789-abcdefgh"
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "maps"
 
 

@@ -16,22 +16,23 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 
 from api.app import create_app
-from api.auth import Principal, issue_token, read_token
+from api.auth import read_token
 from api.settings import ApiSettings, Settings
 from layers import models as m
 from layers import plans
 from layers.db import make_engine, make_sessionmaker
+from tests.accounts_fixtures import TEST_SECRET, accounts_in, declare
 from tests.live_server import serve_in_thread
 
 CHROMIUM = os.environ.get("GRIDMAP_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-SECRET = "plan-editor-test-secret"
+SECRET = TEST_SECRET
 C = "620302001001"
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "maps"
 
 
 def _token(*roles: str, scope: str = "") -> str:
-    return issue_token(Principal(subject="规划员丙", roles=frozenset(roles), scope=scope), SECRET)
+    return declare("规划员丙" if (roles, scope) == (("planner",), "") else None, roles, scope)
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +43,8 @@ def demo(module_demo_db):
         draft = plans.create_draft_from(s, name="绘图测试草案")
         s.commit()
         draft_id = draft.id
-    yield factory, draft_id
+    with accounts_in(factory):
+        yield factory, draft_id
     engine.dispose()
 
 
@@ -87,8 +89,9 @@ def test_page_is_for_planners_and_links_only_local_assets(settings, demo):
         assert r.headers["cache-control"] == "no-store"
         page_token = json.loads(re.search(r"const plan_editor_options = (\{.*?\});\n", html).group(1))["token"]
         assert page_token != _token("planner")
-        who = read_token(page_token, SECRET)
-        assert who.subject == "规划员丙" and who.roles == frozenset({"planner"})
+        assert read_token(page_token, SECRET).subject == "规划员丙"
+        who = c.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {page_token}"}).json()
+        assert who["username"] == "规划员丙" and who["roles"] == ["planner"]
         admin = c.get(f"/maps/plans/{draft_id}/edit/state", params={"community": C},
                       headers={"Authorization": f"Bearer {_token('admin')}"})
         assert admin.status_code == 200

@@ -12,9 +12,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from api.app import create_app
-from api.auth import Principal, issue_token
 from api.settings import ApiSettings, Settings
 from scripts.cli import main
+from tests.accounts_fixtures import TEST_SECRET
+from tests.accounts_fixtures import token as planner_token
 
 PBF = "osm/guixi_jiangxi_2024.osm.pbf"
 FIVE_MIN_M = 5 * 5000 / 60  # 5 minutes at 5 km/h
@@ -126,9 +127,9 @@ def test_seven_ones_audit_says_what_is_missing(guixi, capsys):
 
 def test_the_api_answers_the_same(guixi):
     settings_db, factory = guixi
-    settings = Settings(api=ApiSettings(environment="test"), db=settings_db)
-    token = issue_token(Principal(subject="规划员丁", roles=frozenset({"planner"}), scope=""), settings.api.secret_key)
+    settings = Settings(api=ApiSettings(environment="test", secret_key=TEST_SECRET), db=settings_db)
     with TestClient(create_app(settings)) as c:
+        token = planner_token(c.app.state.sessionmaker, "规划员丁", {"planner"}, "")
         r = c.get("/api/v1/circles", params={"type": "fitness", "minutes": 10})
         assert r.status_code == 200, r.text
         feats = r.json()["features"]
