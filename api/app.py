@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -36,10 +37,12 @@ from api.routes import services as services_routes
 from api.routes import users as user_routes
 from api.routes import workbench as workbench_routes
 from api.routes.maps import map_settings
-from api.settings import Settings
+from api.settings import Settings, secret_problem
 from api.worker import install_worker_id
 from layers.replica import Databases
 from maps.common import basemap_origins
+
+log = logging.getLogger("gridmap.api")
 
 DESCRIPTION = """
 **gridmap 社区网格化服务管理** — 网格、楼栋、设施、15分钟便民服务圈与事件派遣。
@@ -74,6 +77,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    if secret_problem(settings.api.secret_key):
+        log.warning("%s: nobody can sign in until GRIDMAP_SECRET_KEY is set (scripts/bootstrap.sh setup writes one)",
+                    secret_problem(settings.api.secret_key))
     install_error_handlers(app)
     install_limits(app, settings, image_origins=basemap_origins(map_settings(settings)))
     install_read_your_writes(app, settings)

@@ -24,28 +24,6 @@ def register(sub) -> None:
     p.set_defaults(func=_serve)
 
 
-def _settings_ok() -> bool:
-    """Refuse to start with settings the service would refuse (production without a real secret, an unknown
-    environment, a malformed proxy list); warn when nobody will be able to sign in."""
-    import sys
-
-    from pydantic import ValidationError
-
-    from api.settings import ApiSettings, secret_problem
-
-    try:
-        api = ApiSettings()
-    except ValidationError as exc:
-        for error in exc.errors():
-            print(f"设置有误 (setting refused): {error['msg']}", file=sys.stderr)
-        return False
-    problem = secret_problem(api.secret_key)
-    if problem:
-        print(f"警告 (warning): {problem}；无法登录，请运行 scripts/bootstrap.sh setup 或设置 GRIDMAP_SECRET_KEY "
-              "(nobody can sign in until it is set)", file=sys.stderr)
-    return True
-
-
 def _serve(args) -> int:
     import sys
 
@@ -53,8 +31,6 @@ def _serve(args) -> int:
 
     if args.workers < 1:
         print("--workers 至少为 1 (--workers must be at least 1)", file=sys.stderr)
-        return 2
-    if not _settings_ok():
         return 2
     base = f"http://{args.host}:{args.port}"
     print(f"API 文档 (API docs):   {base}/docs")
