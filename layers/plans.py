@@ -74,7 +74,7 @@ def to_multipolygon(geometry: dict[str, Any] | None, *, crs: str | CRS | None = 
                               f"and coordinates): {str(exc)[:200]}") from exc
     if geom.is_empty:
         raise InvalidGeometry("网格几何为空，没有坐标 (the grid's geometry is empty: it has no coordinates)")
-    if not np.isfinite(shapely.get_coordinates(geom, include_z=True)).all():
+    if not np.isfinite(shapely.get_coordinates(geom, include_z=bool(shapely.has_z(geom)))).all():
         raise InvalidGeometry(NOT_FINITE)
     geom = shapely.force_2d(geom)
     if geom.geom_type not in ("Polygon", "MultiPolygon"):

@@ -1,8 +1,10 @@
 """Property-based run of the OpenAPI schema (schemathesis) against the app with the Jinchang demo loaded.
 
 Bounded and deterministic: at most ``MAX_EXAMPLES`` examples per operation, derandomized. Every answer must be
-a non-5xx, with the declared content type and (where a response schema is declared) matching it. Calls are
-made as an admin so that the protected operations are exercised past their gates.
+a non-5xx, with the declared content type and (where a response schema is declared) matching it. The whole
+schema is called as an admin, so that the protected operations are exercised past their gates; then, with fewer
+examples, as the roles whose answers depend on their scope (a street's dispatcher, a grid's party member) and as a
+resident's public account, so that the scope filters and refusals meet odd input too.
 """
 
 from __future__ import annotations
@@ -30,6 +32,13 @@ SETTINGS = Settings(api=ApiSettings(environment="test", secret_key=SECRET, publi
 APP = create_app(SETTINGS)  # the schema is read at import; the database is chosen by the fixture below
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 ADMIN = declared_bearer("fuzz_admin", {"admin"}, "")
+ROLE_HEADERS = {
+    "dispatcher_of_a_street": declared_bearer("fuzz_dispatcher", {"dispatcher"}, "620302001"),
+    "party_member_of_a_grid": declared_bearer("fuzz_party", {"party_member"}, "620302001001001"),
+    "grid_staff_of_a_community": declared_bearer("fuzz_staff", {"grid_staff"}, "620302001001"),
+    "public_account": declared_bearer("fuzz_public", {"public"}, None),
+}
+ROLE_EXAMPLES = max(2, MAX_EXAMPLES // 5)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -77,3 +86,16 @@ HEAVY_CHECKS = [not_a_server_error_unless_busy, content_type_conformance, respon
 )
 def test_api_schema_heavy_operations(case):
     case.call_and_validate(headers=ADMIN, checks=HEAVY_CHECKS, timeout=300)
+
+
+@pytest.mark.parametrize("role", sorted(ROLE_HEADERS))
+@schema.exclude(path_regex=HEAVY).parametrize()
+@settings(
+    max_examples=ROLE_EXAMPLES,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+def test_api_schema_as_scoped_roles(case, role):
+    case.call_and_validate(headers=ROLE_HEADERS[role], checks=CHECKS)
