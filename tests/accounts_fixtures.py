@@ -75,7 +75,7 @@ def declare(username: str | None, roles: Iterable[str], scope: str | None = "", 
             staff_roles: Iterable[str] = (), person_id: int | None = None, secret: str = TEST_SECRET) -> str:
     """A token for an account that :func:`create_declared` will make (version 1), usable before it exists."""
     roles = sorted(roles)
-    username = username or default_name(roles, scope)
+    username = username or default_name(roles, scope) + (f"-p{person_id}" if person_id else "")
     spec = (roles, scope, sorted(staff_roles), person_id)
     assert _DECLARED.setdefault(username, spec) == spec, f"test account {username!r} declared twice, differently"
     for factory in list(_LIVE):

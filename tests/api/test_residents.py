@@ -10,11 +10,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from api.app import create_app
-from api.auth import Principal, issue_token
 from api.settings import ApiSettings, Settings
+from tests.accounts_fixtures import TEST_SECRET, accounts_in, declared_bearer
 from tests.layers import people_fixtures as fx
 
-SECRET = "test-secret-residents"
+SECRET = TEST_SECRET
 IN_G2 = {"lon": 102.3062, "lat": 38.6025}
 PRIVATE = ("测试居民", "13711112222")
 
@@ -24,12 +24,12 @@ def world(module_db, module_sessionmaker):
     with module_sessionmaker() as s:
         ids = fx.build(s)
     settings = Settings(api=ApiSettings(environment="test", secret_key=SECRET, public_rate_per_min=0), db=module_db)
-    with TestClient(create_app(settings)) as c:
+    with accounts_in(module_sessionmaker), TestClient(create_app(settings)) as c:
         yield c, ids
 
 
-def auth(roles, scope="", sub="tester", person_id=None):
-    return {"Authorization": f"Bearer {issue_token(Principal(sub, frozenset(roles), scope, person_id=person_id), SECRET)}"}
+def auth(roles, scope="", sub=None, person_id=None):
+    return declared_bearer(sub, roles, scope, person_id=person_id)
 
 
 def counts(module_sessionmaker) -> tuple[int, ...]:

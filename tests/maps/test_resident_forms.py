@@ -14,16 +14,16 @@ import requests
 from sqlalchemy import text
 
 from api.app import create_app
-from api.auth import Principal, issue_token
 from api.settings import ApiSettings, Settings
 from scripts.bench.map_city import make_city
+from tests.accounts_fixtures import TEST_SECRET, accounts_in, declared_bearer
 from tests.live_server import serve_in_thread
 
 pytestmark = pytest.mark.browser
 
 CHROMIUM = os.environ.get("GRIDMAP_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-SECRET = "resident-forms-secret"
+SECRET = TEST_SECRET
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "maps"
 PHONE = {"viewport": {"width": 375, "height": 740}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True,
          "locale": "zh-CN"}
@@ -46,14 +46,14 @@ def city(module_sessionmaker):
 
 
 @pytest.fixture(scope="module")
-def server(module_db, city):
+def server(module_db, module_sessionmaker, city):
     if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
         pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install -y chromium fonts-noto-cjk")
     mp = pytest.MonkeyPatch()
     mp.setenv("GRIDMAP_MAP_BASEMAP", "none")
     app = create_app(Settings(api=ApiSettings(environment="test", secret_key=SECRET, public_rate_per_min=0),
                               db=module_db))
-    with serve_in_thread(app) as base:
+    with accounts_in(module_sessionmaker), serve_in_thread(app) as base:
         yield base
     mp.undo()
 
@@ -136,8 +136,7 @@ class Phone:
 
 
 def _bearer(*roles, scope="", person_id=None):
-    token = issue_token(Principal("forms-test", frozenset(roles), scope, person_id=person_id), SECRET)
-    return {"Authorization": f"Bearer {token}"}
+    return declared_bearer(None, roles, scope, person_id=person_id)
 
 
 def test_a_report_by_map_click_with_field_errors_then_followed(browser, server, module_sessionmaker):
