@@ -17,17 +17,17 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from api.app import create_app
-from api.auth import Principal, issue_token
 from api.settings import ApiSettings, Settings
 from layers import volunteers
 from layers.db import make_engine, make_sessionmaker
+from tests.accounts_fixtures import TEST_SECRET, accounts_in, declared_bearer
 
-SECRET = "civic-secret"
+SECRET = TEST_SECRET
 NOTE = "走访测试：独居老人赵六，需要助餐"
 
 
-def auth(roles, scope, sub="tester"):
-    return {"Authorization": f"Bearer {issue_token(Principal(sub, frozenset(roles), scope), SECRET)}"}
+def auth(roles, scope, sub=None):
+    return declared_bearer(sub, roles, scope)
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def world(module_demo_db):
                                    "LIMIT 1"), {"c": community, "g": grid})
     settings = Settings(api=ApiSettings(environment="test", secret_key=SECRET, public_rate_per_min=0),
                         db=module_demo_db)
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings)) as client, accounts_in(client.app.state.sessionmaker):
         yield {"api": client, "grid": grid, "community": community, "building": building, "sibling": sibling,
                "engine": eng, "factory": make_sessionmaker(eng)}
     eng.dispose()
@@ -155,8 +155,7 @@ def test_orders_wishes_and_activities_earn_points_once(world):
     admin = auth({"admin"}, "", "管理员")
     assert api.post(f"/api/v1/orders/{order['id']}/dispatch", json={"taker_id": person},
                     headers=admin).status_code == 200
-    taker = {"Authorization": "Bearer " + issue_token(
-        Principal("积分党员", frozenset({"party_member"}), world["grid"], person_id=person), SECRET)}
+    taker = declared_bearer("积分党员", {"party_member"}, world["grid"], person_id=person)
     assert api.post(f"/api/v1/orders/{order['id']}/accept", headers=taker).status_code == 200
     assert api.post(f"/api/v1/orders/{order['id']}/fulfil", headers=taker).status_code == 200
     wish = api.post("/api/v1/wishes", json={"grid_code": world["grid"], "title": "想要一本字典"}).json()

@@ -15,13 +15,14 @@ from api.app import create_app
 from api.auth import Principal, issue_token
 from api.settings import ApiSettings, Settings
 from layers.db import make_engine
+from tests.accounts_fixtures import TEST_SECRET, accounts_in, declared_bearer
 
-SECRET = "deliberation-secret"
+SECRET = TEST_SECRET
 PROPOSER, PHONE = "议题测试王五", "13600001111"
 
 
-def auth(roles, scope, sub="tester"):
-    return {"Authorization": f"Bearer {issue_token(Principal(sub, frozenset(roles), scope), SECRET)}"}
+def auth(roles, scope, sub=None):
+    return declared_bearer(sub, roles, scope)
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +38,7 @@ def world(module_demo_db):
                                  "ORDER BY code LIMIT 1"), {"c": community})
     settings = Settings(api=ApiSettings(environment="test", secret_key=SECRET, public_rate_per_min=0),
                         db=module_demo_db)
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings)) as client, accounts_in(client.app.state.sessionmaker):
         yield {"api": client, "community": community, "other": other, "lon": lon, "lat": lat, "engine": eng}
     eng.dispose()
 
@@ -159,7 +160,7 @@ def test_scope_and_odd_input_are_refused(world):
     assert api.post("/api/v1/deliberation/topics", json={"title": "x", "lon": 116.4, "lat": 39.9}).status_code == 422
     assert api.get("/api/v1/deliberation/topics/999999").status_code == 404
     assert api.get("/api/v1/deliberation/topics?step=nonsense").status_code == 422
-    forged = {"Authorization": "Bearer " + issue_token(Principal("x", frozenset({"admin"}), ""), "wrong")}
+    forged = {"Authorization": "Bearer " + issue_token(Principal("x"), "a-wrong-secret-that-is-long-enough-0123456789")}
     assert api.post(f"/api/v1/deliberation/topics/{tid}/steps", json={"step": "accepted"},
                     headers=forged).status_code == 401
 
