@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0602"
-down_revision = ("0642", "0671")
+down_revision = "0662"
 branch_labels = None
 depends_on = None
 
