@@ -210,7 +210,9 @@ MATRIX: dict[str, Access] = {
     "DELETE /api/v1/plans/{plan_id}/grids/{code}": PLANNERS,
     "GET /api/v1/plans/{plan_id}/validation": PLANNERS,
     "GET /api/v1/plans/{plan_id}/impact": PLANNERS,
+    "PUT /api/v1/plans/{plan_id}/handover": PLANNERS,
     "POST /api/v1/plans/{plan_id}/publish": PLANNERS,
+    "POST /api/v1/plans/{plan_id}/reassign": PLANNERS,
     "GET /api/v1/plans/{plan_id}/export": PLANNERS,
     # maps: the public map has no personal data; the incident map is for staff and planners
     "GET /static/vendor/{path:path}": ANYONE,

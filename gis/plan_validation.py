@@ -241,23 +241,25 @@ class PlanUnderCheck:
 
 @dataclass
 class BuildingsUnderCheck:
-    """The buildings a plan is checked against: metric footprints, counts, ids."""
+    """The buildings a plan is checked against: metric footprints, counts, ids and how a problem names them."""
 
     geoms: np.ndarray
     households: np.ndarray
     residents: np.ndarray
     ids: list
+    labels: list
 
     @classmethod
-    def of(cls, plan: PlanUnderCheck, geoms, households, residents, ids) -> BuildingsUnderCheck | None:
+    def of(cls, plan: PlanUnderCheck, geoms, households, residents, ids, labels=None) -> BuildingsUnderCheck | None:
         """The buildings in the plan's metric CRS (None when there are none, or no grids)."""
         if geoms is None or not len(geoms) or not plan.n:
             return None
         metric = plan.projector.forward(np.asarray(geoms, dtype=object))
         zeros = np.zeros(metric.size)
+        ids = list(ids) if ids is not None else list(range(metric.size))
         return cls(metric, np.asarray(households if households is not None else zeros, np.int64),
-                   np.asarray(residents if residents is not None else zeros, np.int64),
-                   list(ids) if ids is not None else list(range(metric.size)))
+                   np.asarray(residents if residents is not None else zeros, np.int64), ids,
+                   list(labels) if labels is not None else [f"楼栋 {i}" for i in ids])
 
 
 def _repair(raw) -> tuple[str, Any]:
@@ -440,10 +442,10 @@ def check_cut_buildings(plan: PlanUnderCheck, buildings: BuildingsUnderCheck | N
         grid_codes = [plan.codes[x] for x in gi[sel]]
         problems.append(Problem(
             ProblemKind.BUILDING_CUT.value,
-            f"楼栋 {buildings.ids[b]} 被网格边界切分（涉及 {', '.join(grid_codes)}） (building cut by a grid boundary)",
+            f"{buildings.labels[b]} 被网格边界切分（涉及 {', '.join(grid_codes)}） (building cut by a grid boundary)",
             grid=grid_codes[0], community=plan.communities[gi[sel][0]],
             area_m2=round(float(barea[b] - inside_area[sel].max()), 1), location=points[int(b)],
-            detail={"building": buildings.ids[b], "grids": grid_codes,
+            detail={"building": buildings.ids[b], "building_label": buildings.labels[b], "grids": grid_codes,
                     "inside_m2": [round(float(v), 1) for v in inside_area[sel]]},
         ))
     return problems
@@ -451,17 +453,19 @@ def check_cut_buildings(plan: PlanUnderCheck, buildings: BuildingsUnderCheck | N
 
 def grid_counts(plan: PlanUnderCheck, buildings: BuildingsUnderCheck | None, households, residents
                 ) -> tuple[np.ndarray, np.ndarray]:
-    """Households and residents per grid: summed from the buildings whose point on surface it covers (exclusive
-    grids first), else the stored counts."""
+    """Households and residents per grid: summed from the buildings whose point on surface it covers (a
+    comprehensive grid leaves out those of an exclusive grid), else the stored counts. Two comprehensive grids that
+    overlap both count the buildings in the overlap (the overlap is reported), so a grid drawn over others shows
+    what lies inside it, not 0."""
     stored = [np.array([int(v or 0) for v in values], dtype=np.int64) if values is not None else np.zeros(plan.n, int)
               for values in (households, residents)]
     if buildings is None:
         return stored[0], stored[1]
     pi, pg = plan.tree.query(shapely.point_on_surface(buildings.geoms), predicate="intersects")
-    order = np.lexsort((pg, ~plan.exclusive[pg], pi))
-    pi, pg = pi[order], pg[order]
-    first = np.r_[True, pi[1:] != pi[:-1]] if pi.size else np.zeros(0, bool)
-    owner_b, owner_g = pi[first], pg[first]
+    in_exclusive = np.zeros(buildings.geoms.size, bool)
+    in_exclusive[pi[plan.exclusive[pg]]] = True
+    keep = plan.exclusive[pg] | ~in_exclusive[pi]
+    owner_b, owner_g = pi[keep], pg[keep]
     has = np.bincount(owner_g, minlength=plan.n) > 0
     summed = [np.bincount(owner_g, weights=w[owner_b], minlength=plan.n).astype(np.int64)
               for w in (buildings.households, buildings.residents)]
@@ -532,6 +536,7 @@ def validate_plan(
     building_households: Sequence[int] | None = None,
     building_residents: Sequence[int] | None = None,
     building_ids: Sequence[Any] | None = None,
+    building_labels: Sequence[str] | None = None,
     staffed_codes: set[str] | None = None,
     options: ValidationOptions | None = None,
     metric_crs: str | None = None,
@@ -554,6 +559,8 @@ def validate_plan(
     building_geoms, building_households, building_residents, building_ids
         Buildings (WGS84 footprints) with their counts: households and residents of a grid are summed from the
         buildings whose point-on-surface it covers (专属网格 first), and cut buildings are found.
+    building_labels
+        How a problem names each building (its name or address); ``"楼栋 <id>"`` if omitted.
     staffed_codes
         Codes of grids that have a 网格员; ``None`` skips that check.
     options
@@ -570,7 +577,8 @@ def validate_plan(
     plan, problems = prepare_plan(codes, geoms, kinds=kinds, community_codes=community_codes, options=options,
                                   metric_crs=metric_crs)
     shapes = community_shapes(plan, communities)
-    buildings = BuildingsUnderCheck.of(plan, building_geoms, building_households, building_residents, building_ids)
+    buildings = BuildingsUnderCheck.of(plan, building_geoms, building_households, building_residents, building_ids,
+                                       building_labels)
     hh, rs = grid_counts(plan, buildings, households, residents)
     problems += check_duplicate_codes(plan)
     problems += check_outside_community(plan, shapes)

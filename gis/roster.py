@@ -3,7 +3,8 @@
 "三长三员一民警": every comprehensive grid has a 网格长, 网格员, 法律咨询员, 社区健康员 and 社区民警; every building a
 楼栋长 and every stairwell a 楼口长 ("1+2+N": one grid worker, building heads, N stairwell heads). A grid with a
 market or shops also needs a 城管执法员 and a 市场监管员. Exclusive grids (专属网格) are run by their unit and need
-a 网格长 and a 网格员. One person may hold a role in several grids.
+a 网格长 and a 网格员; a market's own grid (专属网格 of a 农贸市场) needs the two market roles as well. One person may
+hold a role in several grids.
 
 The audit is pure: it takes tables (pandas DataFrames) and returns every vacancy, one row each.
 """
@@ -27,14 +28,19 @@ EXCLUSIVE_ROLES: tuple[StaffRole, ...] = (StaffRole.GRID_HEAD, StaffRole.GRID_WO
 # Facility types and building uses that make a grid "a grid with a market or shops".
 MARKET_FACILITY_TYPES = frozenset({"supermarket", "small_shop"})
 MARKET_BUILDING_USES = frozenset({"commercial", "retail", "market", "shop"})
+# Exclusive-grid types that are markets (a 农贸市场's own grid).
+MARKET_EXCLUSIVE_TYPES = frozenset({"market"})
 
 VACANCY_COLUMNS = ["grid_code", "kind", "role", "role_zh", "building_id", "stairwell_id", "detail"]
 
 
-def required_roles(kind: str, *, has_market: bool) -> tuple[StaffRole, ...]:
-    """Roles a grid of ``kind`` must have filled (building and stairwell heads are checked per object)."""
+def required_roles(kind: str, *, has_market: bool, exclusive_type: str | None = None) -> tuple[StaffRole, ...]:
+    """Roles a grid of ``kind`` must have filled (building and stairwell heads are checked per object).
+
+    A comprehensive grid with a market or shops adds 城管执法员 and 市场监管员; so does a market's exclusive grid.
+    """
     if kind == GridKind.EXCLUSIVE.value:
-        return EXCLUSIVE_ROLES
+        return EXCLUSIVE_ROLES + (MARKET_ROLES if exclusive_type in MARKET_EXCLUSIVE_TYPES else ())
     return GRID_ROLES + (MARKET_ROLES if has_market else ())
 
 
@@ -49,7 +55,7 @@ def audit_roster(
     Parameters
     ----------
     grids
-        One row per grid: ``code``, ``kind``, ``has_market`` (bool).
+        One row per grid: ``code``, ``kind``, ``has_market`` (bool), optionally ``exclusive_type``.
     assignments
         Current staff assignments: ``role``, ``grid_code``, ``building_id``, ``stairwell_id``.
     buildings
@@ -65,8 +71,9 @@ def audit_roster(
     """
     rows: list[dict] = []
     filled = set(zip(assignments["grid_code"], assignments["role"]))
-    for code, kind, has_market in zip(grids["code"], grids["kind"], grids["has_market"]):
-        for role in required_roles(kind, has_market=bool(has_market)):
+    ex_types = grids["exclusive_type"] if "exclusive_type" in grids else [None] * len(grids)
+    for code, kind, has_market, ex_type in zip(grids["code"], grids["kind"], grids["has_market"], ex_types):
+        for role in required_roles(kind, has_market=bool(has_market), exclusive_type=ex_type):
             if (code, role.value) not in filled:
                 rows.append(
                     {"grid_code": code, "kind": "role", "role": role.value, "role_zh": role.zh,

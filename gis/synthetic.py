@@ -18,7 +18,7 @@ import pandas as pd
 import shapely
 
 from gis.domain import GridKind, StaffRole
-from gis.roster import MARKET_BUILDING_USES, MARKET_FACILITY_TYPES
+from gis.roster import MARKET_BUILDING_USES, MARKET_EXCLUSIVE_TYPES, MARKET_FACILITY_TYPES, MARKET_ROLES
 from gis.synthetic_city import UrbanCore, generate_core
 from gis.synthetic_villages import generate_villages
 
@@ -190,7 +190,8 @@ def _grid_roles(roster: _Roster, comp: pd.DataFrame, market: set[str]) -> None:
 
 
 def _exclusive_roles(roster: _Roster, exclusive: pd.DataFrame) -> None:
-    """Each exclusive grid's head and worker from the unit it covers; the first one's worker vacant."""
+    """Each exclusive grid's head and worker from the unit it covers; the first one's worker vacant, and the
+    two market roles of a 农贸市场's own grid."""
     no_exclusive_worker = set(exclusive["code"].iloc[:1])
     for code, community, ex_type in zip(exclusive["code"], exclusive["community_code"], exclusive["exclusive_type"]):
         unit = {"school": "学校", "market": "市场管理方", "hospital": "医院"}.get(ex_type, "驻区单位")
@@ -199,6 +200,9 @@ def _exclusive_roles(roster: _Roster, exclusive: pd.DataFrame) -> None:
             roster.vacant(code, "role", StaffRole.GRID_WORKER)
         else:
             roster.assign(roster.people.new(unit=unit), StaffRole.GRID_WORKER, grid=code, community=community)
+        if ex_type in MARKET_EXCLUSIVE_TYPES:  # a 农贸市场's own grid: its two market roles are not staffed
+            for role in MARKET_ROLES:
+                roster.vacant(code, "role", role)
 
 
 def _building_heads(roster: _Roster, buildings: pd.DataFrame) -> None:

@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gis.domain import PlanStatus
-from gis.errors import NotFound
+from gis.domain import AreaLevel, PlanStatus
+from gis.errors import InvalidInput, NotFound
 from layers import models
 
 
@@ -156,3 +156,39 @@ def read_layer(
         "numberReturned": len(features),
         "features": features,
     }
+
+
+# ------------------------------------------------------------------------------------------------- hierarchy
+GRID_LEVEL = "grid"
+AREA_LEVELS = (*AreaLevel.values(), GRID_LEVEL)
+
+
+def parent_area_code(parent: str) -> str:
+    """A parent given by its own digits (6 county, 9 street, 12 community) → the 12-digit code it is stored as;
+    grids name their community with its 12 digits."""
+    if not parent.isdigit() or len(parent) not in (6, 9, 12):
+        raise InvalidInput(f"parent 须为 6、9 或 12 位区划代码，收到 {parent!r} (parent is a 6-, 9- or 12-digit code)")
+    return parent.ljust(12, "0")
+
+
+def read_areas(session: Session, *, level: str | None = None, parent: str | None = None,
+               bbox: tuple[float, float, float, float] | None = None, limit: int = 1000,
+               offset: int = 0) -> dict[str, Any]:
+    """One level of the 区/街道/社区/网格 hierarchy, optionally the children of ``parent``: administrative areas,
+    or (``level="grid"``) the grids in force of a community, shaped like areas (``level``, ``parent_code``)."""
+    if level is not None and level not in AREA_LEVELS:
+        raise InvalidInput(f"未知层级 {level!r}；可用 {list(AREA_LEVELS)} (unknown level)")
+    parent12 = parent_area_code(parent) if parent else None
+    if level != GRID_LEVEL:
+        return read_layer(session, "areas", bbox=bbox, limit=limit, offset=offset,
+                          filters={"level": level, "parent_code": parent12})
+    grids = read_layer(session, "grids", bbox=bbox, limit=limit, offset=offset,
+                       filters={"community_code": parent12})
+    for feature in grids["features"]:
+        props = feature["properties"]
+        feature["id"] = props["code"]
+        feature["properties"] = {"code": props["code"], "name": props["name"], "level": GRID_LEVEL,
+                                 "parent_code": props["community_code"], "kind": props["kind"],
+                                 "households": props["households"], "plan_id": props["plan_id"],
+                                 "source": props["source"]}
+    return grids | {"name": "areas"}

@@ -104,6 +104,12 @@ class GridPlan(Base):
     source: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     published_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # the codes of the communities (12 digits) or streets (9) a draft replaces; None = the whole city
+    scope: Mapped[list[str] | None] = mapped_column(JSONB, nullable=True)
+    base_plan_id: Mapped[int | None] = mapped_column(ForeignKey("grid_plans.id", ondelete="SET NULL"))
+    handover: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB, nullable=True)  # edited before publishing
+    publish_reason: Mapped[str | None] = mapped_column(Text)  # why a change outside the scope was forced
+    publish_report: Mapped[dict[str, Any] | None] = mapped_column(JSONB, nullable=True)  # what publishing did
 
     grids: Mapped[list[Grid]] = relationship(back_populates="plan", cascade="all, delete-orphan")
 
@@ -332,6 +338,7 @@ class StaffAssignment(Base):
     stairwell_id: Mapped[int | None] = mapped_column(ForeignKey("stairwells.id", ondelete="CASCADE"))
     valid_from: Mapped[dt.date | None] = mapped_column(Date)
     valid_to: Mapped[dt.date | None] = mapped_column(Date)
+    source: Mapped[str | None] = mapped_column(String(200))  # who or what made it: import file, handover, api
 
     person: Mapped[Person] = relationship()
 

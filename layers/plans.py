@@ -22,13 +22,24 @@ from gis.coords import CRS, check_lonlat, parse_crs, to_wgs84
 from gis.domain import AreaLevel, GridKind, IncidentState, PlanStatus, StaffRole
 from gis.errors import InvalidGeometry, InvalidInput, NotFound, PlanConflict
 from gis.gridcodes import assign_codes, check_grid_code
-from gis.plan_impact import grid_changes, locate_points
 from gis.plan_validation import ValidationOptions, ValidationReport, validate_plan
 from layers import models as m
 from layers.features import current_plan_id
+from layers.plan_scope import (
+    FROM_FEATURES,
+    check_rows_in_scope,
+    communities_of,
+    follow_plan_in_force,
+    normalise_scope,
+    outside_scope,
+)
 
 DEFAULT_EDITION = 2023
 OPEN_STATES = tuple(s.value for s in IncidentState if s is not IncidentState.CLOSED)
+# Reads that an editor sends back must round-trip: 15 decimals print every double exactly (7 would move a
+# vertex up to ~1 cm, enough to count a grid as changed and raise false overlaps along shared borders).
+FULL_PRECISION = 15
+MIN_REASON_CHARS = 4
 GRID_PROPS = (
     "code",
     "name",
@@ -107,8 +118,8 @@ def get_plan(session: Session, plan_id: int, *, for_update: bool = False) -> m.G
     return plan
 
 
-def plan_summary(session: Session, plan: m.GridPlan) -> dict[str, Any]:
-    """A plan's metadata with its grid and community counts."""
+def plan_summary(session: Session, plan: m.GridPlan, *, with_report: bool = False) -> dict[str, Any]:
+    """A plan's metadata with its grid and community counts (and, with ``with_report``, what publishing did)."""
     n, comms = session.execute(
         select(func.count(m.Grid.id), func.count(func.distinct(m.Grid.community_code))).where(
             m.Grid.plan_id == plan.id
@@ -128,7 +139,11 @@ def plan_summary(session: Session, plan: m.GridPlan) -> dict[str, Any]:
         "published_at": plan.published_at.isoformat() if plan.published_at else None,
         "grid_count": n,
         "community_count": comms,
-    }
+        "scope": plan.scope,
+        "base_plan_id": plan.base_plan_id,
+        "publish_reason": plan.publish_reason,
+        "handover_edited": plan.handover is not None,
+    } | ({"publish_report": plan.publish_report} if with_report else {})
 
 
 def list_plans(session: Session) -> list[dict[str, Any]]:
@@ -151,10 +166,10 @@ def grid_feature(grid: m.Grid, geojson: dict[str, Any]) -> dict[str, Any]:
 
 
 def plan_features(
-    session: Session, plan_id: int, *, community: str | None = None, precision: int = 7
+    session: Session, plan_id: int, *, community: str | None = None, precision: int = FULL_PRECISION
 ) -> dict[str, Any]:
     """The plan's grids as a FeatureCollection (optionally one community). ``precision`` is the number of
-    decimals (7 ≈ 1 cm; an editor that sends shapes back uses 15 so untouched vertices stay exactly shared)."""
+    decimals: the default prints every coordinate exactly, so a grid sent back as read is unchanged."""
     import json
 
     get_plan(session, plan_id)
@@ -296,26 +311,59 @@ def _new_grid(plan_id: int, row: dict[str, Any], *, source: str) -> m.Grid:
 
 
 def refresh_counts(session: Session, plan_id: int, *, grid_ids: list[int] | None = None) -> None:
-    """Set households/residents of the plan's grids from the buildings whose point on surface they cover
-    (exclusive grids take their buildings first); grids with no building keep what they were given."""
+    """Set households/residents of the plan's grids (all, or ``grid_ids``) from the buildings whose point on
+    surface they cover; a comprehensive grid leaves out those of an exclusive grid. A grid drawn over others counts
+    what lies inside it. A grid with no building is set to 0 where its community has building data, and keeps
+    what it was given where there is none (an imported plan for an area without buildings)."""
     session.flush()
     session.execute(
         text("""
         WITH g AS MATERIALIZED (  -- repaired once per grid, not once per (grid, building) pair
-            SELECT id, kind, CASE WHEN ST_IsValid(geom) THEN geom ELSE ST_MakeValid(geom) END AS geom
+            SELECT id, kind, community_code,
+                   CASE WHEN ST_IsValid(geom) THEN geom ELSE ST_MakeValid(geom) END AS geom
             FROM grids WHERE plan_id = :plan
-        ), owner AS (
-            SELECT DISTINCT ON (b.id) b.id AS building_id, g.id AS grid_id, b.households, b.residents
+              AND (CAST(:ids AS int[]) IS NULL OR id = ANY(CAST(:ids AS int[])) OR kind = 'exclusive')
+        ), hits AS MATERIALIZED (
+            SELECT g.id AS grid_id, g.kind, b.id AS building_id, b.households, b.residents
             FROM g JOIN buildings b ON b.geom && g.geom AND ST_Covers(g.geom, ST_PointOnSurface(b.geom))
-            ORDER BY b.id, (g.kind = 'exclusive') DESC, g.id
         ), sums AS (
-            SELECT grid_id, sum(households)::int AS hh, sum(residents)::int AS rs FROM owner GROUP BY grid_id
+            SELECT g.id AS grid_id, count(h.building_id) AS n,
+                   coalesce(sum(h.households), 0)::int AS hh, coalesce(sum(h.residents), 0)::int AS rs,
+                   EXISTS (SELECT 1 FROM buildings cb WHERE cb.community_code = g.community_code) AS has_data
+            FROM g LEFT JOIN hits h ON h.grid_id = g.id AND (g.kind = 'exclusive' OR h.building_id NOT IN (
+                SELECT building_id FROM hits WHERE kind = 'exclusive'))
+            WHERE CAST(:ids AS int[]) IS NULL OR g.id = ANY(CAST(:ids AS int[]))
+            GROUP BY g.id, g.community_code
         )
-        UPDATE grids g SET households = sums.hh, residents = sums.rs FROM sums
-        WHERE g.id = sums.grid_id AND (CAST(:ids AS int[]) IS NULL OR g.id = ANY(CAST(:ids AS int[])))
+        UPDATE grids SET households = sums.hh, residents = sums.rs FROM sums
+        WHERE grids.id = sums.grid_id AND (sums.n > 0 OR sums.has_data)
     """),
         {"plan": plan_id, "ids": grid_ids},
     )
+
+
+def _copy_grids(session: Session, plan_id: int, base_id: int, *, outside: list[str] | None) -> None:
+    """Copy a plan's grids into a draft: all of them, or (with ``outside``) those outside these code prefixes."""
+    session.execute(
+        text("""
+        INSERT INTO grids (plan_id, code, name, kind, exclusive_type, community_code, community_edition,
+                           households, residents, version, geom, source, properties)
+        SELECT :plan, code, name, kind, exclusive_type, community_code, community_edition, households, residents,
+               1, geom, source, properties
+        FROM grids WHERE plan_id = :base AND (CAST(:prefixes AS text[]) IS NULL
+                                              OR NOT (code LIKE ANY(CAST(:prefixes AS text[]))))
+    """),
+        {"plan": plan_id, "base": base_id, "prefixes": [p + "%" for p in outside] if outside else None},
+    )
+
+
+def _add_rows(session: Session, plan_id: int, rows: list[dict[str, Any]], *, source: str) -> None:
+    """Insert parsed grids into a draft, codes filled (unchanged grids keep the code in force)."""
+    taken = set(session.scalars(select(m.Grid.code).where(m.Grid.plan_id == plan_id)).all())
+    taken |= {r["code"] for r in rows if r["code"]}
+    _fill_codes(session, rows, taken=taken)
+    session.add_all([_new_grid(plan_id, r, source=source) for r in rows])
+    refresh_counts(session, plan_id)
 
 
 def _parse_collection(session: Session, collection: dict[str, Any], *, crs) -> list[dict[str, Any]]:
@@ -335,6 +383,28 @@ def _parse_collection(session: Session, collection: dict[str, Any], *, crs) -> l
     return rows
 
 
+def _resolve_scope(session: Session, scope, rows: list[dict[str, Any]]) -> list[str] | None:
+    """The scope a new draft replaces: the communities of its grids (:data:`FROM_FEATURES`), the given codes
+    (checked; every grid must lie inside), or ``None`` for the whole city."""
+    if scope == FROM_FEATURES:
+        return communities_of(rows) or None
+    if scope is None:
+        return None
+    codes = normalise_scope(session, [scope] if isinstance(scope, str) else scope)
+    check_rows_in_scope(rows, codes)
+    return codes
+
+
+def _check_duplicates(rows: list[dict[str, Any]]) -> None:
+    codes = [r["code"] for r in rows if r["code"]]
+    dupes = sorted({c for c in codes if codes.count(c) > 1})
+    if dupes:
+        raise InvalidInput(
+            f"网格编码重复：{', '.join(dupes)} (duplicate grid codes)",
+            detail={"problems": [{"kind": "duplicate_code", "code": c} for c in dupes]},
+        )
+
+
 def create_plan(
     session: Session,
     collection: dict[str, Any],
@@ -343,22 +413,24 @@ def create_plan(
     description: str | None = None,
     source: str = "api",
     crs: str | CRS | None = None,
+    scope: str | list[str] | None = FROM_FEATURES,
 ) -> m.GridPlan:
-    """Create a draft plan from a GeoJSON FeatureCollection of grids (codes given or assigned)."""
+    """Create a draft from a GeoJSON FeatureCollection of grids (codes given or assigned).
+
+    The draft is the plan in force with ``scope`` replaced by the collection: by default the communities the
+    collection's grids belong to; a list of community/street codes; or ``None`` for the whole city (the
+    collection is then the entire plan). With no plan in force the collection is the plan."""
     rows = _parse_collection(session, collection, crs=crs)
-    codes = [r["code"] for r in rows if r["code"]]
-    dupes = sorted({c for c in codes if codes.count(c) > 1})
-    if dupes:
-        raise InvalidInput(
-            f"网格编码重复：{', '.join(dupes)} (duplicate grid codes)",
-            detail={"problems": [{"kind": "duplicate_code", "code": c} for c in dupes]},
-        )
-    plan = m.GridPlan(name=name, description=description, source=source, status=PlanStatus.DRAFT.value)
+    _check_duplicates(rows)
+    codes = _resolve_scope(session, scope, rows)
+    base_id = current_plan_id(session)
+    plan = m.GridPlan(name=name, description=description, source=source, status=PlanStatus.DRAFT.value,
+                      scope=codes if base_id else None, base_plan_id=base_id)
     session.add(plan)
     session.flush()
-    _fill_codes(session, rows, taken={r["code"] for r in rows if r["code"]})
-    session.add_all([_new_grid(plan.id, r, source=source) for r in rows])
-    refresh_counts(session, plan.id)
+    if base_id and codes is not None:
+        _copy_grids(session, plan.id, base_id, outside=codes)
+    _add_rows(session, plan.id, rows, source=source)
     session.flush()
     return plan
 
@@ -369,37 +441,29 @@ def create_draft_from(
     *,
     name: str,
     replace_community: str | None = None,
+    scope: list[str] | None = None,
     features: list[dict[str, Any]] | None = None,
     source: str = "api",
     crs: str | CRS | None = None,
 ) -> m.GridPlan:
-    """A draft copying a plan (the one in force by default); optionally one community's grids replaced."""
+    """A draft copying a plan (the one in force by default). With ``scope`` (community or street codes; or
+    ``replace_community``) the grids of the scope are replaced by ``features``; without, it is a whole copy."""
     base_id = base_id or current_plan_id(session)
     if base_id is None:
         raise NotFound("尚无现行网格方案可复制 (no plan in force to copy)")
     base = get_plan(session, base_id)
-    plan = m.GridPlan(
-        name=name, description=f"based on plan {base.id}", source=source, status=PlanStatus.DRAFT.value
-    )
+    codes = scope or ([replace_community] if replace_community else None)
+    codes = normalise_scope(session, codes) if codes else None
+    rows = [_parse_feature(session, f, crs=crs) for f in features or []]
+    if codes is not None:
+        check_rows_in_scope(rows, codes)
+    plan = m.GridPlan(name=name, description=f"based on plan {base.id}", source=source,
+                      status=PlanStatus.DRAFT.value, scope=codes, base_plan_id=base.id)
     session.add(plan)
     session.flush()
-    session.execute(
-        text("""
-        INSERT INTO grids (plan_id, code, name, kind, exclusive_type, community_code, community_edition,
-                           households, residents, version, geom, source, properties)
-        SELECT :plan, code, name, kind, exclusive_type, community_code, community_edition, households, residents,
-               1, geom, source, properties
-        FROM grids WHERE plan_id = :base AND (CAST(:comm AS text) IS NULL OR community_code <> :comm)
-    """),
-        {"plan": plan.id, "base": base.id, "comm": replace_community},
-    )
-    if features:
-        rows = [_parse_feature(session, f, crs=crs) for f in features]
-        taken = set(session.scalars(select(m.Grid.code).where(m.Grid.plan_id == plan.id)).all())
-        taken |= {r["code"] for r in rows if r["code"]}
-        _fill_codes(session, rows, taken=taken)
-        session.add_all([_new_grid(plan.id, r, source=source) for r in rows])
-        refresh_counts(session, plan.id)
+    _copy_grids(session, plan.id, base.id, outside=codes)
+    if rows:
+        _add_rows(session, plan.id, rows, source=source)
     session.flush()
     return plan
 
@@ -547,19 +611,28 @@ def staffed_codes(session: Session, codes: Iterable[str], *, on: dt.date | None 
     )
 
 
+def building_label(building_id: int, address: str | None, name: str | None) -> str:
+    """How a planner recognises a building: "楼栋 <name>（<address>）", whichever of them is known."""
+    known = [v for v in (name, address) if v]
+    if not known:
+        return f"楼栋 #{building_id}"
+    return f"楼栋 {known[0]}" + (f"（{known[1]}）" if len(known) > 1 and known[1] != known[0] else "")
+
+
 def _validate_arrays(session: Session, grids: dict[str, Any], *, extent, options) -> ValidationReport:
     comms = sorted(set(grids["community_codes"]))
     # Core rows (not ORM rows) and columns transposed at once: tens of thousands of buildings load ~2× faster
     brows = (
         session.connection().execute(
             select(
-                m.Building.id, m.Building.households, m.Building.residents, func.ST_AsBinary(m.Building.geom)
+                m.Building.id, m.Building.households, m.Building.residents, func.ST_AsBinary(m.Building.geom),
+                m.Building.address, m.Building.name,
             ).where(m.Building.geom.op("&&")(extent))
         ).all()
         if grids["codes"]
         else []
     )
-    ids, bhh, brs, bwkb = zip(*brows) if brows else ((), (), (), ())
+    ids, bhh, brs, bwkb, addresses, names = zip(*brows) if brows else ((), (), (), (), (), ())
     return validate_plan(
         grids["codes"],
         grids["geoms"],
@@ -572,6 +645,7 @@ def _validate_arrays(session: Session, grids: dict[str, Any], *, extent, options
         building_households=np.asarray(bhh, dtype=np.int64),
         building_residents=np.asarray(brs, dtype=np.int64),
         building_ids=list(ids),
+        building_labels=[building_label(i, a, n) for i, a, n in zip(ids, addresses, names, strict=True)],
         staffed_codes=staffed_codes(session, grids["codes"]),
         options=options,
     )
@@ -608,122 +682,48 @@ def validate_collection(
     return _validate_arrays(session, grids, extent=extent, options=options)
 
 
-def impact(session: Session, plan_id: int, *, base_id: int | None = None) -> dict[str, Any]:
-    """What changes if the draft replaces the plan in force (or ``base_id``): grids new/removed/changed, and the
-    buildings, households, open incidents and staff that would move to another grid."""
-    get_plan(session, plan_id)
-    base_id = base_id or current_plan_id(session)
-    draft = _grid_arrays(session, plan_id)
-    base = _grid_arrays(session, base_id) if base_id else {k: [] for k in draft}
-    changes = grid_changes(base["codes"], base["geoms"], draft["codes"], draft["geoms"])
-    ext = _extent_filter(session, [plan_id] + ([base_id] if base_id else []))
-
-    def owners(points: np.ndarray, arrays: dict[str, Any]) -> list[str | None]:
-        idx = locate_points(points, arrays["geoms"], arrays["kinds"])
-        return [arrays["codes"][i] if i >= 0 else None for i in idx]
-
-    brows = session.execute(
-        select(
-            m.Building.id,
-            m.Building.name,
-            m.Building.households,
-            m.Building.residents,
-            func.ST_AsBinary(func.ST_PointOnSurface(m.Building.geom)),
-        )
-        .where(m.Building.geom.op("&&")(ext))
-        .order_by(m.Building.id)
-    ).all()
-    bpts = _wkb_array(r[4] for r in brows)
-    b_old, b_new = owners(bpts, base), owners(bpts, draft)
-    moved_buildings = [
-        {"building_id": r[0], "name": r[1], "households": r[2], "residents": r[3], "from": o, "to": nw}
-        for r, o, nw in zip(brows, b_old, b_new)
-        if o != nw
-    ]
-    irows = session.execute(
-        select(
-            m.Incident.id,
-            m.Incident.category,
-            m.Incident.state,
-            m.Incident.grid_code,
-            func.ST_AsBinary(m.Incident.geom),
-        )
-        .where(m.Incident.state.in_(OPEN_STATES), m.Incident.geom.op("&&")(ext))
-        .order_by(m.Incident.id)
-    ).all()
-    i_new = owners(_wkb_array(r[4] for r in irows), draft)
-    moved_incidents = [
-        {"incident_id": r[0], "category": r[1], "state": r[2], "from": r[3], "to": nw}
-        for r, nw in zip(irows, i_new)
-        if r[3] != nw
-    ]
-    moved_building_ids = {b["building_id"]: b for b in moved_buildings}
-    removed = {g["code"] for g in changes["removed"]}
-    srows = session.execute(
-        select(
-            m.StaffAssignment.id,
-            m.StaffAssignment.person_id,
-            m.StaffAssignment.role,
-            m.StaffAssignment.grid_code,
-            m.StaffAssignment.building_id,
-            m.Stairwell.building_id,
-        )
-        .outerjoin(m.Stairwell, m.Stairwell.id == m.StaffAssignment.stairwell_id)
-        .where((m.StaffAssignment.valid_to.is_(None)) | (m.StaffAssignment.valid_to >= dt.date.today()))
-    ).all()
-    moved_staff = []
-    for sid, pid, role, gcode, bid, swb in srows:
-        building = moved_building_ids.get(bid or swb)
-        if building is not None:
-            moved_staff.append(
-                {
-                    "assignment_id": sid,
-                    "person_id": pid,
-                    "role": role,
-                    "building_id": bid or swb,
-                    "from": building["from"],
-                    "to": building["to"],
-                }
-            )
-        elif gcode in removed:
-            moved_staff.append(
-                {
-                    "assignment_id": sid,
-                    "person_id": pid,
-                    "role": role,
-                    "from": gcode,
-                    "to": None,
-                    "reason": "网格被撤销 (grid removed)",
-                }
-            )
-    return {
-        "plan_id": plan_id,
-        "base_plan_id": base_id,
-        "grids": changes,
-        "buildings": {
-            "count": len(moved_buildings),
-            "households": sum(b["households"] or 0 for b in moved_buildings),
-            "residents": sum(b["residents"] or 0 for b in moved_buildings),
-            "items": moved_buildings,
-        },
-        "incidents": {"count": len(moved_incidents), "items": moved_incidents},
-        "staff": {"count": len(moved_staff), "items": moved_staff},
-    }
-
-
 # ---------------------------------------------------------------------------------------------- publishing
+def _check_outside_scope(session: Session, plan: m.GridPlan, *, force: bool, reason: str | None) -> None:
+    """Refuse a draft that changes grids outside its scope unless forced with a written reason; refresh
+    untouched grids outside the scope from the plan in force."""
+    outside = outside_scope(session, plan)
+    if not outside.clean:
+        if not force or len((reason or "").strip()) < MIN_REASON_CHARS:
+            raise PlanConflict(
+                f"草案会改变范围外的网格，未发布；如确需发布，请选择强制发布并写明理由（至少 {MIN_REASON_CHARS} 个字） "
+                f"(the draft changes grids outside its scope: publish with force and a written reason)",
+                detail={"outside_scope": outside.as_dict()},
+            )
+        return
+    follow_plan_in_force(session, plan, outside)
+
+
+def _check_blocking(session: Session, plan_id: int, options: ValidationOptions | None) -> None:
+    report = validate(session, plan_id, options=options)
+    if report.blocking:
+        counts = {k: v for k, v in report.counts.items() if v}
+        raise PlanConflict(
+            f"方案有 {len(report.blocking)} 个必须修正的问题，未发布 ({len(report.blocking)} blocking problems; "
+            "fix them or publish with force)",
+            detail={"counts": counts},
+        )
+
+
 def publish(
     session: Session,
     plan_id: int,
     *,
     effective_from: dt.date | None = None,
     force: bool = False,
+    reason: str | None = None,
     options: ValidationOptions | None = None,
 ) -> m.GridPlan:
     """Make a draft the generation in force from ``effective_from`` (today by default); retire the previous one.
 
-    Refused with :class:`PlanConflict` if the plan is not a draft, or (unless ``force``) if validation finds a
-    blocking problem (invalid geometry, overlap, duplicate code).
+    Refused with :class:`PlanConflict` if the plan is not a draft; if it changes grids outside its scope (unless
+    ``force`` with a ``reason`` of a few words, kept with the generation); or, unless ``force``, if validation
+    finds a blocking problem (invalid geometry, overlap, duplicate code). Grids outside the scope that the planner
+    did not touch are taken from the plan in force, so a plan published meanwhile is never undone.
     """
     plan = get_plan(session, plan_id, for_update=True)
     if plan.status != PlanStatus.DRAFT.value:
@@ -731,17 +731,11 @@ def publish(
             f"方案 {plan_id} 不是草案，不能发布 (only a draft can be published)",
             detail={"plan_id": plan_id, "status": plan.status},
         )
-    if not force:
-        report = validate(session, plan_id, options=options)
-        if report.blocking:
-            counts = {k: v for k, v in report.counts.items() if v}
-            raise PlanConflict(
-                f"方案有 {len(report.blocking)} 个必须修正的问题，未发布 ({len(report.blocking)} blocking problems; "
-                "fix them or publish with force)",
-                detail={"counts": counts},
-            )
-    effective_from = effective_from or dt.date.today()
     session.execute(text("LOCK TABLE grid_plans IN SHARE ROW EXCLUSIVE MODE"))
+    _check_outside_scope(session, plan, force=force, reason=reason)
+    if not force:
+        _check_blocking(session, plan_id, options)
+    effective_from = effective_from or dt.date.today()
     generation = (session.scalar(select(func.max(m.GridPlan.generation))) or 0) + 1
     for old in session.scalars(
         select(m.GridPlan).where(m.GridPlan.status == PlanStatus.PUBLISHED.value)
@@ -752,6 +746,7 @@ def publish(
     plan.generation = generation
     plan.effective_from = effective_from
     plan.published_at = dt.datetime.now(dt.timezone.utc)
+    plan.publish_reason = (reason or "").strip() or None
     session.flush()
     return plan
 

@@ -48,7 +48,7 @@ def grids_with_market_flag(session: Session, *, plan_id: int | None = None) -> p
     plan_id = _plan(session, plan_id)
     sql = text(
         """
-        SELECT g.code, g.kind, g.name, g.community_code,
+        SELECT g.code, g.kind, g.exclusive_type, g.name, g.community_code,
                coalesce((g.properties->>'has_market')::boolean, false)
                OR EXISTS (SELECT 1 FROM facilities f
                           WHERE f.type_code = ANY(:ftypes) AND ST_Covers(g.geom, f.geom))
@@ -62,7 +62,7 @@ def grids_with_market_flag(session: Session, *, plan_id: int | None = None) -> p
     rows = session.execute(
         sql, {"plan": plan_id, "ftypes": sorted(MARKET_FACILITY_TYPES), "uses": sorted(MARKET_BUILDING_USES)}
     ).all()
-    return pd.DataFrame(rows, columns=["code", "kind", "name", "community_code", "has_market"])
+    return pd.DataFrame(rows, columns=["code", "kind", "exclusive_type", "name", "community_code", "has_market"])
 
 
 def _assignments(session: Session, day: dt.date) -> pd.DataFrame:

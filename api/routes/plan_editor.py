@@ -9,9 +9,10 @@ cookie. The edits themselves go to the plan API (``/api/v1/plans/{plan_id}/grids
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.auth import Principal, issue_token, principal_for_token
 from api.deps import SessionDep, SettingsDep
@@ -43,6 +44,16 @@ def planner_page_user(request: Request) -> Principal:
 PlannerPage = Annotated[Principal, Depends(planner_page_user)]
 
 
+def signin_redirect(request: Request) -> RedirectResponse:
+    """Send a browser that is not signed in (or whose sign-in expired) to the sign-in page, and back here."""
+    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/maps/signin?next={quote(here, safe='')}", status_code=303)
+
+
+def _wants_html(request: Request) -> bool:
+    return "text/html" in request.headers.get("accept", "")
+
+
 def _check_scope(principal: Principal, community: str | None) -> None:
     if community and not principal.covers(community):
         raise Forbidden(f"社区 {community} 不在你的辖区内 (outside your area)", detail={"community": community})
@@ -51,21 +62,28 @@ def _check_scope(principal: Principal, community: str | None) -> None:
 @router.get(
     "/maps/plans/{plan_id}/edit",
     response_class=HTMLResponse,
-    responses={200: {"content": {"text/html": {}}}, 401: {"description": "需要登录"}, 403: {"description": "仅限规划员"}},
+    responses={200: {"content": {"text/html": {}}}, 303: {"description": "未登录的浏览器转到登录页"},
+               401: {"description": "需要登录"}, 403: {"description": "仅限规划员"}},
     summary="规划员绘图页：绘制/修改网格并即时校验 (planners' drawing page)",
 )
 def edit_page(
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
-    principal: PlannerPage,
     plan_id: int,
     community: Annotated[str | None, COMMUNITY] = None,
-) -> HTMLResponse:
+) -> Response:
     """The draft's grids coloured by households (300–500), its validation problems and the buildings; draw a
     new grid or reshape/delete one with the toolbar — each change is sent to the plan API with the version the
     page showed (a stale one gets 409 and changes nothing) and the validation result is shown after it.
-    Plans that are not drafts are shown read-only."""
+    Plans that are not drafts are shown read-only. A browser that is not signed in is sent to ``/maps/signin``
+    and comes back here after signing in."""
+    try:
+        principal = planner_page_user(request)
+    except NotAuthenticated:
+        if not _wants_html(request):
+            raise
+        return signin_redirect(request)
     _check_scope(principal, community)
     ms = map_settings(settings)
     assets.check_installed(ms.vendor_dir)

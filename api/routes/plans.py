@@ -19,7 +19,9 @@ from gis.domain import UserRole
 from gis.errors import Forbidden, InvalidInput
 from gis.plan_validation import ValidationOptions
 from gis.proposals import ProposalOptions
-from layers import plan_io, plans
+from layers import handover, plan_impact, plan_io, plans
+from layers.plan_scope import parse_scope_text
+from usecases import plan_publish
 
 router = APIRouter(prefix="/api/v1/plans", tags=["plans 网格规划"])
 
@@ -46,6 +48,21 @@ def _check_scope(principal: Principal, codes: set[str]) -> None:
     if outside:
         raise Forbidden(f"无权编辑这些社区的网格：{', '.join(outside[:5])} (outside your area)",
                         detail={"codes": outside})
+
+
+SCOPE_HELP = ("范围：逗号分隔的 12 位社区或 9 位街道代码；all 为全市；不填则取文件中网格所属社区 (scope: community or "
+              "street codes, comma-separated; all = the whole city; default: the communities of the file's grids)")
+
+
+def _check_scope_codes(principal: Principal, scope: list[str] | str | None) -> None:
+    """A planner may only replace the communities and streets of their own area (the whole city: admins or
+    planners without an area)."""
+    if scope is None:
+        if principal.scope:
+            raise Forbidden("无权以全市为范围 (the whole city is outside your area)")
+        return
+    if isinstance(scope, list):
+        _check_scope(principal, set(scope))
 
 
 def _communities(collection: dict[str, Any]) -> set[str]:
@@ -93,33 +110,39 @@ def create_plan(
     collection: Annotated[dict[str, Any], Body(description="GeoJSON FeatureCollection of grids")],
     name: Annotated[str | None, Query(max_length=200, description="方案名称 (plan name)")] = None,
     crs: Annotated[str | None, Query(description="wgs84 | cgcs2000 | gcj02 | bd09")] = None,
+    scope: Annotated[str | None, Query(max_length=2000, description=SCOPE_HELP)] = None,
 ) -> dict:
-    """Create a draft plan from a FeatureCollection; codes missing from it are assigned."""
+    """Create a draft from a FeatureCollection: the plan in force with the scope (by default the communities of
+    the collection's grids) replaced by it; codes missing from it are assigned."""
     _check_scope(principal, _communities(collection))
+    parsed = parse_scope_text(scope)
+    _check_scope_codes(principal, parsed)
     plan = plans.create_plan(session, collection, name=name or collection.get("name") or "新网格方案",
-                             source=f"api:{principal.subject}", crs=crs)
+                             source=f"api:{principal.subject}", crs=crs, scope=parsed)
     session.commit()
     return plans.plan_summary(session, plan)
 
 
 class DraftRequest(BaseModel):
-    """A draft copied from a plan (the one in force by default), optionally with one community replaced."""
+    """A draft copied from a plan (the one in force by default), optionally with a scope replaced."""
 
     name: str = Field("新网格方案", max_length=200)
-    base_plan_id: int | None = None
+    base_plan_id: int | None = Field(None, ge=1)
     replace_community: str | None = Field(None, pattern=r"^[0-9]{12}$")
+    scope: list[Annotated[str, Field(pattern=r"^[0-9]{9}([0-9]{3})?$")]] | None = Field(
+        None, max_length=500, description="要替换的社区（12 位）或街道（9 位）代码 (communities or streets replaced)")
     features: list[dict[str, Any]] | None = None
     crs: str | None = None
 
 
 @router.post("/drafts", status_code=201, summary="复制现行方案为草案 (copy a plan into a draft)")
 def create_draft(session: SessionDep, principal: Planner, body: DraftRequest) -> dict:
-    """Copy a plan into a new draft; ``replace_community`` swaps that community's grids for ``features``."""
-    if body.replace_community:
-        _check_scope(principal, {body.replace_community})
-    plan = plans.create_draft_from(session, body.base_plan_id, name=body.name,
-                                   replace_community=body.replace_community, features=body.features,
-                                   source=f"api:{principal.subject}", crs=body.crs)
+    """Copy a plan into a new draft; ``scope`` (or ``replace_community``) swaps those grids for ``features``;
+    without a scope the draft is a whole copy whose scope is the whole city."""
+    scope = body.scope or ([body.replace_community] if body.replace_community else None)
+    _check_scope_codes(principal, scope)
+    plan = plans.create_draft_from(session, body.base_plan_id, name=body.name, scope=scope,
+                                   features=body.features, source=f"api:{principal.subject}", crs=body.crs)
     session.commit()
     return plans.plan_summary(session, plan)
 
@@ -132,13 +155,17 @@ def import_plan(
     name: Annotated[str | None, Form(max_length=200)] = None,
     crs: Annotated[str | None, Form(description="声明 gcj02/bd09 或 EPSG 代码 (declare gcj02, bd09 or EPSG)")] = None,
     layer: Annotated[str | None, Form()] = None,
+    scope: Annotated[str | None, Form(max_length=2000, description=SCOPE_HELP)] = None,
 ) -> dict:
-    """Import a file as a new draft; its CRS is reprojected to WGS84."""
+    """Import a file as a new draft: the plan in force with the scope (by default the communities of the file's
+    grids) replaced by the file's grids; its CRS is reprojected to WGS84."""
     data = file.file.read(plan_io.MAX_UPLOAD_BYTES + 1)
     collection = plan_io.read_upload(data, file.filename or "", crs=crs, layer=layer)
     _check_scope(principal, _communities(collection))
+    parsed = parse_scope_text(scope)
+    _check_scope_codes(principal, parsed)
     plan = plans.create_plan(session, collection, name=name or file.filename or "导入方案",
-                             source=f"import:{file.filename}")
+                             source=f"import:{file.filename}", scope=parsed)
     session.commit()
     return plans.plan_summary(session, plan)
 
@@ -193,7 +220,8 @@ def read_plan(
 ) -> dict:
     """The plan's metadata and its grids as a FeatureCollection (each grid's version in its properties)."""
     plan = plans.get_plan(session, plan_id)
-    return plans.plan_summary(session, plan) | {"grids": plans.plan_features(session, plan_id, community=community)}
+    return plans.plan_summary(session, plan, with_report=True) | {
+        "grids": plans.plan_features(session, plan_id, community=community)}
 
 
 @router.get("/{plan_id}/grids/{code}", summary="读取一个网格 (one grid, with its ETag)")
@@ -255,25 +283,82 @@ def impact(
     session: SessionDep, principal: Planner, plan_id: int,
     base_plan_id: Annotated[int | None, Query(ge=1, description="对比方案，默认现行 (compare with)")] = None,
 ) -> dict:
-    """Grids new, removed and changed; buildings, households, open incidents and staff that would move."""
-    return plans.impact(session, plan_id, base_id=base_plan_id)
+    """Grids new, removed and changed; one line on what changes outside the draft's scope; buildings, households,
+    open incidents that would move; and the staff handover proposed (or as edited) for the retired grids."""
+    return plan_impact.impact(session, plan_id, base_id=base_plan_id)
+
+
+class HandoverItem(BaseModel):
+    """One handover step: a current staff assignment, what to do with it and the draft grid it goes to."""
+
+    assignment_id: int = Field(ge=1)
+    kind: str = Field(description="move | follow | share | end")
+    to: str | None = Field(None, pattern=r"^[0-9]{15}$", description="目标网格编码；end 不填 (target grid)")
+    note: str | None = Field(None, max_length=200)
+
+
+class HandoverRequest(BaseModel):
+    """The whole handover to apply on publishing; ``items: null`` goes back to the default proposal."""
+
+    items: list[HandoverItem] | None = Field(None, max_length=20_000)
+
+
+@router.put("/{plan_id}/handover", summary="编辑人员交接安排 (edit the staff handover of a draft)")
+def edit_handover(session: SessionDep, principal: Planner, plan_id: int, body: HandoverRequest) -> dict:
+    """Keep the handover the planner edited with the draft (every problem listed at once, nothing kept if any);
+    publishing applies it."""
+    items = None if body.items is None else [i.model_dump() for i in body.items]
+    _check_scope(principal, {i["to"][:12] for i in items or [] if i["to"]})
+    saved = handover.save(session, plan_id, items)
+    session.commit()
+    return {"plan_id": plan_id, "edited": saved is not None, "items": saved}
 
 
 class PublishRequest(BaseModel):
-    """When the plan comes into force, and whether to publish despite blocking problems."""
+    """When the plan comes into force, whether to force it (with a reason), the handover, and re-dispatch."""
 
     effective_from: dt.date | None = None
     force: bool = False
+    reason: str | None = Field(None, max_length=2000, description="强制发布的理由 (why, when forced)")
+    handover: list[HandoverItem] | None = Field(None, max_length=20_000,
+                                                description="交接安排，默认为预览中的安排 (default: the preview's)")
+    redispatch: bool = Field(True, description="发布后重新分派未结事件 (re-dispatch open incidents)")
 
 
 @router.post("/{plan_id}/publish", summary="发布方案 (publish: the new generation in force)")
 def publish(session: SessionDep, principal: Planner, plan_id: int,
             body: Annotated[PublishRequest | None, Body()] = None) -> dict:
-    """Make the draft the generation in force; the previous one is retired and kept."""
+    """Make the draft the generation in force (the previous one is retired and kept): grids outside its scope
+    stay, the staff handover is applied and open incidents are re-assigned and re-dispatched; the answer says
+    what moved and to whom."""
     body = body or PublishRequest()
-    plan = plans.publish(session, plan_id, effective_from=body.effective_from, force=body.force)
+    plan = plans.get_plan(session, plan_id)
+    _check_scope_codes(principal, plan.scope)
+    options = plan_publish.PublishOptions(
+        effective_from=body.effective_from, force=body.force, reason=body.reason,
+        handover=None if body.handover is None else [i.model_dump() for i in body.handover],
+        redispatch=body.redispatch)
+    result = plan_publish.publish_plan(session, plan_id, options, actor=f"api:{principal.subject}")
     session.commit()
-    return plans.plan_summary(session, plan)
+    return result
+
+
+class ReassignRequest(BaseModel):
+    """Preview (``dry_run``) or carry out the re-dispatch of open incidents to the plan in force."""
+
+    dry_run: bool = False
+
+
+@router.post("/{plan_id}/reassign", summary="按现行方案重新分派未结事件 (re-dispatch open incidents)")
+def reassign(session: SessionDep, principal: Planner, plan_id: int,
+             body: Annotated[ReassignRequest | None, Body()] = None) -> dict:
+    """Re-assign open incidents to the grids of the plan in force and re-dispatch them; says what moved and to
+    whom (with ``dry_run`` nothing is written)."""
+    body = body or ReassignRequest()
+    result = plan_publish.redispatch(session, plan_id, dry_run=body.dry_run)
+    if not body.dry_run:
+        session.commit()
+    return result
 
 
 @router.get("/{plan_id}/export", summary="导出方案 (export: geojson, gpkg, shp, csv)",

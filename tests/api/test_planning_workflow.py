@@ -1,6 +1,6 @@
 """Issue 4 "done when", on the Jinchang demo in PostGIS, through the API only: propose grids for a community,
 draft them into a copy of the plan in force, validate, break and fix a grid with versioned edits, preview the
-impact, publish the new generation and export it as a GeoPackage.
+impact, publish the new generation (open incidents follow) and export it as a GeoPackage.
 
 Runs on the module's own database (publishing must not disturb the session's demo)."""
 
@@ -161,7 +161,8 @@ def test_propose_validate_fix_preview_publish_export(world, tmp_path):
     assert any(i["incident_id"] == incident_id and i["from"] == old and i["to"] == new
                for i in imp["incidents"]["items"])
 
-    # 6. publish: generation 2 in force; generation 1 retired but kept; the incident keeps its generation
+    # 6. publish: generation 2 in force; generation 1 retired but kept; the open incident follows its building to
+    #    the new grid (re-dispatched on publish) and remembers where it was routed before
     r = c.post(f"/api/v1/plans/{draft['id']}/publish", json={"effective_from": "2026-12-01"}, headers=h)
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "published" and r.json()["generation"] == base["generation"] + 1
@@ -170,8 +171,12 @@ def test_propose_validate_fix_preview_publish_export(world, tmp_path):
     assert listed[base["id"]]["grid_count"] == base["grid_count"]
     with factory() as s:
         kept = s.get(m.Incident, incident_id)
-        assert (kept.plan_id, kept.grid_id, kept.grid_code) == (base["id"], old_grid, old)
+        new_grid = s.scalar(select(m.Grid.id).where(m.Grid.plan_id == draft["id"], m.Grid.code == new))
+        assert (kept.plan_id, kept.grid_id, kept.grid_code) == (draft["id"], new_grid, new)
+        assert kept.assignment["reassigned_from"] == {"plan_id": base["id"], "grid_id": old_grid, "grid_code": old}
         assert s.scalar(select(m.GridPlan.effective_from).where(m.GridPlan.id == draft["id"])) == dt.date(2026, 12, 1)
+    assert any(i["incident_id"] == incident_id and (i["from"], i["to"]) == (old, new)
+               for i in r.json()["incidents"]["items"])
     layer = c.get("/api/v1/layers/grids").json()
     assert {f["properties"]["plan_id"] for f in layer["features"]} == {draft["id"]}
 

@@ -11,7 +11,7 @@ from shapely.geometry import box
 
 from gis.errors import InvalidGeometry, InvalidInput, NotFound, PlanConflict
 from layers import models as m
-from layers import plans
+from layers import plan_impact, plans
 from layers.features import current_plan_id
 from tests.gis.plan_fixtures import DEFECTS, PROJ, X0, Y0, code
 from tests.layers.plan_db_fixtures import as_collection, load_world, publish_base
@@ -134,7 +134,7 @@ def test_impact_and_publish_retire_the_previous_generation(session, world):
     plans.replace_grid(session, draft.id, code(2), {"type": "Feature", "geometry": _metric_box(100, 300, 600, 600),
                                                      "properties": {}}, expected_version=g2.version)
     plans.delete_grid(session, draft.id, code(7), expected_version=1)
-    result = plans.impact(session, draft.id)
+    result = plan_impact.impact(session, draft.id)
     assert result["base_plan_id"] == base.id
     assert {c["code"] for c in result["grids"]["changed"]} == {code(1), code(2)}
     gained = {c["code"]: c for c in result["grids"]["changed"]}

@@ -19,7 +19,7 @@ from api.app import create_app
 from api.auth import read_token
 from api.settings import ApiSettings, Settings
 from layers import models as m
-from layers import plans
+from layers import plan_impact, plans
 from layers.db import make_engine, make_sessionmaker
 from tests.accounts_fixtures import TEST_SECRET, accounts_in, declare
 from tests.live_server import serve_in_thread
@@ -265,7 +265,7 @@ def test_draw_reshape_conflict_delete_in_chromium(server, demo):
         b.page.locator("#gm-editor-impact").click()
         b.page.wait_for_function("gridmapEditor.impact !== null", timeout=60_000)
         with factory() as s:
-            expected = plans.impact(s, draft_id)
+            expected = plan_impact.impact(s, draft_id)
         shown = b.js("gridmapEditor.impact")
         assert shown["buildings"]["count"] == expected["buildings"]["count"]
         assert shown["buildings"]["households"] == expected["buildings"]["households"]
@@ -372,7 +372,7 @@ def test_done_when_in_the_browser_propose_check_fix_preview_publish(server, demo
         b.page.locator("#gm-editor-impact").click()
         b.page.wait_for_function("gridmapEditor.impact !== null", timeout=60_000)
         with factory() as s:
-            expected = plans.impact(s, plan["id"])
+            expected = plan_impact.impact(s, plan["id"])
         assert b.js("gridmapEditor.impact.buildings.count") == expected["buildings"]["count"]
         assert {g["code"][:12] for g in expected["grids"]["new"] + expected["grids"]["removed"]} <= {c2}
         marked = b.js("Object.keys(gridmapEditor.parts).filter(c => gridmapEditor.parts[c][0].options.dashArray)")

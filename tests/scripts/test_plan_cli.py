@@ -64,3 +64,57 @@ def test_plan_commands_end_to_end(env, tmp_path, capsys):
     listing = capsys.readouterr().out
     assert re.search(rf"^\s+{draft}\s+现行\s+第2代", listing, re.M) and re.search(r"^\s+1\s+已废止", listing, re.M), \
         listing
+
+
+def _report_incidents(db, community: str, n: int) -> list[int]:
+    """Open incidents in a community's buildings, reported through the API."""
+    from fastapi.testclient import TestClient
+    from sqlalchemy import text as sql
+
+    from api.app import create_app
+    from api.settings import ApiSettings, Settings
+    from layers.db import make_engine
+
+    engine = make_engine(db, pool_size=1, max_overflow=0)
+    with engine.connect() as conn:
+        points = conn.execute(sql("""
+            SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(b.geom) p, b.id FROM buildings b
+            JOIN admin_areas a ON a.code = :c AND ST_Covers(a.geom, ST_PointOnSurface(b.geom))
+            WHERE b.households > 0 ORDER BY b.id) q"""), {"c": community}).all()[::25][:n]
+    engine.dispose()
+    with TestClient(create_app(Settings(api=ApiSettings(environment="test"), db=db))) as c:
+        return [c.post("/api/v1/incidents", json={"category": "环境卫生", "lon": x, "lat": y}).json()["incident"]["id"]
+                for x, y in points]
+
+
+def test_scoped_import_publish_then_reassign_from_the_cli(env, tmp_path, capsys):
+    """A file of one community imported (its scope), published without re-dispatch; ``gridmap reassign`` then
+    moves the open incidents (it crashed on NaN before, and its dry run printed ``- → nan``)."""
+    community = "620302001002"
+    incidents = _report_incidents(env, community, 4)
+    out = tmp_path / "longquanli.geojson"
+    assert main(["plan", "propose", "--community", community, "--out", str(out)]) == 0
+    assert main(["plan", "list"]) == 0
+    before = int(re.search(r"^\s+\d+\s+现行\s+第\d+代\s+(\d+) 格", capsys.readouterr().out, re.M).group(1))
+    assert main(["plan", "import", str(out), "--name", "龙泉里"]) == 0
+    text = capsys.readouterr().out
+    assert f"范围 {community}" in text
+    draft = int(re.search(r"已导入草案 (\d+)", text).group(1))
+    assert main(["plan", "impact", str(draft)]) == 0
+    assert "范围外：无变化" in capsys.readouterr().out
+    assert main(["plan", "publish", str(draft), "--no-redispatch"]) == 0
+    text = capsys.readouterr().out
+    assert "试运行" in text and "人员交接" in text
+    n = len(json.loads(out.read_text(encoding="utf-8"))["features"])
+    assert main(["plan", "list"]) == 0
+    assert re.search(rf"^\s+{draft}\s+现行\s+第\d+代\s+{before - 11 + n} 格", capsys.readouterr().out, re.M)
+
+    assert main(["reassign", "--dry-run"]) == 0
+    dry = capsys.readouterr().out
+    assert "nan" not in dry.lower() and re.search(rf"{community}\d{{3}}\s+{community}\d{{3}}", dry), dry
+    assert main(["reassign"]) == 0
+    done = capsys.readouterr().out
+    moved = int(re.search(r"改变网格 (\d+)", done).group(1))
+    assert moved >= len(incidents), done
+    assert main(["plan", "reassign", str(draft), "--dry-run"]) == 0
+    assert "改变网格 0" in capsys.readouterr().out
