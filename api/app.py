@@ -33,6 +33,7 @@ from api.routes import maps as maps_routes
 from api.routes import open311 as open311_routes
 from api.routes import plan_editor as plan_editor_routes
 from api.routes import residents as resident_routes
+from api.routes import roster as roster_routes
 from api.routes import services as services_routes
 from api.routes import users as user_routes
 from api.routes import workbench as workbench_routes
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(circle_routes.router)
     app.include_router(coverage_routes.router)
     app.include_router(people.router)
+    app.include_router(roster_routes.router)
     app.include_router(services_routes.router)
     app.include_router(resident_routes.router)
     app.include_router(plans.router)

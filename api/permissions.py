@@ -27,6 +27,7 @@ STAFF = (ADMIN, DISPATCHER, GRID_STAFF)
 SERVERS = (*STAFF, PARTY_MEMBER)
 ROSTER = (ADMIN, DISPATCHER, GRID_STAFF, PLANNER)
 PLANNERS = (ADMIN, PLANNER)
+ROSTER_EDITORS = (ADMIN, PLANNER, GRID_STAFF)
 
 # The callers the matrix is checked for (``None`` = no credentials).
 ROLES: dict[str, UserRole | None] = {
@@ -119,6 +120,14 @@ MATRIX: dict[str, Access] = {
     "GET /api/v1/grids/{code}/board": ANYONE,
     "GET /api/v1/grids/{code}/board.html": ANYONE,
     "GET /api/v1/street-responsibility/unassigned": ROSTER,
+    # managing the roster: admins, planners and a 社区's own accounts, each within their area
+    "GET /api/v1/roster/assignments": ROSTER_EDITORS,
+    "POST /api/v1/roster/assignments": ROSTER_EDITORS,
+    "POST /api/v1/roster/assignments/{assignment_id}/end": ROSTER_EDITORS,
+    "POST /api/v1/roster/assignments/{assignment_id}/move": ROSTER_EDITORS,
+    "POST /api/v1/roster/import": ROSTER_EDITORS,
+    "GET /api/v1/buildings/{building_id}/board": ANYONE,
+    "GET /api/v1/buildings/{building_id}/board.html": ANYONE,
     "PUT /api/v1/street-responsibility/{street_id}": (ADMIN, DISPATCHER),
     # 三单 and 微心愿: residents place and rate; staff read contacts (audited) and dispatch; party members serve
     "GET /api/v1/orders/categories": ANYONE,

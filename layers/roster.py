@@ -153,8 +153,43 @@ def roster_summary(
     return out
 
 
+def _building_heads(session: Session, *, grid_code: str | None = None, building_id: int | None = None,
+                    plan_id: int | None = None) -> list[dict]:
+    """The buildings of a grid (or one building) with their 楼栋长 and each stairwell's 楼口长, published phones."""
+    a, p, b, sw = m.StaffAssignment, m.Person, m.Building, m.Stairwell
+    if building_id is not None:
+        where = b.id == building_id
+    else:
+        grid = select(m.Grid.geom).where(m.Grid.plan_id == plan_id, m.Grid.code == grid_code).scalar_subquery()
+        where = and_(b.geom.op("&&")(grid), func.ST_Covers(grid, func.ST_PointOnSurface(b.geom)))
+    buildings = session.execute(select(b.id, b.name, b.address).where(where).order_by(b.name, b.id)).all()
+    ids = [r[0] for r in buildings]
+    today = dt.date.today()
+    heads = session.execute(
+        select(func.coalesce(a.building_id, sw.building_id), sw.number, p.name, p.public_phone)
+        .join(p, p.id == a.person_id).outerjoin(sw, sw.id == a.stairwell_id)
+        .where(_valid_on(today), a.role.in_([StaffRole.BUILDING_HEAD.value, StaffRole.STAIRWELL_HEAD.value]),
+               or_(a.building_id.in_(ids), sw.building_id.in_(ids)))
+        .order_by(sw.number.nulls_first(), p.name)).all() if ids else []
+    numbers = session.execute(select(sw.building_id, sw.number).where(sw.building_id.in_(ids))
+                              .order_by(sw.number)).all() if ids else []
+    out = {bid: {"building_id": bid, "name": name, "address": address, "building_heads": [], "stairwells": {}}
+           for bid, name, address in buildings}
+    for bid, number in numbers:
+        out[bid]["stairwells"][number] = {"number": number, "stairwell_heads": []}
+    for bid, number, name, phone in heads:
+        person = {"name": name, "public_phone": phone}
+        if number is None:
+            out[bid]["building_heads"].append(person)
+        else:
+            out[bid]["stairwells"].setdefault(number, {"number": number, "stairwell_heads": []})[
+                "stairwell_heads"].append(person)
+    return [v | {"stairwells": list(v["stairwells"].values())} for v in out.values()]
+
+
 def contact_board(session: Session, grid_code: str, *, plan_id: int | None = None) -> dict:
-    """A grid's 公示牌: its name, community and, per role, the people with their published phone only.
+    """A grid's 公示牌: its name, community, per role the people with their published phone only, and its
+    buildings with their 楼栋长 and 楼口长.
 
     Private phones are never read here. A vacant role is listed with an empty ``people`` list.
     """
@@ -171,7 +206,8 @@ def contact_board(session: Session, grid_code: str, *, plan_id: int | None = Non
     rows = session.execute(
         select(a.role, p.name, p.public_phone)
         .join(p, p.id == a.person_id)
-        .where(a.grid_code == grid_code, _valid_on(dt.date.today()), a.role.in_([r.value for r in BOARD_ROLES]))
+        .where(a.grid_code == grid_code, _valid_on(dt.date.today()), a.role.in_([r.value for r in BOARD_ROLES]),
+               a.building_id.is_(None), a.stairwell_id.is_(None))
         .order_by(a.role, p.name)
     ).all()
     by_role: dict[str, list[dict]] = {r.value: [] for r in BOARD_ROLES}
@@ -185,7 +221,27 @@ def contact_board(session: Session, grid_code: str, *, plan_id: int | None = Non
             for r in BOARD_ROLES
             if by_role[r.value] or r not in (StaffRole.URBAN_INSPECTOR, StaffRole.MARKET_INSPECTOR)
         ],
+        "buildings": _building_heads(session, grid_code=grid_code, plan_id=plan_id),
     }
+
+
+def entrance_board(session: Session, building_id: int, *, stairwell: int | None = None,
+                   plan_id: int | None = None) -> dict:
+    """The 公示牌 at a building entrance: its grid's board with only this building (and stairwell) listed."""
+    plan_id = _plan(session, plan_id)
+    grid_code = session.scalar(
+        select(m.Grid.code).join(m.Building, func.ST_Covers(m.Grid.geom, func.ST_PointOnSurface(m.Building.geom)))
+        .where(m.Grid.plan_id == plan_id, m.Building.id == building_id)
+        .order_by((m.Grid.kind == "comprehensive").desc(), m.Grid.code).limit(1))
+    if grid_code is None:
+        raise NotFound(f"楼栋 {building_id} 不在现行方案的任何网格内 (no such building in a grid)")
+    board = contact_board(session, grid_code, plan_id=plan_id)
+    building = _building_heads(session, building_id=building_id)[0]
+    if stairwell is not None:
+        building["stairwells"] = [s for s in building["stairwells"] if s["number"] == stairwell]
+        if not building["stairwells"]:
+            raise NotFound(f"楼栋 {building_id} 没有 {stairwell} 单元 (no such stairwell)")
+    return board | {"buildings": [building], "entrance": {"building_id": building_id, "stairwell": stairwell}}
 
 
 def streets_without_unit(session: Session, *, on: dt.date | None = None) -> list[dict]:
