@@ -58,7 +58,8 @@ def with_nones(table: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     string as NaN, which is neither None nor a code)."""
     out = table.copy()
     for col in columns:
-        out[col] = pd.Series([None if pd.isna(v) else v for v in out[col]], index=out.index, dtype=object)
+        values = out[col].astype(object)
+        out[col] = values.where(values.notna(), None)
     return out
 
 
@@ -168,8 +169,13 @@ def share_items(assignments: pd.DataFrame, draft: GridSide, new_grids: Sequence[
     market = dict(zip(draft.codes, draft.has_market if draft.has_market is not None else [False] * len(kinds),
                       strict=True))
     ex_types = dict(zip(draft.codes, draft.exclusive_types or [None] * len(kinds), strict=True))
-    grid_level = assignments[~assignments["role"].isin(BUILDING_ROLES)].sort_values("assignment_id")
-    holders = {key: list(rows.itertuples(index=False)) for key, rows in grid_level.groupby(["grid_code", "role"])}
+    sources = {p for p in predecessor.values() if p is not None}
+    if not new_grids or not sources:
+        return []
+    grid_level = assignments[~assignments["role"].isin(BUILDING_ROLES) & assignments["grid_code"].isin(sources)]
+    holders: dict[tuple[str, str], list] = defaultdict(list)
+    for row in grid_level.sort_values("assignment_id").itertuples(index=False):
+        holders[(row.grid_code, row.role)].append(row)
     items = []
     for new in sorted(new_grids):
         source = predecessor.get(new)

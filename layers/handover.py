@@ -17,6 +17,7 @@ from gis.domain import PlanStatus, StaffRole
 from gis.errors import InvalidInput, PlanConflict
 from gis.handover import BUILDING_ROLES, GridSide, HandoverKind, propose_handover, with_nones
 from layers import models as m
+from layers.plan_scope import in_scope
 from layers.plans import get_plan
 from layers.roster import grids_with_market_flag
 
@@ -31,18 +32,21 @@ def _valid_on(day: dt.date):
     return and_(or_(a.valid_from.is_(None), a.valid_from <= day), or_(a.valid_to.is_(None), a.valid_to >= day))
 
 
-def current_assignments(session: Session, *, on: dt.date | None = None, ids: list[int] | None = None
-                        ) -> pd.DataFrame:
+def current_assignments(session: Session, *, on: dt.date | None = None, ids: list[int] | None = None,
+                        grid_codes: list[str] | None = None, building_ids: list[int] | None = None) -> pd.DataFrame:
     """Staff assignments valid on ``on`` (today): id, person, role, grid code and the building they attach to
-    (a 楼口长's is its stairwell's building)."""
+    (a 楼口长's is its stairwell's building); all, or those with these ids, grids or buildings."""
     a, sw = m.StaffAssignment, m.Stairwell
-    q = (select(a.id, a.person_id, m.Person.name, a.role, a.grid_code, func.coalesce(a.building_id, sw.building_id))
+    building = func.coalesce(a.building_id, sw.building_id)
+    q = (select(a.id, a.person_id, m.Person.name, a.role, a.grid_code, building)
          .join(m.Person, m.Person.id == a.person_id)
          .outerjoin(sw, sw.id == a.stairwell_id)
          .where(_valid_on(on or dt.date.today())))
     if ids is not None:
         q = q.where(a.id.in_(ids))
-    rows = session.execute(q.order_by(a.id)).all()
+    if grid_codes is not None or building_ids is not None:
+        q = q.where(or_(a.grid_code.in_(grid_codes or []), building.in_(building_ids or [])))
+    rows = session.connection().execute(q.order_by(a.id)).all()
     table = pd.DataFrame([tuple(r) for r in rows], columns=["assignment_id", "person_id", "person_name", "role",
                                                            "grid_code", "building_id"])
     return with_nones(table, ["person_name", "role", "grid_code", "building_id"])
@@ -61,8 +65,18 @@ def _draft_side(session: Session, sides: PlanSides) -> GridSide:
 def default_proposal(session: Session, sides: PlanSides, buildings: pd.DataFrame) -> dict[str, Any]:
     """The handover :func:`gis.handover.propose_handover` proposes for the draft against the plan in force."""
     base = GridSide(codes=sides.base["codes"], kinds=sides.base["kinds"], geoms=sides.base["geoms"])
+    draft_codes = set(sides.draft["codes"])
+    retired = [c for c in base.codes if c not in draft_codes]
+    fresh = set(sides.draft["codes"]) - set(base.codes)
+    moved = [int(b) for b, o, n in zip(buildings["building_id"], buildings["old_code"], buildings["new_code"],
+                                       strict=True) if o != n]
+    if not retired and not fresh and not moved:
+        return {"items": [], "successors": {}, "predecessors": {}, "edited": False}
+    # the people who may move: those of the plan in force's grids in the scope, and of buildings that move
+    scoped = [c for c, inside in zip(base.codes, in_scope(base.codes, sides.plan.scope), strict=True) if inside]
+    people = current_assignments(session, grid_codes=scoped, building_ids=moved)
     out = propose_handover(base, _draft_side(session, sides), in_scope=sides.draft_in_scope,
-                           assignments=current_assignments(session), buildings=buildings)
+                           assignments=people, buildings=buildings)
     return out | {"edited": False}
 
 

@@ -170,14 +170,16 @@ def _insert(session: Session, row: RosterRow, target: Target, *, source: str, to
     return assignment
 
 
+def _view(a: m.StaffAssignment, person: m.Person) -> dict[str, Any]:
+    role = StaffRole(a.role)
+    return {"id": a.id, "person_id": person.id, "name": person.name, "public_phone": person.public_phone,
+            "role": role.value, "role_zh": role.zh, "grid_code": a.grid_code, "building_id": a.building_id,
+            "stairwell_id": a.stairwell_id, "valid_from": a.valid_from, "valid_to": a.valid_to, "source": a.source}
+
+
 def assignment_view(session: Session, assignment: m.StaffAssignment) -> dict[str, Any]:
     """An assignment as the API shows it: the person's name and published phone only."""
-    person = session.get(m.Person, assignment.person_id)
-    role = StaffRole(assignment.role)
-    return {"id": assignment.id, "person_id": person.id, "name": person.name, "public_phone": person.public_phone,
-            "role": role.value, "role_zh": role.zh, "grid_code": assignment.grid_code,
-            "building_id": assignment.building_id, "stairwell_id": assignment.stairwell_id,
-            "valid_from": assignment.valid_from, "valid_to": assignment.valid_to, "source": assignment.source}
+    return _view(assignment, session.get(m.Person, assignment.person_id))
 
 
 Allowed = Callable[[str], bool]  # may the caller manage this grid or community code?
@@ -260,12 +262,14 @@ def move_assignment(session: Session, assignment_id: int, *, grid_code: str, on:
 
 def list_assignments(session: Session, *, unit: str | None = None, on: dt.date | None = None,
                      limit: int = 5000) -> list[dict[str, Any]]:
-    """Assignments valid on ``on`` (today) whose grid or community starts with ``unit``."""
+    """Assignments valid on ``on`` (today) whose grid or community starts with ``unit`` (one query)."""
     a = m.StaffAssignment
-    q = select(a).where(_valid_on(on or dt.date.today()))
-    if unit:
-        q = q.where(or_(a.grid_code.startswith(unit), a.community_code.startswith(unit[:12])))
-    return [assignment_view(session, x) for x in session.scalars(q.order_by(a.grid_code, a.role, a.id).limit(limit))]
+    q = select(a, m.Person).join(m.Person, m.Person.id == a.person_id).where(_valid_on(on or dt.date.today()))
+    if unit and len(unit) > 12:
+        q = q.where(a.grid_code == unit)
+    elif unit:  # heads of buildings loaded without a grid are known by their community
+        q = q.where(or_(a.grid_code.startswith(unit), and_(a.grid_code.is_(None), a.community_code.startswith(unit))))
+    return [_view(x, person) for x, person in session.execute(q.order_by(a.grid_code, a.role, a.id).limit(limit))]
 
 
 # ---------------------------------------------------------------------------------------------- importing

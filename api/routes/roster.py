@@ -42,6 +42,7 @@ def list_assignments(
     principal: Editor,
     unit: Annotated[str | None, Query(pattern=r"^[0-9]{6,15}$", description="街道/社区/网格编码前缀 (code prefix)")] = None,
     on: Annotated[dt.date | None, Query(description="日期，默认今天 (date, default today)")] = None,
+    limit: Annotated[int, Query(ge=1, le=5000, description="最多条数 (at most)")] = 500,
 ) -> dict:
     """People in each role of the grids, buildings and stairwells of a unit (your own area by default)."""
     allowed = _allowed(principal)
@@ -50,7 +51,7 @@ def list_assignments(
             unit = principal.scope
         elif not allowed(unit):
             raise Forbidden(f"无权查看 {unit} (outside your area {principal.scope})")
-    rows = staff.list_assignments(session, unit=unit, on=on)
+    rows = staff.list_assignments(session, unit=unit, on=on, limit=limit)
     return {"count": len(rows), "assignments": rows}
 
 
