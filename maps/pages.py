@@ -209,6 +209,8 @@ def grid_map(data: GridData, ctx: MapContext) -> folium.Map:
                   name=f"校验问题 problems ({len(problems['features'])})").add_to(m)
     _roster_layers(m, ctx, data, grid_layer)
     _visit_layers(m, ctx, data, grid_layer)
+    if ctx.tile_base is not None:  # served pages only: the tree reads the areas API level by level
+        PageModule("area_tree", {"api": f"{ctx.tile_base}/api/v1/layers/areas"}).add_to(m)
     hh = grids["households"]
     items = [("sw", "#42a5f5", f"少于300户 ({int((hh < 300).sum())})"),
              ("sw", "#43a047", f"300–500户 ({int(hh.between(300, 500).sum())})"),

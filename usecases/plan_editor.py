@@ -25,7 +25,7 @@ def _only_community(report: dict[str, Any], community: str) -> dict[str, Any]:
 
 def editor_state(session: Session, plan_id: int, community: str | None) -> tuple[dict, dict, dict]:
     """Plan summary, grids (WGS84, full precision) and validation report (one community's problems if asked)."""
-    plan = plans.plan_summary(session, plans.get_plan(session, plan_id))
+    plan = plans.plan_summary(session, plans.get_plan(session, plan_id), with_report=True)
     grids = plans.plan_features(session, plan_id, community=community, precision=15)
     report = plans.validate(session, plan_id)
     found = report.as_dict() | {"geojson": report.as_geojson()}

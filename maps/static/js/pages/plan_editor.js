@@ -1,13 +1,15 @@
 // 规划员绘图页 (the planners' drawing page, maps/plan_editor.py): a draft plan's grids in a Leaflet.draw group;
 // each drawn, reshaped or deleted grid goes to the plan API (versioned: If-Match / ?version=), then the page
 // reloads the plan's state (grids, versions, validation report) and shows the result. Impact preview,
-// publishing and a proposal for one community from the panel.
+// staff handover (editable), publishing (forced with a written reason when the draft changes grids outside
+// its scope; what publishing did stays shown) and a proposal for one community from the panel.
 //
 // State for the browser tests: `window.gridmapEditor` (busy, edits, done, log, report, byCode, parts, …).
 
 import {esc} from "gridmap/shared/html.js";
 import {bearerToken, errorMessage, jsonHeaders, requestJson} from "gridmap/shared/http.js";
 import {householdColour} from "gridmap/shared/colours.js";
+import {handoverHtml, impactHtml, publishedHtml, readHandover} from "gridmap/shared/plan_report.js";
 
 const MAX_LISTED = 50;
 
@@ -48,14 +50,22 @@ function problemsLayer(map) {
 
 function panelHtml(cfg) {
   const editing = cfg.editable ? " <button type=\"button\" id=\"gm-editor-impact\">影响预览 (impact)</button>"
-    + " <button type=\"button\" id=\"gm-editor-publish\">发布 (publish)</button>" : "";
+    + " <button type=\"button\" id=\"gm-editor-publish\">发布 (publish)</button>"
+    + "<div id=\"gm-editor-force\" hidden><label for=\"gm-editor-reason\">强制发布理由（随该代方案保存） "
+    + "(why publish anyway)</label><textarea id=\"gm-editor-reason\" rows=\"2\"></textarea>"
+    + "<button type=\"button\" id=\"gm-editor-force-publish\">强制发布 (publish anyway)</button></div>" : "";
   const propose = cfg.community ? "<button type=\"button\" id=\"gm-editor-propose\">为本社区自动划分，生成新草案 "
-    + "(propose a draft for this community from the plan in force)</button>" : "";
+    + "(propose a draft for this community from the plan in force)</button>"
+    + "<div class=\"gm-import\"><label for=\"gm-editor-file\">导入本社区的新方案文件（GeoJSON、GeoPackage、Shapefile "
+    + "zip），其他社区保持不变 (import this community's new plan; the rest of the city stays)</label>"
+    + "<input type=\"file\" id=\"gm-editor-file\" accept=\".geojson,.json,.gpkg,.zip\">"
+    + "<button type=\"button\" id=\"gm-editor-import\">导入为草案 (import as a draft)</button></div>" : "";
   return "<h4>校验结果 (validation)</h4><div id=\"gm-editor-plan\" class=\"gm-muted\"></div>"
     + `<div id="gm-editor-status" class="gm-info">${esc(cfg.hint)}</div>`
     + "<div id=\"gm-editor-summary\"></div><ol id=\"gm-editor-problems\"></ol>"
     + "<button type=\"button\" id=\"gm-editor-refresh\">重新校验 (validate again)</button>"
-    + editing + "<div id=\"gm-editor-impact-out\"></div>" + propose;
+    + editing + "<div id=\"gm-editor-result\" role=\"status\" aria-live=\"polite\"></div>"
+    + "<div id=\"gm-editor-impact-out\"></div><div id=\"gm-editor-handover\"></div>" + propose;
 }
 
 function addPanel(map, cfg) {
@@ -86,21 +96,19 @@ function problemItems(problems) {
   return items.join("") + (problems.length > MAX_LISTED ? "<li>…</li>" : "");
 }
 
-function impactText(impact) {
-  const grids = impact.grids;
-  const buildings = impact.buildings;
-  return `<b>与现行方案相比 (against the plan in force)：</b>新增 ${grids.new.length}、撤销 ${grids.removed.length}、`
-    + `调整 ${grids.changed.length} 个网格；楼栋 ${buildings.count} 栋（${buildings.households} 户）、未结事件 `
-    + `${impact.incidents.count} 件、人员 ${impact.staff.count} 人将改变所属网格 (would move)；`
-    + "蓝色虚线为新增或调整的网格 (new or changed grids: blue dashes)";
-}
-
 /** The editor of one page: its state, the drawing, the API calls, the panel's buttons. */
 class PlanEditor {
   constructor(map, group, cfg) {
     Object.assign(this, {map, group, cfg, report: null, busy: 0, edits: 0, done: 0, log: [], byCode: {},
-      parts: {}, plan: null, impact: null, published: null, proposal: null});
+      parts: {}, plan: null, impact: null, published: null, proposal: null, refused: null});
     this.problems = problemsLayer(map);
+  }
+
+  /** Show an outcome where the planner is looking: right under the buttons, scrolled into view. */
+  result(html) {
+    const box = document.getElementById("gm-editor-result");
+    box.innerHTML = html;
+    box.scrollIntoView({block: "nearest"});
   }
 
   say(text, kind = "info") {
@@ -181,7 +189,9 @@ class PlanEditor {
     }
     this.plan = pageState.plan;
     document.getElementById("gm-editor-plan").textContent =
-      `${pageState.plan.name} · ${pageState.plan.status_zh} · ${pageState.plan.grid_count} 个网格`;
+      `${pageState.plan.name} · ${pageState.plan.status_zh} · ${pageState.plan.grid_count} 个网格`
+      + (pageState.plan.scope ? ` · 范围 ${pageState.plan.scope.join("、")}` : "");
+    if (pageState.plan.publish_report) this.result(publishedHtml(pageState.plan, pageState.plan.publish_report));
     this.showReport(pageState.report);
   }
 
@@ -271,6 +281,34 @@ class PlanEditor {
       + this.cfg.community;
   }
 
+  async importFile() {
+    const file = document.getElementById("gm-editor-file").files[0];
+    if (!file) {
+      this.say("请先选择文件 (choose a file first)", "error");
+      return;
+    }
+    const form = new FormData();
+    form.append("file", file);
+    form.append("scope", this.cfg.community);
+    this.say("正在导入… (importing)", "info");
+    this.busy += 1;
+    let result;
+    try {
+      const response = await fetch("/api/v1/plans/import", {method: "POST", body: form, credentials: "same-origin",
+        headers: {Authorization: "Bearer " + bearerToken(this.cfg.token), Accept: "application/json"}});
+      result = {ok: response.ok, status: response.status, body: await response.json().catch(() => null)};
+    } finally {
+      this.busy -= 1;
+    }
+    if (!result.ok) {
+      this.result(`<p class="gm-error"><b>未导入 (not imported)</b>：${esc(errorMessage(result))}</p>`);
+      this.say("未导入 (not imported)：" + errorMessage(result), "error");
+      return;
+    }
+    this.say(`已导入草案 ${result.body.id}（范围 ${(result.body.scope || []).join("、")}） (draft imported)`, "ok");
+    window.location.href = this.cfg.editPage.replace("{id}", result.body.id) + "?community=" + this.cfg.community;
+  }
+
   async showImpact() {
     this.say("正在计算影响… (computing the impact)", "info");
     const result = await this.call("GET", "/impact");
@@ -279,21 +317,45 @@ class PlanEditor {
       return;
     }
     this.impact = result.body;
-    document.getElementById("gm-editor-impact-out").innerHTML = impactText(result.body);
+    document.getElementById("gm-editor-impact-out").innerHTML = impactHtml(result.body);
+    const scope = this.plan && this.plan.scope;
+    const codes = Object.keys(this.byCode).filter((code) => !scope || scope.some((s) => code.startsWith(s))).sort();
+    document.getElementById("gm-editor-handover").innerHTML = handoverHtml(result.body.handover.items, codes);
     for (const grid of result.body.grids.new.concat(result.body.grids.changed)) {
       for (const layer of this.parts[grid.code] || []) layer.setStyle({color: "#1565c0", weight: 3, dashArray: "6 4"});
     }
     this.say("影响预览已更新 (impact shown)", "ok");
   }
 
-  async publish() {
-    if (!window.confirm("发布后本方案成为现行方案，原方案废止。确定发布？ (publish this draft?)")) return;
-    const result = await this.call("POST", "/publish");
+  publishBody(force) {
+    const body = {};
+    if (this.impact) {
+      body.handover = readHandover(document.getElementById("gm-editor-handover"), this.impact.handover.items);
+    }
+    if (force) Object.assign(body, {force: true, reason: document.getElementById("gm-editor-reason").value});
+    return body;
+  }
+
+  refusedHtml(result) {
+    const detail = (result.body && result.body.error && result.body.error.detail) || {};
+    const outside = detail.outside_scope;
+    document.getElementById("gm-editor-force").hidden = !outside;
+    return `<p class="gm-error"><b>未发布 (not published)</b>：${esc(errorMessage(result))}</p>`
+      + (outside ? `<p class="gm-error">${esc(outside.summary)}</p>` : "");
+  }
+
+  async publish(force = false) {
+    if (!force && !window.confirm("发布后本方案成为现行方案，原方案废止。确定发布？ (publish this draft?)")) return;
+    this.say("正在发布… (publishing)", "info");
+    const result = await this.call("POST", "/publish", this.publishBody(force));
     if (!result.ok) {
+      this.refused = result.body;
+      this.result(this.refusedHtml(result));
       this.say("未发布 (not published)：" + errorMessage(result), "error");
       return;
     }
     this.published = result.body;
+    this.result(publishedHtml(result.body, result.body));
     this.say(`方案已发布为第 ${result.body.generation} 代，${result.body.effective_from} 起生效 (published)`, "ok");
     this.cfg.editable = false;
     setTimeout(() => window.location.reload(), 1500);
@@ -312,10 +374,14 @@ class PlanEditor {
       this.say("正在校验… (validating)", "info");
       this.refresh();
     });
-    if (this.cfg.community) click("gm-editor-propose", () => this.propose());
+    if (this.cfg.community) {
+      click("gm-editor-propose", () => this.propose());
+      click("gm-editor-import", () => this.importFile());
+    }
     if (this.cfg.editable) {
       click("gm-editor-impact", () => this.showImpact());
       click("gm-editor-publish", () => this.publish());
+      click("gm-editor-force-publish", () => this.publish(true));
     }
   }
 }
