@@ -233,7 +233,6 @@ def propose_handover(base: GridSide, draft: GridSide, *, in_scope: Sequence[bool
     predecessor = predecessors(new_grids, flows, overlaps)
     current = assignments[~assignments["role"].isin(BUILDING_ROLES)]
     filled = {(g, r) for g, r in zip(current["grid_code"], current["role"], strict=True) if g not in successor}
-    items = (follow_items(assignments, buildings)
-             + move_items(assignments, successor, filled)
-             + share_items(assignments, draft, new_grids, predecessor, filled))
+    moves = move_items(assignments, successor, filled)  # grid-level people first: the ones a planner decides on
+    items = moves + share_items(assignments, draft, new_grids, predecessor, filled) + follow_items(assignments, buildings)
     return {"items": items, "successors": successor, "predecessors": predecessor}

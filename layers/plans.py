@@ -313,8 +313,8 @@ def _new_grid(plan_id: int, row: dict[str, Any], *, source: str) -> m.Grid:
 def refresh_counts(session: Session, plan_id: int, *, grid_ids: list[int] | None = None) -> None:
     """Set households/residents of the plan's grids (all, or ``grid_ids``) from the buildings whose point on
     surface they cover; a comprehensive grid leaves out those of an exclusive grid. A grid drawn over others counts
-    what lies inside it. A grid with no building is set to 0 where its community has building data, and keeps
-    what it was given where there is none (an imported plan for an area without buildings)."""
+    what lies inside it. A grid with no building inside is set to 0 when buildings lie around it, and keeps what
+    it was given where there are none (an imported plan for an area without building data)."""
     session.flush()
     session.execute(
         text("""
@@ -329,11 +329,11 @@ def refresh_counts(session: Session, plan_id: int, *, grid_ids: list[int] | None
         ), sums AS (
             SELECT g.id AS grid_id, count(h.building_id) AS n,
                    coalesce(sum(h.households), 0)::int AS hh, coalesce(sum(h.residents), 0)::int AS rs,
-                   EXISTS (SELECT 1 FROM buildings cb WHERE cb.community_code = g.community_code) AS has_data
+                   EXISTS (SELECT 1 FROM buildings cb WHERE cb.geom && g.geom) AS has_data
             FROM g LEFT JOIN hits h ON h.grid_id = g.id AND (g.kind = 'exclusive' OR h.building_id NOT IN (
                 SELECT building_id FROM hits WHERE kind = 'exclusive'))
             WHERE CAST(:ids AS int[]) IS NULL OR g.id = ANY(CAST(:ids AS int[]))
-            GROUP BY g.id, g.community_code
+            GROUP BY g.id, g.geom
         )
         UPDATE grids SET households = sums.hh, residents = sums.rs FROM sums
         WHERE grids.id = sums.grid_id AND (sums.n > 0 OR sums.has_data)

@@ -178,7 +178,8 @@ def test_a_refused_publish_is_in_view_and_a_forced_one_keeps_its_reason(page, se
     with factory() as s:  # a whole copy scoped to one community, with a grid of another street deleted
         from layers import plans
 
-        draft = plans.create_draft_from(s, name="越界草案", scope=["620302001004"])
+        mine = plans.plan_features(s, base_id, community="620302001004")["features"]
+        draft = plans.create_draft_from(s, name="越界草案", scope=["620302001004"], features=mine)
         victim = sorted(c for c in before if c.startswith("620302002"))[0]
         plans.delete_grid(s, draft.id, victim, expected_version=1)
         s.commit()
