@@ -2,7 +2,7 @@
 
 Open incidents (every state but 结案 closed) follow the plan in force; closed ones keep the grid they were routed
 to unless history is asked for explicitly. Every incident whose grid changes gets an event with the move, and is
-re-dispatched by the dispatch rules of :mod:`layers.incidents` (those not yet dispatched go to the new grid's
+re-dispatched by the dispatch rules of :mod:`layers.incident_flow` (those not yet dispatched go to the new grid's
 staff; dispatched ones keep their person).
 """
 
@@ -108,7 +108,7 @@ def _decide_chunk(chunk: list, table: pd.DataFrame, pl: PlanLocator, tally: Tall
 def _write(session: Session, updates: list[dict[str, Any]], events: list[dict[str, Any]]) -> None:
     if updates:
         session.execute(update(m.Incident), updates)
-        sync_after_reassign(session, [u["id"] for u in updates])  # the dispatch rules of layers.incidents
+        sync_after_reassign(session, [u["id"] for u in updates])  # the dispatch rules (layers.incident_flow)
     if events:
         session.execute(m.IncidentEvent.__table__.insert(), events)
 
