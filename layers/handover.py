@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from gis.domain import PlanStatus, StaffRole
 from gis.errors import InvalidInput, PlanConflict
 from gis.handover import BUILDING_ROLES, GridSide, HandoverKind, propose_handover, with_nones
-from layers import models as m
+from layers import models
 from layers.plan_scope import in_scope
 from layers.plans import get_plan
 from layers.roster import grids_with_market_flag
@@ -28,7 +28,7 @@ MAX_ITEMS = 20_000
 
 
 def _valid_on(day: dt.date):
-    a = m.StaffAssignment
+    a = models.StaffAssignment
     return and_(or_(a.valid_from.is_(None), a.valid_from <= day), or_(a.valid_to.is_(None), a.valid_to >= day))
 
 
@@ -36,10 +36,10 @@ def current_assignments(session: Session, *, on: dt.date | None = None, ids: lis
                         grid_codes: list[str] | None = None, building_ids: list[int] | None = None) -> pd.DataFrame:
     """Staff assignments valid on ``on`` (today): id, person, role, grid code and the building they attach to
     (a 楼口长's is its stairwell's building); all, or those with these ids, grids or buildings."""
-    a, sw = m.StaffAssignment, m.Stairwell
+    a, sw = models.StaffAssignment, models.Stairwell
     building = func.coalesce(a.building_id, sw.building_id)
-    q = (select(a.id, a.person_id, m.Person.name, a.role, a.grid_code, building)
-         .join(m.Person, m.Person.id == a.person_id)
+    q = (select(a.id, a.person_id, models.Person.name, a.role, a.grid_code, building)
+         .join(models.Person, models.Person.id == a.person_id)
          .outerjoin(sw, sw.id == a.stairwell_id)
          .where(_valid_on(on or dt.date.today())))
     if ids is not None:
@@ -92,12 +92,12 @@ def _problem(index: int, message: str) -> dict[str, Any]:
     return {"item": index, "problem": message}
 
 
-def check_items(session: Session, plan: m.GridPlan, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def check_items(session: Session, plan: models.GridPlan, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Check a planner's handover: each item names a current assignment, a kind and (unless it ends it) a grid
     of the draft. Every problem is reported at once; person, role and ``from`` are filled in from the roster."""
     if len(items) > MAX_ITEMS:
         raise InvalidInput(f"交接条目过多（上限 {MAX_ITEMS}） (too many handover items)")
-    draft_codes = set(session.scalars(select(m.Grid.code).where(m.Grid.plan_id == plan.id)).all())
+    draft_codes = set(session.scalars(select(models.Grid.code).where(models.Grid.plan_id == plan.id)).all())
     ids = [i.get("assignment_id") for i in items if isinstance(i, dict) and isinstance(i.get("assignment_id"), int)]
     found = current_assignments(session, ids=ids).set_index("assignment_id")
     problems, out, seen = [], [], set()
@@ -147,26 +147,26 @@ def save(session: Session, plan_id: int, items: list[dict[str, Any]] | None) -> 
 
 
 # ----------------------------------------------------------------------------------------------- applying
-def _end(row: m.StaffAssignment, day: dt.date) -> None:
+def _end(row: models.StaffAssignment, day: dt.date) -> None:
     row.valid_to = day - dt.timedelta(days=1)
 
 
-def _successor_row(old: m.StaffAssignment, item: dict[str, Any], day: dt.date, source: str) -> m.StaffAssignment:
+def _successor_row(old: models.StaffAssignment, item: dict[str, Any], day: dt.date, source: str) -> models.StaffAssignment:
     keep_place = item["kind"] == HandoverKind.FOLLOW.value
-    return m.StaffAssignment(
+    return models.StaffAssignment(
         person_id=old.person_id, role=old.role, grid_code=item["to"], community_code=item["to"][:12],
         building_id=old.building_id if keep_place else None, stairwell_id=old.stairwell_id if keep_place else None,
         valid_from=day, valid_to=old.valid_to if old.valid_to and old.valid_to >= day else None, source=source)
 
 
-def apply(session: Session, plan: m.GridPlan, items: list[dict[str, Any]], *, retired: set[str], day: dt.date
+def apply(session: Session, plan: models.GridPlan, items: list[dict[str, Any]], *, retired: set[str], day: dt.date
           ) -> dict[str, Any]:
     """Carry out a handover on the publishing day: moves and follows end the old assignment the day before and
     start a new one; shares add one; ends end it. Grid-level assignments of retired grids that no item names are
     ended too (their grid is gone). Returns the counts and the items applied."""
     source = f"handover:plan {plan.id}"
-    rows = {r.id: r for r in session.scalars(select(m.StaffAssignment).where(
-        m.StaffAssignment.id.in_([i["assignment_id"] for i in items]))).all()}
+    rows = {r.id: r for r in session.scalars(select(models.StaffAssignment).where(
+        models.StaffAssignment.id.in_([i["assignment_id"] for i in items]))).all()}
     counts = dict.fromkeys(HandoverKind.values(), 0)
     ended: set[int] = set()
     for item in items:
@@ -181,10 +181,10 @@ def apply(session: Session, plan: m.GridPlan, items: list[dict[str, Any]], *, re
         if kind != HandoverKind.END.value:
             session.add(_successor_row(old, item, day, source))
         counts[kind] += 1
-    leftover = session.scalars(select(m.StaffAssignment).where(
-        m.StaffAssignment.grid_code.in_(sorted(retired)), _valid_on(day),
-        m.StaffAssignment.role.notin_(sorted(BUILDING_ROLES)),
-        m.StaffAssignment.id.notin_(sorted(ended) or [0]))).all() if retired else []
+    leftover = session.scalars(select(models.StaffAssignment).where(
+        models.StaffAssignment.grid_code.in_(sorted(retired)), _valid_on(day),
+        models.StaffAssignment.role.notin_(sorted(BUILDING_ROLES)),
+        models.StaffAssignment.id.notin_(sorted(ended) or [0]))).all() if retired else []
     for row in leftover:
         _end(row, day)
     session.flush()

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gis.plan_impact import grid_changes, locate_points
-from layers import models as m
+from layers import models
 from layers.features import current_plan_id
 from layers.plan_scope import OutsideScope, in_scope, outside_scope
 from layers.plans import OPEN_STATES, _extent_filter, _grid_arrays, _wkb_array, get_plan
@@ -26,7 +26,7 @@ from layers.plans import OPEN_STATES, _extent_filter, _grid_arrays, _wkb_array, 
 class PlanSides:
     """The plan in force (``base``) and the draft as it would be published (``draft``), as grid arrays."""
 
-    plan: m.GridPlan
+    plan: models.GridPlan
     base_id: int | None
     base: dict[str, Any]
     draft: dict[str, Any]
@@ -78,10 +78,10 @@ def owners(points: np.ndarray, arrays: dict[str, Any]) -> list[str | None]:
 def building_owners(session: Session, sides: PlanSides) -> pd.DataFrame:
     """Every building near either plan with the grid it lies in before (``old_code``) and after (``new_code``)."""
     rows = session.execute(
-        select(m.Building.id, m.Building.name, m.Building.address, m.Building.households, m.Building.residents,
-               func.ST_AsBinary(func.ST_PointOnSurface(m.Building.geom)))
-        .where(m.Building.geom.op("&&")(sides.extent))
-        .order_by(m.Building.id)
+        select(models.Building.id, models.Building.name, models.Building.address, models.Building.households, models.Building.residents,
+               func.ST_AsBinary(func.ST_PointOnSurface(models.Building.geom)))
+        .where(models.Building.geom.op("&&")(sides.extent))
+        .order_by(models.Building.id)
     ).all()
     points = _wkb_array(r[5] for r in rows)
 
@@ -108,10 +108,10 @@ def building_moves(buildings: pd.DataFrame) -> dict[str, Any]:
 def incident_moves(session: Session, sides: PlanSides) -> dict[str, Any]:
     """Open incidents that would be re-assigned to another grid."""
     rows = session.execute(
-        select(m.Incident.id, m.Incident.category, m.Incident.state, m.Incident.grid_code,
-               func.ST_AsBinary(m.Incident.geom))
-        .where(m.Incident.state.in_(OPEN_STATES), m.Incident.geom.op("&&")(sides.extent))
-        .order_by(m.Incident.id)
+        select(models.Incident.id, models.Incident.category, models.Incident.state, models.Incident.grid_code,
+               func.ST_AsBinary(models.Incident.geom))
+        .where(models.Incident.state.in_(OPEN_STATES), models.Incident.geom.op("&&")(sides.extent))
+        .order_by(models.Incident.id)
     ).all()
     new = owners(_wkb_array(r[4] for r in rows), sides.draft)
     items = [{"incident_id": r[0], "category": r[1], "state": r[2], "from": r[3], "to": to}

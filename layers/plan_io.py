@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from gis.coords import CRS, parse_crs, to_wgs84
 from gis.errors import InvalidInput, PayloadTooLarge
 from gis.gridcodes import to_cjt349
-from layers import models as m
+from layers import models
 from layers.plans import get_plan, plan_summary
 
 FORMATS = {
@@ -142,8 +142,8 @@ def plan_frame(session: Session, plan_id: int) -> gpd.GeoDataFrame:
     """A plan's grids as a GeoDataFrame (EPSG:4326), ordered by code."""
     get_plan(session, plan_id)
     rows = session.execute(
-        select(*[getattr(m.Grid, c) for c in COLUMNS], func.ST_AsBinary(m.Grid.geom))
-        .where(m.Grid.plan_id == plan_id).order_by(m.Grid.code)
+        select(*[getattr(models.Grid, c) for c in COLUMNS], func.ST_AsBinary(models.Grid.geom))
+        .where(models.Grid.plan_id == plan_id).order_by(models.Grid.code)
     ).all()
     data = {c: [r[i] for r in rows] for i, c in enumerate(COLUMNS)}
     geoms = shapely.from_wkb(np.asarray([bytes(r[-1]) for r in rows], dtype=object)) if rows else []

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from gis.domain import AreaLevel
 from gis.errors import InvalidInput
 from gis.plan_impact import grid_changes
-from layers import models as m
+from layers import models
 from layers.features import current_plan_id
 
 WHOLE_CITY = ("all", "*", "city", "全市")
@@ -53,7 +53,7 @@ def normalise_scope(session: Session, codes: Iterable[str]) -> list[str]:
         raise InvalidInput(f"范围代码须为 9 位街道或 12 位社区代码：{', '.join(bad[:10])} "
                            "(scope codes are 9-digit streets or 12-digit communities)", detail={"codes": bad})
     full = {c if len(c) == 12 else c + "000" for c in codes}
-    known = dict(session.execute(select(m.AdminArea.code, m.AdminArea.level).where(m.AdminArea.code.in_(full)))
+    known = dict(session.execute(select(models.AdminArea.code, models.AdminArea.level).where(models.AdminArea.code.in_(full)))
                  .all())
     unknown = sorted(c for c in codes if (c if len(c) == 12 else c + "000") not in known)
     if unknown:
@@ -134,7 +134,7 @@ def _outside_rows(session: Session, plan_id: int | None, scope: Sequence[str] | 
     """``{code: WKB}`` of a plan's grids outside the scope."""
     if plan_id is None or scope is None:
         return {}
-    rows = session.execute(select(m.Grid.code, func.ST_AsBinary(m.Grid.geom)).where(m.Grid.plan_id == plan_id)).all()
+    rows = session.execute(select(models.Grid.code, func.ST_AsBinary(models.Grid.geom)).where(models.Grid.plan_id == plan_id)).all()
     keep = in_scope([r[0] for r in rows], scope)
     return {r[0]: bytes(r[1]) for r, inside in zip(rows, keep, strict=True) if not inside}
 
@@ -153,7 +153,7 @@ def _diff(before: dict[str, bytes], after: dict[str, bytes]) -> tuple[list[str],
     return removed, new, [c["code"] for c in changes["changed"]]
 
 
-def outside_scope(session: Session, plan: m.GridPlan) -> OutsideScope:
+def outside_scope(session: Session, plan: models.GridPlan) -> OutsideScope:
     """Compare the draft's grids outside its scope with the plan it was made from and with the plan in force.
 
     Changes the planner made outside the scope (against the base plan) are reported as removed/new/changed against
@@ -175,7 +175,7 @@ def outside_scope(session: Session, plan: m.GridPlan) -> OutsideScope:
     return result
 
 
-def follow_plan_in_force(session: Session, plan: m.GridPlan, outside: OutsideScope) -> int:
+def follow_plan_in_force(session: Session, plan: models.GridPlan, outside: OutsideScope) -> int:
     """Replace a draft's untouched grids outside its scope with those of the plan in force; returns how many
     grids were rewritten (0 when nothing was stale)."""
     current = current_plan_id(session)

@@ -23,7 +23,7 @@ from gis.domain import AreaLevel, GridKind, IncidentState, PlanStatus, StaffRole
 from gis.errors import InvalidGeometry, InvalidInput, NotFound, PlanConflict
 from gis.gridcodes import assign_codes, check_grid_code
 from gis.plan_validation import ValidationOptions, ValidationReport, validate_plan
-from layers import models as m
+from layers import models
 from layers.features import current_plan_id
 from layers.plan_scope import (
     FROM_FEATURES,
@@ -108,9 +108,9 @@ def _wkb_array(values: Iterable) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------------------------ reads
-def get_plan(session: Session, plan_id: int, *, for_update: bool = False) -> m.GridPlan:
+def get_plan(session: Session, plan_id: int, *, for_update: bool = False) -> models.GridPlan:
     """The plan, or :class:`NotFound`."""
-    plan = session.get(m.GridPlan, plan_id, with_for_update=for_update)
+    plan = session.get(models.GridPlan, plan_id, with_for_update=for_update)
     if plan is None:
         raise NotFound(
             f"没有编号为 {plan_id} 的网格方案 (no grid plan {plan_id})", detail={"plan_id": plan_id}
@@ -118,11 +118,11 @@ def get_plan(session: Session, plan_id: int, *, for_update: bool = False) -> m.G
     return plan
 
 
-def plan_summary(session: Session, plan: m.GridPlan, *, with_report: bool = False) -> dict[str, Any]:
+def plan_summary(session: Session, plan: models.GridPlan, *, with_report: bool = False) -> dict[str, Any]:
     """A plan's metadata with its grid and community counts (and, with ``with_report``, what publishing did)."""
     n, comms = session.execute(
-        select(func.count(m.Grid.id), func.count(func.distinct(m.Grid.community_code))).where(
-            m.Grid.plan_id == plan.id
+        select(func.count(models.Grid.id), func.count(func.distinct(models.Grid.community_code))).where(
+            models.Grid.plan_id == plan.id
         )
     ).one()
     return {
@@ -148,11 +148,11 @@ def plan_summary(session: Session, plan: m.GridPlan, *, with_report: bool = Fals
 
 def list_plans(session: Session) -> list[dict[str, Any]]:
     """Every plan, newest first."""
-    plans = session.scalars(select(m.GridPlan).order_by(m.GridPlan.id.desc())).all()
+    plans = session.scalars(select(models.GridPlan).order_by(models.GridPlan.id.desc())).all()
     return [plan_summary(session, p) for p in plans]
 
 
-def grid_feature(grid: m.Grid, geojson: dict[str, Any]) -> dict[str, Any]:
+def grid_feature(grid: models.Grid, geojson: dict[str, Any]) -> dict[str, Any]:
     """A grid as a GeoJSON Feature (id = code; version in the properties for the next edit)."""
     props = {k: getattr(grid, k) for k in GRID_PROPS}
     props.update(
@@ -173,16 +173,16 @@ def plan_features(
     import json
 
     get_plan(session, plan_id)
-    q = select(m.Grid, func.ST_AsGeoJSON(m.Grid.geom, precision)).where(m.Grid.plan_id == plan_id)
+    q = select(models.Grid, func.ST_AsGeoJSON(models.Grid.geom, precision)).where(models.Grid.plan_id == plan_id)
     if community:
-        q = q.where(m.Grid.community_code == community)
-    rows = session.execute(q.order_by(m.Grid.code, m.Grid.id)).all()
+        q = q.where(models.Grid.community_code == community)
+    rows = session.execute(q.order_by(models.Grid.code, models.Grid.id)).all()
     return {"type": "FeatureCollection", "features": [grid_feature(g, json.loads(gj)) for g, gj in rows]}
 
 
-def get_grid(session: Session, plan_id: int, code: str) -> m.Grid:
+def get_grid(session: Session, plan_id: int, code: str) -> models.Grid:
     """A grid of a plan by code, or :class:`NotFound`."""
-    grid = session.scalar(select(m.Grid).where(m.Grid.plan_id == plan_id, m.Grid.code == code).limit(1))
+    grid = session.scalar(select(models.Grid).where(models.Grid.plan_id == plan_id, models.Grid.code == code).limit(1))
     if grid is None:
         raise NotFound(
             f"方案 {plan_id} 中没有网格 {code} (no grid {code} in plan {plan_id})",
@@ -195,12 +195,12 @@ def get_grid(session: Session, plan_id: int, code: str) -> m.Grid:
 def _community_for(session: Session, geom: shapely.Geometry) -> tuple[str, int]:
     pt = shapely.point_on_surface(geom)
     row = session.execute(
-        select(m.AdminArea.code, m.AdminArea.edition_year)
+        select(models.AdminArea.code, models.AdminArea.edition_year)
         .where(
-            m.AdminArea.level.in_([AreaLevel.COMMUNITY.value, AreaLevel.VILLAGE.value]),
-            func.ST_Covers(m.AdminArea.geom, func.ST_GeomFromText(pt.wkt, 4326)),
+            models.AdminArea.level.in_([AreaLevel.COMMUNITY.value, AreaLevel.VILLAGE.value]),
+            func.ST_Covers(models.AdminArea.geom, func.ST_GeomFromText(pt.wkt, 4326)),
         )
-        .order_by(m.AdminArea.edition_year.desc())
+        .order_by(models.AdminArea.edition_year.desc())
         .limit(1)
     ).first()
     if row is None:
@@ -212,7 +212,7 @@ def _community_for(session: Session, geom: shapely.Geometry) -> tuple[str, int]:
 
 
 def _edition(session: Session, code: str) -> int:
-    year = session.scalar(select(func.max(m.AdminArea.edition_year)).where(m.AdminArea.code == code))
+    year = session.scalar(select(func.max(models.AdminArea.edition_year)).where(models.AdminArea.code == code))
     return int(year or DEFAULT_EDITION)
 
 
@@ -259,14 +259,14 @@ def _history(session: Session, community: str) -> tuple[list[str], np.ndarray, s
     current = current_plan_id(session)
     rows = (
         session.execute(
-            select(m.Grid.code, func.ST_AsBinary(m.Grid.geom)).where(
-                m.Grid.plan_id == current, m.Grid.community_code == community
+            select(models.Grid.code, func.ST_AsBinary(models.Grid.geom)).where(
+                models.Grid.plan_id == current, models.Grid.community_code == community
             )
         ).all()
         if current
         else []
     )
-    used = session.scalars(select(m.Grid.code).where(m.Grid.community_code == community)).all()
+    used = session.scalars(select(models.Grid.code).where(models.Grid.community_code == community)).all()
     return [r[0] for r in rows], _wkb_array(r[1] for r in rows), {int(c[12:]) for c in used}
 
 
@@ -292,8 +292,8 @@ def _fill_codes(session: Session, rows: list[dict[str, Any]], *, taken: set[str]
             taken.add(c)
 
 
-def _new_grid(plan_id: int, row: dict[str, Any], *, source: str) -> m.Grid:
-    return m.Grid(
+def _new_grid(plan_id: int, row: dict[str, Any], *, source: str) -> models.Grid:
+    return models.Grid(
         plan_id=plan_id,
         code=row["code"],
         name=row["name"] or row["code"],
@@ -359,7 +359,7 @@ def _copy_grids(session: Session, plan_id: int, base_id: int, *, outside: list[s
 
 def _add_rows(session: Session, plan_id: int, rows: list[dict[str, Any]], *, source: str) -> None:
     """Insert parsed grids into a draft, codes filled (unchanged grids keep the code in force)."""
-    taken = set(session.scalars(select(m.Grid.code).where(m.Grid.plan_id == plan_id)).all())
+    taken = set(session.scalars(select(models.Grid.code).where(models.Grid.plan_id == plan_id)).all())
     taken |= {r["code"] for r in rows if r["code"]}
     _fill_codes(session, rows, taken=taken)
     session.add_all([_new_grid(plan_id, r, source=source) for r in rows])
@@ -414,7 +414,7 @@ def create_plan(
     source: str = "api",
     crs: str | CRS | None = None,
     scope: str | list[str] | None = FROM_FEATURES,
-) -> m.GridPlan:
+) -> models.GridPlan:
     """Create a draft from a GeoJSON FeatureCollection of grids (codes given or assigned).
 
     The draft is the plan in force with ``scope`` replaced by the collection: by default the communities the
@@ -424,7 +424,7 @@ def create_plan(
     _check_duplicates(rows)
     codes = _resolve_scope(session, scope, rows)
     base_id = current_plan_id(session)
-    plan = m.GridPlan(name=name, description=description, source=source, status=PlanStatus.DRAFT.value,
+    plan = models.GridPlan(name=name, description=description, source=source, status=PlanStatus.DRAFT.value,
                       scope=codes if base_id else None, base_plan_id=base_id)
     session.add(plan)
     session.flush()
@@ -445,7 +445,7 @@ def create_draft_from(
     features: list[dict[str, Any]] | None = None,
     source: str = "api",
     crs: str | CRS | None = None,
-) -> m.GridPlan:
+) -> models.GridPlan:
     """A draft copying a plan (the one in force by default). With ``scope`` (community or street codes; or
     ``replace_community``) the grids of the scope are replaced by ``features``; without, it is a whole copy."""
     base_id = base_id or current_plan_id(session)
@@ -457,7 +457,7 @@ def create_draft_from(
     rows = [_parse_feature(session, f, crs=crs) for f in features or []]
     if codes is not None:
         check_rows_in_scope(rows, codes)
-    plan = m.GridPlan(name=name, description=f"based on plan {base.id}", source=source,
+    plan = models.GridPlan(name=name, description=f"based on plan {base.id}", source=source,
                       status=PlanStatus.DRAFT.value, scope=codes, base_plan_id=base.id)
     session.add(plan)
     session.flush()
@@ -469,7 +469,7 @@ def create_draft_from(
 
 
 # ------------------------------------------------------------------------------------------------ editing
-def _draft(session: Session, plan_id: int) -> m.GridPlan:
+def _draft(session: Session, plan_id: int) -> models.GridPlan:
     plan = get_plan(session, plan_id)
     if plan.status != PlanStatus.DRAFT.value:
         raise PlanConflict(
@@ -481,11 +481,11 @@ def _draft(session: Session, plan_id: int) -> m.GridPlan:
 
 def add_grid(
     session: Session, plan_id: int, feature: dict[str, Any], *, crs=None, source: str = "api"
-) -> m.Grid:
+) -> models.Grid:
     """Add one grid to a draft (its code assigned if not given)."""
     _draft(session, plan_id)
     row = _parse_feature(session, feature, crs=crs)
-    taken = set(session.scalars(select(m.Grid.code).where(m.Grid.plan_id == plan_id)).all())
+    taken = set(session.scalars(select(models.Grid.code).where(models.Grid.plan_id == plan_id)).all())
     if row["code"] in taken:
         raise PlanConflict(
             f"方案中已有网格 {row['code']} (the plan already has grid {row['code']})",
@@ -510,7 +510,7 @@ def _stale(plan_id: int, code: str, expected: int, current: int) -> PlanConflict
 
 def replace_grid(
     session: Session, plan_id: int, code: str, feature: dict[str, Any], *, expected_version: int, crs=None
-) -> m.Grid:
+) -> models.Grid:
     """Replace a grid's shape and attributes if ``expected_version`` is still current (else PlanConflict)."""
     _draft(session, plan_id)
     grid = get_grid(session, plan_id, code)
@@ -521,8 +521,8 @@ def replace_grid(
         raise InvalidInput("替换网格时不能改变编码 (a replacement keeps the grid's code)")
     row = _parse_feature(session, {**feature, "properties": props}, crs=crs)
     result = session.execute(
-        update(m.Grid)
-        .where(m.Grid.id == grid.id, m.Grid.version == expected_version)
+        update(models.Grid)
+        .where(models.Grid.id == grid.id, models.Grid.version == expected_version)
         .values(
             geom=from_shape(row["geom"], srid=4326),
             name=row["name"] or grid.name,
@@ -531,7 +531,7 @@ def replace_grid(
             households=row["households"],
             residents=row["residents"],
             properties=row["properties"] or grid.properties,
-            version=m.Grid.version + 1,
+            version=models.Grid.version + 1,
         )
         .execution_options(synchronize_session=False)
     )
@@ -547,7 +547,7 @@ def delete_grid(session: Session, plan_id: int, code: str, *, expected_version: 
     _draft(session, plan_id)
     grid = get_grid(session, plan_id, code)
     result = session.execute(
-        m.Grid.__table__.delete().where(m.Grid.id == grid.id, m.Grid.version == expected_version)
+        models.Grid.__table__.delete().where(models.Grid.id == grid.id, models.Grid.version == expected_version)
     )
     if result.rowcount != 1:
         raise _stale(plan_id, code, expected_version, grid.version)
@@ -558,15 +558,15 @@ def delete_grid(session: Session, plan_id: int, code: str, *, expected_version: 
 def _grid_arrays(session: Session, plan_id: int) -> dict[str, Any]:
     rows = session.execute(
         select(
-            m.Grid.code,
-            m.Grid.kind,
-            m.Grid.community_code,
-            m.Grid.households,
-            m.Grid.residents,
-            func.ST_AsBinary(m.Grid.geom),
+            models.Grid.code,
+            models.Grid.kind,
+            models.Grid.community_code,
+            models.Grid.households,
+            models.Grid.residents,
+            func.ST_AsBinary(models.Grid.geom),
         )
-        .where(m.Grid.plan_id == plan_id)
-        .order_by(m.Grid.code, m.Grid.id)
+        .where(models.Grid.plan_id == plan_id)
+        .order_by(models.Grid.code, models.Grid.id)
     ).all()
     return {
         "codes": [r[0] for r in rows],
@@ -580,8 +580,8 @@ def _grid_arrays(session: Session, plan_id: int) -> dict[str, Any]:
 
 def _extent_filter(session: Session, plan_ids: list[int]):
     return (
-        select(func.ST_Expand(func.ST_Extent(m.Grid.geom), 0.002))
-        .where(m.Grid.plan_id.in_(plan_ids))
+        select(func.ST_Expand(func.ST_Extent(models.Grid.geom), 0.002))
+        .where(models.Grid.plan_id.in_(plan_ids))
         .scalar_subquery()
     )
 
@@ -589,9 +589,9 @@ def _extent_filter(session: Session, plan_ids: list[int]):
 def community_polygons(session: Session, codes: Iterable[str]) -> dict[str, shapely.Geometry]:
     """``{code: WGS84 polygon}`` of the communities/villages whose boundary is known (newest edition)."""
     rows = session.execute(
-        select(m.AdminArea.code, func.ST_AsBinary(m.AdminArea.geom))
-        .where(m.AdminArea.code.in_(list(codes)), m.AdminArea.geom.isnot(None))
-        .order_by(m.AdminArea.code, m.AdminArea.edition_year)
+        select(models.AdminArea.code, func.ST_AsBinary(models.AdminArea.geom))
+        .where(models.AdminArea.code.in_(list(codes)), models.AdminArea.geom.isnot(None))
+        .order_by(models.AdminArea.code, models.AdminArea.edition_year)
     ).all()
     return {code: shapely.from_wkb(bytes(wkb)) for code, wkb in rows}
 
@@ -601,11 +601,11 @@ def staffed_codes(session: Session, codes: Iterable[str], *, on: dt.date | None 
     on = on or dt.date.today()
     return set(
         session.scalars(
-            select(m.StaffAssignment.grid_code).where(
-                m.StaffAssignment.role == StaffRole.GRID_WORKER.value,
-                m.StaffAssignment.grid_code.in_(list(codes)),
-                (m.StaffAssignment.valid_from.is_(None)) | (m.StaffAssignment.valid_from <= on),
-                (m.StaffAssignment.valid_to.is_(None)) | (m.StaffAssignment.valid_to >= on),
+            select(models.StaffAssignment.grid_code).where(
+                models.StaffAssignment.role == StaffRole.GRID_WORKER.value,
+                models.StaffAssignment.grid_code.in_(list(codes)),
+                (models.StaffAssignment.valid_from.is_(None)) | (models.StaffAssignment.valid_from <= on),
+                (models.StaffAssignment.valid_to.is_(None)) | (models.StaffAssignment.valid_to >= on),
             )
         ).all()
     )
@@ -625,9 +625,9 @@ def _validate_arrays(session: Session, grids: dict[str, Any], *, extent, options
     brows = (
         session.connection().execute(
             select(
-                m.Building.id, m.Building.households, m.Building.residents, func.ST_AsBinary(m.Building.geom),
-                m.Building.address, m.Building.name,
-            ).where(m.Building.geom.op("&&")(extent))
+                models.Building.id, models.Building.households, models.Building.residents, func.ST_AsBinary(models.Building.geom),
+                models.Building.address, models.Building.name,
+            ).where(models.Building.geom.op("&&")(extent))
         ).all()
         if grids["codes"]
         else []
@@ -683,7 +683,7 @@ def validate_collection(
 
 
 # ---------------------------------------------------------------------------------------------- publishing
-def _check_outside_scope(session: Session, plan: m.GridPlan, *, force: bool, reason: str | None) -> None:
+def _check_outside_scope(session: Session, plan: models.GridPlan, *, force: bool, reason: str | None) -> None:
     """Refuse a draft that changes grids outside its scope unless forced with a written reason; refresh
     untouched grids outside the scope from the plan in force."""
     outside = outside_scope(session, plan)
@@ -717,7 +717,7 @@ def publish(
     force: bool = False,
     reason: str | None = None,
     options: ValidationOptions | None = None,
-) -> m.GridPlan:
+) -> models.GridPlan:
     """Make a draft the generation in force from ``effective_from`` (today by default); retire the previous one.
 
     Refused with :class:`PlanConflict` if the plan is not a draft; if it changes grids outside its scope (unless
@@ -736,9 +736,9 @@ def publish(
     if not force:
         _check_blocking(session, plan_id, options)
     effective_from = effective_from or dt.date.today()
-    generation = (session.scalar(select(func.max(m.GridPlan.generation))) or 0) + 1
+    generation = (session.scalar(select(func.max(models.GridPlan.generation))) or 0) + 1
     for old in session.scalars(
-        select(m.GridPlan).where(m.GridPlan.status == PlanStatus.PUBLISHED.value)
+        select(models.GridPlan).where(models.GridPlan.status == PlanStatus.PUBLISHED.value)
     ).all():
         old.status = PlanStatus.RETIRED.value
         old.effective_to = effective_from
@@ -763,17 +763,17 @@ def community_inputs(session: Session, community_code: str) -> dict[str, Any]:
     source = "admin_areas"
     if poly is None:
         current = current_plan_id(session)
-        wkb = session.scalar(select(func.ST_AsBinary(func.ST_Union(m.Grid.geom))).where(
-            m.Grid.plan_id == current, m.Grid.community_code == community_code)) if current else None
+        wkb = session.scalar(select(func.ST_AsBinary(func.ST_Union(models.Grid.geom))).where(
+            models.Grid.plan_id == current, models.Grid.community_code == community_code)) if current else None
         if wkb is not None:
             poly, source = shapely.from_wkb(bytes(wkb)), "grids in force"
-    where = m.Building.community_code == community_code
+    where = models.Building.community_code == community_code
     if poly is not None:
         where = where | func.ST_Covers(func.ST_GeomFromWKB(shapely.to_wkb(poly), 4326),
-                                       func.ST_PointOnSurface(m.Building.geom))
+                                       func.ST_PointOnSurface(models.Building.geom))
     brows = session.execute(
-        select(m.Building.id, m.Building.households, func.ST_AsBinary(m.Building.geom)).where(where)
-        .order_by(m.Building.id)
+        select(models.Building.id, models.Building.households, func.ST_AsBinary(models.Building.geom)).where(where)
+        .order_by(models.Building.id)
     ).all()
     if not brows:
         raise NotFound(f"社区 {community_code} 没有楼栋数据，无法提出网格方案 (no buildings in community)",
@@ -786,8 +786,8 @@ def community_inputs(session: Session, community_code: str) -> dict[str, Any]:
         hull = shapely.concave_hull(shapely.union_all(proj.forward(bgeoms)), ratio=0.3).buffer(30)
         poly, source = proj.inverse(np.array([hull], dtype=object))[0], "building hull"
     srows = session.execute(
-        select(func.ST_AsBinary(m.StreetEdge.geom)).where(
-            func.ST_Intersects(m.StreetEdge.geom, func.ST_GeomFromWKB(shapely.to_wkb(poly), 4326)))
+        select(func.ST_AsBinary(models.StreetEdge.geom)).where(
+            func.ST_Intersects(models.StreetEdge.geom, func.ST_GeomFromWKB(shapely.to_wkb(poly), 4326)))
     ).all()
     return {"community": poly, "community_source": source, "building_ids": [r[0] for r in brows],
             "building_geoms": bgeoms, "building_households": np.array([r[1] or 0 for r in brows]),

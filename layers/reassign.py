@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from gis.domain import IncidentState
 from gis.locate import DEFAULT_NEAREST_M, DEFAULT_TOLERANCE_M, AssignMethod, method_reason
-from layers import models as m
+from layers import models
 from layers.incident_flow import sync_after_reassign
 from layers.locate import PlanLocator, locate_many, plan_locator
 
@@ -64,10 +64,10 @@ class Tally:
 
 
 def _open_incidents(session: Session, *, history: bool) -> list:
-    q = select(m.Incident.id, m.Incident.state, m.Incident.plan_id, m.Incident.grid_id, m.Incident.grid_code,
-               func.ST_X(m.Incident.geom), func.ST_Y(m.Incident.geom), m.Incident.assignee_id).order_by(m.Incident.id)
+    q = select(models.Incident.id, models.Incident.state, models.Incident.plan_id, models.Incident.grid_id, models.Incident.grid_code,
+               func.ST_X(models.Incident.geom), func.ST_Y(models.Incident.geom), models.Incident.assignee_id).order_by(models.Incident.id)
     if not history:
-        q = q.where(m.Incident.state != IncidentState.CLOSED.value)
+        q = q.where(models.Incident.state != IncidentState.CLOSED.value)
     return session.execute(q).all()
 
 
@@ -107,22 +107,22 @@ def _decide_chunk(chunk: list, table: pd.DataFrame, pl: PlanLocator, tally: Tall
 
 def _write(session: Session, updates: list[dict[str, Any]], events: list[dict[str, Any]]) -> None:
     if updates:
-        session.execute(update(m.Incident), updates)
+        session.execute(update(models.Incident), updates)
         sync_after_reassign(session, [u["id"] for u in updates])  # the dispatch rules (layers.incident_flow)
     if events:
-        session.execute(m.IncidentEvent.__table__.insert(), events)
+        session.execute(models.IncidentEvent.__table__.insert(), events)
 
 
 def _people(session: Session, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
-    return dict(session.execute(select(m.Person.id, m.Person.name).where(m.Person.id.in_(sorted(ids)))).all())
+    return dict(session.execute(select(models.Person.id, models.Person.name).where(models.Person.id.in_(sorted(ids)))).all())
 
 
 def _to_whom(session: Session, items: list[dict[str, Any]], *, dry_run: bool) -> None:
     """Name the person each moved incident was with before and is with now (after re-dispatch)."""
     after = {} if dry_run else dict(session.execute(
-        select(m.Incident.id, m.Incident.assignee_id).where(m.Incident.id.in_([i["incident_id"] for i in items]))
+        select(models.Incident.id, models.Incident.assignee_id).where(models.Incident.id.in_([i["incident_id"] for i in items]))
     ).all())
     names = _people(session, {i["assignee_before"] for i in items if i["assignee_before"]} | {
         v for v in after.values() if v})

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from gis.domain import StaffRole
 from gis.errors import InvalidInput, NotFound
 from gis.roster import MARKET_BUILDING_USES, MARKET_FACILITY_TYPES, audit_roster, summarise
-from layers import models as m
+from layers import models
 from layers.data_versions import VersionedCache
 from layers.features import current_plan_id
 from layers.incidents import categories as incident_categories
@@ -36,7 +36,7 @@ def _plan(session: Session, plan_id: int | None) -> int:
 
 
 def _valid_on(day: dt.date):
-    a = m.StaffAssignment
+    a = models.StaffAssignment
     return and_(
         or_(a.valid_from.is_(None), a.valid_from <= day),
         or_(a.valid_to.is_(None), a.valid_to >= day),
@@ -66,7 +66,7 @@ def grids_with_market_flag(session: Session, *, plan_id: int | None = None) -> p
 
 
 def _assignments(session: Session, day: dt.date) -> pd.DataFrame:
-    a = m.StaffAssignment
+    a = models.StaffAssignment
     rows = session.execute(
         select(a.role, a.grid_code, a.building_id, a.stairwell_id, a.person_id).where(_valid_on(day))
     ).all()
@@ -147,7 +147,7 @@ def roster_summary(
     else:
         codes = [u + "0" * (12 - len(u)) for u in out["unit"]]
         found = dict(
-            session.execute(select(m.AdminArea.code, m.AdminArea.name).where(m.AdminArea.code.in_(codes))).all()
+            session.execute(select(models.AdminArea.code, models.AdminArea.name).where(models.AdminArea.code.in_(codes))).all()
         )
         out.insert(1, "name", [found.get(c) for c in codes])
     return out
@@ -156,11 +156,11 @@ def roster_summary(
 def _building_heads(session: Session, *, grid_code: str | None = None, building_id: int | None = None,
                     plan_id: int | None = None) -> list[dict]:
     """The buildings of a grid (or one building) with their 楼栋长 and each stairwell's 楼口长, published phones."""
-    a, p, b, sw = m.StaffAssignment, m.Person, m.Building, m.Stairwell
+    a, p, b, sw = models.StaffAssignment, models.Person, models.Building, models.Stairwell
     if building_id is not None:
         where = b.id == building_id
     else:
-        grid = select(m.Grid.geom).where(m.Grid.plan_id == plan_id, m.Grid.code == grid_code).scalar_subquery()
+        grid = select(models.Grid.geom).where(models.Grid.plan_id == plan_id, models.Grid.code == grid_code).scalar_subquery()
         where = and_(b.geom.op("&&")(grid), func.ST_Covers(grid, func.ST_PointOnSurface(b.geom)))
     buildings = session.execute(select(b.id, b.name, b.address).where(where).order_by(b.name, b.id)).all()
     ids = [r[0] for r in buildings]
@@ -194,15 +194,15 @@ def contact_board(session: Session, grid_code: str, *, plan_id: int | None = Non
     Private phones are never read here. A vacant role is listed with an empty ``people`` list.
     """
     plan_id = _plan(session, plan_id)
-    grid = session.scalar(select(m.Grid).where(m.Grid.plan_id == plan_id, m.Grid.code == grid_code))
+    grid = session.scalar(select(models.Grid).where(models.Grid.plan_id == plan_id, models.Grid.code == grid_code))
     if grid is None:
         raise NotFound(f"现行方案中没有网格 {grid_code} (no grid {grid_code} in the plan)")
     community = session.scalar(
-        select(m.AdminArea.name).where(m.AdminArea.code == grid.community_code).order_by(
-            m.AdminArea.edition_year.desc()
+        select(models.AdminArea.name).where(models.AdminArea.code == grid.community_code).order_by(
+            models.AdminArea.edition_year.desc()
         )
     )
-    a, p = m.StaffAssignment, m.Person
+    a, p = models.StaffAssignment, models.Person
     rows = session.execute(
         select(a.role, p.name, p.public_phone)
         .join(p, p.id == a.person_id)
@@ -230,9 +230,9 @@ def entrance_board(session: Session, building_id: int, *, stairwell: int | None 
     """The 公示牌 at a building entrance: its grid's board with only this building (and stairwell) listed."""
     plan_id = _plan(session, plan_id)
     grid_code = session.scalar(
-        select(m.Grid.code).join(m.Building, func.ST_Covers(m.Grid.geom, func.ST_PointOnSurface(m.Building.geom)))
-        .where(m.Grid.plan_id == plan_id, m.Building.id == building_id)
-        .order_by((m.Grid.kind == "comprehensive").desc(), m.Grid.code).limit(1))
+        select(models.Grid.code).join(models.Building, func.ST_Covers(models.Grid.geom, func.ST_PointOnSurface(models.Building.geom)))
+        .where(models.Grid.plan_id == plan_id, models.Building.id == building_id)
+        .order_by((models.Grid.kind == "comprehensive").desc(), models.Grid.code).limit(1))
     if grid_code is None:
         raise NotFound(f"楼栋 {building_id} 不在现行方案的任何网格内 (no such building in a grid)")
     board = contact_board(session, grid_code, plan_id=plan_id)
@@ -247,7 +247,7 @@ def entrance_board(session: Session, building_id: int, *, stairwell: int | None 
 def streets_without_unit(session: Session, *, on: dt.date | None = None) -> list[dict]:
     """包街 streets that have no responsible unit on ``on`` (no unit, or its period does not cover the day)."""
     day = on or dt.date.today()
-    s = m.StreetResponsibility
+    s = models.StreetResponsibility
     covered = and_(
         s.responsible_unit.is_not(None),
         or_(s.valid_from.is_(None), s.valid_from <= day),
@@ -275,7 +275,7 @@ def assign_street_unit(
     valid_from: dt.date | None = None,
     valid_to: dt.date | None = None,
     categories: list[str] | None = None,
-) -> m.StreetResponsibility:
+) -> models.StreetResponsibility:
     """Give a 包街 street a responsible unit for a period and, optionally, the incident categories the unit takes
     (``None``: the category table's ``street_duty`` ones; codes must be known categories). The caller commits."""
     if not unit or not unit.strip():
@@ -288,7 +288,7 @@ def assign_street_unit(
                                detail={"unknown": unknown, "known": list(table)})
     if valid_from and valid_to and valid_to < valid_from:
         raise InvalidInput("结束日期早于开始日期 (valid_to is before valid_from)")
-    street = session.get(m.StreetResponsibility, street_id)
+    street = session.get(models.StreetResponsibility, street_id)
     if street is None:
         raise NotFound(f"没有包街路段 {street_id} (no street {street_id})")
     street.responsible_unit = unit.strip()

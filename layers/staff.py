@@ -23,7 +23,7 @@ from gis.domain import StaffRole
 from gis.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge
 from gis.roster import MARKET_ROLES
 from gis.roster_rows import GRID_CODE, SINGLE_PER_GRID, RosterRow, check_row, duplicate_problems, map_headers
-from layers import models as m
+from layers import models
 from layers.features import current_plan_id
 from layers.roster import grids_with_market_flag
 
@@ -42,7 +42,7 @@ class Target:
 
 
 def _valid_on(day: dt.date):
-    a = m.StaffAssignment
+    a = models.StaffAssignment
     return and_(or_(a.valid_from.is_(None), a.valid_from <= day), or_(a.valid_to.is_(None), a.valid_to >= day))
 
 
@@ -56,11 +56,11 @@ def _plan_id(session: Session) -> int:
 # ------------------------------------------------------------------------------------------ resolving a row
 def _find_building(session: Session, plan_id: int, text: str, grid_code: str | None) -> tuple[list[int], str | None]:
     """Buildings matching an id, a name or an address (inside the grid when one is given)."""
-    b = m.Building
+    b = models.Building
     match = b.id == int(text) if text.isdigit() else or_(b.name == text, b.address == text)
     q = select(b.id).where(match)
     if grid_code is not None:
-        grid = select(m.Grid.geom).where(m.Grid.plan_id == plan_id, m.Grid.code == grid_code).scalar_subquery()
+        grid = select(models.Grid.geom).where(models.Grid.plan_id == plan_id, models.Grid.code == grid_code).scalar_subquery()
         q = q.where(func.ST_Covers(grid, func.ST_PointOnSurface(b.geom)))
     ids = session.scalars(q.order_by(b.id).limit(3)).all()
     return list(ids), grid_code
@@ -68,9 +68,9 @@ def _find_building(session: Session, plan_id: int, text: str, grid_code: str | N
 
 def _grid_of_building(session: Session, plan_id: int, building_id: int) -> str | None:
     return session.scalar(
-        select(m.Grid.code).join(m.Building, func.ST_Covers(m.Grid.geom, func.ST_PointOnSurface(m.Building.geom)))
-        .where(m.Grid.plan_id == plan_id, m.Building.id == building_id)
-        .order_by((m.Grid.kind == "exclusive").desc(), m.Grid.code).limit(1))
+        select(models.Grid.code).join(models.Building, func.ST_Covers(models.Grid.geom, func.ST_PointOnSurface(models.Building.geom)))
+        .where(models.Grid.plan_id == plan_id, models.Building.id == building_id)
+        .order_by((models.Grid.kind == "exclusive").desc(), models.Grid.code).limit(1))
 
 
 def _place(session: Session, plan_id: int, row: RosterRow) -> tuple[Target | None, str | None]:
@@ -84,8 +84,8 @@ def _place(session: Session, plan_id: int, row: RosterRow) -> tuple[Target | Non
     grid = row.grid_code or _grid_of_building(session, plan_id, ids[0])
     stairwell = None
     if row.role is StaffRole.STAIRWELL_HEAD:
-        stairwell = session.scalar(select(m.Stairwell.id).where(m.Stairwell.building_id == ids[0],
-                                                                m.Stairwell.number == row.stairwell))
+        stairwell = session.scalar(select(models.Stairwell.id).where(models.Stairwell.building_id == ids[0],
+                                                                models.Stairwell.number == row.stairwell))
         if stairwell is None:
             return None, f"楼栋 {row.building!r} 没有 {row.stairwell} 单元 (no such stairwell)"
     return Target(grid, grid[:12] if grid else None, ids[0], stairwell), None
@@ -93,7 +93,7 @@ def _place(session: Session, plan_id: int, row: RosterRow) -> tuple[Target | Non
 
 def _holders(session: Session, role: StaffRole, target: Target, day: dt.date) -> list[tuple[int, int, str]]:
     """Current ``(assignment id, person id, name)`` of a role at the target."""
-    a = m.StaffAssignment
+    a = models.StaffAssignment
     if target.stairwell_id is not None:
         where = a.stairwell_id == target.stairwell_id
     elif target.building_id is not None:
@@ -101,12 +101,12 @@ def _holders(session: Session, role: StaffRole, target: Target, day: dt.date) ->
     else:
         where = and_(a.grid_code == target.grid_code, a.building_id.is_(None), a.stairwell_id.is_(None))
     return [tuple(r) for r in session.execute(
-        select(a.id, a.person_id, m.Person.name).join(m.Person, m.Person.id == a.person_id)
+        select(a.id, a.person_id, models.Person.name).join(models.Person, models.Person.id == a.person_id)
         .where(where, a.role == role.value, _valid_on(day))).all()]
 
 
 def _person_id(session: Session, name: str, phone: str) -> int | None:
-    return session.scalar(select(m.Person.id).where(m.Person.name == name, m.Person.phone == phone).limit(1))
+    return session.scalar(select(models.Person.id).where(models.Person.name == name, models.Person.phone == phone).limit(1))
 
 
 @dataclass(frozen=True)
@@ -127,8 +127,8 @@ class Resolution:
 def resolve_row(session: Session, plan_id: int, row: RosterRow, *, today: dt.date,
                 person_id: int | None = None) -> Resolution:
     """Where a checked row goes in the plan in force, whether its person already holds it, or its problem."""
-    if row.grid_code is not None and session.scalar(select(func.count()).select_from(m.Grid).where(
-            m.Grid.plan_id == plan_id, m.Grid.code == row.grid_code)) == 0:
+    if row.grid_code is not None and session.scalar(select(func.count()).select_from(models.Grid).where(
+            models.Grid.plan_id == plan_id, models.Grid.code == row.grid_code)) == 0:
         return Resolution(None, f"现行方案中没有网格 {row.grid_code} (no grid {row.grid_code} in the plan in force)")
     if row.building:
         target, problem = _place(session, plan_id, row)
@@ -152,16 +152,16 @@ def _person(session: Session, row: RosterRow, source: str) -> int:
     found = _person_id(session, row.name, row.phone)
     if found is not None:
         if row.public_phone:
-            session.get(m.Person, found).public_phone = row.public_phone
+            session.get(models.Person, found).public_phone = row.public_phone
         return found
-    person = m.Person(name=row.name, phone=row.phone, public_phone=row.public_phone, source=source)
+    person = models.Person(name=row.name, phone=row.phone, public_phone=row.public_phone, source=source)
     session.add(person)
     session.flush()
     return person.id
 
 
-def _insert(session: Session, row: RosterRow, target: Target, *, source: str, today: dt.date) -> m.StaffAssignment:
-    assignment = m.StaffAssignment(
+def _insert(session: Session, row: RosterRow, target: Target, *, source: str, today: dt.date) -> models.StaffAssignment:
+    assignment = models.StaffAssignment(
         person_id=_person(session, row, source), role=row.role.value, grid_code=target.grid_code,
         community_code=target.community_code, building_id=target.building_id, stairwell_id=target.stairwell_id,
         valid_from=row.valid_from or today, valid_to=row.valid_to, source=source)
@@ -170,16 +170,16 @@ def _insert(session: Session, row: RosterRow, target: Target, *, source: str, to
     return assignment
 
 
-def _view(a: m.StaffAssignment, person: m.Person) -> dict[str, Any]:
+def _view(a: models.StaffAssignment, person: models.Person) -> dict[str, Any]:
     role = StaffRole(a.role)
     return {"id": a.id, "person_id": person.id, "name": person.name, "public_phone": person.public_phone,
             "role": role.value, "role_zh": role.zh, "grid_code": a.grid_code, "building_id": a.building_id,
             "stairwell_id": a.stairwell_id, "valid_from": a.valid_from, "valid_to": a.valid_to, "source": a.source}
 
 
-def assignment_view(session: Session, assignment: m.StaffAssignment) -> dict[str, Any]:
+def assignment_view(session: Session, assignment: models.StaffAssignment) -> dict[str, Any]:
     """An assignment as the API shows it: the person's name and published phone only."""
-    return _view(assignment, session.get(m.Person, assignment.person_id))
+    return _view(assignment, session.get(models.Person, assignment.person_id))
 
 
 Allowed = Callable[[str], bool]  # may the caller manage this grid or community code?
@@ -208,9 +208,9 @@ def assign(session: Session, values: dict[str, Any], *, source: str, today: dt.d
     return assignment_view(session, _insert(session, row, found.target, source=source, today=today))
 
 
-def get_assignment(session: Session, assignment_id: int, *, allowed: Allowed | None = None) -> m.StaffAssignment:
+def get_assignment(session: Session, assignment_id: int, *, allowed: Allowed | None = None) -> models.StaffAssignment:
     """An assignment, or :class:`NotFound` (also when it lies outside the caller's area: ids are not a hint)."""
-    found = session.get(m.StaffAssignment, assignment_id)
+    found = session.get(models.StaffAssignment, assignment_id)
     code = found.grid_code or found.community_code if found is not None else None
     if found is None or (allowed is not None and not (code and allowed(code))):
         raise NotFound(f"没有任职记录 {assignment_id} (no staff assignment {assignment_id})")
@@ -240,7 +240,7 @@ def move_assignment(session: Session, assignment_id: int, *, grid_code: str, on:
     if not GRID_CODE.match(grid_code or ""):
         raise InvalidInput(f"网格编码须为 15 位数字：{grid_code!r} (a grid code has 15 digits)")
     on = on or dt.date.today()
-    person = session.get(m.Person, found.person_id)
+    person = session.get(models.Person, found.person_id)
     planned_end = found.valid_to
     row = RosterRow(line=1, name=person.name, phone=person.phone or "", role=StaffRole(found.role),
                     grid_code=grid_code, building=None, stairwell=None, public_phone=None, valid_from=on,
@@ -252,7 +252,7 @@ def move_assignment(session: Session, assignment_id: int, *, grid_code: str, on:
     if resolution.already:
         raise Conflict(f"{person.name} 已在网格 {grid_code} 任{row.role.zh} (already holds it there)")
     end_assignment(session, assignment_id, on=on - dt.timedelta(days=1))
-    new = m.StaffAssignment(person_id=person.id, role=found.role, grid_code=grid_code, community_code=grid_code[:12],
+    new = models.StaffAssignment(person_id=person.id, role=found.role, grid_code=grid_code, community_code=grid_code[:12],
                             valid_from=on, valid_to=planned_end if planned_end and planned_end >= on else None,
                             source=source)
     session.add(new)
@@ -263,8 +263,8 @@ def move_assignment(session: Session, assignment_id: int, *, grid_code: str, on:
 def list_assignments(session: Session, *, unit: str | None = None, on: dt.date | None = None,
                      limit: int = 5000) -> list[dict[str, Any]]:
     """Assignments valid on ``on`` (today) whose grid or community starts with ``unit`` (one query)."""
-    a = m.StaffAssignment
-    q = select(a, m.Person).join(m.Person, m.Person.id == a.person_id).where(_valid_on(on or dt.date.today()))
+    a = models.StaffAssignment
+    q = select(a, models.Person).join(models.Person, models.Person.id == a.person_id).where(_valid_on(on or dt.date.today()))
     if unit and len(unit) > 12:
         q = q.where(a.grid_code == unit)
     elif unit:  # heads of buildings loaded without a grid are known by their community

@@ -34,10 +34,6 @@ KNOWN_OFFENDERS = {
     "layers/incidents.py": "dispatch",
     "gis/incidents.py": "dispatch",
     "api/routes/incidents.py": "dispatch",
-    "layers/plans.py": "planner",
-    "layers/reassign.py": "planner",
-    "layers/roster.py": "planner",
-    "layers/plan_io.py": "planner",
     "api/auth.py": "security",
     "api/limits.py": "security",
 }
