@@ -2,7 +2,7 @@
 did (kept with the generation), the handover edited before publishing, and where a staff assignment came from.
 
 Revision ID: 0651
-Revises: 0642, 0671
+Revises: 0662
 Create Date: 2026-12-05 10:00:00
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0651"
-down_revision = ("0642", "0671")  # also joins the two heads main had (0642, 0671)
+down_revision = "0662"
 branch_labels = None
 depends_on = None
 
