@@ -14,6 +14,9 @@ import secrets
 from collections.abc import Iterable
 
 DOCS_CDN = "https://cdn.jsdelivr.net"
+# Report-only until the map pages run clean under it: in Chromium an inline script of one page still lacks the nonce
+# and the browser tests evaluate strings (unsafe-eval). Switch to b"content-security-policy" once both are fixed.
+HEADER = b"content-security-policy-report-only"
 DOCS_PATHS = ("/docs", "/redoc")
 ALWAYS = [
     (b"x-content-type-options", b"nosniff"),
@@ -67,7 +70,7 @@ class ContentSecurityPolicy:
                 content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
                 if content_type.startswith(b"text/html"):
                     value = policy(nonce, image_origins=self.image_origins, docs=docs)
-                    headers.append((b"content-security-policy", value.encode()))
+                    headers.append((HEADER, value.encode()))
                 names = {k.lower() for k, _ in headers}
                 headers.extend(h for h in ALWAYS if h[0] not in names)
                 message = {**message, "headers": headers}
