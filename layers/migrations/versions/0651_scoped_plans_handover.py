@@ -2,7 +2,7 @@
 did (kept with the generation), the handover edited before publishing, and where a staff assignment came from.
 
 Revision ID: 0651
-Revises: 0662
+Revises: 0603
 Create Date: 2026-12-05 10:00:00
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0651"
-down_revision = "0662"
+down_revision = "0603"
 branch_labels = None
 depends_on = None
 
