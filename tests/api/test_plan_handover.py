@@ -12,10 +12,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 
 from api.app import create_app
-from api.auth import Principal, issue_token
 from api.settings import ApiSettings, Settings
 from layers import models as m
 from layers.db import make_engine, make_sessionmaker
+from tests.accounts_fixtures import TEST_SECRET, bearer, token
 
 C = "620302001005"  # 龙广里: 10 grids in force
 OTHER = "620302001004"  # 龙云里, a neighbour in the same street
@@ -25,10 +25,9 @@ OTHER = "620302001004"  # 龙云里, a neighbour in the same street
 def world(module_demo_db):
     engine = make_engine(module_demo_db, pool_size=2, max_overflow=2)
     factory = make_sessionmaker(engine)
-    settings = Settings(api=ApiSettings(environment="test"), db=module_demo_db)
-    token = issue_token(Principal(subject="规划员丁", roles=frozenset({"planner"}), scope=""), settings.api.secret_key)
+    settings = Settings(api=ApiSettings(environment="test", secret_key=TEST_SECRET), db=module_demo_db)
     with TestClient(create_app(settings)) as client:
-        yield client, {"Authorization": f"Bearer {token}"}, factory
+        yield client, bearer(factory, "规划员丁", {"planner"}, ""), factory
     engine.dispose()
 
 
@@ -235,12 +234,11 @@ def test_a_drawn_grid_counts_what_lies_inside_and_problems_name_buildings(world)
 
 
 def test_signed_out_browsers_are_sent_to_sign_in_and_back(world):
-    c, _, _ = world
+    c, _, factory = world
     r = c.get("/maps/plans/2/edit", params={"community": C}, headers={"Accept": "text/html"}, follow_redirects=False)
     assert r.status_code == 303
     assert r.headers["location"] == "/maps/signin?next=%2Fmaps%2Fplans%2F2%2Fedit%3Fcommunity%3D" + C
-    expired = issue_token(Principal(subject="规划员丁", roles=frozenset({"planner"}), scope=""),
-                          ApiSettings(environment="test").secret_key, ttl_s=-10)
+    expired = token(factory, "规划员丁", {"planner"}, "", ttl_s=-10)
     r = c.get("/maps/plans/2/edit", headers={"Accept": "text/html", "Authorization": f"Bearer {expired}"},
               follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/maps/signin?next=")

@@ -13,14 +13,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 
 from api.app import create_app
-from api.auth import Principal, issue_token
 from api.settings import ApiSettings, Settings
 from layers import models as m
 from layers import roster
 from scripts.cli import main
+from tests.accounts_fixtures import TEST_SECRET, bearer
 from tests.layers import people_fixtures as fx
 
-SECRET = "roster-management-test-secret"
 TODAY = dt.date.today()
 
 
@@ -28,14 +27,18 @@ TODAY = dt.date.today()
 def world(module_db, module_sessionmaker):
     with module_sessionmaker() as s:
         built = fx.build(s)
-    settings = Settings(api=ApiSettings(environment="test", secret_key=SECRET), db=module_db)
+    settings = Settings(api=ApiSettings(environment="test", secret_key=TEST_SECRET), db=module_db)
     with TestClient(create_app(settings)) as client:
+        _ACCOUNTS.append(module_sessionmaker)
         yield client, module_sessionmaker, built
+        _ACCOUNTS.clear()
+
+
+_ACCOUNTS: list = []  # the module's session factory, where the test accounts are made
 
 
 def _h(role: str = "planner", scope: str = "") -> dict:
-    token = issue_token(Principal(subject=f"{role}:{scope}", roles=frozenset({role}), scope=scope), SECRET)
-    return {"Authorization": f"Bearer {token}"}
+    return bearer(_ACCOUNTS[0], None, {role}, scope)
 
 
 def _counts(factory) -> tuple[int, int]:

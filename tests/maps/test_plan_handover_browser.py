@@ -16,22 +16,22 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, text
 
 from api.app import create_app
-from api.auth import Principal, issue_token
 from api.settings import ApiSettings, Settings
 from layers import models as m
 from layers.db import make_engine, make_sessionmaker
+from tests.accounts_fixtures import TEST_SECRET, accounts_in, declare
 from tests.live_server import serve_in_thread
 
 CHROMIUM = os.environ.get("GRIDMAP_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-SECRET = "plan-handover-browser-secret"
+SECRET = TEST_SECRET
 C = "620302001005"  # 龙广里
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "maps"
 READY = "window.gridmap && gridmap.ready && window.gridmapEditor"
 
 
 def _token() -> str:
-    return issue_token(Principal(subject="规划员戊", roles=frozenset({"planner"}), scope=""), SECRET)
+    return declare("规划员戊", ("planner",), "")
 
 
 @pytest.fixture(scope="module")
@@ -45,12 +45,15 @@ def settings(module_demo_db):
 @pytest.fixture(scope="module")
 def factory(module_demo_db):
     engine = make_engine(module_demo_db, pool_size=2, max_overflow=2)
-    yield make_sessionmaker(engine)
+    factory = make_sessionmaker(engine)
+    _token()
+    with accounts_in(factory):
+        yield factory
     engine.dispose()
 
 
 @pytest.fixture(scope="module")
-def server(settings):
+def server(settings, factory):
     with serve_in_thread(create_app(settings)) as base:
         yield base
 
