@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 from sqlalchemy import func, select
@@ -89,16 +87,13 @@ def test_osm_pbf_walking_network(module_sessionmaker, repo_data):
 
 
 def test_wuhan_parquet_import(module_sessionmaker, repo_data):
-    t0 = time.perf_counter()
     with module_sessionmaker() as s:
         counts = import_line_file(s, repo_data / "osm" / "wuhan_fua8989_streets.parquet", "wuhan")
         s.commit()
         g = load_graph(s, "wuhan", use_cache=False)
         total = s.scalar(select(func.sum(m.StreetEdge.length_m)).where(m.StreetEdge.network == "wuhan"))
-    elapsed = time.perf_counter() - t0
     assert counts["edges"] == 92_667
     assert 82_000 < counts["nodes"] < 83_500
     assert total / 1000 == pytest.approx(7185, rel=0.01)  # lengths kept from the UTM geometry
     assert g.n_nodes == counts["nodes"]
     assert g.crs == "EPSG:32650"
-    assert elapsed < 30
