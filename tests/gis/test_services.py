@@ -14,7 +14,9 @@ from gis.services import ORDER_MOVES, WISH_MOVES, check_move, rank_takers
         ("dispatched", "taken", True),
         ("taken", "fulfilled", True),
         ("fulfilled", "closed", True),
-        ("taken", "dispatched", True),
+        ("dispatched", "placed", True),  # refused by the party member: back to the community
+        ("taken", "placed", True),  # given up after accepting: back to the community
+        ("taken", "dispatched", False),  # never straight to another member: the community dispatches again
         ("placed", "taken", False),
         ("placed", "closed", False),
         ("closed", "placed", False),
