@@ -246,8 +246,10 @@ def test_dispatch_map_needs_sign_in_then_clusters_and_heat(browser, server, city
     assert cookies["gridmap_token"]["httpOnly"] and cookies["gridmap_token"]["sameSite"] == "Strict"
     layer = [v for k, v in p.js("gridmap.layers").items() if k.startswith("事件")]
     assert layer == [city.incidents]
-    p.page.wait_for_timeout(500)
     assert p.page.locator(".marker-cluster").count() > 0
+    # after a zoom, marker-cluster fades the previous level's clusters out while the new ones are drawn: wait for
+    # the old ones to leave (on a loaded machine this takes longer than the 0.3 s animation)
+    p.page.wait_for_function(f"{CLUSTERED} <= {city.incidents}", timeout=10_000)
     total = p.js(CLUSTERED)
     singles = p.page.locator("path.leaflet-interactive").count()
     assert total <= city.incidents and total + singles >= city.incidents * 0.5
