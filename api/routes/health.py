@@ -6,6 +6,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 
+from api.auth import verified_caller
+from gis.domain import UserRole
 from gis.errors import ServiceUnavailable
 from layers.db import ping
 
@@ -19,9 +21,11 @@ DATABASE_DOWN = "数据库暂时不可用，请稍后重试 (the database is not
     responses={503: {"description": "数据库不可用 (database down)"}},
 )
 def healthz(request: Request) -> JSONResponse:
-    """Answer 200 with the PostgreSQL and PostGIS versions, where reads go (``reads``: the replica or the
-    primary, and whether that server is a standby) and this process's opaque worker id (also in the
-    ``X-Gridmap-Worker`` header of every answer), or 503 with Retry-After if the database is down."""
+    """Answer 200 ``{"status": "ok", "database": "ok"}`` (all a load balancer needs), or 503 with Retry-After if
+    the database is down. Only an administrator's token also gets the internals: the PostgreSQL and PostGIS
+    versions, where reads go (``reads``: the replica or the primary, and whether that server is a standby) and
+    this process's opaque worker id (also in the ``X-Gridmap-Worker`` header of every answer); anyone else,
+    signed in or not, sees no more than the two fields."""
     try:
         versions = ping(request.app.state.engine)
         reads = request.app.state.databases.read_status()
@@ -32,5 +36,15 @@ def healthz(request: Request) -> JSONResponse:
             status_code=503,
             headers={"Retry-After": "2"},
         )
+    if not _is_admin(request):
+        return JSONResponse({"status": "ok", "database": "ok"})
     return JSONResponse({"status": "ok", "database": "ok", **versions, "reads": reads,
                          "worker": request.app.state.worker_id})
+
+
+def _is_admin(request: Request) -> bool:
+    """True when the request's bearer token or API key proves an administrator (a bad one is just not)."""
+    if not request.headers.get("authorization") and not request.headers.get("x-api-key"):
+        return False
+    caller = verified_caller(request)
+    return caller is not None and caller.has_any(UserRole.ADMIN)

@@ -7,6 +7,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.settings import ApiSettings, Settings
 from layers.settings import DatabaseSettings
+from tests.accounts_fixtures import bearer
 
 
 def _closed_port() -> int:
@@ -15,14 +16,21 @@ def _closed_port() -> int:
         return s.getsockname()[1]  # nothing listens once the socket closes
 
 
-def test_healthz_reports_versions(app_settings):
+def test_healthz_tells_only_an_administrator_the_internals(app_settings, sessionmaker_):
     with TestClient(create_app(app_settings)) as client:
-        r = client.get("/healthz")
-    assert r.status_code == 200
-    body = r.json()
+        anonymous = client.get("/healthz")
+        staff = client.get("/healthz", headers=bearer(sessionmaker_, None, ["dispatcher"], ""))
+        forged = client.get("/healthz", headers={"Authorization": "Bearer not.a.token"})
+        admin = client.get("/healthz", headers=bearer(sessionmaker_, None, ["admin"], ""))
+    for r in (anonymous, staff, forged):  # what a load balancer needs, no versions, replicas or workers
+        assert r.status_code == 200
+        assert r.json() == {"status": "ok", "database": "ok"}
+    assert admin.status_code == 200
+    body = admin.json()
     assert body["status"] == "ok"
     assert body["postgis"].startswith("3.")
     assert int(body["postgresql"].split(".")[0]) >= 15
+    assert body["reads"]["from"] == "primary" and body["worker"]
 
 
 def test_healthz_with_the_database_down_is_503_not_a_crash():

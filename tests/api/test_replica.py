@@ -15,9 +15,11 @@ import uuid
 import httpx
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.orm import sessionmaker as orm_sessionmaker
 
 from layers.settings import DatabaseSettings
 from scripts.bench.clusters import TempCluster
+from tests.accounts_fixtures import TEST_SECRET, bearer
 from tests.live_server import serve_workers
 
 pytestmark = pytest.mark.slow
@@ -68,9 +70,20 @@ def clusters(load_template_cluster):
 def service(clusters):
     primary, standby = clusters
     env = {"GRIDMAP_DATABASE_READ_URL": standby.url(DB), "GRIDMAP_DB_REPLICA_RETRY_S": str(RETRY_S),
-           "GRIDMAP_DB_CONNECT_TIMEOUT_S": "2", "GRIDMAP_PUBLIC_RATE_PER_MIN": "0"}
+           "GRIDMAP_DB_CONNECT_TIMEOUT_S": "2", "GRIDMAP_PUBLIC_RATE_PER_MIN": "0", "GRIDMAP_SECRET_KEY": TEST_SECRET}
     with serve_workers(DatabaseSettings(url=primary.url(DB)), workers=1, env=env) as svc:
         yield svc
+
+
+@pytest.fixture(scope="module")
+def admin(clusters) -> dict[str, str]:
+    """An administrator's header: only an administrator reads where reads go in ``/healthz``."""
+    primary, _ = clusters
+    engine = create_engine(primary.url(DB))
+    try:
+        return bearer(orm_sessionmaker(engine), "t-replica-admin", ["admin"], "")
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -89,9 +102,9 @@ def _reported(client: httpx.Client, **headers) -> int:
     return int(overall["total"]) if overall else 0
 
 
-def test_reads_come_from_the_standby(service, inside):
+def test_reads_come_from_the_standby(service, inside, admin):
     with service.client() as client:
-        health = client.get("/healthz").json()
+        health = client.get("/healthz", headers=admin).json()
         assert health["reads"] == {"from": "replica", "in_recovery": True, "replica": "up"}
         located = client.get("/api/v1/locate", params={"lon": inside[0], "lat": inside[1]})
         assert located.status_code == 200 and located.json()["grid"]["code"]
@@ -120,7 +133,7 @@ def test_writes_go_on_while_the_replica_lags_and_the_writer_reads_its_own(servic
         _wait(lambda: _reported(reader) == before + 1, timeout_s=15, what="the replica replays the write")
 
 
-def test_reads_fall_back_to_the_primary_when_the_replica_stops(service, clusters, inside):
+def test_reads_fall_back_to_the_primary_when_the_replica_stops(service, clusters, inside, admin):
     _, standby = clusters
     standby.stop()
     try:
@@ -130,7 +143,7 @@ def test_reads_fall_back_to_the_primary_when_the_replica_stops(service, clusters
                 r = client.get("/api/v1/locate", params={"lon": inside[0], "lat": inside[1]})
                 assert r.status_code == 200, r.text
                 assert time.monotonic() - started < 5.0  # refused at once; at most one connect timeout
-            health = client.get("/healthz").json()
+            health = client.get("/healthz", headers=admin).json()
             assert health["status"] == "ok"
             assert health["reads"] == {"from": "primary", "in_recovery": False, "replica": "down"}
             posted = client.post("/api/v1/incidents", json={"category": "sanitation", "lon": inside[0],
@@ -139,5 +152,5 @@ def test_reads_fall_back_to_the_primary_when_the_replica_stops(service, clusters
     finally:
         standby.start()
     with service.client() as client:  # tried again after RETRY_S: reads return to the replica
-        _wait(lambda: client.get("/healthz").json()["reads"]["from"] == "replica", timeout_s=RETRY_S + 20,
+        _wait(lambda: client.get("/healthz", headers=admin).json()["reads"]["from"] == "replica", timeout_s=RETRY_S + 20,
               what="reads return to the restarted replica")

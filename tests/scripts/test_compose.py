@@ -31,9 +31,28 @@ DOCKERFILE = (ROOT / "Dockerfile").read_text(encoding="utf-8")
 IMAGE_ROOT = "/app"  # the Dockerfile's WORKDIR, which is this clone when the commands run here
 
 
-def _interpolate(value: str) -> str:
-    """Compose's ``${NAME:-default}`` / ``${NAME}`` with nothing set in the environment (what a new user has)."""
-    return re.sub(r"\$\{(\w+)(?::?-([^}]*))?\}", lambda m: m.group(2) or "", value)
+def _interpolate(value: str, given: dict[str, str] | None = None) -> str:
+    """Compose's ``${NAME:-default}`` / ``${NAME}`` / ``${NAME:?message}`` with only ``given`` set (a new user's
+    ``.env``); a required name that is not given fails as compose does."""
+    given = given or {}
+
+    def one(m: re.Match) -> str:
+        name, kind, rest = m.group(1), m.group(2), m.group(3) or ""
+        if given.get(name):
+            return given[name]
+        if kind in {":?", "?"}:
+            raise ValueError(f"required variable {name} is missing a value: {rest}")
+        return rest if kind in {":-", "-"} else ""
+
+    return re.sub(r"\$\{(\w+)(?:(:?[-?])([^}]*))?\}", one, value)
+
+
+def test_the_api_refuses_to_start_without_a_secret_key():
+    api_env = COMPOSE["services"]["api"]["environment"]
+    assert "GRIDMAP_SECRET_KEY" in api_env
+    with pytest.raises(ValueError, match="GRIDMAP_SECRET_KEY"):
+        _interpolate(str(api_env["GRIDMAP_SECRET_KEY"]))
+    assert _interpolate(str(api_env["GRIDMAP_SECRET_KEY"]), {"GRIDMAP_SECRET_KEY": "k" * 48}) == "k" * 48
 
 
 def _instructions() -> list[tuple[str, str]]:
@@ -128,7 +147,8 @@ def test_the_compose_api_command_runs_and_passes_the_health_checks(module_demo_d
     for old, new in swap.items():
         assert old in command
         command = command.replace(old, new)
-    env = {**os.environ, **{k: _interpolate(str(v)) for k, v in api["environment"].items()}, **_image_env(),
+    dot_env = {"GRIDMAP_SECRET_KEY": "compose-test-" + "k" * 40}  # what the user's .env gives compose
+    env = {**os.environ, **{k: _interpolate(str(v), dot_env) for k, v in api["environment"].items()}, **_image_env(),
            "GRIDMAP_DATABASE_URL": module_demo_db.url, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     proc = subprocess.Popen(["sh", "-c", command], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
