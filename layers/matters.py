@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import ColumnElement, delete, select, text
 from sqlalchemy.orm import Session
 
 from gis.errors import Conflict, InvalidInput, NotFound
@@ -98,10 +98,12 @@ def refresh_flags(session: Session, *, district: str | None = None) -> int:
     return int(added or 0)
 
 
-def flags(session: Session, *, unit: str | None = None, state: str | None = None,
-          limit: int = 500) -> list[dict[str, Any]]:
-    """Flags, newest first, optionally of an area prefix or a state."""
+def flags(session: Session, *, unit: str | None = None, state: str | None = None, limit: int = 500,
+          where: ColumnElement[bool] | None = None) -> list[dict[str, Any]]:
+    """Flags, newest first, optionally of an area prefix or a state, and matching ``where`` (the caller's area)."""
     q = select(MatterFlag).order_by(MatterFlag.flagged_at.desc(), MatterFlag.id.desc())
+    if where is not None:
+        q = q.where(where)
     if unit:
         q = q.where(MatterFlag.community_code.startswith(unit[:12]))
     if state:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import ColumnElement, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -90,9 +90,12 @@ def registration_view(reg: Registration, *, private: bool) -> dict[str, Any]:
     return view
 
 
-def list_registrations(session: Session, *, unit: str | None = None, limit: int = 1000) -> list[Registration]:
-    """Registrations, optionally of a community/grid code prefix."""
+def list_registrations(session: Session, *, unit: str | None = None, limit: int = 1000,
+                       where: ColumnElement[bool] | None = None) -> list[Registration]:
+    """Registrations, optionally of a community/grid code prefix, and matching ``where`` (the caller's area)."""
     q = select(Registration).order_by(Registration.id)
+    if where is not None:
+        q = q.where(where)
     if unit:
         q = q.where(Registration.community_code.startswith(unit[:12]))
     return list(session.scalars(q.limit(limit)))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from gis.errors import InvalidInput, NotFound
@@ -144,9 +144,13 @@ def public_wish(wish: Wish) -> dict:
     }
 
 
-def list_wishes(session: Session, *, grid_code: str | None = None, state: str | None = None) -> list[Wish]:
-    """Wishes, newest first, optionally of one grid (code prefix) or state."""
+def list_wishes(session: Session, *, grid_code: str | None = None, state: str | None = None,
+                where: ColumnElement[bool] | None = None) -> list[Wish]:
+    """Wishes, newest first, optionally of one grid (code prefix) or state, and matching ``where`` (the caller's
+    area, :func:`usecases.access.area_condition`)."""
     q = select(Wish).order_by(Wish.posted_at.desc(), Wish.id.desc())
+    if where is not None:
+        q = q.where(where)
     if grid_code:
         q = q.where(Wish.grid_code.startswith(grid_code, autoescape=True))
     if state:

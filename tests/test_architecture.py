@@ -34,8 +34,6 @@ KNOWN_OFFENDERS = {
     "layers/incidents.py": "dispatch",
     "gis/incidents.py": "dispatch",
     "api/routes/incidents.py": "dispatch",
-    "api/auth.py": "security",
-    "api/limits.py": "security",
 }
 
 

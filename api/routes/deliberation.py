@@ -18,6 +18,7 @@ from gis.deliberation import COUNCIL_ROLES, STEP_COLOURS, TopicOrigin, TopicStep
 from gis.domain import UserRole
 from gis.errors import Forbidden
 from layers import deliberation
+from usecases import area_lists
 
 router = APIRouter(tags=["deliberation 六步议事"])
 
@@ -166,8 +167,8 @@ def suggestions(
     min_incidents: Annotated[int, Query(ge=2, le=1000, description="最少事件数 (min incidents)")] = 4,
 ) -> dict:
     """Clusters of same-category incidents in the caller's area not yet taken up by a topic."""
-    rows = deliberation.incident_clusters(session, days=days, radius_m=radius_m, min_incidents=min_incidents)
-    rows = [r for r in rows if principal.covers(r["grid_code"])]
+    rows = area_lists.topic_suggestions_for(session, principal.viewer, days=days, radius_m=radius_m,
+                                            min_incidents=min_incidents)
     return {"count": len(rows), "suggestions": rows}
 
 

@@ -14,6 +14,7 @@ from gis.domain import UserRole
 from gis.errors import Forbidden
 from gis.matters import FlagState, MatterKind, SubjectType
 from layers import matters
+from usecases import area_lists
 
 router = APIRouter(tags=["matters 社区事项准入"])
 
@@ -77,8 +78,7 @@ def flags(session: SessionDep, principal: StaffUser,
           unit: Annotated[str | None, Query(pattern=r"^[0-9]{6,15}$")] = None,
           state: Annotated[FlagState | None, Query()] = None) -> dict:
     """Flags in the caller's area, newest first."""
-    rows = [f for f in matters.flags(session, unit=unit, state=state.value if state else None)
-            if principal.covers(f["community_code"])]
+    rows = area_lists.flags_for(session, principal.viewer, unit=unit, state=state.value if state else None)
     return {"count": len(rows), "flags": rows}
 
 

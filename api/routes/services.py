@@ -22,7 +22,7 @@ from gis.errors import Forbidden
 from gis.services import LEDGER_KINDS, SERVICE_CATEGORIES, OrderState, TrackKind, WishState
 from layers import ledgers, services, tracking, wishes
 from layers.services_models import ServiceOrder
-from usecases import orders
+from usecases import area_lists, orders
 
 router = APIRouter(tags=["services 三单与微心愿"])
 
@@ -255,7 +255,7 @@ def public_wishes(
 @router.get("/api/v1/wishes", summary="微心愿列表（工作人员）(wishes with contacts, for staff)")
 def staff_wishes(session: SessionDep, principal: StaffUser, audit: AuditDep) -> dict:
     """Wishes in the caller's area with residents' contacts (audited)."""
-    rows = [w for w in wishes.list_wishes(session) if principal.covers(w.grid_code)]
+    rows = area_lists.wishes_for(session, principal.viewer)
     audit("read", "wish", None, {"count": len(rows)})
     session.commit()
     return {"count": len(rows), "wishes": [

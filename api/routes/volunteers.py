@@ -16,6 +16,7 @@ from gis.domain import UserRole
 from gis.errors import Forbidden, NotFound
 from gis.volunteering import MAX_POINTS_PER_CHANGE, PointKind, RegistrantKind
 from layers import volunteers
+from usecases import area_lists
 
 router = APIRouter(tags=["volunteers 双报到与志愿积分"])
 
@@ -77,7 +78,7 @@ def register(session: SessionDep, body: RegistrationIn, principal: Server) -> di
 @router.get("/api/v1/volunteers/registrations", summary="报到名册（工作人员，审计）(registrations with contacts)")
 def registrations(session: SessionDep, principal: StaffUser, audit: AuditDep, unit: Unit = None) -> dict:
     """Registrations in the caller's area with names and phones (audited)."""
-    rows = [r for r in volunteers.list_registrations(session, unit=unit) if principal.covers(r.community_code)]
+    rows = area_lists.registrations_for(session, principal.viewer, unit=unit)
     audit("read", "registration", unit, {"count": len(rows)})
     return {"count": len(rows), "registrations": [volunteers.registration_view(r, private=True) for r in rows]}
 

@@ -21,6 +21,8 @@ from api.settings import ApiSettings, Settings
 from layers import volunteers
 from layers.db import make_engine, make_sessionmaker
 from tests.accounts_fixtures import TEST_SECRET, accounts_in, declared_bearer
+from usecases import area_lists
+from usecases.access import Viewer
 
 SECRET = TEST_SECRET
 NOTE = "走访测试：独居老人赵六，需要助餐"
@@ -247,6 +249,13 @@ def test_party_members_act_only_on_their_own_registration(world):
 
 
 # ---------------------------------------------------------------------------------------------- matters
+def _a_newer_flag_elsewhere(world) -> None:
+    with world["engine"].begin() as conn:
+        conn.execute(text("INSERT INTO matter_flags (subject_type, subject_id, community_code, category, state, "
+                          "flagged_at) VALUES ('incident', 2147483000, '620302999001', 'market', 'pending', "
+                          "now() + interval '1 hour')"))
+
+
 def test_the_matter_list_and_flags_for_what_falls_outside(world):
     api = world["api"]
     listing = api.get("/api/v1/matters?district=620302").json()
@@ -264,6 +273,12 @@ def test_the_matter_list_and_flags_for_what_falls_outside(world):
     flags = api.get("/api/v1/matters/flags?state=pending", headers=staff).json()["flags"]
     flag = next(f for f in flags if f["subject_type"] == "incident" and f["subject_id"] == iid)
     assert flag["category"] == "market" and flag["community_code"] == world["community"]
+    elsewhere = auth({"grid_staff"}, "620302999", "别的街道")
+    assert api.get("/api/v1/matters/flags", headers=elsewhere).json()["flags"] == []
+    _a_newer_flag_elsewhere(world)
+    with world["factory"]() as session:  # the limit counts only the caller's flags (filtered in SQL)
+        first = area_lists.flags_for(session, Viewer(frozenset({"grid_staff"}), world["community"]), limit=1)
+    assert [f["community_code"] for f in first] == [world["community"]]
     assert api.post(f"/api/v1/matters/flags/{flag['id']}/decision", json={"approve": True},
                     headers=staff).status_code == 403  # grid staff see, dispatchers decide
     dispatcher = auth({"dispatcher"}, "", "调度")

@@ -181,6 +181,9 @@ def test_map_layer_and_cluster_suggestions(world):
     found = api.get("/api/v1/deliberation/suggestions?days=1&radius_m=100&min_incidents=4", headers=staff).json()
     cluster = [s for s in found["suggestions"] if s["category"] == "cable_mess"]
     assert cluster and cluster[0]["n"] >= 4 and "蜘蛛网线" in cluster[0]["title"]
+    elsewhere = auth({"grid_staff"}, "620302999", "别的街道")
+    assert api.get("/api/v1/deliberation/suggestions?days=1&radius_m=100&min_incidents=4",
+                   headers=elsewhere).json()["suggestions"] == []
     r = api.post("/api/v1/deliberation/topics", headers=staff, json={
         "title": cluster[0]["title"], "lon": cluster[0]["lon"], "lat": cluster[0]["lat"],
         "origin": "incident_cluster", "incident_ids": cluster[0]["incident_ids"]})

@@ -121,6 +121,8 @@ def test_a_wish_from_posting_to_fulfilment_public_list_has_no_names(world, modul
     assert "王奶奶" not in public.text and "13800001111" not in public.text
     staff = api.get("/api/v1/wishes", headers=STAFF)
     assert "王奶奶" in staff.text
+    sibling = api.get("/api/v1/wishes", headers=auth({"grid_staff"}, fx.G2)).json()
+    assert wid not in [w["id"] for w in sibling["wishes"]] and "王奶奶" not in str(sibling)  # G1's wish
     assert api.get("/api/v1/wishes").status_code == 401
 
 
