@@ -29,9 +29,6 @@ from gis.domain import HandlingLevel, IncidentState, LabelledEnum, StaffRole, Us
 from gis.errors import Conflict, InvalidInput
 from gis.text import check_user_text
 
-S = IncidentState
-L = HandlingLevel
-
 SUGGEST_RADIUS_M = 250.0
 """Open incidents of the same category within this distance are returned with a new report."""
 LINK_RADIUS_M = 50.0
@@ -75,27 +72,26 @@ class Category:
                 "sensitive": self.sensitive, "keywords": list(self.keywords), "street_duty": self.street_duty}
 
 
-R = StaffRole
 # 包街 in Jinchang is about the street's sanitation and order (市容秩序): those categories are ``street_duty``;
 # policing, disputes, markets, health … go to the grid's role even on a 包街 street.
 DEFAULT_CATEGORIES: list[Category] = [
-    Category("sanitation", "环境卫生", "sanitation", R.GRID_WORKER, 24, "市容环境", keywords=("垃圾", "卫生"),
+    Category("sanitation", "环境卫生", "sanitation", StaffRole.GRID_WORKER, 24, "市容环境", keywords=("垃圾", "卫生"),
              street_duty=True),
-    Category("city_appearance", "市容环境", "city appearance", R.GRID_WORKER, 48, "市容环境", street_duty=True),
-    Category("illegal_building", "乱搭乱建", "illegal construction", R.URBAN_INSPECTOR, 72, "施工管理"),
-    Category("construction", "施工管理", "construction site", R.URBAN_INSPECTOR, 72, "施工管理"),
-    Category("advertising", "宣传广告", "illegal advertising", R.URBAN_INSPECTOR, 72, "宣传广告", street_duty=True),
-    Category("cable_mess", "蜘蛛网线", "tangled overhead cables", R.GRID_WORKER, 120, "市容环境"),
-    Category("road_damage", "道路破损", "damaged road", R.URBAN_INSPECTOR, 72, "街面秩序"),
-    Category("street_order", "街面秩序", "street order", R.URBAN_INSPECTOR, 24, "街面秩序", street_duty=True),
-    Category("traffic", "交通秩序", "traffic order", R.COMMUNITY_POLICE, 24, "街面秩序"),
-    Category("public_security", "治安", "public security", R.COMMUNITY_POLICE, 12, "突发事件", sensitive=True),
-    Category("emergency", "突发事件", "emergency", R.GRID_HEAD, 2, "突发事件"),
-    Category("dispute", "矛盾纠纷", "dispute between residents", R.LEGAL_ADVISER, 72, "其他", sensitive=True),
-    Category("legal", "法律咨询", "legal advice", R.LEGAL_ADVISER, 120, "其他", sensitive=True),
-    Category("health", "健康", "health", R.HEALTH_WORKER, 48, "其他", sensitive=True),
-    Category("market", "市场监管", "market supervision", R.MARKET_INSPECTOR, 72, "街面秩序"),
-    Category("other", "其他", "other", R.GRID_WORKER, 120, "其他"),
+    Category("city_appearance", "市容环境", "city appearance", StaffRole.GRID_WORKER, 48, "市容环境", street_duty=True),
+    Category("illegal_building", "乱搭乱建", "illegal construction", StaffRole.URBAN_INSPECTOR, 72, "施工管理"),
+    Category("construction", "施工管理", "construction site", StaffRole.URBAN_INSPECTOR, 72, "施工管理"),
+    Category("advertising", "宣传广告", "illegal advertising", StaffRole.URBAN_INSPECTOR, 72, "宣传广告", street_duty=True),
+    Category("cable_mess", "蜘蛛网线", "tangled overhead cables", StaffRole.GRID_WORKER, 120, "市容环境"),
+    Category("road_damage", "道路破损", "damaged road", StaffRole.URBAN_INSPECTOR, 72, "街面秩序"),
+    Category("street_order", "街面秩序", "street order", StaffRole.URBAN_INSPECTOR, 24, "街面秩序", street_duty=True),
+    Category("traffic", "交通秩序", "traffic order", StaffRole.COMMUNITY_POLICE, 24, "街面秩序"),
+    Category("public_security", "治安", "public security", StaffRole.COMMUNITY_POLICE, 12, "突发事件", sensitive=True),
+    Category("emergency", "突发事件", "emergency", StaffRole.GRID_HEAD, 2, "突发事件"),
+    Category("dispute", "矛盾纠纷", "dispute between residents", StaffRole.LEGAL_ADVISER, 72, "其他", sensitive=True),
+    Category("legal", "法律咨询", "legal advice", StaffRole.LEGAL_ADVISER, 120, "其他", sensitive=True),
+    Category("health", "健康", "health", StaffRole.HEALTH_WORKER, 48, "其他", sensitive=True),
+    Category("market", "市场监管", "market supervision", StaffRole.MARKET_INSPECTOR, 72, "街面秩序"),
+    Category("other", "其他", "other", StaffRole.GRID_WORKER, 120, "其他"),
 ]
 
 
@@ -292,12 +288,12 @@ def receiver_area(level: str, community_code: str | None) -> str | None:
     """The area code whose receivers serve ``level``: the community, its street (街道) or its county (区)."""
     if not community_code:
         return None
-    lvl = L(level)
-    if lvl is L.COMMUNITY:
+    lvl = HandlingLevel(level)
+    if lvl is HandlingLevel.COMMUNITY:
         return community_code
-    if lvl is L.STREET:
+    if lvl is HandlingLevel.STREET:
         return community_code[:9] + "000"
-    if lvl is L.DISTRICT:
+    if lvl is HandlingLevel.DISTRICT:
         return community_code[:6] + "000000"
     return None
 
@@ -306,7 +302,7 @@ def pick_receiver(receivers: list[Receiver], *, level: str, area_code: str | Non
                   category: Category) -> Dispatch:
     """The receiver of an escalation to ``level`` in ``area_code``: one who takes the category by name, else
     one who takes every category (the first by name); nobody → the 待人工派遣 queue, with the reason."""
-    lvl = L(level)
+    lvl = HandlingLevel(level)
     here = [r for r in receivers if r.level == lvl.value and r.area_code == area_code]
     pool = [r for r in here if category.code in r.categories] or [r for r in here if not r.categories]
     if pool:
@@ -336,22 +332,25 @@ class Action(LabelledEnum):
     ESCALATE = ("escalate", "上报上级")
 
 
-OPEN_STATES = [s.value for s in S if s is not S.CLOSED]
+OPEN_STATES = [s.value for s in IncidentState if s is not IncidentState.CLOSED]
 
 # action → (states it may start from, the state it leads to). The one table of the lifecycle.
-TRANSITIONS: dict[Action, tuple[tuple[S, ...], S]] = {
-    Action.REGISTER: ((S.REPORTED,), S.REGISTERED),
-    Action.DISPATCH: ((S.REGISTERED, S.RETURNED), S.DISPATCHED),
+TRANSITIONS: dict[Action, tuple[tuple[IncidentState, ...], IncidentState]] = {
+    Action.REGISTER: ((IncidentState.REPORTED,), IncidentState.REGISTERED),
+    Action.DISPATCH: ((IncidentState.REGISTERED, IncidentState.RETURNED), IncidentState.DISPATCHED),
     # another person of the grid takes over work already dispatched; they start again from 派遣
-    Action.REASSIGN: ((S.DISPATCHED, S.HANDLING, S.POSTPONED), S.DISPATCHED),
-    Action.HANDLE: ((S.DISPATCHED, S.POSTPONED), S.HANDLING),
-    Action.FEEDBACK: ((S.HANDLING,), S.FEEDBACK),
-    Action.VERIFY: ((S.FEEDBACK,), S.VERIFIED),
-    Action.CLOSE: ((S.VERIFIED,), S.CLOSED),
-    Action.RETURN: ((S.REGISTERED, S.DISPATCHED, S.HANDLING, S.FEEDBACK, S.VERIFIED), S.RETURNED),
-    Action.POSTPONE: ((S.DISPATCHED, S.HANDLING), S.POSTPONED),
+    Action.REASSIGN: ((IncidentState.DISPATCHED, IncidentState.HANDLING, IncidentState.POSTPONED),
+                      IncidentState.DISPATCHED),
+    Action.HANDLE: ((IncidentState.DISPATCHED, IncidentState.POSTPONED), IncidentState.HANDLING),
+    Action.FEEDBACK: ((IncidentState.HANDLING,), IncidentState.FEEDBACK),
+    Action.VERIFY: ((IncidentState.FEEDBACK,), IncidentState.VERIFIED),
+    Action.CLOSE: ((IncidentState.VERIFIED,), IncidentState.CLOSED),
+    Action.RETURN: ((IncidentState.REGISTERED, IncidentState.DISPATCHED, IncidentState.HANDLING, IncidentState.FEEDBACK,
+                     IncidentState.VERIFIED), IncidentState.RETURNED),
+    Action.POSTPONE: ((IncidentState.DISPATCHED, IncidentState.HANDLING), IncidentState.POSTPONED),
     # Escalation hands the incident to the next level, which dispatches it again.
-    Action.ESCALATE: ((S.REPORTED, S.REGISTERED, S.DISPATCHED, S.HANDLING, S.RETURNED, S.POSTPONED), S.REGISTERED),
+    Action.ESCALATE: ((IncidentState.REPORTED, IncidentState.REGISTERED, IncidentState.DISPATCHED, IncidentState.HANDLING,
+                       IncidentState.RETURNED, IncidentState.POSTPONED), IncidentState.REGISTERED),
 }
 
 STAFF_ROLES = (UserRole.DISPATCHER.value, UserRole.GRID_STAFF.value)
@@ -369,7 +368,7 @@ ACTION_ROLES: dict[Action, tuple[str, ...]] = {
     Action.ESCALATE: STAFF_ROLES + (UserRole.SYSTEM.value,),
 }
 MAX_POSTPONE_H = 24 * 30
-LEVELS: list[L] = list(L)
+LEVELS: list[HandlingLevel] = list(HandlingLevel)
 
 
 def parse_action(value: str) -> Action:
@@ -388,13 +387,13 @@ def role_may(roles: frozenset[str] | set[str] | None, action: Action) -> bool:
     return UserRole.ADMIN.value in roles or bool(set(roles) & set(ACTION_ROLES[action]))
 
 
-def allowed_actions(state: str, level: str = L.GRID.value, roles: frozenset[str] | set[str] | None = None
+def allowed_actions(state: str, level: str = HandlingLevel.GRID.value, roles: frozenset[str] | set[str] | None = None
                     ) -> list[str]:
     """The actions allowed from ``state`` at ``level`` (and, given ``roles``, to that account), in the order of
     :class:`Action`."""
     out = []
     for a, (froms, _) in TRANSITIONS.items():
-        if S(state) in froms and not (a is Action.ESCALATE and level == LEVELS[-1].value) and role_may(roles, a):
+        if IncidentState(state) in froms and not (a is Action.ESCALATE and level == LEVELS[-1].value) and role_may(roles, a):
             out.append(a.value)
     return out
 
@@ -404,26 +403,26 @@ def escalation_blocker(state: str, level: str, *, duplicate_of: int | None = Non
     if duplicate_of is not None:
         return (f"重复上报，随事件 #{duplicate_of} 处置，不单独上报 (a linked duplicate of #{duplicate_of}: it follows "
                 "that incident)")
-    cur = S(state)
-    if cur is S.CLOSED:
+    cur = IncidentState(state)
+    if cur is IncidentState.CLOSED:
         return "已结案 (closed)"
     if level == LEVELS[-1].value:
         return (f"已在最高层级（{LEVELS[-1].zh}），不能再上报，请指挥中心督办 (already at the top level: the dispatch "
                 "centre follows it up)")
-    if cur is S.FEEDBACK:
+    if cur is IncidentState.FEEDBACK:
         return "已反馈处置结果，等待指挥中心核查，不上报 (fed back: waiting for the dispatcher to verify it)"
-    if cur is S.VERIFIED:
+    if cur is IncidentState.VERIFIED:
         return "已核查，等待结案，不上报 (verified: waiting to be closed)"
     if Action.ESCALATE.value not in allowed_actions(state, level):
         return f"「{cur.zh}」状态不能上报 (cannot escalate from {cur.value})"
     return None
 
 
-def next_level(level: str) -> L:
+def next_level(level: str) -> HandlingLevel:
     """The level above ``level``; :class:`IllegalTransition` at the top (区/部门)."""
-    i = LEVELS.index(L(level))
+    i = LEVELS.index(HandlingLevel(level))
     if i + 1 >= len(LEVELS):
-        raise IllegalTransition(f"已在最高层级（{L(level).zh}），不能再上报 (already at the top level: {level})",
+        raise IllegalTransition(f"已在最高层级（{HandlingLevel(level).zh}），不能再上报 (already at the top level: {level})",
                                 detail={"level": level})
     return LEVELS[i + 1]
 
@@ -433,10 +432,10 @@ class Step:
     """The outcome of one action: the new state and level, and the deadline change (hours added)."""
 
     action: Action
-    from_state: S
-    to_state: S
-    from_level: L
-    to_level: L
+    from_state: IncidentState
+    to_state: IncidentState
+    from_level: HandlingLevel
+    to_level: HandlingLevel
     extend_h: float = 0.0
 
 
@@ -445,7 +444,7 @@ def apply_action(state: str, level: str, action: Action | str, *, hours: float |
     not allowed. ``hours`` is the extension of a 延期 (required, 1 … 720)."""
     a = action if isinstance(action, Action) else parse_action(action)
     froms, to = TRANSITIONS[a]
-    cur = S(state)
+    cur = IncidentState(state)
     if cur not in froms:
         allowed = allowed_actions(state, level)
         names = "、".join(f"{x}（{Action(x).zh}）" for x in allowed) or "无 (none)"
@@ -453,7 +452,7 @@ def apply_action(state: str, level: str, action: Action | str, *, hours: float |
             f"事件处于「{cur.zh}」状态，不能「{a.zh}」；可执行：{names} (cannot {a.value} an incident that is "
             f"{cur.value}; allowed: {', '.join(allowed) or 'none'})",
             detail={"state": cur.value, "action": a.value, "allowed": allowed})
-    lvl = L(level)
+    lvl = HandlingLevel(level)
     to_level = next_level(level) if a is Action.ESCALATE else lvl
     extend = 0.0
     if a is Action.POSTPONE:
@@ -516,10 +515,10 @@ def request_hash(payload: dict[str, Any]) -> str:
 
 def open311_status(state: str) -> str:
     """GeoReport v2 status: ``closed`` for 结案, ``open`` for everything else."""
-    return "closed" if state == S.CLOSED.value else "open"
+    return "closed" if state == IncidentState.CLOSED.value else "open"
 
 
 def status_notes(state: str, level: str) -> str:
     """The detail behind ``open``/``closed``: our state and the level handling it."""
-    s, lvl = S(state), L(level)
+    s, lvl = IncidentState(state), HandlingLevel(level)
     return f"{s.zh}（{lvl.zh}层级处置） ({s.value}, handled at {lvl.value} level)"

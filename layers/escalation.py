@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from gis import incidents as R
+from gis import incidents as rules
 from gis.domain import HandlingLevel
 from gis.errors import InvalidInput
-from layers import models as m
+from layers import models
 from layers.incidents_models import EscalationReceiver
 
 LEVELS = (HandlingLevel.COMMUNITY.value, HandlingLevel.STREET.value, HandlingLevel.DISTRICT.value)
@@ -30,17 +30,17 @@ def _valid_on(on: dt.date):
 
 
 def receivers_at(session: Session, *, level: str, area_code: str | None,
-                 on: dt.date | None = None) -> list[R.Receiver]:
+                 on: dt.date | None = None) -> list[rules.Receiver]:
     """The receivers of ``level`` for ``area_code`` valid on ``on`` (today by default)."""
     if not area_code:
         return []
     er = EscalationReceiver
     rows = session.execute(
-        select(er.person_id, m.Person.name, er.level, er.area_code, er.duty, er.unit, er.categories)
-        .join(m.Person, m.Person.id == er.person_id)
+        select(er.person_id, models.Person.name, er.level, er.area_code, er.duty, er.unit, er.categories)
+        .join(models.Person, models.Person.id == er.person_id)
         .where(er.level == level, er.area_code == area_code, _valid_on(on or dt.date.today()))
     ).all()
-    return [R.Receiver(int(pid), name, lvl, code, duty, unit, tuple(cats or ()))
+    return [rules.Receiver(int(pid), name, lvl, code, duty, unit, tuple(cats or ()))
             for pid, name, lvl, code, duty, unit, cats in rows]
 
 
@@ -48,10 +48,10 @@ def list_receivers(session: Session, *, scope: str | None = "", on: dt.date | No
     """Every receiver valid on ``on`` whose area lies within ``scope`` (its prefix; ``""`` everything), with
     the person's name and *published* phone only."""
     er = EscalationReceiver
-    q = (select(er.id, er.level, er.area_code, m.AdminArea.name, er.duty, er.unit, er.categories, er.person_id,
-                m.Person.name, m.Person.public_phone)
-         .join(m.Person, m.Person.id == er.person_id)
-         .outerjoin(m.AdminArea, m.AdminArea.code == er.area_code)
+    q = (select(er.id, er.level, er.area_code, models.AdminArea.name, er.duty, er.unit, er.categories, er.person_id,
+                models.Person.name, models.Person.public_phone)
+         .join(models.Person, models.Person.id == er.person_id)
+         .outerjoin(models.AdminArea, models.AdminArea.code == er.area_code)
          .where(_valid_on(on or dt.date.today()))
          .order_by(er.level, er.area_code, er.duty, er.id))
     if scope:
@@ -87,21 +87,21 @@ def _check_row(row: dict[str, Any], known: set[str], k: int) -> None:
 
 
 def add_receivers(session: Session, rows: list[dict[str, Any]], *, source: str,
-                  categories: dict[str, R.Category] | None = None, replace: bool = False) -> int:
+                  categories: dict[str, rules.Category] | None = None, replace: bool = False) -> int:
     """Store receivers (``level, area_code, duty, unit, categories, name, public_phone[, valid_from, valid_to]``),
     each with a new person record of ``source``. Every row is checked before anything is written;
     ``replace`` first removes the receivers (and their people) of the same ``source``. Returns the count."""
-    known = set(categories or R.CATEGORIES)
+    known = set(categories or rules.CATEGORIES)
     for k, row in enumerate(rows, start=1):
         _check_row(row, known, k)
     if replace:
         old = select(EscalationReceiver.person_id).where(EscalationReceiver.source == source)
-        session.execute(m.Person.__table__.delete().where(m.Person.id.in_(old), m.Person.source == source))
+        session.execute(models.Person.__table__.delete().where(models.Person.id.in_(old), models.Person.source == source))
         session.execute(EscalationReceiver.__table__.delete().where(EscalationReceiver.source == source))
     if not rows:
         return 0
     ids = session.execute(
-        m.Person.__table__.insert().returning(m.Person.id),
+        models.Person.__table__.insert().returning(models.Person.id),
         [{"name": str(r["name"]).strip(), "phone": None, "public_phone": r.get("public_phone") or None,
           "is_party_member": False, "unit": r.get("unit") or None, "source": source} for r in rows],
     ).scalars().all()
@@ -114,7 +114,7 @@ def add_receivers(session: Session, rows: list[dict[str, Any]], *, source: str,
     return len(rows)
 
 
-def receiver_gaps(session: Session, *, categories: dict[str, R.Category] | None = None,
+def receiver_gaps(session: Session, *, categories: dict[str, rules.Category] | None = None,
                   on: dt.date | None = None) -> list[dict[str, Any]]:
     """Areas of the plan in force where an escalation would find nobody: communities with grids and no
     community receiver, their streets with no street receiver, counties where some category has no
@@ -124,7 +124,7 @@ def receiver_gaps(session: Session, *, categories: dict[str, R.Category] | None 
     plan = current_plan_id(session)
     if plan is None:
         return []
-    communities = sorted(set(session.scalars(select(m.Grid.community_code).where(m.Grid.plan_id == plan)).all()))
+    communities = sorted(set(session.scalars(select(models.Grid.community_code).where(models.Grid.plan_id == plan)).all()))
     held: dict[tuple[str, str], set[str] | None] = {}
     er = EscalationReceiver
     for level, code, cats in session.execute(
@@ -133,10 +133,10 @@ def receiver_gaps(session: Session, *, categories: dict[str, R.Category] | None 
             held[(level, code)] = None  # takes every category
         elif held.get((level, code), set()) is not None:
             held[(level, code)] = held.get((level, code), set()) | set(cats)
-    all_cats = set(categories or R.CATEGORIES)
+    all_cats = set(categories or rules.CATEGORIES)
     gaps = []
     for level in LEVELS:
-        for code in sorted({R.receiver_area(level, c) for c in communities}):
+        for code in sorted({rules.receiver_area(level, c) for c in communities}):
             taken = held.get((level, code), set())
             missing = set() if taken is None else all_cats - taken
             if missing:

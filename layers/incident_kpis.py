@@ -12,9 +12,9 @@ from typing import Any
 from sqlalchemy import and_, case, func, select, true, tuple_
 from sqlalchemy.orm import Session
 
-from gis import incident_kpis as K
+from gis import incident_kpis as kpi_rules
 from gis.domain import HandlingLevel, IncidentState
-from layers import models as m
+from layers import models
 from layers.incidents import categories, category_or_none, scope_filter, utcnow
 from layers.incidents_models import IncidentDetail
 
@@ -32,7 +32,7 @@ DEFINITION = ("网格/社区结案率 = 在网格或社区层级结案的事件 
 
 def _key(by: str):
     """The grouping key of ``by`` as a SQL expression."""
-    i, d = m.Incident, IncidentDetail
+    i, d = models.Incident, IncidentDetail
     if by == "grid":
         return i.grid_code
     if by == "community":
@@ -51,18 +51,18 @@ def _counts(i, now: dt.datetime) -> list:
     """One ``count(*) FILTER (…)`` per :data:`gis.incident_kpis.COUNTS` entry, and the median hours to close, over
     the columns ``i`` (state, level, grid_code, created_at, due_at, closed_at)."""
     closed = i.state == IncidentState.CLOSED.value
-    rank = case(K.LEVEL_RANK, value=i.level, else_=0)
+    rank = case(kpi_rules.LEVEL_RANK, value=i.level, else_=0)
     # the level an incident was reported at: its grid's, or the community's when it had no grid
-    start = case((i.grid_code.is_(None), K.LEVEL_RANK[HandlingLevel.COMMUNITY.value]), else_=0)
+    start = case((i.grid_code.is_(None), kpi_rules.LEVEL_RANK[HandlingLevel.COMMUNITY.value]), else_=0)
     flags = {
         "total": true(), "open": ~closed, "closed": closed, "overdue_open": and_(~closed, i.due_at < now),
-        "escalated": rank > start, "above_community": rank > K.LEVEL_RANK[HandlingLevel.COMMUNITY.value],
+        "escalated": rank > start, "above_community": rank > kpi_rules.LEVEL_RANK[HandlingLevel.COMMUNITY.value],
         "closed_at_grid": and_(closed, i.level == HandlingLevel.GRID.value),
         "closed_at_community": and_(closed, i.level == HandlingLevel.COMMUNITY.value),
-        "closed_low_level": and_(closed, i.level.in_(K.LOW_LEVELS)),
+        "closed_low_level": and_(closed, i.level.in_(kpi_rules.LOW_LEVELS)),
         "on_time": and_(closed, i.closed_at <= i.due_at),
     }
-    assert set(flags) == set(K.COUNTS)
+    assert set(flags) == set(kpi_rules.COUNTS)
     hours = func.extract("epoch", i.closed_at - i.created_at) / 3600.0
     return [func.count().filter(f).label(k) for k, f in flags.items()] + [
         func.percentile_cont(0.5).within_group(hours).filter(closed).label("median_h")]
@@ -71,7 +71,7 @@ def _counts(i, now: dt.datetime) -> list:
 def count_rows(session: Session, by: str, *, since: dt.datetime | None, until: dt.datetime | None,
                scope: str | None, now: dt.datetime) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """Per key of ``by`` and over everything: the counts and the median, in one statement."""
-    i, d = m.Incident, IncidentDetail
+    i, d = models.Incident, IncidentDetail
     where = [d.duplicate_of.is_(None), scope_filter(scope)]
     if since is not None:
         where.append(i.created_at >= since)
@@ -83,8 +83,8 @@ def count_rows(session: Session, by: str, *, since: dt.datetime | None, until: d
          .group_by(func.grouping_sets(tuple_(base.c.key), tuple_())))
     rows, total = [], None
     for r in session.execute(q).mappings():
-        counts = {k: r[k] for k in K.COUNTS}
-        row = K.kpi_row(counts, median_handling_h=r["median_h"])
+        counts = {k: r[k] for k in kpi_rules.COUNTS}
+        row = kpi_rules.kpi_row(counts, median_handling_h=r["median_h"])
         if r["is_total"]:
             total = row if row["total"] else None
         else:
@@ -99,12 +99,12 @@ def _names(session: Session, by: str, keys: list[str]) -> dict[str, str]:
     if not keys:
         return {}
     if by == "grid":
-        rows = session.execute(select(m.Grid.code, m.Grid.name).where(m.Grid.code.in_(keys))
-                               .order_by(m.Grid.plan_id)).all()
+        rows = session.execute(select(models.Grid.code, models.Grid.name).where(models.Grid.code.in_(keys))
+                               .order_by(models.Grid.plan_id)).all()
         return {c: n for c, n in rows if n}
     if by in ("community", "street"):
-        rows = session.execute(select(m.AdminArea.code, m.AdminArea.name).where(m.AdminArea.code.in_(keys))
-                               .order_by(m.AdminArea.edition_year)).all()
+        rows = session.execute(select(models.AdminArea.code, models.AdminArea.name).where(models.AdminArea.code.in_(keys))
+                               .order_by(models.AdminArea.edition_year)).all()
         return {c: n for c, n in rows if n}
     if by == "category":
         return {k: c.zh for k in keys if (c := category_or_none(k))}
@@ -121,12 +121,12 @@ def kpis(session: Session, by: str, *, since: dt.datetime | None = None, until: 
     """KPIs by grid, community, street, month or category of the incidents reported between ``since`` and
     ``until`` within ``scope``: every row named, with the overall figures, the target and the definition."""
     now = now or utcnow()
-    K.check_by(by)
+    kpi_rules.check_by(by)
     rows, overall = count_rows(session, by, since=since, until=until, scope=scope, now=now)
     names = _names(session, by, [r[by] for r in rows])
     for r in rows:
         key = r[by]
         r["name"] = NO_AREA[by] if key is None else names.get(key) or _fallback_name(by, key)
-    return {"by": by, "target_low_level_rate": K.KPI_TARGET,
+    return {"by": by, "target_low_level_rate": kpi_rules.KPI_TARGET,
             "period": {"since": since.isoformat() if since else None, "until": until.isoformat() if until else None},
             "definition": DEFINITION, "rows": rows, "overall": overall}

@@ -15,15 +15,14 @@ from typing import Any
 from sqlalchemy import and_, false, func, not_, or_, select, true
 from sqlalchemy.orm import Session
 
-from gis import incidents as R
+from gis import incidents as rules
 from gis.domain import IncidentState, area_prefix
-from layers import models as m
+from layers import models
 from layers.incidents import categories
 from layers.incidents_models import IncidentDetail
 
 SORTS = ("urgent", "newest")
 """``urgent``: the earliest deadline first (overdue ones lead); ``newest``: the latest report first."""
-S = IncidentState
 
 
 @dataclass(frozen=True)
@@ -64,7 +63,7 @@ def _linked_duplicates():
 
 def _in_area(prefix: str):
     """Incidents whose grid code starts with ``prefix``, or (no grid: community fallback) whose community does."""
-    i, d = m.Incident, IncidentDetail
+    i, d = models.Incident, IncidentDetail
     return or_(i.grid_code.like(prefix + "%"),
                and_(i.grid_code.is_(None), i.id.in_(select(d.incident_id).where(d.community_code.like(prefix + "%")))))
 
@@ -80,16 +79,16 @@ def _category_values(codes: tuple[str, ...]) -> list[str]:
     table = categories()
     out: list[str] = []
     for c in codes:
-        cat = R.category_of(c, table)
+        cat = rules.category_of(c, table)
         out += [cat.code, cat.zh]
     return out
 
 
 def _where(flt: QueueFilter, *, scope: str | None, overdue, manual) -> list:
     """The filter, on ``incidents`` alone (details are read through small semi- and anti-joins)."""
-    i, d = m.Incident, IncidentDetail
+    i, d = models.Incident, IncidentDetail
     where = [_in_scope(scope)]
-    where.append(i.state.in_(flt.states) if flt.states else i.state != S.CLOSED.value)
+    where.append(i.state.in_(flt.states) if flt.states else i.state != IncidentState.CLOSED.value)
     if flt.overdue is not None:
         where.append(overdue if flt.overdue else not_(overdue))
     if flt.manual is not None:
@@ -113,9 +112,9 @@ def _order(sort: str, c) -> list:
 def _matched(flt: QueueFilter, *, scope: str | None, now: dt.datetime):
     """Every incident that matches, as narrow rows (id and the sort keys): computed once, read twice. Open
     incidents come from the partial index ``ix_incidents_queue_open`` alone."""
-    i = m.Incident
+    i = models.Incident
     units, dups = _handed_to_units(), _linked_duplicates()
-    is_open = i.state != S.CLOSED.value
+    is_open = i.state != IncidentState.CLOSED.value
     overdue = and_(is_open, func.coalesce(i.due_at < now, False))
     manual = and_(is_open, i.assignee_id.is_(None), units.c.incident_id.is_(None))
     return (select(i.id, manual.label("manual"), overdue.label("overdue"), i.due_at, i.created_at)
@@ -130,7 +129,7 @@ def queue_page(session: Session, flt: QueueFilter, *, scope: str | None, sort: s
 
     One statement: the match as narrow rows (id, sort keys), its counts, and the page's ids sorted and cut
     there; only the page's rows are then joined to their details, people and coordinates."""
-    i, d = m.Incident, IncidentDetail
+    i, d = models.Incident, IncidentDetail
     matched = _matched(flt, scope=scope, now=now)
     counts = select(func.count().label("n_total"), func.count().filter(matched.c.overdue).label("n_overdue"),
                     func.count().filter(matched.c.manual).label("n_manual")).select_from(matched).cte("counts")
@@ -139,11 +138,11 @@ def queue_page(session: Session, flt: QueueFilter, *, scope: str | None, sort: s
     q = (
         select(counts.c.n_total, counts.c.n_overdue, counts.c.n_manual, i.id, i.category, i.state, i.level,
                i.grid_code, i.assignment["grid"]["name"].astext.label("grid_name"), community.label("community_code"),
-               i.created_at, i.due_at, i.assignee_id, m.Person.name.label("assignee_name"), d.assignee_unit, d.channel,
+               i.created_at, i.due_at, i.assignee_id, models.Person.name.label("assignee_name"), d.assignee_unit, d.channel,
                func.ST_X(i.geom).label("lon"), func.ST_Y(i.geom).label("lat"),
                func.left(i.description, 60).label("summary"), page.c.overdue, page.c.manual)
         .select_from(counts).outerjoin(page, true()).outerjoin(i, i.id == page.c.id)
-        .outerjoin(d, d.incident_id == i.id).outerjoin(m.Person, m.Person.id == i.assignee_id)
+        .outerjoin(d, d.incident_id == i.id).outerjoin(models.Person, models.Person.id == i.assignee_id)
         .order_by(*_order(sort, page.c))
     )
     rows = [dict(r._mapping) for r in session.execute(q).all()]

@@ -23,42 +23,40 @@ from sqlalchemy import and_, func, literal, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gis import incidents as R
+from gis import incidents as rules
 from gis.domain import HandlingLevel, IncidentState, area_prefix
 from gis.errors import InvalidInput, NotFound
 from gis.text import check_web_url, web_url_or_none
 from layers import locate as loc
-from layers import models as m
+from layers import models
 from layers.incidents_models import IncidentDetail
 from layers.settings import IncidentSettings
 
 View = Literal["public", "staff", "private"]
-S = IncidentState
-L = HandlingLevel
 MAX_KEY = 200
 PHONE_RE = re.compile(r"^\+?[0-9][0-9 \-]{4,38}$")
 
 
-_CATEGORIES: dict[str, R.Category] | None = None
+_CATEGORIES: dict[str, rules.Category] | None = None
 
 
-def categories(*, reload: bool = False) -> dict[str, R.Category]:
+def categories(*, reload: bool = False) -> dict[str, rules.Category]:
     """The category table in force: the JSON file named by ``GRIDMAP_INCIDENT_CATEGORIES``, else
     :data:`gis.incidents.CATEGORIES`."""
     global _CATEGORIES
     if _CATEGORIES is None or reload:
         path = IncidentSettings().incident_categories
         if path:
-            _CATEGORIES = R.parse_categories(json.loads(Path(path).read_text(encoding="utf-8")))
+            _CATEGORIES = rules.parse_categories(json.loads(Path(path).read_text(encoding="utf-8")))
         else:
-            _CATEGORIES = dict(R.CATEGORIES)
+            _CATEGORIES = dict(rules.CATEGORIES)
     return _CATEGORIES
 
 
-def category_or_none(value: str | None) -> R.Category | None:
+def category_or_none(value: str | None) -> rules.Category | None:
     """The category of a stored code or Chinese name (rows written by other tools use names), else None."""
     try:
-        return R.category_of(value, categories())
+        return rules.category_of(value, categories())
     except InvalidInput:
         return None
 
@@ -75,10 +73,10 @@ def iso(t: dt.datetime | None) -> str | None:
 
 # ------------------------------------------------------------------------------------------ staff and places
 def staff_pool(session: Session, *, grid_code: str | None, community_code: str | None,
-               on: dt.date | None = None) -> tuple[list[R.Staff], list[R.Staff]]:
+               on: dt.date | None = None) -> tuple[list[rules.Staff], list[rules.Staff]]:
     """The people serving the grid and the community's own staff (no grid), valid on ``on``: one round trip."""
     on = on or dt.date.today()
-    sa = m.StaffAssignment
+    sa = models.StaffAssignment
     where = []
     if grid_code:
         where.append(sa.grid_code == grid_code)
@@ -87,47 +85,49 @@ def staff_pool(session: Session, *, grid_code: str | None, community_code: str |
     if not where:
         return [], []
     rows = session.execute(
-        select(m.Person.id, sa.role, m.Person.name, sa.grid_code).join(m.Person, m.Person.id == sa.person_id)
+        select(models.Person.id, sa.role, models.Person.name, sa.grid_code)
+        .join(models.Person, models.Person.id == sa.person_id)
         .where(or_(*where), sa.building_id.is_(None), sa.stairwell_id.is_(None),
                or_(sa.valid_from.is_(None), sa.valid_from <= on), or_(sa.valid_to.is_(None), sa.valid_to >= on))
     ).all()
-    grid = [R.Staff(int(pid), role, name) for pid, role, name, code in rows if code is not None]
-    community = [R.Staff(int(pid), role, name) for pid, role, name, code in rows if code is None]
+    grid = [rules.Staff(int(pid), role, name) for pid, role, name, code in rows if code is not None]
+    community = [rules.Staff(int(pid), role, name) for pid, role, name, code in rows if code is None]
     return grid, community
 
 
 def centroid(session: Session, *, grid_id: int | None, community_code: str | None) -> tuple[float, float] | None:
     """The centroid of a grid, else of a community's polygon (the public point of a sensitive incident)."""
     if grid_id is not None:
-        row = session.execute(select(func.ST_X(func.ST_Centroid(m.Grid.geom)), func.ST_Y(func.ST_Centroid(m.Grid.geom)))
-                              .where(m.Grid.id == grid_id)).first()
+        centre = func.ST_Centroid(models.Grid.geom)
+        row = session.execute(select(func.ST_X(centre), func.ST_Y(centre))
+                              .where(models.Grid.id == grid_id)).first()
         if row:
             return float(row[0]), float(row[1])
     if community_code:
         row = session.execute(
-            select(func.ST_X(func.ST_Centroid(m.AdminArea.geom)), func.ST_Y(func.ST_Centroid(m.AdminArea.geom)))
-            .where(m.AdminArea.code == community_code, m.AdminArea.geom.isnot(None))
-            .order_by(m.AdminArea.edition_year.desc()).limit(1)).first()
+            select(func.ST_X(func.ST_Centroid(models.AdminArea.geom)), func.ST_Y(func.ST_Centroid(models.AdminArea.geom)))
+            .where(models.AdminArea.code == community_code, models.AdminArea.geom.isnot(None))
+            .order_by(models.AdminArea.edition_year.desc()).limit(1)).first()
         if row:
             return float(row[0]), float(row[1])
     return None
 
 
 def _nearby(session: Session, category: str, lon: float, lat: float, now: dt.datetime,
-            radius_m: float = R.SUGGEST_RADIUS_M) -> list[R.Nearby]:
+            radius_m: float = rules.SUGGEST_RADIUS_M) -> list[rules.Nearby]:
     """Open incidents of ``category`` within ``radius_m`` that are tasks themselves (not linked duplicates)."""
     pt = func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)
-    geog = func.Geography(m.Incident.geom)
+    geog = func.Geography(models.Incident.geom)
     rows = session.execute(
-        select(m.Incident.id, m.Incident.state, m.Incident.created_at,
+        select(models.Incident.id, models.Incident.state, models.Incident.created_at,
                func.ST_Distance(geog, func.Geography(pt)).label("d"))
-        .outerjoin(IncidentDetail, IncidentDetail.incident_id == m.Incident.id)
-        .where(m.Incident.category == category, m.Incident.state != S.CLOSED.value,
+        .outerjoin(IncidentDetail, IncidentDetail.incident_id == models.Incident.id)
+        .where(models.Incident.category == category, models.Incident.state != IncidentState.CLOSED.value,
                IncidentDetail.duplicate_of.is_(None),
                func.ST_DWithin(geog, func.Geography(pt), radius_m))
-        .order_by(text("d"), m.Incident.id)
+        .order_by(text("d"), models.Incident.id)
     ).all()
-    return [R.Nearby(int(i), float(d), (now - c).total_seconds() / 3600.0, st) for i, st, c, d in rows]
+    return [rules.Nearby(int(i), float(d), (now - c).total_seconds() / 3600.0, st) for i, st, c, d in rows]
 
 
 # ------------------------------------------------------------------------------------------- intake: parse
@@ -140,12 +140,12 @@ class Intake:
     """A report whose every field was checked; nothing was read or written yet."""
 
     body: dict[str, Any]
-    category: R.Category
+    category: rules.Category
     lon: float
     lat: float
     crs: str
     accuracy_m: float | None
-    channel: R.Channel
+    channel: rules.Channel
     description: str | None = None
     reporter_name: str | None = None
     reporter_phone: str | None = None
@@ -155,8 +155,8 @@ class Intake:
 
 
 def _check_reporter(name: str | None, phone: str | None) -> tuple[str | None, str | None]:
-    name = R.check_text(name, "reporter_name", 100)
-    phone = R.check_text(phone, "reporter_phone", 40)
+    name = rules.check_text(name, "reporter_name", 100)
+    phone = rules.check_text(phone, "reporter_phone", 40)
     if phone and not PHONE_RE.match(phone):
         raise InvalidInput("联系电话格式不正确 (reporter_phone is not a phone number)", detail={"reporter_phone": "…"})
     return name, phone
@@ -175,21 +175,21 @@ def _check_point(body: dict[str, Any]) -> tuple[float, float, float | None]:
     return lon, lat, acc
 
 
-def parse_intake(body: dict[str, Any], *, table: dict[str, R.Category] | None = None,
-                 channel: str = R.Channel.API.value) -> Intake:
+def parse_intake(body: dict[str, Any], *, table: dict[str, rules.Category] | None = None,
+                 channel: str = rules.Channel.API.value) -> Intake:
     """Check a report's body (category, texts, reporter, point, channel) without touching the database;
     :class:`InvalidInput` names the first bad field. ``channel`` is used when the body names none."""
     body = {k: body.get(k) for k in INTAKE_FIELDS}
-    cat = R.category_of(body["category"], table or categories())
-    description = R.check_text(body["description"], "description")
+    cat = rules.category_of(body["category"], table or categories())
+    description = rules.check_text(body["description"], "description")
     name, phone = _check_reporter(body["reporter_name"], body["reporter_phone"])
     lon, lat, acc = _check_point(body)
     return Intake(
         body=body, category=cat, lon=lon, lat=lat, crs=body["crs"] or "wgs84", accuracy_m=acc,
-        channel=R.parse_channel(body["channel"], default=R.parse_channel(channel)), description=description,
+        channel=rules.parse_channel(body["channel"], default=rules.parse_channel(channel)), description=description,
         reporter_name=name, reporter_phone=phone,
-        reporter_email=R.check_text(body["reporter_email"], "reporter_email", 200),
-        address=R.check_text(body["address"], "address", 300),
+        reporter_email=rules.check_text(body["reporter_email"], "reporter_email", 200),
+        address=rules.check_text(body["address"], "address", 300),
         media_url=check_web_url(body["media_url"], "media_url"),
     )
 
@@ -207,14 +207,14 @@ def check_key(key: str | None) -> str | None:
 
 def _replay(session: Session, key: str, h: str) -> tuple[dict[str, Any], int] | None:
     row = session.execute(
-        select(m.Incident.id, IncidentDetail.request_hash, IncidentDetail.response)
-        .join(IncidentDetail, IncidentDetail.incident_id == m.Incident.id)
-        .where(m.Incident.idempotency_key == key)
+        select(models.Incident.id, IncidentDetail.request_hash, IncidentDetail.response)
+        .join(IncidentDetail, IncidentDetail.incident_id == models.Incident.id)
+        .where(models.Incident.idempotency_key == key)
     ).first()
     if row is None:
         return None
     if row.request_hash != h:
-        raise R.IdempotencyKeyReused(
+        raise rules.IdempotencyKeyReused(
             "该 Idempotency-Key 已用于另一个不同的请求；重试须发送相同的请求体，新请求须用新的键 (this Idempotency-Key "
             "was used with a different request body; a retry must send the same body, a new request a new key)",
             detail={"incident_id": row.id})
@@ -232,34 +232,34 @@ class Decision:
     community_code: str | None
     street_code: str | None
     level: str
-    duplicates: R.DuplicateCheck
-    dispatch: R.Dispatch
+    duplicates: rules.DuplicateCheck
+    dispatch: rules.Dispatch
     public_point: tuple[float, float]
 
 
-def _street_of(answer: dict[str, Any]) -> R.Street | None:
+def _street_of(answer: dict[str, Any]) -> rules.Street | None:
     street = answer.get("street_responsibility")
     if not street or not street.get("unit"):
         return None
     cats = street.get("categories")
-    return R.Street(street["name"], street["unit"], None if cats is None else tuple(cats))
+    return rules.Street(street["name"], street["unit"], None if cats is None else tuple(cats))
 
 
-def _linked(duplicate_of: int) -> R.Dispatch:
-    return R.Dispatch(None, None, None, None, "duplicate",
-                      f"与事件 #{duplicate_of} 重复（同类、{R.LINK_RADIUS_M:g} 米、{R.LINK_WINDOW_H:g} 小时内），"
-                      f"已关联，不另行派遣 (a duplicate of #{duplicate_of}: linked, not a second task)")
+def _linked(duplicate_of: int) -> rules.Dispatch:
+    return rules.Dispatch(None, None, None, None, "duplicate",
+                          f"与事件 #{duplicate_of} 重复（同类、{rules.LINK_RADIUS_M:g} 米、{rules.LINK_WINDOW_H:g} 小时内），"
+                          f"已关联，不另行派遣 (a duplicate of #{duplicate_of}: linked, not a second task)")
 
 
-def decide_dispatch(session: Session, category: R.Category, answer: dict[str, Any], *,
-                    community_code: str | None) -> R.Dispatch:
+def decide_dispatch(session: Session, category: rules.Category, answer: dict[str, Any], *,
+                    community_code: str | None) -> rules.Dispatch:
     """Who handles a located report of ``category`` (:func:`gis.incidents.pick_assignee` over the grid's and
     the community's staff and the 包街 street, if any)."""
     grid = answer["grid"]
     grid_staff, community_staff = staff_pool(session, grid_code=grid["code"] if grid else None,
                                              community_code=community_code)
-    return R.pick_assignee(category, method=answer["assignment"]["method"], grid_staff=grid_staff,
-                           community_staff=community_staff, street=_street_of(answer))
+    return rules.pick_assignee(category, method=answer["assignment"]["method"], grid_staff=grid_staff,
+                               community_staff=community_staff, street=_street_of(answer))
 
 
 def _locate_for(session: Session, intake: Intake) -> dict[str, Any]:
@@ -268,7 +268,7 @@ def _locate_for(session: Session, intake: Intake) -> dict[str, Any]:
     nearest grid, whose people can take it — and the answer keeps the street (the reason names it)."""
     answer = loc.locate(session, intake.lon, intake.lat, crs=intake.crs, accuracy_m=intake.accuracy_m)
     street = _street_of(answer)
-    if street is None or answer["grid"] is not None or R.street_covers(intake.category, street):
+    if street is None or answer["grid"] is not None or rules.street_covers(intake.category, street):
         return answer
     aside = loc.locate(session, intake.lon, intake.lat, crs=intake.crs, accuracy_m=intake.accuracy_m, streets=False)
     return {**aside, "street_responsibility": answer["street_responsibility"]}
@@ -281,7 +281,7 @@ def decide(session: Session, intake: Intake, *, now: dt.datetime) -> Decision:
     wlon, wlat = answer["point"]["lon"], answer["point"]["lat"]
     grid = answer["grid"]
     community_code = (answer["community"] or {}).get("code")
-    dups = R.classify_duplicates(_nearby(session, intake.category.code, wlon, wlat, now))
+    dups = rules.classify_duplicates(_nearby(session, intake.category.code, wlon, wlat, now))
     if dups.duplicate_of is not None:
         dispatch = _linked(dups.duplicate_of)
     else:
@@ -293,18 +293,18 @@ def decide(session: Session, intake: Intake, *, now: dt.datetime) -> Decision:
     return Decision(
         answer=answer, grid=grid, community_code=community_code,
         street_code=community_code[:9] + "000" if community_code else None,
-        level=L.COMMUNITY.value if answer["assignment"]["method"] == "community" else L.GRID.value,
+        level=HandlingLevel.COMMUNITY.value if answer["assignment"]["method"] == "community" else HandlingLevel.GRID.value,
         duplicates=dups, dispatch=dispatch, public_point=(float(public[0]), float(public[1])),
     )
 
 
-def _duplicates_json(dups: R.DuplicateCheck) -> list[dict[str, Any]]:
+def _duplicates_json(dups: rules.DuplicateCheck) -> list[dict[str, Any]]:
     return [{"id": n.incident_id, "distance_m": round(n.distance_m, 1), "state": n.state,
-             "state_zh": S(n.state).zh, "age_h": round(n.age_h, 2)} for n in dups.suggestions]
+             "state_zh": IncidentState(n.state).zh, "age_h": round(n.age_h, 2)} for n in dups.suggestions]
 
 
 def preview_incident(session: Session, body: dict[str, Any], *, now: dt.datetime | None = None,
-                     table: dict[str, R.Category] | None = None) -> dict[str, Any]:
+                     table: dict[str, rules.Category] | None = None) -> dict[str, Any]:
     """What reporting ``body`` would answer — the locate answer, who would handle it and why, its deadline and
     the open incidents of its category nearby — with nothing stored (the workbench shows it before saving)."""
     now = now or utcnow()
@@ -312,30 +312,30 @@ def preview_incident(session: Session, body: dict[str, Any], *, now: dt.datetime
     d = decide(session, intake, now=now)
     cat = intake.category
     return {**d.answer, "incident": {
-        "category": cat.code, "category_zh": cat.zh, "level": d.level, "level_zh": L(d.level).zh,
-        "due_at": None if d.duplicates.duplicate_of else iso(R.due_at(now, cat)), "sensitive": cat.sensitive,
+        "category": cat.code, "category_zh": cat.zh, "level": d.level, "level_zh": HandlingLevel(d.level).zh,
+        "due_at": None if d.duplicates.duplicate_of else iso(rules.due_at(now, cat)), "sensitive": cat.sensitive,
         "dispatch": d.dispatch.as_dict(), "duplicate_of": d.duplicates.duplicate_of,
         "duplicates": _duplicates_json(d.duplicates),
     }}
 
 
 # ------------------------------------------------------------------------------------------- intake: store
-def _incident_row(intake: Intake, d: Decision, *, key: str | None, now: dt.datetime) -> m.Incident:
+def _incident_row(intake: Intake, d: Decision, *, key: str | None, now: dt.datetime) -> models.Incident:
     a = d.answer
-    return m.Incident(
-        category=intake.category.code, description=intake.description, state=S.REPORTED.value, level=d.level,
+    return models.Incident(
+        category=intake.category.code, description=intake.description, state=IncidentState.REPORTED.value, level=d.level,
         geom=func.ST_SetSRID(func.ST_MakePoint(a["point"]["lon"], a["point"]["lat"]), 4326),
         original_lon=intake.lon, original_lat=intake.lat, original_crs=a["input"]["crs"],
         plan_id=a["plan"]["id"], grid_id=d.grid["id"] if d.grid else None, grid_code=d.grid["code"] if d.grid else None,
         assignment={**a["assignment"], "dispatch": d.dispatch.as_dict(), "grid": d.grid, "community": a["community"],
                     "street_responsibility": a["street_responsibility"], "plan": a["plan"]},
         assignee_id=d.dispatch.person_id, reporter_name=intake.reporter_name, reporter_phone=intake.reporter_phone,
-        idempotency_key=key, due_at=None if d.duplicates.duplicate_of else R.due_at(now, intake.category),
+        idempotency_key=key, due_at=None if d.duplicates.duplicate_of else rules.due_at(now, intake.category),
         created_at=now, updated_at=now, source=f"report:{intake.channel.value}",
     )
 
 
-def _detail_row(inc: m.Incident, intake: Intake, d: Decision, h: str) -> IncidentDetail:
+def _detail_row(inc: models.Incident, intake: Intake, d: Decision, h: str) -> IncidentDetail:
     extra = {"address": intake.address, "media_url": intake.media_url, "attributes": intake.body["attributes"] or None}
     return IncidentDetail(
         incident_id=inc.id, request_hash=h, token=str(uuid.uuid4()), channel=intake.channel.value,
@@ -348,7 +348,7 @@ def _detail_row(inc: m.Incident, intake: Intake, d: Decision, h: str) -> Inciden
     )
 
 
-def _insert(session: Session, inc: m.Incident, key: str | None, h: str) -> tuple[dict[str, Any], int] | None:
+def _insert(session: Session, inc: models.Incident, key: str | None, h: str) -> tuple[dict[str, Any], int] | None:
     """Insert the incident row; with a key inside a savepoint, answering as the winner of a race did."""
     if not key:
         session.add(inc)
@@ -368,7 +368,7 @@ def _insert(session: Session, inc: m.Incident, key: str | None, h: str) -> tuple
 
 def create_incident(session: Session, body: dict[str, Any], *, idempotency_key: str | None = None,
                     channel: str = "api", actor: str = "anonymous", now: dt.datetime | None = None,
-                    table: dict[str, R.Category] | None = None) -> tuple[dict[str, Any], bool, int]:
+                    table: dict[str, rules.Category] | None = None) -> tuple[dict[str, Any], bool, int]:
     """Locate, check for duplicates, dispatch and store one incident; ``(answer, replayed, incident id)``.
 
     The answer is the locate answer (grid, community, responsible people, plan, ``assignment``) plus
@@ -380,7 +380,7 @@ def create_incident(session: Session, body: dict[str, Any], *, idempotency_key: 
     now = now or utcnow()
     intake = parse_intake(body, table=table, channel=channel)
     key = check_key(idempotency_key)
-    h = R.request_hash(intake.body)
+    h = rules.request_hash(intake.body)
     if key and (hit := _replay(session, key, h)) is not None:
         return hit[0], True, hit[1]
     d = decide(session, intake, now=now)
@@ -388,9 +388,9 @@ def create_incident(session: Session, body: dict[str, Any], *, idempotency_key: 
     if (hit := _insert(session, inc, key, h)) is not None:
         return hit[0], True, hit[1]
     det = _detail_row(inc, intake, d, h)
-    session.add(m.IncidentEvent(incident_id=inc.id, from_state=None, to_state=S.REPORTED.value, level=d.level,
-                                actor=actor, note=f"上报（{intake.channel.zh}）(reported via {intake.channel.value})",
-                                at=now))
+    session.add(models.IncidentEvent(incident_id=inc.id, from_state=None, to_state=IncidentState.REPORTED.value, level=d.level,
+                                     actor=actor, note=f"上报（{intake.channel.zh}）(reported via {intake.channel.value})",
+                                     at=now))
     result = {**d.answer, "incident": {
         **_public_core(inc, det, now), "dispatch": d.dispatch.as_dict(), "duplicate_of": d.duplicates.duplicate_of,
         "duplicates": _duplicates_json(d.duplicates), "token": det.token}}
@@ -401,15 +401,15 @@ def create_incident(session: Session, body: dict[str, Any], *, idempotency_key: 
 
 
 # --------------------------------------------------------------------------------------------------- views
-def _public_core(inc: m.Incident, det: IncidentDetail, now: dt.datetime) -> dict[str, Any]:
+def _public_core(inc: models.Incident, det: IncidentDetail, now: dt.datetime) -> dict[str, Any]:
     cat = category_or_none(inc.category)
     grid = (inc.assignment or {}).get("grid") or (
         {"code": inc.grid_code, "name": None} if inc.grid_code else None)
     return {
         "id": inc.id,
         "category": cat.code if cat else inc.category, "category_zh": cat.zh if cat else inc.category,
-        "state": inc.state, "state_zh": S(inc.state).zh, "level": inc.level, "level_zh": L(inc.level).zh,
-        "status": R.open311_status(inc.state),
+        "state": inc.state, "state_zh": IncidentState(inc.state).zh, "level": inc.level, "level_zh": HandlingLevel(inc.level).zh,
+        "status": rules.open311_status(inc.state),
         "grid": {"code": grid["code"], "name": grid["name"]} if grid else None,
         "community_code": det.community_code,
         "point": {"lon": round(det.public_lon, 6), "lat": round(det.public_lat, 6),
@@ -417,25 +417,25 @@ def _public_core(inc: m.Incident, det: IncidentDetail, now: dt.datetime) -> dict
         "description": None if det.sensitive else inc.description,
         "created_at": iso(inc.created_at), "updated_at": iso(inc.updated_at),
         "due_at": iso(inc.due_at), "closed_at": iso(inc.closed_at),
-        "overdue": R.is_overdue(inc.due_at, inc.closed_at, now) if det.duplicate_of is None else False,
+        "overdue": rules.is_overdue(inc.due_at, inc.closed_at, now) if det.duplicate_of is None else False,
         "duplicate_of": det.duplicate_of,
     }
 
 
-def is_manual(inc: m.Incident, det: IncidentDetail) -> bool:
+def is_manual(inc: models.Incident, det: IncidentDetail) -> bool:
     """True if the open incident has nobody (no person, no unit): it waits in the 待人工派遣 queue."""
-    return (inc.state != S.CLOSED.value and det.duplicate_of is None and inc.assignee_id is None
+    return (inc.state != IncidentState.CLOSED.value and det.duplicate_of is None and inc.assignee_id is None
             and not det.assignee_unit)
 
 
 def _channel_zh(value: str | None) -> str | None:
     try:
-        return R.parse_channel(value).zh if value else None
+        return rules.parse_channel(value).zh if value else None
     except InvalidInput:
         return value
 
 
-def view(session: Session, inc: m.Incident, det: IncidentDetail, kind: View, *,
+def view(session: Session, inc: models.Incident, det: IncidentDetail, kind: View, *,
          now: dt.datetime | None = None, roles: frozenset[str] | None = None) -> dict[str, Any]:
     """An incident as ``public`` (no personal data, sensitive points snapped, sensitive text hidden), ``staff``
     (exact point, original coordinates, assignment, assignee, the actions its state — and, given ``roles``, the
@@ -444,11 +444,11 @@ def view(session: Session, inc: m.Incident, det: IncidentDetail, kind: View, *,
     out = _public_core(inc, det, now)
     if kind == "public":
         return out
-    lon, lat = session.execute(select(func.ST_X(m.Incident.geom), func.ST_Y(m.Incident.geom))
-                               .where(m.Incident.id == inc.id)).one()
+    lon, lat = session.execute(select(func.ST_X(models.Incident.geom), func.ST_Y(models.Incident.geom))
+                               .where(models.Incident.id == inc.id)).one()
     assignee = None
     if inc.assignee_id is not None:
-        p = session.get(m.Person, inc.assignee_id)
+        p = session.get(models.Person, inc.assignee_id)
         assignee = {"person_id": p.id, "name": p.name, "public_phone": p.public_phone} if p else None
     out.update({
         "description": inc.description,
@@ -467,26 +467,26 @@ def view(session: Session, inc: m.Incident, det: IncidentDetail, kind: View, *,
         "manual": is_manual(inc, det),
         "token": det.token,
         "extra": {**det.extra, "media_url": web_url_or_none(det.extra.get("media_url"))} if det.extra else {},
-        "allowed_actions": [] if det.duplicate_of else R.allowed_actions(inc.state, inc.level, roles),
+        "allowed_actions": [] if det.duplicate_of else rules.allowed_actions(inc.state, inc.level, roles),
     })
     if kind == "private":
         out["reporter"] = {"name": inc.reporter_name, "phone": inc.reporter_phone, **det.private}
     return out
 
 
-def load(session: Session, incident_id: int, *, lock: bool = False) -> tuple[m.Incident, IncidentDetail]:
+def load(session: Session, incident_id: int, *, lock: bool = False) -> tuple[models.Incident, IncidentDetail]:
     """The incident and its details; :class:`NotFound` if there is none."""
-    q = select(m.Incident, IncidentDetail).outerjoin(IncidentDetail, IncidentDetail.incident_id == m.Incident.id) \
-        .where(m.Incident.id == incident_id)
+    q = select(models.Incident, IncidentDetail).outerjoin(IncidentDetail, IncidentDetail.incident_id == models.Incident.id) \
+        .where(models.Incident.id == incident_id)
     if lock:
-        q = q.with_for_update(of=m.Incident)
+        q = q.with_for_update(of=models.Incident)
     row = session.execute(q).first()
     if row is None:
         raise NotFound(f"没有编号为 {incident_id} 的事件 (no incident {incident_id})", detail={"id": incident_id})
     return row[0], row[1] if row[1] is not None else _default_detail(session, row[0], persist=lock)
 
 
-def _default_detail(session: Session, inc: m.Incident, *, persist: bool = False) -> IncidentDetail:
+def _default_detail(session: Session, inc: models.Incident, *, persist: bool = False) -> IncidentDetail:
     """Details for an incident written by another tool (no ``incident_details`` row): derived from its grid code
     and category; stored when the incident is about to change (``persist``)."""
     cat = category_or_none(inc.category)
@@ -494,8 +494,8 @@ def _default_detail(session: Session, inc: m.Incident, *, persist: bool = False)
     sensitive = bool(cat and cat.sensitive)
     pt = centroid(session, grid_id=inc.grid_id, community_code=community) if sensitive else None
     if pt is None:
-        pt = session.execute(select(func.ST_X(m.Incident.geom), func.ST_Y(m.Incident.geom))
-                             .where(m.Incident.id == inc.id)).one()
+        pt = session.execute(select(func.ST_X(models.Incident.geom), func.ST_Y(models.Incident.geom))
+                             .where(models.Incident.id == inc.id)).one()
         if sensitive:
             pt = (round(pt[0], 2), round(pt[1], 2))
     det = IncidentDetail(incident_id=inc.id, request_hash="", token=str(uuid.uuid4()), channel=inc.source or "import",
@@ -523,7 +523,7 @@ def scope_filter(scope: str | None):
     if scope == "":
         return literal(True)
     p = area_prefix(scope) + "%"
-    return or_(m.Incident.grid_code.like(p), IncidentDetail.community_code.like(p))
+    return or_(models.Incident.grid_code.like(p), IncidentDetail.community_code.like(p))
 
 
 def query(session: Session, *, ids: list[int] | None = None, state: list[str] | None = None,
@@ -532,48 +532,50 @@ def query(session: Session, *, ids: list[int] | None = None, state: list[str] | 
           overdue: bool | None = None,
           include_duplicates: bool = True, since: dt.datetime | None = None, until: dt.datetime | None = None,
           limit: int = 100, offset: int = 0, now: dt.datetime | None = None
-          ) -> list[tuple[m.Incident, IncidentDetail]]:
+          ) -> list[tuple[models.Incident, IncidentDetail]]:
     """Incidents filtered by id, state, Open311 status, category, grid, community, scope, overdue, report time;
     newest first."""
     now = now or utcnow()
-    q = select(m.Incident, IncidentDetail).outerjoin(IncidentDetail, IncidentDetail.incident_id == m.Incident.id) \
+    q = select(models.Incident, IncidentDetail).outerjoin(IncidentDetail, IncidentDetail.incident_id == models.Incident.id) \
         .where(scope_filter(scope))
     if ids is not None:
-        q = q.where(m.Incident.id.in_(ids))
+        q = q.where(models.Incident.id.in_(ids))
     if state:
-        q = q.where(m.Incident.state.in_(state))
+        q = q.where(models.Incident.state.in_(state))
     if status == "open":
-        q = q.where(m.Incident.state != S.CLOSED.value)
+        q = q.where(models.Incident.state != IncidentState.CLOSED.value)
     elif status == "closed":
-        q = q.where(m.Incident.state == S.CLOSED.value)
+        q = q.where(models.Incident.state == IncidentState.CLOSED.value)
     if category:
-        q = q.where(m.Incident.category.in_(category))
+        q = q.where(models.Incident.category.in_(category))
     if grid_code:
-        q = q.where(m.Incident.grid_code == grid_code)
+        q = q.where(models.Incident.grid_code == grid_code)
     if community_code:
-        q = q.where(func.coalesce(IncidentDetail.community_code, func.substr(m.Incident.grid_code, 1, 12))
+        q = q.where(func.coalesce(IncidentDetail.community_code, func.substr(models.Incident.grid_code, 1, 12))
                     == community_code)
     if assignee_id is not None:
-        q = q.where(m.Incident.assignee_id == assignee_id)
+        q = q.where(models.Incident.assignee_id == assignee_id)
     if not include_duplicates:
         q = q.where(IncidentDetail.duplicate_of.is_(None))
     if overdue is True:
-        q = q.where(m.Incident.state != S.CLOSED.value, m.Incident.due_at < now, IncidentDetail.duplicate_of.is_(None))
+        q = q.where(models.Incident.state != IncidentState.CLOSED.value, models.Incident.due_at < now,
+                    IncidentDetail.duplicate_of.is_(None))
     elif overdue is False:
-        q = q.where(or_(m.Incident.due_at.is_(None), m.Incident.due_at >= func.coalesce(m.Incident.closed_at, now)))
+        q = q.where(or_(models.Incident.due_at.is_(None),
+                        models.Incident.due_at >= func.coalesce(models.Incident.closed_at, now)))
     if since is not None:
-        q = q.where(m.Incident.created_at >= since)
+        q = q.where(models.Incident.created_at >= since)
     if until is not None:
-        q = q.where(m.Incident.created_at <= until)
-    q = q.order_by(m.Incident.created_at.desc(), m.Incident.id.desc()).limit(limit).offset(offset)
+        q = q.where(models.Incident.created_at <= until)
+    q = q.order_by(models.Incident.created_at.desc(), models.Incident.id.desc()).limit(limit).offset(offset)
     return [(a, b if b is not None else _default_detail(session, a)) for a, b in session.execute(q).all()]
 
 
 def events(session: Session, incident_id: int) -> list[dict[str, Any]]:
     """Every transition of an incident, oldest first: from → to, level, who, when, note."""
     load(session, incident_id)
-    rows = session.scalars(select(m.IncidentEvent).where(m.IncidentEvent.incident_id == incident_id)
-                           .order_by(m.IncidentEvent.at, m.IncidentEvent.id)).all()
-    return [{"from_state": e.from_state, "to_state": e.to_state, "to_state_zh": S(e.to_state).zh,
-             "level": e.level, "level_zh": L(e.level).zh if e.level else None, "actor": e.actor, "note": e.note,
+    rows = session.scalars(select(models.IncidentEvent).where(models.IncidentEvent.incident_id == incident_id)
+                           .order_by(models.IncidentEvent.at, models.IncidentEvent.id)).all()
+    return [{"from_state": e.from_state, "to_state": e.to_state, "to_state_zh": IncidentState(e.to_state).zh,
+             "level": e.level, "level_zh": HandlingLevel(e.level).zh if e.level else None, "actor": e.actor, "note": e.note,
              "at": iso(e.at)} for e in rows]

@@ -14,35 +14,34 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
-from gis import incidents as R
+from gis import incidents as rules
 from gis.coords import from_wgs84, parse_crs
 from gis.domain import HandlingLevel, IncidentState
 from gis.errors import InvalidInput
-from layers import incident_queue as Q
+from layers.incident_queue import SORTS, QueueFilter, queue_page
 from layers.incidents import categories, category_or_none, iso, preview_incident, utcnow
 from layers.places import search_places
 
-S = IncidentState
 MAX_PAGE = 500
 
 
 def check_filter(*, states: list[str] | None = None, overdue: bool | None = None, manual: bool | None = None,
                  categories_: list[str] | None = None, grid: str | None = None,
-                 channels: list[str] | None = None) -> Q.QueueFilter:
-    """A :class:`~layers.incident_queue.QueueFilter` from what a caller sent; :class:`InvalidInput` naming the
+                 channels: list[str] | None = None) -> QueueFilter:
+    """A :class:`~layers.QueueFilter` from what a caller sent; :class:`InvalidInput` naming the
     bad value and the known ones."""
     for s in states or []:
-        if s not in S.values():
-            raise InvalidInput(f"未知状态 {s!r}，可选：{'、'.join(f'{x.value}（{x.zh}）' for x in S)} (unknown state)",
-                               detail={"state": s, "known": S.values()})
+        if s not in IncidentState.values():
+            raise InvalidInput(f"未知状态 {s!r}，可选：{'、'.join(f'{x.value}（{x.zh}）' for x in IncidentState)} (unknown state)",
+                               detail={"state": s, "known": IncidentState.values()})
     table = categories()
-    cats = tuple(R.category_of(c, table).code for c in categories_ or [])
-    chans = tuple(R.parse_channel(c).value for c in channels or [])
+    cats = tuple(rules.category_of(c, table).code for c in categories_ or [])
+    chans = tuple(rules.parse_channel(c).value for c in channels or [])
     if grid is not None and not (grid.isdigit() and len(grid) in (12, 15)):
         raise InvalidInput("grid 须为 15 位网格编码或 12 位社区代码 (grid must be a 15-digit grid code or a 12-digit "
                            "community code)", detail={"grid": grid})
-    return Q.QueueFilter(states=tuple(states or ()), overdue=overdue, manual=manual, categories=cats, grid=grid,
-                         channels=chans)
+    return QueueFilter(states=tuple(states or ()), overdue=overdue, manual=manual, categories=cats, grid=grid,
+                       channels=chans)
 
 
 def _labels(row: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
@@ -50,7 +49,7 @@ def _labels(row: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
     due = row["due_at"]
     return {
         "id": row["id"], "category": cat.code if cat else row["category"],
-        "category_zh": cat.zh if cat else row["category"], "state": row["state"], "state_zh": S(row["state"]).zh,
+        "category_zh": cat.zh if cat else row["category"], "state": row["state"], "state_zh": IncidentState(row["state"]).zh,
         "level": row["level"], "level_zh": HandlingLevel(row["level"]).zh,
         "grid": {"code": row["grid_code"], "name": row["grid_name"]} if row["grid_code"] else None,
         "community_code": row["community_code"], "created_at": iso(row["created_at"]), "due_at": iso(due),
@@ -67,7 +66,7 @@ def _channel_zh(value: str | None) -> str | None:
     if not value:
         return None
     try:
-        return R.parse_channel(value).zh
+        return rules.parse_channel(value).zh
     except InvalidInput:
         return value
 
@@ -79,19 +78,19 @@ def _display(lon: np.ndarray, lat: np.ndarray, crs: str) -> tuple[np.ndarray, np
     return np.asarray(x, float), np.asarray(y, float)
 
 
-def incident_queue(session: Session, flt: Q.QueueFilter, *, scope: str | None, sort: str = "urgent",
+def incident_queue(session: Session, flt: QueueFilter, *, scope: str | None, sort: str = "urgent",
                    limit: int = 50, offset: int = 0, crs: str = "wgs84",
                    now: dt.datetime | None = None) -> dict[str, Any]:
     """One page of the dispatch queue of ``scope``: 待人工派遣 first, then by ``sort`` (``urgent``: earliest
     deadline, overdue first; ``newest``), with the counts of everything that matched (``count``, ``overdue``,
     ``manual``) and each point in ``crs`` (the map's: ``gcj02`` on an Amap basemap)."""
     now = now or utcnow()
-    if sort not in Q.SORTS:
-        raise InvalidInput(f"sort 须为 {' | '.join(Q.SORTS)} (sort must be one of {', '.join(Q.SORTS)})",
+    if sort not in SORTS:
+        raise InvalidInput(f"sort 须为 {' | '.join(SORTS)} (sort must be one of {', '.join(SORTS)})",
                            detail={"sort": sort})
     if not (1 <= limit <= MAX_PAGE) or offset < 0:
         raise InvalidInput(f"limit 须在 1–{MAX_PAGE}，offset ≥ 0 (limit 1–{MAX_PAGE}, offset ≥ 0)")
-    page = Q.queue_page(session, flt, scope=scope, sort=sort, limit=limit, offset=offset, now=now)
+    page = queue_page(session, flt, scope=scope, sort=sort, limit=limit, offset=offset, now=now)
     lon = np.array([r["lon"] for r in page.rows], float)
     lat = np.array([r["lat"] for r in page.rows], float)
     x, y = _display(lon, lat, crs)
@@ -119,9 +118,9 @@ def workbench_setup(session: Session, *, scope: str | None) -> dict[str, Any]:
     return {
         "bounds": None if box is None else [[box[1], box[0]], [box[3], box[2]]],
         "categories": [{"code": c.code, "zh": c.zh} for c in categories().values()],
-        "channels": [{"code": c.value, "zh": c.zh} for c in R.INTAKE_CHANNELS],
-        "states": [{"code": s.value, "zh": s.zh} for s in S],
-        "actions": {a.value: a.zh for a in R.Action},
+        "channels": [{"code": c.value, "zh": c.zh} for c in rules.INTAKE_CHANNELS],
+        "states": [{"code": s.value, "zh": s.zh} for s in IncidentState],
+        "actions": {a.value: a.zh for a in rules.Action},
     }
 
 

@@ -19,8 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.audit import AuditDep
 from api.auth import OptionalUser, Principal, require_roles
 from api.deps import ReadSessionDep, SessionDep
-from gis import incidents as R
-from gis.domain import UserRole
+from gis import incidents as rules
+from gis.domain import IncidentState, UserRole
 from gis.errors import Forbidden, InvalidInput
 from layers import escalation, incident_kpis
 from layers import incident_flow as flow
@@ -101,11 +101,11 @@ def _channel(principal: Principal, value: str | None) -> None:
     """Only the intake channels may be named in a body, and all but ``app`` only by staff taking a report."""
     if value is None:
         return
-    c = R.parse_channel(value)
-    if c not in R.INTAKE_CHANNELS:
+    c = rules.parse_channel(value)
+    if c not in rules.INTAKE_CHANNELS:
         raise InvalidInput(f"来源渠道 {value!r} 不能在上报中指定 (channel {value!r} cannot be given in a report)",
-                           detail={"channel": value, "known": [x.value for x in R.INTAKE_CHANNELS]})
-    if c is not R.Channel.APP and not principal.has_any(*PRIVATE_ROLES):
+                           detail={"channel": value, "known": [x.value for x in rules.INTAKE_CHANNELS]})
+    if c is not rules.Channel.APP and not principal.has_any(*PRIVATE_ROLES):
         raise Forbidden(f"只有调度员和网格工作人员可以登记「{c.zh}」来源 (only staff record the channel {c.value})")
 
 
@@ -159,7 +159,7 @@ def categories() -> list[dict[str, Any]]:
 @router.get("/channels", summary="来源渠道 (the channels a report can come in by)")
 def channels() -> list[dict[str, str]]:
     """The channels staff record when taking a report: 电话、12345热线、来访、网格员上报、App."""
-    return [{"code": c.value, "name_zh": c.zh} for c in R.INTAKE_CHANNELS]
+    return [{"code": c.value, "name_zh": c.zh} for c in rules.INTAKE_CHANNELS]
 
 
 @router.post(
@@ -247,8 +247,8 @@ def list_incidents(
 ) -> dict[str, Any]:
     """Newest first; each in the view the caller may see."""
     for s in state or []:
-        if s not in R.S.values():
-            raise InvalidInput(f"未知状态 {s!r} (unknown state; known: {', '.join(R.S.values())})")
+        if s not in IncidentState.values():
+            raise InvalidInput(f"未知状态 {s!r} (unknown state; known: {', '.join(IncidentState.values())})")
     rows = inc.query(session, state=state, category=category, grid_code=grid_code, community_code=community_code,
                      assignee_id=assignee_id, scope=_scope(principal), overdue=overdue, include_duplicates=include_duplicates, since=since,
                      until=until, limit=limit, offset=offset)

@@ -38,7 +38,7 @@ from api.open311_format import (
     w3c,
 )
 from gis import incidents as rules
-from gis.domain import UserRole
+from gis.domain import HandlingLevel, UserRole
 from gis.errors import GridmapError, NotAuthenticated, NotFound
 from gis.text import web_url_or_none
 from layers import incidents as inc
@@ -108,8 +108,8 @@ def _agency(i, d, grid: dict | None) -> str:
     if d.assignee_unit:
         return d.assignee_unit
     if grid:
-        return f"{grid['name']}（{rules.L(i.level).zh}）"
-    return rules.L(i.level).zh
+        return f"{grid['name']}（{HandlingLevel(i.level).zh}）"
+    return HandlingLevel(i.level).zh
 
 
 def _request(session, i, d, zone: dt.tzinfo) -> dict[str, Any]:
