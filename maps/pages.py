@@ -188,10 +188,12 @@ def grid_map(data: GridData, ctx: MapContext) -> folium.Map:
             grids[col] = grids["code"].map(by_code[col]).fillna("" if col == "vacant_roles" else 0)
     visit_cols = []
     if data.visit_coverage is not None:  # 入户走访: the month's share of households visited, per grid
-        visit_cols = ["visited_households", "visit_share", "visit_month"]
+        visit_cols = ["visited_households", "visit_share", "visit_month", "visit_scope"]
         by_code = data.visit_coverage.set_index("grid_code")
-        for col in visit_cols:
+        for col in visit_cols[:3]:
             grids[col] = grids["code"].map(by_code[col])
+        # the grids whose coverage this map's viewer may see (their own area's grids with households)
+        grids["visit_scope"] = (grids["code"].isin(by_code.index) & (grids["households"].fillna(0) > 0)).astype(int)
     _buildings(m, ctx, data.buildings, data.building_count, style="buildings", popup="building",
                name="楼栋 buildings (放大显示)", min_zoom=15)
     grid_layer = f"网格 grids ({len(grids)})"
@@ -235,7 +237,7 @@ def _visit_layers(m, ctx: MapContext, data: GridData, grid_layer: str) -> None:
         return
     month = data.visit_coverage["visit_month"].iloc[0] if len(data.visit_coverage) else ""
     DataLayer({"kind": "geojson", "style": "visit_share", "popup": "visit_share", "tooltip": "name",
-               "from": grid_layer, "where": "households"}, name=f"入户走访覆盖 visits {month}", show=False).add_to(m)
+               "from": grid_layer, "where": "visit_scope"}, name=f"入户走访覆盖 visits {month}", show=False).add_to(m)
     stale = data.stale_buildings
     if stale is not None:
         DataLayer({"kind": "geojson", "style": "stale_building", "popup": "stale_building",

@@ -9,6 +9,7 @@ that the pure map functions draw.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
@@ -67,9 +68,12 @@ def plan_problems(session: Session, plan_id: int) -> dict:
                          lambda: plans.validate(session, plan_id).as_geojson())
 
 
-def grid_data(session: Session, ctx: MapContext, *, plan_id: int | None, problems: bool) -> GridData:
+def grid_data(session: Session, ctx: MapContext, *, plan_id: int | None, problems: bool,
+              visits_for: VisitScope | None = None) -> GridData:
     """The planners' grid map: grids, validation problems (fetched by the page after it shows, when they are
-    not at hand and a server is behind the page), the roster audit, buildings (tiles when many)."""
+    not at hand and a server is behind the page), the roster audit, buildings (tiles when many), and — only
+    when ``visits_for`` says whose map it is (signed-in staff) — 入户走访 coverage and stale buildings of that
+    area."""
     plan_id = plan_or_in_force(session, plan_id)
     report = {"type": "FeatureCollection", "features": []}
     url = None
@@ -93,15 +97,24 @@ def grid_data(session: Session, ctx: MapContext, *, plan_id: int | None, problem
         bounds=map_data.extent(session),
         building_sources=map_data.sources(session, "buildings"),
         problems_url=url,
-        **visit_layers(session),
+        **(visit_layers(session, unit=visits_for.unit) if visits_for is not None else {}),
     )
 
 
-def visit_layers(session: Session, *, days: int = DEFAULT_STALE_DAYS) -> dict[str, Any]:
-    """入户走访 for the grid map: this month's coverage per grid and the buildings not visited for ``days``."""
-    cover = pd.DataFrame(visits.coverage(session), columns=["grid_code", "visited_households", "share", "month"])
+@dataclass(frozen=True)
+class VisitScope:
+    """Whose grid map shows 入户走访: the area code prefix of a signed-in staff member (None: everywhere)."""
+
+    unit: str | None
+
+
+def visit_layers(session: Session, *, unit: str | None, days: int = DEFAULT_STALE_DAYS) -> dict[str, Any]:
+    """入户走访 for the grid map of staff of ``unit`` (an area code prefix; None: every grid): this month's
+    coverage per grid and the buildings not visited for ``days``. Staff only: not for the public page."""
+    cover = pd.DataFrame(visits.coverage(session, unit=unit),
+                         columns=["grid_code", "visited_households", "share", "month"])
     cover = cover.rename(columns={"share": "visit_share", "month": "visit_month"})
-    stale = pd.DataFrame(visits.stale_buildings(session, days=days),
+    stale = pd.DataFrame(visits.stale_buildings(session, days=days, unit=unit),
                          columns=["name", "households", "grid_code", "last_visited", "days_since", "source", "lon",
                                   "lat"])
     stale["last_visited"] = stale["last_visited"].map(lambda d: d.isoformat() if d else None)

@@ -18,7 +18,7 @@ from api.auth import Principal, principal_for_token
 from api.csp import add_nonce
 from api.deps import ReadSessionDep, SessionDep, SettingsDep
 from api.settings import Settings
-from gis.domain import FACILITY_TYPES, IncidentState, UserRole
+from gis.domain import FACILITY_TYPES, IncidentState, UserRole, area_prefix
 from gis.errors import Forbidden, NotAuthenticated, NotFound
 from layers import map_data
 from maps import assets
@@ -71,6 +71,14 @@ def map_staff(request: Request) -> Principal:
 
 
 StaffDep = Annotated[Principal, Depends(map_staff)]
+
+
+def signed_in_staff(request: Request) -> Principal | None:
+    """The signed-in staff member of a page anyone may open (bearer or cookie), or None for everyone else."""
+    try:
+        return map_staff(request)
+    except (NotAuthenticated, Forbidden):
+        return None
 
 
 def page(request: Request, text: str, **kwargs) -> HTMLResponse:
@@ -255,10 +263,18 @@ def grids_page(
 ) -> HTMLResponse:
     """Grids coloured by households against the 300–500 band, codes as labels from zoom 15, validation problems
     highlighted, the roster audit (grids with vacant required roles, buildings without a 楼栋长 or 楼口长),
-    buildings from zoom 15 (vector tiles when there are many)."""
+    buildings from zoom 15 (vector tiles when there are many). Signed-in staff (the map cookie) also get the
+    入户走访 layers of their own area: this month's share of households visited per grid and the buildings not
+    visited for 90 days; everyone else gets the page without them."""
     ctx = _ctx(request, settings)
-    data = map_pages.grid_data(session, ctx, plan_id=plan_id, problems=problems)
-    return page(request, render(grid_map(data, ctx)))
+    staff = signed_in_staff(request)
+    scope = None if staff is None else map_pages.VisitScope(unit=_scope(staff) and area_prefix(_scope(staff)))
+    data = map_pages.grid_data(session, ctx, plan_id=plan_id, problems=problems, visits_for=scope)
+    resp = page(request, render(grid_map(data, ctx)))
+    if staff is not None:  # this answer is one person's: no shared cache may keep it
+        resp.headers["Cache-Control"] = "private, no-store"
+    resp.headers["Vary"] = "Cookie, Authorization"
+    return resp
 
 
 def incident_filter(

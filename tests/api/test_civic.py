@@ -135,6 +135,33 @@ def test_coverage_stale_buildings_and_the_roster_summary(world):
     assert api.get("/api/v1/visits/coverage?month=2024-13", headers=planner).status_code == 422
 
 
+def test_the_grid_maps_visit_layers_are_for_staff_of_the_area_only(world):
+    api, community = world["api"], world["community"]
+    anon = api.get("/maps/grids?problems=false")
+    assert anon.status_code == 200
+    assert "入户走访覆盖" not in anon.text and "last_visited" not in anon.text and "visit_share" not in anon.text
+    assert "Cookie" in anon.headers["vary"]
+    token = auth({"grid_staff"}, community, "网格员甲")["Authorization"][7:]
+    api.cookies.set("gridmap_token", token)
+    try:
+        mine = api.get("/maps/grids?problems=false")
+    finally:
+        api.cookies.clear()
+    assert mine.status_code == 200 and mine.headers["cache-control"] == "private, no-store"
+    assert "入户走访覆盖" in mine.text and "last_visited" in mine.text
+    import re
+
+    codes = set(re.findall(r'"grid_code": ?"([0-9]{15})"', mine.text))
+    assert codes and all(c.startswith(community) for c in codes)  # stale buildings of the own area only
+    resident = auth({"public"}, None, "居民甲")["Authorization"][7:]
+    api.cookies.set("gridmap_token", resident)
+    try:
+        theirs = api.get("/maps/grids?problems=false")
+    finally:
+        api.cookies.clear()
+    assert theirs.status_code == 200 and "last_visited" not in theirs.text
+
+
 # ----------------------------------------------------------------------------------------- points bank
 def _registration(world, **extra) -> dict:
     staff = auth({"grid_staff"}, world["community"], "社区书记")

@@ -10,11 +10,14 @@ from sqlalchemy import text
 
 from api.app import create_app
 from api.settings import ApiSettings, Settings
-from layers.db import make_engine
+from layers.accounts import create_user
+from layers.db import make_engine, make_sessionmaker
 from tests.live_server import serve_in_thread
 from tests.maps.test_browser import Page, _overlay, browser  # noqa: F401  (the module's browser fixture)
 
 pytestmark = pytest.mark.browser
+SECRET = "civic-pages-test-secret-0123456789-abcdef"
+PASSWORD = "civic-pages-pass-1"
 PHONE = {"viewport": {"width": 375, "height": 740}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 
 
@@ -22,14 +25,23 @@ PHONE = {"viewport": {"width": 375, "height": 740}, "device_scale_factor": 2, "i
 def site(module_demo_db):
     mp = pytest.MonkeyPatch()
     mp.setenv("GRIDMAP_MAP_BASEMAP", "none")
-    app = create_app(Settings(api=ApiSettings(environment="test", public_rate_per_min=0), db=module_demo_db))
+    app = create_app(Settings(api=ApiSettings(environment="test", secret_key=SECRET, public_rate_per_min=0),
+                              db=module_demo_db))
     eng = make_engine(module_demo_db, pool_size=1, max_overflow=0)
     with eng.connect() as conn:
         notice = conn.scalar(text("SELECT min(id) FROM meeting_items WHERE notice_from IS NOT NULL"))
         hidden = conn.scalar(text("SELECT name FROM registrations WHERE display_name IS NULL ORDER BY id LIMIT 1"))
+        # a community with stale buildings and visits this month: its planner's map has both layers
+        community = conn.scalar(text(
+            "SELECT g.community_code FROM grids g JOIN household_visits v ON v.grid_code = g.code "
+            "WHERE g.plan_id = (SELECT id FROM grid_plans WHERE status = 'published') "
+            "AND v.visited_on >= date_trunc('month', current_date) GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"))
     eng.dispose()
+    with make_sessionmaker(make_engine(module_demo_db, pool_size=1, max_overflow=0))() as s:
+        create_user(s, "guihua-civic", PASSWORD, roles=["planner"], scope=community, display_name="规划员")
+        s.commit()
     with serve_in_thread(app) as base:
-        yield {"base": base, "notice": notice, "hidden": hidden, "db": module_demo_db}
+        yield {"base": base, "notice": notice, "hidden": hidden, "db": module_demo_db, "community": community}
     mp.undo()
 
 
@@ -104,9 +116,28 @@ def test_notice_volunteers_and_matters_pages(browser, site):  # noqa: F811
     p.context.close()
 
 
+def sign_in(p: Page, username: str, then: str) -> None:
+    """The staff sign-in form of /maps/signin, as a person fills it; lands on ``then``."""
+    p.page.goto(f"{p.base}/maps/signin?next={then}")
+    p.page.fill("#u", username)
+    p.page.fill("#p", PASSWORD)
+    p.page.click("#f button[type=submit]")
+    p.page.wait_for_url(f"**{then}")
+
+
 def test_visit_coverage_on_the_planners_grid_map(browser, site):  # noqa: F811
+    # anyone may open the grid map, but the visit layers are not theirs to see
+    anon = Page(browser, site["base"], viewport={"width": 1200, "height": 800})
+    anon.open("/maps/grids")
+    names = anon.page.locator(".leaflet-control-layers-overlays").inner_text()
+    assert "网格" in names and "入户" not in names and "未走访" not in names
+    html = anon.page.content()
+    assert "visit_share" not in html and "last_visited" not in html
+    anon.context.close()
+
     p = Page(browser, site["base"], viewport={"width": 1200, "height": 800})
-    p.open("/maps/grids")
+    sign_in(p, "guihua-civic", "/maps/grids")
+    p.page.wait_for_function("window.gridmap && gridmap.isIdle()", timeout=20_000)
     before = p.paths()
     p.page.locator(".leaflet-control-layers").hover()
     _overlay(p, "入户走访覆盖").check()
@@ -115,11 +146,18 @@ def test_visit_coverage_on_the_planners_grid_map(browser, site):  # noqa: F811
     assert coloured > 0  # grids with households, coloured by the month's share visited
     fills = set(p.js("[...document.querySelectorAll('path.leaflet-interactive')].map(e => e.getAttribute('fill'))"))
     assert fills & {"#2e7d32", "#f9a825", "#c62828"}
+    assert p.js("gridmap.shown('超过90天未走访')") == 0  # off until ticked
     _overlay(p, "超过90天未走访").check()
     p.idle()
-    drawn = before + coloured
-    p.page.wait_for_function(f"document.querySelectorAll('path.leaflet-interactive').length > {drawn}",
-                             timeout=10_000)  # the stale buildings as points
+    # the stale buildings as points (SVG or, when many, canvas: counted on the map either way)
+    p.page.wait_for_function("gridmap.shown('超过90天未走访') > 0", timeout=10_000)
+    stale = p.js("Object.values(gridmap.specs).find(s => s.style === 'stale_building').data.features"
+                 ".map(f => f.properties.grid_code)")
+    assert stale and all(code.startswith(site["community"]) for code in stale)  # the planner's own area only
+    assert p.js("gridmap.shown('超过90天未走访')") == len(stale)
+    visited = p.js("Object.values(gridmap.specs).find(s => s.style === 'visit_share').data.features"
+                   ".map(f => f.properties.code)")
+    assert visited and all(code.startswith(site["community"]) for code in visited)
     legend = p.page.locator(".gm-legend, .legend").first.inner_text()
     assert "入户" in legend and "未走访" in legend
     p.shot("grids_visits")

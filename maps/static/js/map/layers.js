@@ -227,6 +227,7 @@ export function makeLayer(spec) {
   state.specs[spec.name] = spec;
   const build = BUILDERS[spec.kind] || geojsonLayer;
   const layer = build(spec);
+  state.built[spec.name] = layer;
   if (spec.minZoom && spec.kind !== "tiles") hideBelowZoom(layer, spec.minZoom);
   layer.gmName = spec.name;
   return layer;

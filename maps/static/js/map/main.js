@@ -34,9 +34,17 @@ function isSettled() {
   return isIdle() && state.fetching === 0;
 }
 
+/** Features of the overlay whose name starts with ``prefix`` that are on the map now (SVG or canvas alike). */
+function shown(prefix) {
+  const name = Object.keys(state.built).find((n) => n.startsWith(prefix));
+  const layer = name && state.built[name];
+  if (!layer || !state.map || !state.map.hasLayer(layer) || !layer.getLayers) return 0;
+  return layer.getLayers().filter((feature) => Boolean(feature._map)).length;
+}
+
 window.addEventListener("error", (event) => noteError(String(event.message)));
 
 window.gridmap = Object.assign(state, {
-  layer: makeLayer, title, legend, attribution, search, filters, reach, finish, isIdle, isSettled,
+  layer: makeLayer, title, legend, attribution, search, filters, reach, finish, isIdle, isSettled, shown,
   esc, colorFor: colourFor, hhColor: householdColour, STYLES, POPUPS,
 });

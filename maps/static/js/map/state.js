@@ -4,6 +4,7 @@
 export const state = {
   layers: {},       // layer name -> features drawn so far
   specs: {},        // layer name -> its spec (embedded data included), for search and reach
+  built: {},        // layer name -> the Leaflet layer made from its spec
   pending: 0,       // vector tiles requested and not yet loaded
   fetching: 0,      // layers fetched after load that have not arrived
   tileLayers: [],
