@@ -250,3 +250,14 @@ def parse_bbox(value: str | None) -> tuple[float, float, float, float] | None:
             "bbox 的最小值大于最大值，顺序应为 min_lon,min_lat,max_lon,max_lat (bbox minimum above maximum)"
         )
     return x0, y0, x1, y1
+
+
+EARTH_RADIUS_M = 6_371_008.8  # the mean radius (IUGG)
+
+
+def haversine_m(lon: float, lat: float, lons, lats) -> np.ndarray:
+    """Great-circle distances in metres from ``(lon, lat)`` to each ``(lons[i], lats[i])`` (WGS84 degrees)."""
+    p1, p2 = np.radians(lat), np.radians(np.asarray(lats, dtype=float))
+    dl = np.radians(np.asarray(lons, dtype=float) - lon)
+    h = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(h, 1.0)))

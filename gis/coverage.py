@@ -21,7 +21,7 @@ from scipy.spatial import cKDTree
 from gis.errors import InvalidInput
 from gis.network import StreetGraph, augmented_csr
 
-DETOUR = 1.3
+DETOUR = 1.3  # a walk off the street network: the straight line × this (also layers.walking's fallback)
 
 
 @dataclass

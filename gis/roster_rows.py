@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gis.domain import StaffRole
+from gis.gridcodes import CODE15
 
 # header as written in the file → field
 HEADERS: dict[str, str] = {
@@ -35,7 +36,6 @@ SINGLE_PER_GRID = frozenset({StaffRole.GRID_HEAD, StaffRole.GRID_WORKER})
 PLACE_ROLES = frozenset({StaffRole.BUILDING_HEAD, StaffRole.STAIRWELL_HEAD})
 MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
 LANDLINE = re.compile(r"^0[0-9]{2,3}-?[0-9]{7,8}(-[0-9]{1,6})?$")
-GRID_CODE = re.compile(r"^[0-9]{15}$")
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ def _stairwell(text: str) -> int:
 
 def _target_problems(role: StaffRole, grid: str, building: str, stairwell: str) -> list[tuple[str, str]]:
     problems = []
-    if grid and not GRID_CODE.match(grid):
+    if grid and not CODE15.match(grid):
         problems.append(("grid_code", f"网格编码须为 15 位数字：{grid!r} (a grid code has 15 digits)"))
     if role in PLACE_ROLES and not building:
         problems.append(("building", f"{role.zh}须填写楼栋 (a {role.value} needs its building)"))

@@ -22,12 +22,13 @@ from gis.synthetic_city import SOURCE
 from gis.visits import Know
 from layers import deliberation, matters, volunteers
 from layers.deliberation_models import CouncilMember, Topic, TopicStepEvent, TopicTask
+from layers.features import PLAN_IN_FORCE_SQL
 from layers.visits_models import HouseholdVisit
 from layers.volunteers_models import Activity, PointEntry, Registration, Reward, Signup
 
 DISTRICT = "620302"
 COMMUNITIES = 4
-IN_FORCE = "(SELECT id FROM grid_plans WHERE status = 'published' ORDER BY generation DESC LIMIT 1)"
+IN_FORCE = PLAN_IN_FORCE_SQL
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙马朱胡郭何高林罗"
 
 # (kind, departments, tasks, legal basis, incident categories, order categories) → items by combination

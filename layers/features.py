@@ -84,6 +84,11 @@ LAYERS: dict[str, LayerSpec] = {
 }
 
 
+# The plan in force as a SQL subquery, for statements written as text (the same rule as current_plan_id).
+PLAN_IN_FORCE_SQL = (f"(SELECT id FROM grid_plans WHERE status = '{PlanStatus.PUBLISHED.value}' "
+                     "ORDER BY generation DESC LIMIT 1)")
+
+
 def current_plan_id(session: Session) -> int | None:
     """The id of the published plan in force (highest generation), or None if nothing is published."""
     return session.scalar(

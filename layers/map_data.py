@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 from gis.coords import wgs84_to_gcj02
 from gis.domain import FACILITY_TYPES, SEVEN_ONES, IncidentState, area_prefix
 from gis.errors import InvalidInput
-from layers.features import current_plan_id
+from layers.features import PLAN_IN_FORCE_SQL, current_plan_id
 from layers.roster import BOARD_ROLES, roster_audit
 
 TYPE_ZH = {code: zh for code, _g, zh, _en in FACILITY_TYPES}
@@ -399,7 +399,7 @@ TILE_LAYERS = ("buildings", "incidents", "grids", "uncovered", "roster")
 # Buildings in a comprehensive grid of the plan in force that lack a 楼栋长, or have stairwells without a 楼口长,
 # on :day — the building part of ``layers.roster.roster_audit`` (gis.roster.audit_roster) in SQL, for tiles;
 # tests/api/test_maps_api.py checks the two agree. ``{where}`` narrows the buildings (a tile's box).
-ROSTER_BUILDINGS_SQL = """
+ROSTER_BUILDINGS_SQL = f"""
     WITH staff AS (SELECT role, building_id, stairwell_id FROM staff_assignments
                    WHERE role IN ('building_head', 'stairwell_head')
                      AND (valid_from IS NULL OR valid_from <= :day) AND (valid_to IS NULL OR valid_to >= :day)),
@@ -410,9 +410,8 @@ ROSTER_BUILDINGS_SQL = """
                       SELECT 1 FROM staff a WHERE a.role = 'stairwell_head' AND a.stairwell_id = s.id))
                      AS stairwells_without_head
           FROM buildings t
-          WHERE {where} AND EXISTS (
-              SELECT 1 FROM grids g WHERE g.plan_id = (SELECT id FROM grid_plans WHERE status = 'published'
-                                                       ORDER BY generation DESC LIMIT 1)
+          WHERE {{where}} AND EXISTS (
+              SELECT 1 FROM grids g WHERE g.plan_id = {PLAN_IN_FORCE_SQL}
                 AND g.kind = 'comprehensive' AND g.geom && t.geom AND ST_Covers(g.geom, ST_PointOnSurface(t.geom))))
     SELECT * FROM b WHERE no_building_head OR stairwells_without_head > 0"""
 
@@ -484,8 +483,7 @@ def tile(
         if z < 10:
             return b""
         sql = (f"SELECT t.id, t.code, t.name, t.households, t.source, {geom} AS geom FROM grids t "
-               f"WHERE t.plan_id = (SELECT id FROM grid_plans WHERE status = 'published' ORDER BY generation DESC "
-               f"LIMIT 1) AND t.geom && {box}")
+               f"WHERE t.plan_id = {PLAN_IN_FORCE_SQL} AND t.geom && {box}")
     elif layer == "roster":
         if z < 14:
             return b""

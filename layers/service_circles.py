@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from gis import isochrones as iso
 from gis import network as gnet
+from gis.coords import haversine_m
 from gis.domain import FACILITY_TYPES, CircleMethod
 from gis.errors import InvalidInput, NotFound
 from layers import models
@@ -262,7 +263,7 @@ def reach_candidates(session: Session, lon: float, lat: float, *, max_budget_m: 
         raise InvalidInput(f"未知设施类型 (unknown facility types): {', '.join(unknown)}")
     network = network or default_network(session, near=(lon, lat))
     ids, types, flon, flat = _facilities(session, type_codes)
-    straight = _haversine(lon, lat, flon, flat) if len(ids) else np.zeros(0)
+    straight = haversine_m(lon, lat, flon, flat) if len(ids) else np.zeros(0)
     near = straight <= max_budget_m
     ids, flon, flat, straight = ids[near], flon[near], flat[near], straight[near]
     types = [t for t, k in zip(types, near, strict=True) if k]
@@ -325,13 +326,6 @@ def point_service_area(session: Session, lon: float, lat: float, budget_m: float
             "properties": {"budget_m": budget_m, "method": a.method, "method_zh": CircleMethod(a.method).zh,
                            "network": network if a.method == "network" else None,
                            "reached_nodes": a.reached_nodes}}
-
-
-def _haversine(lon, lat, lons, lats):
-    r = 6_371_008.8
-    p1, p2 = np.radians(lat), np.radians(lats)
-    h = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lons - lon) / 2) ** 2
-    return 2 * r * np.arcsin(np.sqrt(np.minimum(h, 1.0)))
 
 
 def circle_stats(session: Session) -> list[dict]:

@@ -28,6 +28,7 @@ from gis.services import (
     rank_takers,
 )
 from layers import models, tracking
+from layers.features import PLAN_IN_FORCE_SQL
 from layers.locate import locate
 from layers.services_models import ServiceOrder, ServiceOrderEvent, Wish
 
@@ -247,14 +248,13 @@ def party_member_bases(session: Session) -> list[dict]:
     """Every party member with the grid they serve in and a base point (the grid's inner point) to walk from."""
     rows = session.execute(
         text(
-            """
+            f"""
             SELECT DISTINCT ON (p.id) p.id, p.name, a.grid_code,
                    ST_X(ST_PointOnSurface(g.geom)) AS lon, ST_Y(ST_PointOnSurface(g.geom)) AS lat
             FROM people p
             LEFT JOIN staff_assignments a ON a.person_id = p.id AND a.role = 'party_member'
             LEFT JOIN grids g ON g.code = a.grid_code
-                 AND g.plan_id = (SELECT id FROM grid_plans WHERE status = 'published'
-                                  ORDER BY generation DESC LIMIT 1)
+                 AND g.plan_id = {PLAN_IN_FORCE_SQL}
             WHERE p.is_party_member OR a.id IS NOT NULL
             ORDER BY p.id, a.grid_code
             """

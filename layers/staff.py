@@ -21,8 +21,9 @@ from sqlalchemy.orm import Session
 
 from gis.domain import StaffRole
 from gis.errors import Conflict, Forbidden, InvalidInput, NotFound, PayloadTooLarge
+from gis.gridcodes import CODE15
 from gis.roster import MARKET_ROLES
-from gis.roster_rows import GRID_CODE, SINGLE_PER_GRID, RosterRow, check_row, duplicate_problems, map_headers
+from gis.roster_rows import SINGLE_PER_GRID, RosterRow, check_row, duplicate_problems, map_headers
 from layers import models
 from layers.features import current_plan_id
 from layers.roster import grids_with_market_flag
@@ -237,7 +238,7 @@ def move_assignment(session: Session, assignment_id: int, *, grid_code: str, on:
     found = get_assignment(session, assignment_id, allowed=allowed)
     if found.building_id is not None or found.stairwell_id is not None:
         raise InvalidInput("楼栋长/楼口长随楼栋，不能调整到网格 (building and stairwell heads stay with their building)")
-    if not GRID_CODE.match(grid_code or ""):
+    if not CODE15.match(grid_code or ""):
         raise InvalidInput(f"网格编码须为 15 位数字：{grid_code!r} (a grid code has 15 digits)")
     on = on or dt.date.today()
     person = session.get(models.Person, found.person_id)

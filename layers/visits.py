@@ -17,11 +17,12 @@ from sqlalchemy.orm import Session
 from gis.errors import InvalidInput, NotFound
 from gis.visits import DEFAULT_STALE_DAYS, MAX_STALE_DAYS, Know, check_knows, share
 from layers import models
+from layers.features import PLAN_IN_FORCE_SQL
 from layers.ledgers import grid_of_building
 from layers.visits_models import HouseholdVisit, VisitFollowUp
 
 Audit = Callable[[str, str, str | int | None, dict], None]
-IN_FORCE = "(SELECT id FROM grid_plans WHERE status = 'published' ORDER BY generation DESC LIMIT 1)"
+IN_FORCE = PLAN_IN_FORCE_SQL
 
 
 def check_visit_day(day: dt.date, *, today: dt.date | None = None) -> dt.date:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from gis.errors import Conflict, InvalidInput, NotFound
 from gis.volunteering import ANONYMOUS_DISPLAY, MAX_POINTS_PER_CHANGE, PointKind, RegistrantKind
 from layers import models
+from layers.features import PLAN_IN_FORCE_SQL
 from layers.volunteers_models import (
     Activity,
     PointAccount,
@@ -43,8 +44,7 @@ def _check_community(session: Session, code: str) -> None:
 def _check_grid(session: Session, grid_code: str, community_code: str) -> None:
     if grid_code[:12] != community_code:
         raise InvalidInput(f"网格 {grid_code} 不属于社区 {community_code} (the grid is in another community)")
-    found = session.scalar(text("SELECT count(*) FROM grids WHERE code = :g AND plan_id = (SELECT id FROM "
-                                "grid_plans WHERE status = 'published' ORDER BY generation DESC LIMIT 1)"),
+    found = session.scalar(text(f"SELECT count(*) FROM grids WHERE code = :g AND plan_id = {PLAN_IN_FORCE_SQL}"),
                            {"g": grid_code})
     if not found:
         raise NotFound(f"现行方案中没有网格 {grid_code} (no grid {grid_code} in the plan in force)")

@@ -12,20 +12,10 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from gis import network as gnet
+from gis.coords import haversine_m
+from gis.coverage import DETOUR
 from gis.errors import NotFound
 from layers.networks import default_network, load_graph
-
-DETOUR = 1.3
-
-
-def _straight_m(olon: float, olat: float, lons: np.ndarray, lats: np.ndarray) -> np.ndarray:
-    # haversine, metres
-    r = 6_371_008.8
-    p1, p2 = np.radians(olat), np.radians(lats)
-    dp = p2 - p1
-    dl = np.radians(lons - olon)
-    h = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return 2 * r * np.arcsin(np.sqrt(np.minimum(h, 1.0)))
 
 
 def walking_distances(session: Session, network: str | None, olon: float, olat: float, lons, lats, *,
@@ -35,7 +25,7 @@ def walking_distances(session: Session, network: str | None, olon: float, olat: 
     street nearest to the origin."""
     lons = np.atleast_1d(np.asarray(lons, dtype=float))
     lats = np.atleast_1d(np.asarray(lats, dtype=float))
-    fallback = _straight_m(float(olon), float(olat), lons, lats) * detour
+    fallback = haversine_m(float(olon), float(olat), lons, lats) * detour
     method = np.full(len(lons), "euclidean", dtype=object)
     if len(lons) == 0:
         return fallback, method

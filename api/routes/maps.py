@@ -20,6 +20,7 @@ from api.deps import ReadSessionDep, SessionDep, SettingsDep
 from api.settings import Settings
 from gis.domain import FACILITY_TYPES, IncidentState, UserRole, area_prefix
 from gis.errors import Forbidden, NotAuthenticated, NotFound
+from gis.gridcodes import CODE15
 from layers import map_data
 from maps import assets
 from maps.common import MapContext, render
@@ -209,7 +210,7 @@ def public_circles(
     "/maps/public/boards/{code}.json",
     summary="网格公示牌内容（公开：角色、姓名与公示电话）(a grid's contact board, as published)",
 )
-def public_board(session: ReadSessionDep, code: Annotated[str, FPath(pattern=r"^[0-9]{15}$")]) -> dict:
+def public_board(session: ReadSessionDep, code: Annotated[str, FPath(pattern=CODE15.pattern)]) -> dict:
     """The roles of a grid's group with names and *published* phones only — what its printed 公示牌 shows.
     Vacant roles come with an empty list."""
     found = map_data.boards(session, grid_code=code)

@@ -13,6 +13,7 @@ from api.auth import Principal, require_roles
 from api.deps import ReadSessionDep, SessionDep
 from gis.domain import UserRole
 from gis.errors import Forbidden
+from gis.gridcodes import CODE15
 from layers import roster
 from maps.boards import board_page
 from usecases import visits as visit_use
@@ -21,7 +22,7 @@ router = APIRouter(tags=["people 网格人员"])
 
 STAFF = (UserRole.ADMIN, UserRole.DISPATCHER, UserRole.PLANNER, UserRole.GRID_STAFF)
 StaffUser = Annotated[Principal, Depends(require_roles(*STAFF))]
-GridCode = Annotated[str, Path(pattern=r"^[0-9]{15}$", description="15 位网格编码 (15-digit grid code)")]
+GridCode = Annotated[str, Path(pattern=CODE15.pattern, description="15 位网格编码 (15-digit grid code)")]
 
 
 def _scoped_unit(principal: Principal, unit: str | None) -> str | None:

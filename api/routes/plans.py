@@ -17,6 +17,7 @@ from api.auth import Principal, require_roles
 from api.deps import SessionDep
 from gis.domain import UserRole
 from gis.errors import Forbidden, InvalidInput
+from gis.gridcodes import CODE15
 from gis.plan_validation import ValidationOptions
 from gis.proposals import ProposalOptions
 from layers import handover, plan_impact, plan_io, plans
@@ -293,7 +294,7 @@ class HandoverItem(BaseModel):
 
     assignment_id: int = Field(ge=1)
     kind: str = Field(description="move | follow | share | end")
-    to: str | None = Field(None, pattern=r"^[0-9]{15}$", description="目标网格编码；end 不填 (target grid)")
+    to: str | None = Field(None, pattern=CODE15.pattern, description="目标网格编码；end 不填 (target grid)")
     note: str | None = Field(None, max_length=200)
 
 

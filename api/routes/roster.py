@@ -18,6 +18,7 @@ from api.auth import Principal, require_roles
 from api.deps import SessionDep
 from gis.domain import UserRole
 from gis.errors import Forbidden
+from gis.gridcodes import CODE15
 from layers import roster, staff
 from maps.boards import board_page
 
@@ -26,7 +27,6 @@ router = APIRouter(tags=["people 网格人员"])
 EDITORS = (UserRole.ADMIN, UserRole.PLANNER, UserRole.GRID_STAFF)
 Editor = Annotated[Principal, Depends(require_roles(*EDITORS))]
 AssignmentId = Annotated[int, Path(ge=1, le=2_147_483_647, description="任职记录编号 (assignment id)")]
-GRID_CODE = r"^[0-9]{15}$"
 
 
 def _allowed(principal: Principal):
@@ -62,7 +62,7 @@ class AssignRequest(BaseModel):
     phone: str = Field(max_length=40, description="手机或座机（不公示） (private phone)")
     public_phone: str | None = Field(None, max_length=40, description="公示电话 (phone shown on the 公示牌)")
     role: str = Field(max_length=32, description="岗位：中文名或英文值，如 网格员 / grid_worker")
-    grid_code: str | None = Field(None, pattern=GRID_CODE)
+    grid_code: str | None = Field(None, pattern=CODE15.pattern)
     building: str | None = Field(None, max_length=300, description="楼栋名称、地址或编号 (building)")
     stairwell: int | None = Field(None, ge=1, le=99, description="单元号 (stairwell number)")
     valid_from: dt.date | None = None
@@ -95,7 +95,7 @@ def end_assignment(session: SessionDep, principal: Editor, assignment_id: Assign
 class MoveRequest(BaseModel):
     """Move a grid-level role to another grid from a day (the old assignment ends the day before)."""
 
-    grid_code: str = Field(pattern=GRID_CODE)
+    grid_code: str = Field(pattern=CODE15.pattern)
     on: dt.date | None = None
 
 

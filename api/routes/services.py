@@ -19,6 +19,7 @@ from api.deps import ReadSessionDep, SessionDep, UserText
 from gis.coords import CRS
 from gis.domain import UserRole
 from gis.errors import Forbidden
+from gis.gridcodes import CODE15
 from gis.services import LEDGER_KINDS, SERVICE_CATEGORIES, OrderState, TrackKind, WishState
 from layers import ledgers, services, tracking, wishes
 from layers.services_models import ServiceOrder
@@ -221,7 +222,7 @@ class WishIn(BaseModel):
     lon: float | None = Field(None, ge=-180, le=180, description="经度 (longitude)")
     lat: float | None = Field(None, ge=-90, le=90, description="纬度 (latitude)")
     crs: CRS = Field(CRS.WGS84, description="坐标系 wgs84|cgcs2000|gcj02|bd09")
-    grid_code: str | None = Field(None, pattern=r"^[0-9]{15}$", description="现行网格编码（不给位置时）(or a grid code)")
+    grid_code: str | None = Field(None, pattern=CODE15.pattern, description="现行网格编码（不给位置时）(or a grid code)")
     title: UserText = Field(min_length=1, max_length=200)
     description: UserText | None = Field(None, max_length=2000)
     resident_name: UserText | None = Field(None, max_length=100, description="仅工作人员可见 (staff only)")
@@ -323,7 +324,7 @@ def set_ledger(
 def ledger_counts(
     session: SessionDep,
     principal: StaffUser,
-    grid: Annotated[str, Query(pattern=r"^[0-9]{15}$", description="网格编码 (grid code)")],
+    grid: Annotated[str, Query(pattern=CODE15.pattern, description="网格编码 (grid code)")],
 ) -> dict:
     """Aggregate counts per building and kind (no person-level data)."""
     _in_scope(principal, grid, "ledger")

@@ -14,6 +14,7 @@ from api.auth import Principal, require_roles
 from api.deps import SessionDep
 from gis.domain import UserRole
 from gis.errors import Forbidden, NotFound
+from gis.gridcodes import CODE15
 from gis.volunteering import MAX_POINTS_PER_CHANGE, PointKind, RegistrantKind
 from layers import volunteers
 from usecases import area_lists
@@ -51,7 +52,7 @@ class RegistrationIn(BaseModel):
     kind: RegistrantKind
     name: str = Field(min_length=1, max_length=200, description="姓名或组织名称（仅工作人员可见）(staff only)")
     community_code: str = Field(pattern=r"^[0-9]{12}$")
-    grid_code: str | None = Field(None, pattern=r"^[0-9]{15}$", description="居住网格 (the grid they live in)")
+    grid_code: str | None = Field(None, pattern=CODE15.pattern, description="居住网格 (the grid they live in)")
     display_name: str | None = Field(None, max_length=50, description="排行榜显示名，不填则不公开 (leaderboard name)")
     organisation: str | None = Field(None, max_length=200, description="所在单位/党组织 (unit)")
     phone: str | None = Field(None, max_length=40, description="联系电话（仅工作人员可见）(staff only)")

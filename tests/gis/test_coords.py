@@ -114,3 +114,12 @@ def test_bbox_parser():
     for bad in ["1,2,3", "a,b,c,d", "102.25,38.47,102.13,38.55", "102,95,103,96", "200,1,201,2"]:
         with pytest.raises(InvalidCoordinates):
             parse_bbox(bad)
+
+
+def test_haversine_distances_in_metres():
+    from gis.coords import haversine_m
+
+    d = haversine_m(102.19, 38.50, [102.19, 102.19, 103.19], [38.50, 39.50, 38.50])
+    assert d[0] == 0.0
+    assert d[1] == pytest.approx(111_195.1, abs=0.5)  # one degree of latitude on the mean sphere
+    assert d[2] == pytest.approx(111_195.1 * np.cos(np.radians(38.5)), rel=2e-4)  # a degree of longitude there
