@@ -18,11 +18,13 @@ class MatterKind(LabelledEnum):
 
 
 class FlagState(LabelledEnum):
-    """An incident or order outside the list waits for approval."""
+    """An incident or order outside the list waits for approval; when its category (or community) changes to
+    one on the list, a pending flag is withdrawn; when it changes to another one outside, it waits again."""
 
     PENDING = ("pending", "待审批")
     APPROVED = ("approved", "已批准")
     REFUSED = ("refused", "不予准入")
+    WITHDRAWN = ("withdrawn", "已撤回（类别改为清单内）")
 
 
 class SubjectType(LabelledEnum):

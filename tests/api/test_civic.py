@@ -320,3 +320,35 @@ def test_the_matter_list_and_flags_for_what_falls_outside(world):
     assert api.get("/api/v1/matters?district=620302").json()["count"] == 101  # unchanged
     page = api.get("/matters?district=620302&kind=assist")
     assert page.status_code == 200 and "协助" in page.text and "synthetic" in page.text
+
+
+def test_a_category_change_is_checked_against_the_list_again(world):
+    # the demo's 金川区 list covers sanitation and errands; not market, construction or tutoring
+    api = world["api"]
+    lon, lat = (_scalar(world, f"SELECT ST_{c}(ST_PointOnSurface(geom)) FROM buildings WHERE id = :b",
+                        b=world["building"]) for c in "XY")
+    iid = api.post("/api/v1/incidents", json={"category": "sanitation", "lon": lon, "lat": lat}).json()["incident"]["id"]
+    oid = api.post("/api/v1/orders", json={"lon": lon, "lat": lat, "category": "errand"}).json()["id"]
+    flag = "SELECT state || ':' || category FROM matter_flags WHERE subject_type = :t AND subject_id = :i"
+
+    def recategorise(table: str, row: int, category: str) -> None:
+        with world["engine"].begin() as conn:
+            conn.execute(text(f"UPDATE {table} SET category = :c WHERE id = :i"), {"c": category, "i": row})
+
+    assert _scalar(world, flag, t="incident", i=iid) is None  # on the list: no flag
+    recategorise("incidents", iid, "market")  # reclassified as something the community does not do
+    assert _scalar(world, flag, t="incident", i=iid) == "pending:market"
+    fid = _scalar(world, "SELECT id FROM matter_flags WHERE subject_type = 'incident' AND subject_id = :i", i=iid)
+    assert api.post(f"/api/v1/matters/flags/{fid}/decision", json={"approve": True},
+                    headers=auth({"dispatcher"}, "", "调度")).status_code == 200
+    recategorise("incidents", iid, "construction")  # approving market does not cover construction
+    assert _scalar(world, flag, t="incident", i=iid) == "pending:construction"
+    recategorise("incidents", iid, "sanitation")  # back on the list: the pending flag is withdrawn
+    assert _scalar(world, flag, t="incident", i=iid) == "withdrawn:construction"
+    staff = auth({"grid_staff"}, world["community"], "社区")
+    listed = api.get("/api/v1/matters/flags?state=withdrawn", headers=staff).json()["flags"]
+    assert [f["state_zh"] for f in listed if f["subject_id"] == iid and f["subject_type"] == "incident"] == \
+        ["已撤回（类别改为清单内）"]
+    assert _scalar(world, flag, t="order", i=oid) is None
+    recategorise("service_orders", oid, "tutoring")
+    assert _scalar(world, flag, t="order", i=oid) == "pending:tutoring"
