@@ -116,16 +116,18 @@ def _escalate(session: Session, inc: models.Incident, det: IncidentDetail, level
 
 
 def _effects(session: Session, inc: models.Incident, det: IncidentDetail, step: rules.Step, *,
-             assignee_id: int | None, now: dt.datetime) -> str:
+             assignee_id: int | None, due: dt.datetime | None, now: dt.datetime) -> str:
     """Apply an action's effects (assignee, deadline, level receiver, close time); the note's addition."""
     a = step.action
     extra = ""
     if a in (rules.Action.DISPATCH, rules.Action.REASSIGN):
         extra = _assign(session, inc, det, a, assignee_id)
     elif a is rules.Action.POSTPONE:
-        if inc.due_at is not None:
+        if due is not None:
+            inc.due_at = due
+        elif inc.due_at is not None:
             inc.due_at = inc.due_at + dt.timedelta(hours=step.extend_h)
-        extra = f"，延期 {step.extend_h:g} 小时"
+        extra = f"，延期 {round(step.extend_h, 2):g} 小时" + (f"，新时限 {iso(due)}" if due is not None else "")
     elif a is rules.Action.ESCALATE:
         extra = f"，{step.from_level.zh} → {step.to_level.zh}" + _escalate(session, inc, det, step.to_level, now)
     inc.state, inc.level, inc.updated_at = step.to_state.value, step.to_level.value, now
@@ -134,12 +136,35 @@ def _effects(session: Session, inc: models.Incident, det: IncidentDetail, step: 
     return extra
 
 
+def _step(inc: models.Incident, a: rules.Action, *, hours: float | None, due: dt.datetime | None,
+          now: dt.datetime) -> rules.Step:
+    """The state machine's step; a 延期 gives ``hours`` to add or the new deadline ``due`` (time-zone aware,
+    later than the current deadline, at most :data:`gis.incidents.MAX_POSTPONE_H` hours later)."""
+    if due is None:
+        return rules.apply_action(inc.state, inc.level, a, hours=hours)
+    if a is not rules.Action.POSTPONE or hours is not None:
+        raise InvalidInput("due_at（新的时限）只用于延期，且不与 hours 同时给出 (due_at is for postpone only, without "
+                           "hours)", detail={"action": a.value})
+    if due.tzinfo is None:
+        raise InvalidInput("新的时限须带时区，如 2026-12-06T18:00:00+08:00 (due_at needs a time zone)",
+                           detail={"due_at": due.isoformat()})
+    base = inc.due_at or now
+    try:
+        return rules.apply_action(inc.state, inc.level, a, hours=(due - base).total_seconds() / 3600)
+    except InvalidInput as exc:  # the state allows a 延期 (else 409 above); the deadline does not
+        raise InvalidInput(f"新的时限须晚于当前时限 {iso(base)}，且最多晚 {rules.MAX_POSTPONE_H} 小时 (the new deadline "
+                           f"must be after the current one and at most {rules.MAX_POSTPONE_H} h later)",
+                           detail={"due_at": due.isoformat(), "current": iso(base)}) from exc
+
+
 def transition(session: Session, incident_id: int, action: str | rules.Action, *, actor: str,
                roles: frozenset[str] | set[str], note: str | None = None, hours: float | None = None,
-               assignee_id: int | None = None, now: dt.datetime | None = None) -> tuple[models.Incident, IncidentDetail]:
+               due: dt.datetime | None = None, assignee_id: int | None = None,
+               now: dt.datetime | None = None) -> tuple[models.Incident, IncidentDetail]:
     """Take one action on an incident: checks the caller's role (403), the state machine (409), records the
-    event (who, when, from → to, level, what changed) and applies its effects (deadline, level and receiver,
-    assignee — who must serve the incident's grid, community or level — and close time)."""
+    event (who, when, from → to, level, what changed) and applies its effects (deadline — a 延期 by ``hours``
+    or to the new deadline ``due`` —, level and receiver, assignee — who must serve the incident's grid,
+    community or level — and close time)."""
     now = now or utcnow()
     a = action if isinstance(action, rules.Action) else rules.parse_action(action)
     _refuse(frozenset(roles), a)
@@ -149,8 +174,8 @@ def transition(session: Session, incident_id: int, action: str | rules.Action, *
         raise rules.IllegalTransition(f"此事件是 #{det.duplicate_of} 的重复上报，随其处置 (a linked duplicate of "
                                       f"#{det.duplicate_of}: it follows that incident)",
                                       detail={"duplicate_of": det.duplicate_of})
-    step = rules.apply_action(inc.state, inc.level, a, hours=hours)
-    extra = _effects(session, inc, det, step, assignee_id=assignee_id, now=now)
+    step = _step(inc, a, hours=hours, due=due, now=now)
+    extra = _effects(session, inc, det, step, assignee_id=assignee_id, due=due, now=now)
     text = (note + (f"（{extra.lstrip('，')}）" if extra else "")) if note else f"{a.zh} ({a.value}){extra}"
     session.add(models.IncidentEvent(incident_id=inc.id, from_state=step.from_state.value, to_state=step.to_state.value,
                                      level=step.to_level.value, actor=actor, at=now, note=text))

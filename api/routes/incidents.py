@@ -71,7 +71,10 @@ class TransitionIn(BaseModel):
                                     "verify 核查 | close 结案 | return 回退 | postpone 延期 | escalate 上报上级",
                         examples=["register"])
     note: str | None = Field(None, description="说明 (note)")
-    hours: float | None = Field(None, description="延期小时数（延期时必填）(hours to postpone by)")
+    hours: float | None = Field(None, description="延期小时数（延期时与 due_at 二选一）(hours to postpone by)")
+    due_at: dt.datetime | None = Field(None, description="延期后的新时限，带时区 (the new deadline of a postponement, "
+                                                         "with a time zone; instead of hours)",
+                                       examples=["2026-12-06T18:00:00+08:00"])
     assignee_id: int | None = Field(None, ge=1, description="派遣/改派给的人员编号，须为事件所属网格、社区或本层级接收人 "
                                                       "(person to dispatch or reassign to; one of /candidates)")
 
@@ -326,10 +329,10 @@ def get_candidates(incident_id: IncidentId, session: SessionDep, principal: Disp
 def post_transition(incident_id: IncidentId, body: TransitionIn, session: SessionDep,
                     principal: Staff, audit: AuditDep) -> dict[str, Any]:
     """Checks the caller's role and scope, then the state machine; records who and when. 派遣/改派 go to a
-    person of ``/candidates``; 延期 needs ``hours``; 上报上级 reaches the next level's receiver."""
+    person of ``/candidates``; 延期 needs ``hours`` or the new deadline ``due_at``; 上报上级 reaches the next level's receiver."""
     i, d = inc.load(session, incident_id)
     _in_scope(principal, i, d)
     i, d = flow.transition(session, incident_id, body.action, actor=principal.subject, roles=principal.roles,
-                          note=body.note, hours=body.hours, assignee_id=body.assignee_id)
+                          note=body.note, hours=body.hours, due=body.due_at, assignee_id=body.assignee_id)
     session.commit()
     return _views(session, principal, [(i, d)], audit)[0]

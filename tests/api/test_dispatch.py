@@ -301,3 +301,37 @@ def test_other_areas_and_odd_input_are_refused(client, module_sessionmaker):
         from layers.incidents import load
 
         assert load(s, iid)[0].state == "reported"  # nothing of the above changed it
+
+
+# ------------------------------------------------------------------------------------- postpone to a deadline
+def test_postpone_to_a_new_deadline(client, module_sessionmaker):
+    iid = post(client, (F.IN_G1[0] - 0.002, F.IN_G1[1] + 0.006), "other")["incident"]["id"]
+    for action in ("register", "dispatch"):
+        assert act(client, iid, action).status_code == 200
+    with module_sessionmaker() as s:
+        due = s.get(m.Incident, iid).due_at
+    china = dt.timezone(dt.timedelta(hours=8))
+    wanted = (due + dt.timedelta(days=2)).astimezone(china).replace(hour=18, minute=30, second=0, microsecond=0)
+
+    def refused(body, status=422):
+        r = client.post(f"/api/v1/incidents/{iid}/transitions", json=body, headers=WORKER_G1)
+        assert r.status_code == status, (body, r.text)
+        return r.json()["error"]["message"]
+
+    assert "晚于当前时限" in refused({"action": "postpone", "due_at": (due - dt.timedelta(hours=1)).isoformat()})
+    assert "晚于当前时限" in refused({"action": "postpone", "due_at": (due + dt.timedelta(days=31)).isoformat()})
+    assert "时区" in refused({"action": "postpone", "due_at": wanted.replace(tzinfo=None).isoformat()})
+    assert "只用于延期" in refused({"action": "postpone", "due_at": wanted.isoformat(), "hours": 5})
+    assert "只用于延期" in refused({"action": "handle", "due_at": wanted.isoformat()})
+    assert refused({"action": "postpone", "due_at": "next tuesday"}) and refused({"action": "postpone"})
+    with module_sessionmaker() as s:
+        assert (s.get(m.Incident, iid).state, s.get(m.Incident, iid).due_at) == ("dispatched", due)  # unchanged
+    r = act(client, iid, "postpone", headers=WORKER_G1, due_at=wanted.isoformat(), note="等待配件")
+    assert r.status_code == 200, r.text
+    assert r.json()["state"] == "postponed" and dt.datetime.fromisoformat(r.json()["due_at"]) == wanted
+    with module_sessionmaker() as s:
+        assert s.get(m.Incident, iid).due_at == wanted  # exactly the deadline asked for
+    note = client.get(f"/api/v1/incidents/{iid}/events", headers=DISPATCH).json()[-1]["note"]
+    assert "等待配件" in note and "新时限" in note
+    # from 延期 only 处置, 改派 or 上报: another 延期 is a conflict, not a silent change
+    assert "不能「延期」" in refused({"action": "postpone", "due_at": (wanted + dt.timedelta(days=1)).isoformat()}, 409)

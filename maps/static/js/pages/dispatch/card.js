@@ -50,14 +50,12 @@ function actionForm(action, label, inc, candidates) {
     `<button type="submit" class="wb-primary">确认${esc(label)} (confirm)</button></form>`;
 }
 
-function transitionBody(form, inc) {
+function transitionBody(form) {
   const data = new FormData(form);
   const body = {action: form.dataset.action, note: (data.get("note") || "").trim() || null};
   if (data.get("assignee_id")) body.assignee_id = Number(data.get("assignee_id"));
-  if (data.get("due")) {
-    const base = inc.due_at ? new Date(inc.due_at) : new Date();
-    body.hours = Math.round((new Date(data.get("due")).getTime() - base.getTime()) / 36e5 * 100) / 100;
-  }
+  // the new deadline as typed (the browser's local time), sent with its time zone
+  if (data.get("due")) body.due_at = new Date(data.get("due")).toISOString();
   return body;
 }
 
@@ -104,7 +102,7 @@ export function createCard({api, config, element, onChanged}) {
   element.addEventListener("submit", async (event) => {
     event.preventDefault();
     const form = event.target;
-    const body = transitionBody(form, state.incident);
+    const body = transitionBody(form);
     form.querySelector("button[type=submit]").disabled = true;
     const answer = await api.post(`/api/v1/incidents/${state.id}/transitions`, body);
     const id = state.id;

@@ -95,14 +95,7 @@ export function createIntake({api, config, els, mapView, onSaved, onOpen}) {
 
   wireSearch({api, config, els, setPoint, form: els.form});
   wireSave({api, config, els, state, onSaved, reset});
-  els.coordsGo.addEventListener("click", () => {
-    const typed = parseCoords(f.coords.value);
-    if (!typed) {
-      els.preview.innerHTML = "<div class=\"wb-box wb-warn wb-error\">坐标格式：经度,纬度 (lon,lat)</div>";
-      return;
-    }
-    setPoint(typed.lon, typed.lat, f.crs.value);
-  });
+  wireCoords({els, state, mapView, setPoint});
   for (const name of ["category", "channel"]) f[name].addEventListener("change", preview);
   els.preview.addEventListener("click", (event) => {
     const link = event.target.closest("[data-open]");
@@ -120,6 +113,24 @@ export function createIntake({api, config, els, mapView, onSaved, onOpen}) {
   }
 
   return {setPoint, preview, reset, state};
+}
+
+function wireCoords({els, state, mapView, setPoint}) {
+  const f = els.form.elements;
+  els.coordsGo.addEventListener("click", () => {
+    const typed = parseCoords(f.coords.value);
+    if (typed) {
+      setPoint(typed.lon, typed.lat, f.crs.value);
+      return;
+    }
+    // the earlier point is not what the dispatcher now means: nothing to save until a new one is given
+    state.point = null;
+    state.preview = null;
+    state.seq += 1;
+    els.save.disabled = true;
+    mapView.clearPick();
+    els.preview.innerHTML = "<div class=\"wb-box wb-warn wb-error\">坐标格式：经度,纬度 (lon,lat)</div>";
+  });
 }
 
 function wireSearch({api, config, els, setPoint, form}) {
