@@ -394,7 +394,9 @@ def suggested_sites(uncovered: gpd.GeoDataFrame, *, radius_m: float, n: int = 5)
 
 
 # ------------------------------------------------------------------------------------------ vector tiles
-TILE_LAYERS = ("buildings", "incidents", "grids", "uncovered", "roster")
+# Each tile layer and its first zoom (an empty tile below it).
+FIRST_ZOOM = {"buildings": 14, "incidents": 10, "grids": 10, "uncovered": 10, "roster": 14}
+TILE_LAYERS = tuple(FIRST_ZOOM)
 
 # Buildings in a comprehensive grid of the plan in force that lack a 楼栋长, or have stairwells without a 楼口长,
 # on :day — the building part of ``layers.roster.roster_audit`` (gis.roster.audit_roster) in SQL, for tiles;
@@ -414,6 +416,46 @@ ROSTER_BUILDINGS_SQL = f"""
               SELECT 1 FROM grids g WHERE g.plan_id = {PLAN_IN_FORCE_SQL}
                 AND g.kind = 'comprehensive' AND g.geom && t.geom AND ST_Covers(g.geom, ST_PointOnSurface(t.geom))))
     SELECT * FROM b WHERE no_building_head OR stairwells_without_head > 0"""
+
+
+def _polygons_tile_sql(layer: str, box: str, env: str) -> str:
+    """The ``buildings`` layer (every footprint) or the ``grids`` layer (the plan in force), as polygons."""
+    geom = f"ST_AsMVTGeom(ST_Transform(ST_Translate(t.geom, :dx, :dy), 3857), {env}, 4096, 64, true)"
+    if layer == "buildings":
+        return (f"SELECT t.id, t.name, t.households, t.floors, t.source, {geom} AS geom FROM buildings t "
+                f"WHERE t.geom && {box}")
+    return (f"SELECT t.id, t.code, t.name, t.households, t.source, {geom} AS geom FROM grids t "
+            f"WHERE t.plan_id = {PLAN_IN_FORCE_SQL} AND t.geom && {box}")
+
+
+def _roster_tile_sql(box: str, env: str, params: dict[str, Any]) -> str:
+    """The ``roster`` layer: today's roster gaps (:data:`ROSTER_BUILDINGS_SQL`) as points."""
+    params["day"] = dt.date.today()
+    point = "ST_Transform(ST_Translate(ST_PointOnSurface(t.geom), :dx, :dy), 3857)"
+    return (f"SELECT t.id, t.name, t.source, t.no_building_head, t.stairwells_without_head, "
+            f"ST_AsMVTGeom({point}, {env}, 4096, 64, true) AS geom "
+            f"FROM ({ROSTER_BUILDINGS_SQL.format(where=f't.geom && {box}')}) t")
+
+
+def _incidents_tile_sql(z: int, box: str, env: str, params: dict[str, Any], flt: IncidentFilter) -> str:
+    """The ``incidents`` layer: single points from z15; below, one cluster per 16 × 16 cell with ``count``,
+    ``open``, ``overdue`` and the state of its open incidents."""
+    where, fparams = flt.sql()
+    params.update(fparams)
+    if z >= 15:
+        return (f"SELECT {_INCIDENT_COLS}, 1 AS count, "
+                f"ST_AsMVTGeom(ST_Transform(ST_Translate(i.geom, :dx, :dy), 3857), {env}, 4096, 64, true) "
+                f"AS geom FROM incidents i WHERE i.geom && {box} AND {where}")
+    cell = f"((ST_XMax({env}) - ST_XMin({env})) / 16)"
+    return (
+        "SELECT min(i.id) AS id, count(*) AS count, count(*) FILTER (WHERE i.state <> 'closed') AS open, "
+        "bool_or(i.due_at IS NOT NULL AND i.due_at < now() AND i.state <> 'closed') AS overdue, "
+        "CASE WHEN bool_and(i.state = 'closed') THEN 'closed' ELSE min(i.state) "
+        "FILTER (WHERE i.state <> 'closed') END AS state, min(i.source) AS source, "
+        f"ST_AsMVTGeom(ST_Centroid(ST_Collect(ST_Transform(ST_Translate(i.geom, :dx, :dy), 3857))), "
+        f"{env}, 4096, 64, true) AS geom FROM incidents i WHERE i.geom && {box} AND {where} "
+        f"GROUP BY ST_SnapToGrid(ST_Transform(i.geom, 3857), {cell})"
+    )
 
 
 def _uncovered_tile_sql(z: int, box: str, env: str, params: dict[str, Any], *, type_code: str | None,
@@ -467,54 +509,21 @@ def tile(
         raise InvalidInput(f"未知瓦片图层 {layer} (unknown tile layer; one of {', '.join(TILE_LAYERS)})")
     if not (0 <= z <= 22 and 0 <= x < 2**z and 0 <= y < 2**z):
         raise InvalidInput(f"瓦片编号无效 {z}/{x}/{y} (invalid tile)")
+    if z < FIRST_ZOOM[layer]:
+        return b""
     dx, dy = _tile_offset(z, x, y) if gcj02 else (0.0, 0.0)
     params: dict[str, Any] = {"z": z, "x": x, "y": y, "dx": dx, "dy": dy}
     env = "ST_TileEnvelope(:z, :x, :y)"
     # the query box in WGS84 (tile box moved back by the offset), with a margin for the tile buffer
     box = f"ST_Translate(ST_Transform(ST_Expand({env}, (ST_XMax({env}) - ST_XMin({env})) / 64), 4326), -:dx, -:dy)"
-    geom = f"ST_AsMVTGeom(ST_Transform(ST_Translate(t.geom, :dx, :dy), 3857), {env}, 4096, 64, true)"
-    cell = f"((ST_XMax({env}) - ST_XMin({env})) / 16)"
-    if layer == "buildings":
-        if z < 14:
-            return b""
-        sql = (f"SELECT t.id, t.name, t.households, t.floors, t.source, {geom} AS geom FROM buildings t "
-               f"WHERE t.geom && {box}")
-    elif layer == "grids":
-        if z < 10:
-            return b""
-        sql = (f"SELECT t.id, t.code, t.name, t.households, t.source, {geom} AS geom FROM grids t "
-               f"WHERE t.plan_id = {PLAN_IN_FORCE_SQL} AND t.geom && {box}")
-    elif layer == "roster":
-        if z < 14:
-            return b""
-        params["day"] = dt.date.today()
-        point = "ST_Transform(ST_Translate(ST_PointOnSurface(t.geom), :dx, :dy), 3857)"
-        sql = (f"SELECT t.id, t.name, t.source, t.no_building_head, t.stairwells_without_head, "
-               f"ST_AsMVTGeom({point}, {env}, 4096, 64, true) AS geom "
-               f"FROM ({ROSTER_BUILDINGS_SQL.format(where=f't.geom && {box}')}) t")
+    if layer == "incidents":
+        sql = _incidents_tile_sql(z, box, env, params, flt or IncidentFilter())
     elif layer == "uncovered":
-        if z < 10:
-            return b""
         sql = _uncovered_tile_sql(z, box, env, params, type_code=type_code, budget_m=budget_m)
+    elif layer == "roster":
+        sql = _roster_tile_sql(box, env, params)
     else:
-        if z < 10:
-            return b""
-        where, fparams = (flt or IncidentFilter()).sql()
-        params.update(fparams)
-        if z >= 15:
-            sql = (f"SELECT {_INCIDENT_COLS}, 1 AS count, "
-                   f"ST_AsMVTGeom(ST_Transform(ST_Translate(i.geom, :dx, :dy), 3857), {env}, 4096, 64, true) "
-                   f"AS geom FROM incidents i WHERE i.geom && {box} AND {where}")
-        else:
-            sql = (
-                "SELECT min(i.id) AS id, count(*) AS count, count(*) FILTER (WHERE i.state <> 'closed') AS open, "
-                "bool_or(i.due_at IS NOT NULL AND i.due_at < now() AND i.state <> 'closed') AS overdue, "
-                "CASE WHEN bool_and(i.state = 'closed') THEN 'closed' ELSE min(i.state) "
-                "FILTER (WHERE i.state <> 'closed') END AS state, min(i.source) AS source, "
-                f"ST_AsMVTGeom(ST_Centroid(ST_Collect(ST_Transform(ST_Translate(i.geom, :dx, :dy), 3857))), "
-                f"{env}, 4096, 64, true) AS geom FROM incidents i WHERE i.geom && {box} AND {where} "
-                f"GROUP BY ST_SnapToGrid(ST_Transform(i.geom, 3857), {cell})"
-            )
+        sql = _polygons_tile_sql(layer, box, env)
     row = session.execute(
         text(f"SELECT ST_AsMVT(q.*, :name, 4096, 'geom') FROM ({sql}) AS q WHERE q.geom IS NOT NULL"),
         {**params, "name": layer},
