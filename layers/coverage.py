@@ -322,13 +322,7 @@ def suggest_sites(session: Session, type_code: str, *, k: int = 5, budget_m: flo
     if graph is None:
         raise InvalidInput("选址需要路网 (site suggestion needs a street network)")
     ensure_access(session, network=network, type_codes=[type_code])
-    rows = session.execute(text("""
-        SELECT b.id, b.households, b.residents, ST_X(ST_PointOnSurface(b.geom)), ST_Y(ST_PointOnSurface(b.geom))
-        FROM building_access ba JOIN buildings b ON b.id = ba.building_id
-        WHERE ba.type_code = :t AND (ba.distance_m IS NULL OR ba.distance_m > :budget) AND b.households > 0
-          AND (CAST(:cc AS text) IS NULL OR b.community_code = :cc)
-        ORDER BY b.id"""), {"t": type_code, "budget": budget_m, "cc": community_code}).all()
-    dem_df = pd.DataFrame(rows, columns=["id", "households", "residents", "lon", "lat"])
+    dem_df = _uncovered_demand(session, type_code, budget_m, community_code)
     uncovered_households = int(dem_df.households.sum()) if len(dem_df) else 0
     result = {"type_code": type_code, "type_zh": _NAMES[type_code][0], "budget_m": budget_m, "network": network,
               "uncovered_buildings": int(len(dem_df)), "uncovered_households": uncovered_households,
@@ -339,29 +333,13 @@ def suggest_sites(session: Session, type_code: str, *, k: int = 5, budget_m: flo
         return result
     dx, dy = gnet.transform_xy(dem_df.lon.to_numpy(), dem_df.lat.to_numpy(), "EPSG:4326", graph.crs)
     dem = gcov.PointsOnNet.snap(graph, dx, dy, SNAP_M)
-    if candidates:
-        c = np.asarray(candidates, dtype=float).reshape(-1, 2)
-        cx, cy = gnet.transform_xy(c[:, 0], c[:, 1], "EPSG:4326", graph.crs)
-        node_ids = np.full(len(cx), -1, dtype=np.int64)
-    else:
-        # street nodes within the budget of some uncovered building (walking backwards from the demand)
-        # (undirected: a filter only; the coverage matrix below respects one-way edges)
-        on = dem.edge >= 0
-        near = np.zeros(graph.n_nodes, dtype=bool)
-        if np.any(on):
-            aug = augmented_csr(graph, dem.edge[on], dem.along[on], dem.dist[on])
-            d = dijkstra(aug, directed=False, indices=graph.n_nodes + np.arange(int(on.sum())),
-                         limit=budget_m, min_only=True)
-            near = np.isfinite(d[:graph.n_nodes])
-        idx = np.flatnonzero(near)
-        if len(idx) > max_candidates:
-            idx = idx[np.linspace(0, len(idx) - 1, max_candidates).astype(np.int64)]
-        cx, cy = graph.node_xy[idx, 0], graph.node_xy[idx, 1]
-        node_ids = graph.node_ids[idx]
+    cx, cy, node_ids = _candidate_sites(graph, dem, candidates, budget_m, max_candidates)
     cand = gcov.PointsOnNet.snap(graph, cx, cy, SNAP_M)
     cover = gcov.coverage_matrix(graph, cand, dem, budget_m)
     picks = gcov.greedy_max_cover(cover, dem_df.households.to_numpy(), k, secondary=dem_df.residents.to_numpy())
     lon, lat = gnet.transform_xy(cx, cy, graph.crs, "EPSG:4326")
+    params = {"k": k, "candidates": "given" if candidates else "street nodes", "n_candidates": int(len(cx)),
+              "algorithm": "greedy maximal covering"}
     cum = 0
     for rank, p in enumerate(picks, start=1):
         cum += int(p.added_weight)
@@ -371,14 +349,53 @@ def suggest_sites(session: Session, type_code: str, *, k: int = 5, budget_m: flo
                 "buildings_added": int(len(p.added_points)), "cumulative_households": cum,
                 "building_ids": dem_df.id.to_numpy()[p.added_points].tolist()}
         result["sites"].append(site)
-        session.add(SiteSuggestion(
-            type_code=type_code, budget_m=budget_m, rank=rank, node_id=site["node_id"],
-            households_added=site["households_added"], residents_added=site["residents_added"],
-            buildings_added=site["buildings_added"], cumulative_households=cum, network=network,
-            params={"k": k, "candidates": "given" if candidates else "street nodes",
-                    "n_candidates": int(len(cx)), "algorithm": "greedy maximal covering"},
-            geom=f"SRID=4326;POINT({site['lon']} {site['lat']})", source="computed"))
+        _store_site(session, site, type_code=type_code, budget_m=budget_m, network=network, params=params)
     result["covered_after"] = cum
     result["share_of_uncovered"] = round(cum / uncovered_households, 4) if uncovered_households else None
     session.flush()
     return result
+
+
+def _uncovered_demand(session: Session, type_code: str, budget_m: float, community_code: str | None) -> pd.DataFrame:
+    """Inhabited buildings farther than ``budget_m`` from every facility of the type (or unreachable), with their
+    households, residents and inner point (``id, households, residents, lon, lat``)."""
+    rows = session.execute(text("""
+        SELECT b.id, b.households, b.residents, ST_X(ST_PointOnSurface(b.geom)), ST_Y(ST_PointOnSurface(b.geom))
+        FROM building_access ba JOIN buildings b ON b.id = ba.building_id
+        WHERE ba.type_code = :t AND (ba.distance_m IS NULL OR ba.distance_m > :budget) AND b.households > 0
+          AND (CAST(:cc AS text) IS NULL OR b.community_code = :cc)
+        ORDER BY b.id"""), {"t": type_code, "budget": budget_m, "cc": community_code}).all()
+    return pd.DataFrame(rows, columns=["id", "households", "residents", "lon", "lat"])
+
+
+def _candidate_sites(graph, dem: gcov.PointsOnNet, candidates: Sequence[tuple[float, float]] | None,
+                     budget_m: float, max_candidates: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where a new facility may go, in the graph's metric CRS, with their street node ids (-1: a given point):
+    the given WGS84 points, else the street nodes within the budget of some uncovered building (walking
+    backwards from the demand; undirected, a filter only: the coverage matrix respects one-way edges),
+    evenly thinned to ``max_candidates``."""
+    if candidates:
+        c = np.asarray(candidates, dtype=float).reshape(-1, 2)
+        cx, cy = gnet.transform_xy(c[:, 0], c[:, 1], "EPSG:4326", graph.crs)
+        return cx, cy, np.full(len(cx), -1, dtype=np.int64)
+    on = dem.edge >= 0
+    near = np.zeros(graph.n_nodes, dtype=bool)
+    if np.any(on):
+        aug = augmented_csr(graph, dem.edge[on], dem.along[on], dem.dist[on])
+        d = dijkstra(aug, directed=False, indices=graph.n_nodes + np.arange(int(on.sum())),
+                     limit=budget_m, min_only=True)
+        near = np.isfinite(d[:graph.n_nodes])
+    idx = np.flatnonzero(near)
+    if len(idx) > max_candidates:
+        idx = idx[np.linspace(0, len(idx) - 1, max_candidates).astype(np.int64)]
+    return graph.node_xy[idx, 0], graph.node_xy[idx, 1], graph.node_ids[idx]
+
+
+def _store_site(session: Session, site: dict, *, type_code: str, budget_m: float, network: str,
+                params: dict) -> None:
+    """Keep one suggested site in ``site_suggestions``."""
+    session.add(SiteSuggestion(
+        type_code=type_code, budget_m=budget_m, rank=site["rank"], node_id=site["node_id"],
+        households_added=site["households_added"], residents_added=site["residents_added"],
+        buildings_added=site["buildings_added"], cumulative_households=site["cumulative_households"],
+        network=network, params=params, geom=f"SRID=4326;POINT({site['lon']} {site['lat']})", source="computed"))

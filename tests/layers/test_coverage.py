@@ -115,6 +115,16 @@ def test_site_suggestions_greedy(town, module_sessionmaker):
     assert [x.households_added for x in stored] == [40, 30]
 
 
+def test_site_suggestions_among_given_points(town, module_sessionmaker):
+    with module_sessionmaker() as s:  # at b3 (30 households uncovered) and at b4 (40): b4's first, no street node
+        res = suggest_sites(s, "clinic", k=2, budget_m=500, network="river-town",
+                            candidates=[pt(800, 20), pt(100, 180)])
+        s.rollback()
+    assert [(x["households_added"], x["building_ids"], x["node_id"]) for x in res["sites"]] == [
+        (40, [town["b4"]], None), (30, [town["b3"]], None)]
+    assert (res["sites"][0]["lon"], res["sites"][0]["lat"]) == pytest.approx(pt(100, 180), abs=1e-7)
+
+
 def test_seven_ones_audit(town, module_sessionmaker):
     with module_sessionmaker() as s:
         df = seven_ones_audit(s, kind="village", distance_m=500)
