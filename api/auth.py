@@ -21,12 +21,11 @@ from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
 from api.deps import SessionDep
-from api.settings import secret_problem
+from api.settings import DEFAULT_TOKEN_TTL_S, secret_problem
 from gis.domain import UserRole, scope_covers
 from gis.errors import Forbidden, NotAuthenticated, ServiceUnavailable
 from usecases.access import Viewer
 
-DEFAULT_TTL_S = 30 * 60
 ALGORITHM = "HS256"
 INVALID = "登录凭证无效，请重新登录 (invalid token; sign in again)"
 
@@ -78,7 +77,7 @@ class TokenClaims:
 
 
 def issue_token(
-    principal: Principal, secret: str, *, ttl_s: int = DEFAULT_TTL_S, now: float | None = None
+    principal: Principal, secret: str, *, ttl_s: int = DEFAULT_TOKEN_TTL_S, now: float | None = None
 ) -> str:
     """Sign a token for ``principal``'s account (its username and token version), valid for ``ttl_s`` seconds.
 

@@ -34,6 +34,9 @@ def secret_problem(secret: str) -> str | None:
     return None
 
 
+DEFAULT_TOKEN_TTL_S = 30 * 60  # a sign-in token lives half an hour unless GRIDMAP_TOKEN_TTL_S says otherwise
+
+
 class ApiSettings(BaseSettings):
     """HTTP-side settings: environment, limits, the secret used to sign tokens."""
 
@@ -60,7 +63,7 @@ class ApiSettings(BaseSettings):
         "(Open311 discovery); unset: the address each request came to",
     )
     timezone: str = Field("Asia/Shanghai", description="times shown to people and to Open311 clients are in this zone")
-    token_ttl_s: int = Field(1800, ge=60, le=86_400, description="lifetime of a sign-in token, in seconds")
+    token_ttl_s: int = Field(DEFAULT_TOKEN_TTL_S, ge=60, le=86_400, description="lifetime of a sign-in token, in seconds")
     public_rate_per_min: float = Field(60.0, description="public intake requests per client a minute")
     public_rate_burst: int = Field(20, description="public intake requests a client may send at once")
     public_batch_points_per_min: int = Field(

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from enum import Enum
 
+HOME_DISTRICT = "620302"
+"""金川区 (Jinchuan district of Jinchang), whose grids the service models: the demo's district and the district the
+civic pages show when none is asked for."""
+
 WALK_SPEED_KMH = 5.0
 """Walking speed assumed unless configured (GB 50180-2018 life circles: 15 min ≈ 1,250 m at 5 km/h); the
 service reads the configured one from ``layers.settings.WalkSettings`` (``GRIDMAP_WALK_SPEED_KMH``)."""

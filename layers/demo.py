@@ -26,7 +26,7 @@ from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from gis.domain import AreaLevel, PlanStatus
+from gis.domain import HOME_DISTRICT, AreaLevel, PlanStatus
 from gis.errors import Conflict, InvalidInput
 from gis.synthetic import DEFAULT_SEED, GENERATOR_VERSION, SyntheticCity, generate_city
 from gis.synthetic_city import SOURCE
@@ -39,7 +39,7 @@ DEMO_NAME = "jinchang-demo"
 DEMO_LOCK = "gridmap:demo-load"  # the advisory lock every demo loader holds while it checks and writes
 NETWORK = "jinchang-demo"
 EDITION = 2023
-CITY, JINCHUAN = "620300000000", "620302000000"
+CITY, JINCHUAN = "620300000000", HOME_DISTRICT + "000000"
 PLAN_NAME = "金川区网格方案（演示，合成 synthetic）"
 EFFECTIVE_FROM = dt.date(2024, 1, 1)
 ATTRIBUTION = (

@@ -17,6 +17,7 @@ from sqlalchemy import insert, text
 from sqlalchemy.orm import Session
 
 from gis.deliberation import COUNCIL_ROLES
+from gis.domain import HOME_DISTRICT
 from gis.matters import MatterKind
 from gis.synthetic_city import SOURCE
 from gis.visits import Know
@@ -26,7 +27,7 @@ from layers.features import PLAN_IN_FORCE_SQL
 from layers.visits_models import HouseholdVisit
 from layers.volunteers_models import Activity, PointEntry, Registration, Reward, Signup
 
-DISTRICT = "620302"
+DISTRICT = HOME_DISTRICT
 COMMUNITIES = 4
 IN_FORCE = PLAN_IN_FORCE_SQL
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙马朱胡郭何高林罗"

@@ -8,10 +8,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gis.domain import HOME_DISTRICT
 from layers import matters, models, volunteers
 from layers.volunteers_models import Activity
 
-DEFAULT_DISTRICT = "620302"  # 金川区
+DEFAULT_DISTRICT = HOME_DISTRICT
 
 
 def _area_name(session: Session, code: str) -> str | None:

@@ -124,7 +124,7 @@ def start_session(request: Request, principal: StaffDep) -> Response:
     token = request.headers.get("authorization", "")[7:].strip() or request.cookies.get(TOKEN_COOKIE, "")
     settings = request.app.state.settings.api
     resp = Response(status_code=204)
-    resp.set_cookie(TOKEN_COOKIE, token, max_age=getattr(settings, "token_ttl_s", 1800), httponly=True,
+    resp.set_cookie(TOKEN_COOKIE, token, max_age=settings.token_ttl_s, httponly=True,
                     samesite="strict", secure=request.url.scheme == "https", path="/")
     return resp
 
