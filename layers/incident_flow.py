@@ -176,7 +176,9 @@ def transition(session: Session, incident_id: int, action: str | rules.Action, *
                                       detail={"duplicate_of": det.duplicate_of})
     step = _step(inc, a, hours=hours, due=due, now=now)
     extra = _effects(session, inc, det, step, assignee_id=assignee_id, due=due, now=now)
-    text = (note + (f"（{extra.lstrip('，')}）" if extra else "")) if note else f"{a.zh} ({a.value}){extra}"
+    # the action's name leads a note when the new state does not say it (改派 → 派遣, 上报上级 → 立案)
+    said = "" if a.zh == step.to_state.zh else f"{a.zh}："
+    text = (said + note + (f"（{extra.lstrip('，')}）" if extra else "")) if note else f"{a.zh} ({a.value}){extra}"
     session.add(models.IncidentEvent(incident_id=inc.id, from_state=step.from_state.value, to_state=step.to_state.value,
                                      level=step.to_level.value, actor=actor, at=now, note=text))
     if step.to_state is IncidentState.CLOSED:

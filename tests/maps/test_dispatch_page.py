@@ -33,6 +33,11 @@ CHROMIUM = os.environ.get("GRIDMAP_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "maps"
 PASSWORD = "workbench-pass-1"
+# true once EXPR holds (checked each animation frame), false after TIMEOUT ms; an error in EXPR counts as not yet
+UNTIL = """new Promise(resolve => { const end = performance.now() + TIMEOUT; const tick = () => {
+  let ok = false; try { ok = Boolean(EXPR); } catch (e) { ok = false; }
+  if (ok) resolve(true); else if (performance.now() > end) resolve(false); else requestAnimationFrame(tick); };
+  tick(); })"""
 CLINIC = (102.1972, 38.5041)  # in G2
 CHINA = "Asia/Shanghai"
 
@@ -117,12 +122,24 @@ class Screen:
         return self.page.evaluate(expr)
 
     def wait(self, expr: str, what: str, timeout: int = 30_000) -> None:
-        try:
-            self.page.wait_for_function(expr, timeout=timeout)
-        except Exception as exc:
+        """Until ``expr`` is true, checked at every animation frame. Not ``wait_for_function``: Playwright runs its
+        predicate through ``eval`` inside the page, which the page's Content-Security-Policy (no unsafe-eval)
+        forbids; this promise is compiled by the DevTools protocol like any ``evaluate``."""
+        done, tries = False, 3
+        while not done and tries:
+            tries -= 1
+            try:
+                done = self.page.evaluate(UNTIL.replace("TIMEOUT", str(timeout)).replace("EXPR", expr))
+                break
+            except Exception as exc:  # noqa: BLE001 - a navigation under way: wait for the new page, ask it
+                if "context was destroyed" not in str(exc) or not tries:
+                    self.errors.append(str(exc))
+                    break
+                self.page.wait_for_load_state()
+        if not done:
             SHOTS.mkdir(parents=True, exist_ok=True)
             self.page.screenshot(path=str(SHOTS / f"dispatch_stuck_{re.sub(r'[^a-z]+', '_', what)}.png"))
-            raise AssertionError(f"{what}: never happened ({expr}); errors {self.errors[:5]}") from exc
+            raise AssertionError(f"{what}: never happened ({expr}); errors {self.errors[:5]}")
 
     def settled(self) -> None:
         self.wait("window.gridmapDispatch && gridmapDispatch.ready && gridmapDispatch.busy() === 0", "settled")
@@ -457,7 +474,55 @@ def test_postpone_to_a_new_deadline_then_return_and_dispatch_again(server, brows
         assert "已派遣" in desk.act("派遣", person="王格长")
         assert _state(module_sessionmaker, iid) == ("dispatched", "grid", ids["王格长"])
         assert "王格长" in desk.page.inner_text("#wb-card")
+        assert "已改派" in desk.act("改派", person="张网格", note="王格长外出，改由张网格处置")  # another named person
+        assert _state(module_sessionmaker, iid) == ("dispatched", "grid", ids["张网格"])
+        assert "改派" in desk.page.inner_text("#wb-events")
         assert desk.errors == [] and worker.errors == [] and desk.external == [] and worker.external == []
     finally:
         worker.close()
+        desk.close()
+
+
+@pytest.mark.browser
+def test_the_manual_queue_comes_first_and_a_dispatcher_assigns_by_hand(server, browser, module_sessionmaker, ids):
+    from layers.incident_flow import transition
+    from layers.incidents import create_incident
+    from layers.incidents_models import IncidentDetail
+
+    def community(iid: int, code: str) -> None:
+        with module_sessionmaker() as s:
+            s.execute(IncidentDetail.__table__.update().where(IncidentDetail.incident_id == iid)
+                      .values(community_code=code))
+            s.commit()
+
+    with module_sessionmaker() as s:
+        iid = create_incident(s, {"category": "sanitation", "lon": F.IN_COMMUNITY_B[0] + 0.002,
+                                  "lat": F.IN_COMMUNITY_B[1]})[2]
+        s.commit()
+    community(iid, "620321009001")  # for the escalation: an area with no receiver at the next level
+    with module_sessionmaker() as s:
+        transition(s, iid, "escalate", actor="diaodu", roles={"dispatcher"})
+        s.commit()
+    community(iid, F.COMMUNITY_B)
+    assert _state(module_sessionmaker, iid) == ("registered", "street", None)  # reported at 社区 (no grid)
+    desk = Screen(browser, server, viewport={"width": 1366, "height": 860})
+    try:
+        desk.sign_in("diaodu")
+        first = desk.js("gridmapDispatch.queue.items()[0]")
+        assert first["manual"] is True and iid in desk.js("gridmapDispatch.queue.items().filter(x => x.manual)"
+                                                          ".map(x => x.id)")
+        assert "待人工派遣" in desk.page.inner_text("#wb-queue li:first-child")
+        assert "待人工派遣" in desk.page.inner_text(f"#wb-queue li[data-id='{iid}']")
+        desk.page.check("#wb-filters input[name=manual]")
+        desk.wait("gridmapDispatch.queue.state.answer && gridmapDispatch.busy() === 0 && "
+                  "gridmapDispatch.queue.items().length > 0 && gridmapDispatch.queue.items().every(x => x.manual)",
+                  "manual filter")
+        desk.open_incident(iid)
+        assert "待人工派遣" in desk.page.inner_text("#wb-card")
+        assert "已派遣" in desk.act("派遣", person="李社区")
+        assert _state(module_sessionmaker, iid) == ("dispatched", "street", ids["李社区"])
+        desk.wait(f"gridmapDispatch.busy() === 0 && !gridmapDispatch.queue.items().some(x => x.id === {iid})",
+                  "gone from the manual queue")
+        assert desk.errors == [] and desk.external == []
+    finally:
         desk.close()
