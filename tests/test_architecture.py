@@ -1,5 +1,6 @@
 """The rules of docs/architecture.md: the direction of dependencies (the import-linter contracts in
-pyproject.toml), functions short enough to read (120 lines at most) and readable aliases at call sites."""
+pyproject.toml), functions short enough to read (120 lines at most), readable aliases at call sites, settings
+only through pydantic-settings, and a page that names only files and folders that exist."""
 
 import shutil
 import subprocess
@@ -13,6 +14,33 @@ def test_the_architecture_document_describes_every_part():
     doc = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
     parts = [p.name for p in ROOT.iterdir() if (p / "__init__.py").is_file() and p.name != "tests"]
     assert parts and all(f"| `{name}/` |" in doc for name in parts), parts
+
+
+def test_every_file_and_folder_the_document_names_exists():
+    """The page stays true to today's tree: each `path/like/this.py` or `folder/` it names is there."""
+    import re
+
+    doc = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    named = {m for m in re.findall(r"`([\w./-]+)`", doc)
+             if "/" in m and not m.startswith(("/", "gridmap/")) and "…" not in m and "<" not in m}
+    named = {m for m in named if m.endswith("/") or Path(m).suffix in (".py", ".md", ".js", ".mjs", ".css", ".sh", ".toml")}
+    missing = sorted(m for m in named if not (ROOT / m).exists())
+    assert len(named) > 40 and not missing, missing
+
+
+def test_settings_come_only_through_pydantic_settings():
+    """docs/architecture.md, "A new setting": no ``os.environ``/``os.getenv`` outside the settings classes."""
+    import ast
+
+    found = []
+    for package in ("gis", "layers", "maps", "usecases", "api"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if (isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv", "environb")
+                        and isinstance(node.value, ast.Name) and node.value.id == "os"):
+                    found.append(f"  {path.relative_to(ROOT).as_posix()}: line {node.lineno}")
+    assert not found, "read settings through pydantic-settings (a GRIDMAP_ field), not os.environ:\n" + "\n".join(
+        found)
 
 
 def test_dependency_direction_holds():
