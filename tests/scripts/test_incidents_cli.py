@@ -43,7 +43,8 @@ def test_overdue_escalate_and_kpis(env, capsys):
     out = capsys.readouterr().out
     assert f"#{env['late']}" in out and "共 1 件超期" in out
     assert main(["incidents", "escalate-overdue"]) == 0
-    assert "grid → community" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "grid → community" in out and "接收人 孙值班" in out  # a named receiver, not null
     with env["factory"]() as s:
         row = s.get(m.Incident, env["late"])
         assert (row.level, row.state) == ("community", "registered")
@@ -148,3 +149,24 @@ def test_queue_receivers_and_escalate_say_why(env, capsys):
     assert "孙值班" in out and "街道综治中心" in out
     assert main(["incidents", "kpis", "--by", "street"]) == 0
     assert "÷ 全部上报" in capsys.readouterr().out
+
+
+def test_escalate_overdue_says_why_it_did_not(env, capsys):
+    """An overdue incident fed back (waiting for the dispatcher's check) stays where it is, and the command says
+    why, on the line of that incident."""
+    from layers.incident_flow import transition
+
+    now = inc.utcnow()
+    with env["factory"]() as s:
+        iid = inc.create_incident(s, {"category": "emergency", "lon": F.IN_G1[0] + 0.001, "lat": F.IN_G1[1]},
+                                  now=now - dt.timedelta(hours=6))[2]
+        for action in ("register", "dispatch", "handle", "feedback"):
+            transition(s, iid, action, actor="test", roles={"dispatcher"}, now=now - dt.timedelta(hours=5))
+        s.commit()
+    assert main(["incidents", "escalate-overdue"]) == 0
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if x.startswith(f"#{iid} "))
+    assert "未上报" in line and "核查" in line, out
+    with env["factory"]() as s:
+        row = s.get(m.Incident, iid)
+        assert (row.state, row.level) == ("feedback", "grid")
