@@ -13,7 +13,7 @@ import datetime as dt
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from api.app import create_app
 from api.settings import ApiSettings, Settings
@@ -160,9 +160,30 @@ def test_escalate_overdue_says_why_not(client, module_sessionmaker):
 
 
 # ------------------------------------------------------------------------------------------------- KPIs
-def test_kpis_over_every_report_and_every_row_named(client):
+COUNTED_BY_HAND = """
+SELECT coalesce(d.street_code, substr(i.grid_code, 1, 9) || '000') AS street, count(*) AS total,
+       count(*) FILTER (WHERE i.state <> 'closed') AS open,
+       count(*) FILTER (WHERE i.state <> 'closed' AND i.due_at < now()) AS overdue_open,
+       count(*) FILTER (WHERE i.state = 'closed' AND i.level IN ('grid', 'community')) AS closed_low_level,
+       count(*) FILTER (WHERE i.level IN ('street', 'district')
+                           OR (i.level = 'community' AND i.grid_code IS NOT NULL)) AS escalated
+FROM incidents i LEFT JOIN incident_details d ON d.incident_id = i.id
+WHERE d.duplicate_of IS NULL GROUP BY 1"""
+
+
+def test_kpis_over_every_report_and_every_row_named(client, module_sessionmaker):
     post(client, F.FAR, "other")  # outside every community
+    closed = post(client, (F.IN_G1[0] - 0.003, F.IN_G1[1] - 0.001), "other")["incident"]["id"]
+    for action, who in (("register", DISPATCH), ("dispatch", DISPATCH), ("handle", WORKER_G1),
+                        ("feedback", WORKER_G1), ("verify", DISPATCH), ("close", DISPATCH)):
+        assert act(client, closed, action, headers=who).status_code == 200
     k = client.get("/api/v1/incidents/kpis", params={"by": "street"}).json()
+    with module_sessionmaker() as s:  # the same figures counted by hand, every incident of this database
+        by_hand = {r.street: r._asdict() for r in s.execute(text(COUNTED_BY_HAND))}
+    for r in k["rows"]:
+        want = by_hand[r["street"]]
+        assert {c: r[c] for c in want if c != "street"} == {c: v for c, v in want.items() if c != "street"}, r
+    assert len(k["rows"]) == len(by_hand) and sum(r["escalated"] for r in k["rows"]) >= 1
     assert all(r["name"] for r in k["rows"]) and "000" not in [r["street"] for r in k["rows"]]
     nowhere = next(r for r in k["rows"] if r["street"] is None)
     assert "未定位" in nowhere["name"]
