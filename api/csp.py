@@ -1,8 +1,10 @@
 """Every HTML page carries a Content-Security-Policy; every response the usual hardening headers.
 
 Scripts run only from this service (``'self'``) or inline with the nonce drawn for that one response: a page
-renders its own ``<script>`` elements with ``nonce="…"`` (:func:`maps.common.render` takes the nonce from
-``request.state.csp_nonce``), so markup that slipped into a page some other way cannot run. Styles may be inline
+renders its own ``<script>`` elements with ``nonce="…"`` (:func:`maps.common.render` and the other page renderers
+take the nonce of ``request.state.csp_nonce``; data reaches an inline script only as JSON with ``<``, ``>``, ``&``
+and U+2028/9 escaped, :func:`maps.common.script_json`), so markup that slipped into a page some other way, even
+a ``<script>`` in a stored name, cannot run: it has no nonce. Styles may be inline
 (Leaflet and Folium set them), images come from here, ``data:``/``blob:`` URLs and the configured basemap's tile
 servers; nothing may frame the pages, and forms post only here. The API docs (``/docs``, ``/redoc``) load
 Swagger UI/ReDoc from their CDN as FastAPI serves them, and are allowed exactly that.
@@ -14,9 +16,7 @@ import secrets
 from collections.abc import Iterable
 
 DOCS_CDN = "https://cdn.jsdelivr.net"
-# Report-only until the map pages run clean under it: in Chromium an inline script of one page still lacks the nonce
-# and the browser tests evaluate strings (unsafe-eval). Switch to b"content-security-policy" once both are fixed.
-HEADER = b"content-security-policy-report-only"
+HEADER = b"content-security-policy"
 DOCS_PATHS = ("/docs", "/redoc")
 ALWAYS = [
     (b"x-content-type-options", b"nosniff"),
@@ -41,11 +41,6 @@ def policy(nonce: str, *, image_origins: Iterable[str] = (), docs: bool = False)
         "form-action 'self'",
         "frame-ancestors 'none'",
     ])
-
-
-def add_nonce(html: str, nonce: str) -> str:
-    """``html`` with ``nonce="…"`` on every ``<script>`` element it has (for pages this service generates)."""
-    return html.replace("<script>", f'<script nonce="{nonce}">').replace("<script ", f'<script nonce="{nonce}" ')
 
 
 class ContentSecurityPolicy:

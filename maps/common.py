@@ -165,11 +165,32 @@ def feature_collection(gdf: gpd.GeoDataFrame, columns: list[str], *, shift: bool
     }
 
 
-def _js(value: Any) -> str:
-    """JSON safe to put inside a <script> element: no ``<`` at all (so no ``</script>`` or ``<script`` can come
-    from data), nor ``>``/``&``, as ``\\u003c``… escapes that JavaScript reads back as the same text."""
+def script_json(value: Any) -> str:
+    """JSON safe to put inside a <script> element: no ``<`` at all (so no ``</script>``, ``<script`` or
+    ``<!--`` can come from data), nor ``>``/``&``, nor U+2028/U+2029 (line ends to older JavaScript), as
+    ``\\u003c``… escapes that JavaScript and JSON read back as the same text."""
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    for char, escaped in SCRIPT_ESCAPES:
+        text = text.replace(char, escaped)
+    return text
+
+
+SCRIPT_ESCAPES = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"),
+                  ("\u2029", "\\u2029"))
+
+
+def nonce_attr(nonce: str | None) -> str:
+    """`` nonce="…"`` for a script element this service writes (empty without a nonce: a page saved to disk)."""
+    if not nonce:
+        return ""
+    if not nonce.replace("-", "").replace("_", "").isalnum():
+        raise ValueError("a CSP nonce is URL-safe base64")
+    return f' nonce="{nonce}"'
+
+
+def import_map_element(own_base: str, nonce: str | None) -> str:
+    """The ``<script type="importmap">`` of a page that is not a Folium map (sign-in, tracking, workbench)."""
+    return f'<script type="importmap"{nonce_attr(nonce)}>{script_json(assets.import_map(own_base))}</script>'
 
 
 # ------------------------------------------------------------------------------------------ elements
@@ -190,7 +211,7 @@ var {{ this.get_name() }} = gridmap.layer({{ this.spec_js }});
     @property
     def spec_js(self) -> str:
         """The spec as JSON for the page script."""
-        return _js(self.spec)
+        return script_json(self.spec)
 
     @property
     def feature_count(self) -> int:
@@ -215,7 +236,7 @@ gridmap.{{ this.fn }}({{ this._parent.get_name() }}{% if this.has_arg %}, {{ thi
         self._name = "GridmapCall"
         self.fn = fn
         self.has_arg = has_arg
-        self.arg_js = _js(arg)
+        self.arg_js = script_json(arg)
 
 
 class Assets(JSCSSMixin, folium.MacroElement):
@@ -254,7 +275,7 @@ start_{{ this.page }}({{ this._parent.get_name() }}, {{ this.page }}_options, {
             raise KeyError(f"no page module maps/static/js/pages/{page}.js")
         self._name = "GridmapPageModule"
         self.page = page
-        self.options_js = _js(options)
+        self.options_js = script_json(options)
         self.refs = refs or {}
 
     @property
@@ -269,15 +290,15 @@ class ModuleLoader(folium.MacroElement):
 
     _template = Template(
         """{% macro header(this, kwargs) %}
-<script type="importmap">{{ this.import_map_js }}</script>
-<script type="module">import "gridmap/map/main.js";</script>
+<script type="importmap"{{ kwargs.nonce_attr }}>{{ this.import_map_js }}</script>
+<script type="module"{{ kwargs.nonce_attr }}>import "gridmap/map/main.js";</script>
 {% endmacro %}"""
     )
 
     def __init__(self, import_map: dict[str, Any]) -> None:
         super().__init__()
         self._name = "GridmapModules"
-        self.import_map_js = _js(import_map)
+        self.import_map_js = script_json(import_map)
 
 
 # Folium's own page template with the page script as a module, so that it runs after our modules (module
@@ -285,15 +306,41 @@ class ModuleLoader(folium.MacroElement):
 _MODULE_FIGURE = Template(
     "<!DOCTYPE html>\n<html>\n<head>\n{% if this.title %}<title>{{this.title}}</title>{% endif %}"
     "    {{this.header.render(**kwargs)}}\n</head>\n<body>\n    {{this.html.render(**kwargs)}}\n</body>\n"
-    "<script type=\"module\">\n    {{this.script.render(**kwargs)}}\n</script>\n</html>\n"
+    "<script type=\"module\"{{ kwargs.nonce_attr }}>\n    {{this.script.render(**kwargs)}}\n</script>\n</html>\n"
 )
+
+# Folium's map header less its inline script, which only set Leaflet's global switches to their defaults
+# (no touch off, 3D on: what Leaflet does when they are unset). Every inline script of a page is ours and
+# carries the response's nonce; none is Folium's.
+_MAP_HEADER = Template(
+    """{% macro header(this, kwargs) %}
+<meta name="viewport" content="width=device-width, initial-scale=1.0, maximum-scale=1.0, user-scalable=no" />
+<style>#{{ this.get_name() }} {position: {{this.position}}; width: {{this.width[0]}}{{this.width[1]}};
+height: {{this.height[0]}}{{this.height[1]}}; left: {{this.left[0]}}{{this.left[1]}};
+top: {{this.top[0]}}{{this.top[1]}};} .leaflet-container { font-size: {{this.font_size}}; }</style>
+<style>html, body {width: 100%; height: 100%; margin: 0; padding: 0;}</style>
+<style>#map {position:absolute; top:0; bottom:0; right:0; left:0;}</style>
+{% endmacro %}"""
+)
+
+
+class GridMap(folium.Map):
+    """A Folium map whose page has no inline script of Folium's: its header is :data:`_MAP_HEADER`."""
+
+    def render(self, **kwargs) -> None:
+        """Folium's rendering, then the map's header replaced by ours (same styles, no script)."""
+        super().render(**kwargs)
+        header = _MAP_HEADER.module.__dict__["header"]
+        self.get_root().header.add_child(folium.Element(header(self, kwargs)), name=self.get_name())
 
 
 # ------------------------------------------------------------------------------------------ building pages
 def new_map(title: str, ctx: MapContext, bounds: tuple[float, float, float, float] | None) -> folium.Map:
     """An empty page: basemap (or none), scale bar, title; zoomed to ``bounds`` (WGS84 minx,miny,maxx,maxy)."""
-    m = folium.Map(location=[38.5, 102.19], zoom_start=12, tiles=None, control_scale=True, max_zoom=20,
-                   prefer_canvas=False)
+    m = GridMap(location=[38.5, 102.19], zoom_start=12, tiles=None, control_scale=True, max_zoom=20,
+                prefer_canvas=False)
+    if m.global_switches.no_touch or m.global_switches.disable_3d:
+        raise RuntimeError("Leaflet's global switches are not their defaults: they would need a script")
     figure: Figure = m.get_root()
     figure._template = _MODULE_FIGURE
     figure.title = title
@@ -378,6 +425,7 @@ def _uses(m: folium.Map, kind: str) -> bool:
     return any(isinstance(c, DataLayer) and c.spec.get("kind") == kind for c in m._children.values())
 
 
-def render(m: folium.Map) -> str:
-    """The page's HTML."""
-    return m.get_root().render()
+def render(m: folium.Map, nonce: str | None = None) -> str:
+    """The page's HTML; its script elements (all written by our templates: data reaches them only through
+    :func:`script_json`) carry ``nonce``, the response's Content-Security-Policy nonce (:mod:`api.csp`)."""
+    return m.get_root().render(nonce_attr=nonce_attr(nonce))

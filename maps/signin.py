@@ -3,19 +3,17 @@
 
 from __future__ import annotations
 
-import json
 from html import escape
 from pathlib import Path
 
-from maps import assets
+from maps.common import import_map_element
 
 TEMPLATE = Path(__file__).with_name("templates") / "signin.html"
 
 
-def signin_html(next_url: str, *, own_base: str = "/static/maps") -> str:
+def signin_html(next_url: str, *, own_base: str = "/static/maps", nonce: str | None = None) -> str:
     """The sign-in page; after signing in the browser goes to ``next_url`` (the caller checks it is ours)."""
-    import_map = json.dumps(assets.import_map(own_base), separators=(",", ":")).replace("</", "<\\/")
     return (TEMPLATE.read_text(encoding="utf-8")
-            .replace("__IMPORT_MAP__", f'<script type="importmap">{import_map}</script>')
+            .replace("__IMPORT_MAP__", import_map_element(own_base, nonce))
             .replace("__OWN_BASE__", own_base.rstrip("/"))
             .replace("__NEXT__", escape(next_url, quote=True)))

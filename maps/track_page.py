@@ -3,19 +3,17 @@
 
 from __future__ import annotations
 
-import json
 from html import escape
 from pathlib import Path
 
-from maps import assets
+from maps.common import import_map_element
 
 TEMPLATE = Path(__file__).with_name("templates") / "track.html"
 
 
-def track_html(token: str, *, own_base: str = "/static/maps") -> str:
+def track_html(token: str, *, own_base: str = "/static/maps", nonce: str | None = None) -> str:
     """The tracking page of ``token`` (as typed; the page's module asks the API, which says if it is none)."""
-    import_map = json.dumps(assets.import_map(own_base), separators=(",", ":")).replace("</", "<\\/")
     return (TEMPLATE.read_text(encoding="utf-8")
-            .replace("__IMPORT_MAP__", f'<script type="importmap">{import_map}</script>')
+            .replace("__IMPORT_MAP__", import_map_element(own_base, nonce))
             .replace("__OWN_BASE__", own_base.rstrip("/"))
             .replace("__TOKEN__", escape(token, quote=True)))

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from maps import assets
-from maps.common import MapContext, basemap
+from maps.common import MapContext, basemap, import_map_element
 
 TEMPLATE = Path(__file__).with_name("templates") / "dispatch.html"
 TITLE = "调度工作台 (dispatch workbench)"
@@ -39,7 +39,7 @@ def basemap_options(ctx: MapContext) -> dict[str, Any] | None:
             "subdomains": found.get("subdomains", "abc"), "maxZoom": found.get("max_zoom", 18)}
 
 
-def workbench_html(config: dict[str, Any], ctx: MapContext) -> str:
+def workbench_html(config: dict[str, Any], ctx: MapContext, nonce: str | None = None) -> str:
     """The workbench page for ``config`` (token, user, setup from :func:`usecases.dispatch.workbench_setup`, poll
     interval …) with the basemap, the grid tiles and the display coordinate system of ``ctx`` added."""
     full = {
@@ -50,12 +50,11 @@ def workbench_html(config: dict[str, Any], ctx: MapContext) -> str:
         "attribution": "© OpenStreetMap contributors" if ctx.settings.basemap == "osm" else "",
     }
     links = {name: assets.asset_url(name, ctx.asset_base) for name in VENDOR}
-    import_map = json.dumps(assets.import_map(ctx.own_base), separators=(",", ":")).replace("</", "<\\/")
     return (TEMPLATE.read_text(encoding="utf-8")
             .replace("__TITLE__", escape(TITLE))
             .replace("__LEAFLET_CSS__", links["leaflet_css"])
             .replace("__LEAFLET_JS__", links["leaflet"])
             .replace("__VECTORGRID_JS__", links["vectorgrid"])
-            .replace("__IMPORT_MAP__", f'<script type="importmap">{import_map}</script>{_preloads(ctx.own_base)}')
+            .replace("__IMPORT_MAP__", import_map_element(ctx.own_base, nonce) + _preloads(ctx.own_base))
             .replace("__OWN_BASE__", ctx.own_base.rstrip("/"))
             .replace("__CONFIG__", escape(json.dumps(full, ensure_ascii=False, separators=(",", ":")), quote=True)))

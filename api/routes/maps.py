@@ -15,7 +15,6 @@ from fastapi import Path as FPath
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from api.auth import Principal, principal_for_token
-from api.csp import add_nonce
 from api.deps import ReadSessionDep, SessionDep, SettingsDep
 from api.settings import Settings
 from gis.domain import FACILITY_TYPES, IncidentState, UserRole, area_prefix
@@ -82,9 +81,14 @@ def signed_in_staff(request: Request) -> Principal | None:
         return None
 
 
+def nonce(request: Request) -> str:
+    """This response's Content-Security-Policy nonce, for the script elements a page renders (:mod:`api.csp`)."""
+    return request.state.csp_nonce
+
+
 def page(request: Request, text: str, **kwargs) -> HTMLResponse:
-    """A rendered map page with this response's CSP nonce on its scripts (see :mod:`api.csp`)."""
-    return HTMLResponse(add_nonce(text, request.state.csp_nonce), **kwargs)
+    """A page rendered with :func:`nonce` on its own script elements."""
+    return HTMLResponse(text, **kwargs)
 
 
 def _wants_html(request: Request) -> bool:
@@ -109,7 +113,7 @@ def signin_page(request: Request, next: Annotated[str | None, Query(
     """A plain sign-in form for the staff maps: it signs in with ``/api/v1/auth/token`` and hands the token to
     ``POST /maps/session``, which keeps it in an HttpOnly cookie for the map page and its tile requests. ``next``
     is followed only when it is a plain ``/maps/…`` path of this site."""
-    return page(request, signin_html(safe_next(next)))
+    return page(request, signin_html(safe_next(next), nonce=nonce(request)))
 
 
 @router.post(
@@ -229,7 +233,7 @@ def public_page(request: Request, session: ReadSessionDep, settings: SettingsDep
     """Facilities by type, each type's 15-minute circle, community and grid boundaries with each grid's contact
     board, "七个一" per village, search, and "what can I reach from here" on click. No personal data."""
     ctx = _ctx(request, settings)
-    return page(request, render(public_map(map_pages.public_data(session), ctx)))
+    return page(request, render(public_map(map_pages.public_data(session), ctx), nonce(request)))
 
 
 @router.get(
@@ -271,7 +275,7 @@ def grids_page(
     staff = signed_in_staff(request)
     scope = None if staff is None else map_pages.VisitScope(unit=_scope(staff) and area_prefix(_scope(staff)))
     data = map_pages.grid_data(session, ctx, plan_id=plan_id, problems=problems, visits_for=scope)
-    resp = page(request, render(grid_map(data, ctx)))
+    resp = page(request, render(grid_map(data, ctx), nonce(request)))
     if staff is not None:  # this answer is one person's: no shared cache may keep it
         resp.headers["Cache-Control"] = "private, no-store"
     resp.headers["Vary"] = "Cookie, Authorization"
@@ -319,7 +323,7 @@ def incidents_page(request: Request, session: ReadSessionDep, settings: Settings
     query = "&".join(f"{k}={v}" for k, v in request.query_params.items() if k in
                      {"since", "until", "grid", "category", "state"} and v)
     ctx = _ctx(request, settings, query=query)
-    return page(request, render(incident_map(map_pages.incident_data(session, ctx, flt), ctx)))
+    return page(request, render(incident_map(map_pages.incident_data(session, ctx, flt), ctx), nonce(request)))
 
 
 @router.get(
@@ -341,7 +345,7 @@ def coverage_page(
     ctx = _ctx(request, settings)
     data = map_pages.coverage_data(session, ctx, type, settings.walk, sites=sites)
     session.commit()  # the walking distances, when they had to be brought up to date
-    return page(request, render(coverage_map(data, ctx)))
+    return page(request, render(coverage_map(data, ctx), nonce(request)))
 
 
 # ------------------------------------------------------------------------------------------ tiles

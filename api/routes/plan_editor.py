@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.auth import Principal, issue_token, principal_for_token
 from api.deps import SessionDep, SettingsDep
-from api.routes.maps import TOKEN_COOKIE, map_settings, page
+from api.routes.maps import TOKEN_COOKIE, map_settings, nonce, page
 from gis.domain import UserRole
 from gis.errors import Forbidden, NotAuthenticated
 from maps import assets
@@ -91,7 +91,7 @@ def edit_page(
     # the sign-in cookie is HttpOnly: the page gets its own short-lived token for the plan API
     token = issue_token(principal, request.app.state.settings.api.secret_key, ttl_s=PAGE_TOKEN_TTL_S)
     data = usecase.editor_data(session, ctx, plan_id, community=community, api_token=token)
-    return page(request, render(plan_editor(data, ctx)), headers={"Cache-Control": "no-store"})
+    return page(request, render(plan_editor(data, ctx), nonce(request)), headers={"Cache-Control": "no-store"})
 
 
 @router.get(

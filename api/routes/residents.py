@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -132,6 +132,6 @@ def rate(session: SessionDep, settings: SettingsDep, token: Token, body: RatingI
 
 @router.get("/maps/track/{token}", response_class=HTMLResponse, responses={200: {"content": {"text/html": {}}}},
             summary="进度查询页（手机优先）(the tracking page, phone first)")
-def track_page(token: Token) -> HTMLResponse:
+def track_page(request: Request, token: Token) -> HTMLResponse:
     """A page that shows ``/api/v1/track/{token}`` and, when done, offers the rating."""
-    return HTMLResponse(track_html(token))
+    return HTMLResponse(track_html(token, nonce=request.state.csp_nonce))

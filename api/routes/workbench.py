@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from api.auth import Principal, issue_token, principal_for_token
 from api.deps import SessionDep, SettingsDep
-from api.routes.maps import TOKEN_COOKIE, map_settings, page
+from api.routes.maps import TOKEN_COOKIE, map_settings, nonce, page
 from gis.domain import UserRole
 from gis.errors import Forbidden, NotAuthenticated
 from gis.incidents import Action, role_may
@@ -83,7 +83,7 @@ def workbench_page(request: Request, session: SessionDep, settings: SettingsDep)
         "canDispatch": role_may(principal.roles, Action.DISPATCH),
         "canRegister": role_may(principal.roles, Action.REGISTER),
     }
-    return page(request, workbench_html(config, MapContext(settings=ms)), headers={"Cache-Control": "no-store"})
+    return page(request, workbench_html(config, MapContext(settings=ms), nonce(request)), headers={"Cache-Control": "no-store"})
 
 
 @router.get("/maps/dispatch/token", summary="工作台令牌续期（凭登录 Cookie）(renew the workbench's API token)")

@@ -7,6 +7,8 @@ grids G1/G2) plus orders placed directly in a second street (620399002) that no 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
@@ -318,20 +320,43 @@ def test_signin_next_cannot_inject_script(world):
     assert 'data-next="/maps/plans/3/edit?community=620302001001"' in ok.text
 
 
-@pytest.mark.parametrize("path", ["/maps/signin", "/docs", "/redoc", f"/api/v1/grids/{fx.G1}/board.html"])
-def test_every_html_page_sends_a_content_security_policy(world, path):
+@pytest.mark.parametrize("path", ["/maps/signin", "/docs", "/redoc", "/docs/oauth2-redirect",
+                                  f"/api/v1/grids/{fx.G1}/board.html", "/maps/public", "/maps/grids",
+                                  "/maps/coverage", "/maps/track/ABCD2345", "/deliberation", "/volunteers",
+                                  "/matters"])
+def test_every_html_page_enforces_a_content_security_policy(world, path):
     api, _ = world
     r = api.get(path)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html"), r.text[:200]
-    csp = r.headers.get("content-security-policy") or r.headers["content-security-policy-report-only"]
+    assert "content-security-policy-report-only" not in r.headers  # enforced, not only reported
+    csp = r.headers["content-security-policy"]
     assert "script-src 'self' 'nonce-" in csp and "'unsafe-inline'" not in csp.split("script-src")[1].split(";")[0]
     assert "frame-ancestors 'none'" in csp and "object-src 'none'" in csp
     nonce = csp.split("'nonce-")[1].split("'")[0]
     inline = [s for s in r.text.split("<script")[1:] if "src=" not in s.split(">")[0]]
     assert all(f'nonce="{nonce}"' in s.split(">")[0] for s in inline)  # every inline script carries it
     assert r.headers["x-content-type-options"] == "nosniff"
-    again = api.get(path).headers
-    assert (again.get("content-security-policy") or again["content-security-policy-report-only"]) != csp
+    assert api.get(path).headers["content-security-policy"] != csp  # a nonce per response
+
+
+def test_data_in_an_inline_script_cannot_close_it_and_gets_no_nonce():
+    """The nonce goes on the script elements our templates write, never on markup that came with data."""
+    from maps.common import Call, MapContext, finish, new_map, render, script_json
+
+    probe = "</script><script>alert(1)</script><!-- \u2028\u2029 & >"
+    text = script_json({"name": probe})
+    assert "<" not in text and ">" not in text and "&" not in text and "\u2028" not in text
+    assert json.loads(text) == {"name": probe}
+
+    m = new_map("探针 probe", MapContext(tile_base=None), None)
+    Call("legend", probe).add_to(m)
+    html = render(finish(m, MapContext(tile_base=None), sources=set(), legend=probe), "n0nce-_x")
+    scripts = html.split("<script")[1:]
+    assert scripts and "alert(1)" in html  # the text is on the page, as data
+    assert "<script>alert" not in html and "</script><script>alert" not in html
+    inline = [sc for sc in scripts if "src=" not in sc.split(">")[0]]
+    assert inline and all('nonce="n0nce-_x"' in sc.split(">")[0] for sc in inline)
+    assert render(new_map("无 none", MapContext(tile_base=None), None)).count("nonce=") == 0  # saved to disk
 
 
 # ------------------------------------------------------------------------------------------- odd input

@@ -6,8 +6,6 @@ Screenshots go to test-artifacts/maps/.
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -17,12 +15,11 @@ from sqlalchemy import text
 from api.app import create_app
 from api.settings import ApiSettings, Settings
 from scripts.bench.map_city import make_city
+from tests.browser import VIOLATIONS, chromium, new_context, require_chromium
 from tests.live_server import serve_in_thread
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("GRIDMAP_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SECRET = "browser-test-secret-0123456789-abcdefgh"
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "maps"
 
@@ -34,8 +31,7 @@ def city(module_sessionmaker):
 
 @pytest.fixture(scope="module")
 def server(module_db, city):
-    if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
-        pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install -y chromium fonts-noto-cjk")
+    require_chromium()
     mp = pytest.MonkeyPatch()
     mp.setenv("GRIDMAP_MAP_BASEMAP", "none")
     mp.setenv("GRIDMAP_MAP_TILE_THRESHOLD", "900")  # 960 buildings → vector tiles; 800 incidents → embedded
@@ -47,12 +43,8 @@ def server(module_db, city):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 class Page:
@@ -60,7 +52,7 @@ class Page:
 
     def __init__(self, browser, base: str, **context) -> None:
         self.base = base
-        self.context = browser.new_context(**context)
+        self.context = new_context(browser, **context)
         self.external: list[str] = []
         self.errors: list[str] = []
         self.context.route("**/*", self._route)
@@ -79,13 +71,13 @@ class Page:
     def open(self, path: str) -> None:
         self.page.goto(self.base + path)
         try:
-            self.page.wait_for_function("window.gridmap && gridmap.isIdle()", timeout=20_000)
+            self.page.wait_for_function("() => window.gridmap && gridmap.isIdle()", timeout=20_000)
         except Exception as exc:
             raise AssertionError(f"map never became idle; errors: {self.errors[:5]}") from exc
 
     def idle(self) -> None:
         self.page.wait_for_timeout(150)
-        self.page.wait_for_function("gridmap.isIdle()", timeout=20_000)
+        self.page.wait_for_function("() => gridmap.isIdle()", timeout=20_000)
 
     def js(self, expr: str):
         return self.page.evaluate(expr)
@@ -101,6 +93,7 @@ class Page:
         assert self.external == [], f"requests left 127.0.0.1: {self.external[:5]}"
         assert self.errors == [], f"console errors: {self.errors[:5]}"
         assert self.js("gridmap.errors") == []
+        self.context.csp.assert_none()
         self.context.close()
 
 
@@ -142,7 +135,7 @@ def test_public_map_draws_toggles_and_answers_reach(browser, server, city, modul
     _overlay(p, "网格与公示牌").check()
     assert p.paths() == before
     _overlay(p, "卫生服务站/诊所 15分钟圈").check()  # fetched when first switched on
-    p.page.wait_for_function("gridmap.isSettled()")
+    p.page.wait_for_function("() => gridmap.isSettled()")
     assert p.paths() == before + 1
     p.page.mouse.move(600, 700)
     # a grid's contact board from the popup
@@ -150,7 +143,7 @@ def test_public_map_draws_toggles_and_answers_reach(browser, server, city, modul
     size = p.js("[gridmap.map.getSize().x, gridmap.map.getSize().y]")
     x, y = size[0] // 2 + 7, size[1] // 2 + 9
     p.page.mouse.click(x, y)
-    p.page.wait_for_function("gridmap.lastReach", timeout=10_000)
+    p.page.wait_for_function("() => gridmap.lastReach", timeout=10_000)
     p.page.wait_for_selector(".gm-reach", timeout=5000)
     text_shown = p.page.locator(".gm-reach").inner_text()
     assert "从这里步行可达" in text_shown
@@ -187,7 +180,7 @@ def test_public_map_on_a_phone(browser, server, city):
     assert legend["width"] <= 160 and legend["height"] <= 667 * 0.35
     layers = p.js("gridmap.layers")
     assert sum(v for k, v in layers.items() if "设施" in k or "功能室" in k or "厕所" in k) == city.facilities
-    p.page.wait_for_function("document.querySelectorAll('.gm-fac, .marker-cluster').length > 0")
+    p.page.wait_for_function("() => document.querySelectorAll('.gm-fac, .marker-cluster').length > 0")
     assert _markers(p) >= city.facilities - 2  # a marker right at the edge may fall outside the narrow view
     p.shot("public_mobile")
     p.check_clean()
@@ -197,7 +190,7 @@ def test_grid_map_colours_labels_and_building_tiles(browser, server, city):
     p = Page(browser, server, viewport={"width": 1280, "height": 800})
     p.open("/maps/grids")
     assert p.js("gridmap.layers['网格 grids (60)']") == city.grids
-    p.page.wait_for_function("gridmap.isSettled()")  # the validation problems arrive after the page shows
+    p.page.wait_for_function("() => gridmap.isSettled()")  # the validation problems arrive after the page shows
     shown = p.js("Object.entries(gridmap.layers).filter(([k]) => k.startsWith('校验问题'))[0][1]")
     expected = len(p.context.request.get(p.base + "/maps/grids/problems.json").json()["features"])
     assert shown == expected and expected > 0
@@ -236,12 +229,12 @@ def test_dispatch_map_needs_sign_in_then_clusters_and_heat(browser, server, city
     p.page.fill("#u", "disp1")
     p.page.fill("#p", "wrong-password")
     p.page.click("button")
-    p.page.wait_for_function("document.getElementById('msg').textContent.length > 0")
+    p.page.wait_for_function("() => document.getElementById('msg').textContent.length > 0")
     p.errors.clear()  # the refused sign-in logs a 401 on purpose
     p.page.fill("#p", "correct-horse-9")
     p.page.click("button")
     p.page.wait_for_url("**/maps/incidents*")
-    p.page.wait_for_function("window.gridmap && gridmap.isIdle()", timeout=20_000)
+    p.page.wait_for_function("() => window.gridmap && gridmap.isIdle()", timeout=20_000)
     cookies = {c["name"]: c for c in p.context.cookies()}
     assert cookies["gridmap_token"]["httpOnly"] and cookies["gridmap_token"]["sameSite"] == "Strict"
     layer = [v for k, v in p.js("gridmap.layers").items() if k.startswith("事件")]
@@ -249,7 +242,7 @@ def test_dispatch_map_needs_sign_in_then_clusters_and_heat(browser, server, city
     assert p.page.locator(".marker-cluster").count() > 0
     # after a zoom, marker-cluster fades the previous level's clusters out while the new ones are drawn: wait for
     # the old ones to leave (on a loaded machine this takes longer than the 0.3 s animation)
-    p.page.wait_for_function(f"{CLUSTERED} <= {city.incidents}", timeout=10_000)
+    p.page.wait_for_function(f"() => {CLUSTERED} <= {city.incidents}", timeout=10_000)
     total = p.js(CLUSTERED)
     singles = p.page.locator("path.leaflet-interactive").count()
     assert total <= city.incidents and total + singles >= city.incidents * 0.5
@@ -289,7 +282,52 @@ def test_exported_page_works_opened_from_disk(browser, module_db, city, tmp_path
     assert p.js("gridmap.layers")["网格与公示牌 grids"] == city.grids
     size = p.js("[gridmap.map.getSize().x, gridmap.map.getSize().y]")
     p.page.mouse.click(size[0] // 2 + 7, size[1] // 2 + 9)
-    p.page.wait_for_function("gridmap.lastReach", timeout=10_000)  # no server behind it: no walking answer
+    p.page.wait_for_function("() => gridmap.lastReach", timeout=10_000)  # no server behind it: no walking answer
     assert p.js("gridmap.lastReach.offline") is True
     assert "离线导出的地图不能计算步行可达" in p.page.locator(".gm-reach").inner_text()
     p.check_clean()
+
+
+PROBE = '探针</script><script>alert(1)</script><img src=x onerror="alert(2)">'
+REFLECTED = "/maps/</script><script>alert(document.domain)</script>"  # issue 14's reflected probe
+
+
+def test_script_in_stored_data_or_in_the_url_does_not_run(browser, server, city, module_sessionmaker):
+    """A facility named with a script, shown on the public map (its data is JSON inside the page's inline
+    script), and the sign-in page's ``next`` with a script: no dialog opens, the name shows as text, and the
+    enforced policy reports nothing (no script without the nonce was even attempted)."""
+    with module_sessionmaker() as s:
+        fid, old = s.execute(text("SELECT id, name FROM facilities ORDER BY id LIMIT 1")).one()
+        s.execute(text("UPDATE facilities SET name = :n WHERE id = :i"), {"n": PROBE, "i": fid})
+        s.commit()
+    try:
+        p = Page(browser, server, viewport={"width": 1280, "height": 800})
+        dialogs: list[str] = []
+        p.page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        p.open("/maps/public")
+        assert "content-security-policy-report-only" not in requests.get(f"{server}/maps/public", timeout=30).headers
+        p.page.fill(".gm-search input", "探针")
+        p.page.wait_for_selector(".gm-results li")
+        assert "<script>alert(1)</script>" in p.page.locator(".gm-results").inner_text()  # as text
+        p.page.goto(server + "/maps/signin?next=" + requests.utils.quote(REFLECTED, safe=""))
+        p.page.wait_for_function("() => document.getElementById('f') !== null")
+        p.page.locator("#u").fill("nobody")  # the page's own module still works under the policy
+        assert p.page.get_attribute("body", "data-next") == "/maps/incidents"
+        p.page.wait_for_timeout(300)
+        assert dialogs == []
+        p.context.csp.assert_none()
+        # the policy is enforced: a script element without the nonce, as injected markup would make, is refused
+        p.js("() => { const s = document.createElement('script'); s.textContent = 'window.injected = 1';"
+             " document.body.append(s); }")
+        for _ in range(50):
+            if p.context.csp:
+                break
+            p.page.wait_for_timeout(100)
+        assert p.js("() => window.injected === undefined")
+        assert len(p.context.csp) == 1 and p.context.csp[0].startswith("script-src"), p.context.csp
+        VIOLATIONS.remove(p.context.csp.pop())  # expected here: not a failure of the page
+        p.context.close()
+    finally:
+        with module_sessionmaker() as s:
+            s.execute(text("UPDATE facilities SET name = :n WHERE id = :i"), {"n": old, "i": fid})
+            s.commit()

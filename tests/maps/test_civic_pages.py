@@ -46,7 +46,7 @@ def site(module_demo_db):
 
 
 def _idle(p: Page) -> None:
-    p.page.wait_for_function("window.civic && civic.isIdle()", timeout=20_000)
+    p.page.wait_for_function("() => window.civic && civic.isIdle()", timeout=20_000)
 
 
 def test_a_resident_proposes_a_topic_on_the_map(browser, site):  # noqa: F811
@@ -63,12 +63,12 @@ def test_a_resident_proposes_a_topic_on_the_map(browser, site):  # noqa: F811
     spot = p.js("(() => { const m = civic.state.map; const ll = civic.state.layer.getLayers()[0].getLatLng();"
                 " const pt = m.latLngToContainerPoint(ll); return {x: pt.x + 1, y: pt.y + 1}; })()")
     p.page.locator("#topic-map").click(position=spot, force=True)
-    p.page.wait_for_function("document.getElementById('place-hint').textContent.startsWith('已选位置')",
+    p.page.wait_for_function("() => document.getElementById('place-hint').textContent.startsWith('已选位置')",
                              timeout=5_000)
     p.page.locator("#title").fill("健身器材损坏，建议更换")
     p.page.locator("#proposer_phone").fill("13800009999")
     p.page.locator("button[type=submit]").click()
-    p.page.wait_for_function("document.getElementById('propose-msg').textContent.length > 0")
+    p.page.wait_for_function("() => document.getElementById('propose-msg').textContent.length > 0")
     _idle(p)
     msg = p.page.locator("#propose-msg").inner_text()
     assert "已收到议题" in msg and "收集议题" in msg, msg
@@ -137,7 +137,7 @@ def test_visit_coverage_on_the_planners_grid_map(browser, site):  # noqa: F811
 
     p = Page(browser, site["base"], viewport={"width": 1200, "height": 800})
     sign_in(p, "guihua-civic", "/maps/grids")
-    p.page.wait_for_function("window.gridmap && gridmap.isIdle()", timeout=20_000)
+    p.page.wait_for_function("() => window.gridmap && gridmap.isIdle()", timeout=20_000)
     before = p.paths()
     p.page.locator(".leaflet-control-layers").hover()
     _overlay(p, "入户走访覆盖").check()
@@ -150,7 +150,7 @@ def test_visit_coverage_on_the_planners_grid_map(browser, site):  # noqa: F811
     _overlay(p, "超过90天未走访").check()
     p.idle()
     # the stale buildings as points (SVG or, when many, canvas: counted on the map either way)
-    p.page.wait_for_function("gridmap.shown('超过90天未走访') > 0", timeout=10_000)
+    p.page.wait_for_function("() => gridmap.shown('超过90天未走访') > 0", timeout=10_000)
     stale = p.js("Object.values(gridmap.specs).find(s => s.style === 'stale_building').data.features"
                  ".map(f => f.properties.grid_code)")
     assert stale and all(code.startswith(site["community"]) for code in stale)  # the planner's own area only

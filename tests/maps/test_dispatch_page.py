@@ -11,9 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
-import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -27,10 +25,9 @@ from layers import models as m
 from layers.accounts import create_user
 from tests import incident_fixtures as IF
 from tests import locate_fixtures as F
+from tests.browser import chromium, new_context, require_chromium
 from tests.live_server import serve_in_thread
 
-CHROMIUM = os.environ.get("GRIDMAP_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "maps"
 PASSWORD = "workbench-pass-1"
 # true once EXPR holds (checked each animation frame), false after TIMEOUT ms; an error in EXPR counts as not yet
@@ -103,7 +100,7 @@ class Screen:
 
     def __init__(self, browser, base: str, **context) -> None:
         self.base = base
-        self.context = browser.new_context(**context)
+        self.context = new_context(browser, **context)
         self.external: list[str] = []
         self.errors: list[str] = []
         self.context.route("**/*", self._route)
@@ -213,20 +210,15 @@ class Screen:
 
 @pytest.fixture(scope="module")
 def server(settings):
-    if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
-        pytest.fail(f"Chromium not found at {CHROMIUM}")
+    require_chromium()
     with serve_in_thread(create_app(settings)) as base:
         yield base
 
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def _state(factory, iid: int) -> tuple[str, str, int | None]:

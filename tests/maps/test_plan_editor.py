@@ -5,9 +5,7 @@ version, a stale one is refused (409) without changing anything, and a delete re
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -22,10 +20,9 @@ from layers import models as m
 from layers import plan_impact, plans
 from layers.db import make_engine, make_sessionmaker
 from tests.accounts_fixtures import TEST_SECRET, accounts_in, declare
+from tests.browser import ARGS, CHROMIUM, new_context, require_chromium
 from tests.live_server import serve_in_thread
 
-CHROMIUM = os.environ.get("GRIDMAP_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SECRET = TEST_SECRET
 C = "620302001001"
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "maps"
@@ -114,7 +111,7 @@ class Browser:
         self.base = base
         self._pw = sync_playwright().start()
         self.browser = self._pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        self.context = self.browser.new_context(viewport={"width": 1280, "height": 860})
+        self.context = new_context(self.browser, viewport={"width": 1280, "height": 860})
         # as /maps/session sets it: HttpOnly (the page script cannot read it), SameSite=Strict
         self.context.add_cookies([{"name": "gridmap_token", "value": token, "url": base, "httpOnly": True,
                                    "sameSite": "Strict"}])
@@ -137,7 +134,7 @@ class Browser:
 
     def settled(self, done: int) -> None:
         try:
-            self.page.wait_for_function(f"gridmapEditor.done >= {done} && gridmapEditor.busy === 0", timeout=60_000)
+            self.page.wait_for_function(f"() => gridmapEditor.done >= {done} && gridmapEditor.busy === 0", timeout=60_000)
         except Exception as exc:
             SHOTS.mkdir(parents=True, exist_ok=True)
             self.page.screenshot(path=str(SHOTS / f"plan_editor_stuck_{done}.png"))
@@ -177,13 +174,12 @@ def _grid(factory, plan_id: int, code: str):
 
 @pytest.mark.browser
 def test_draw_reshape_conflict_delete_in_chromium(server, demo):
-    if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
-        pytest.fail(f"Chromium not found at {CHROMIUM}")
+    require_chromium()
     factory, draft_id = demo
     b = Browser(server, _token("planner"))
     try:
         b.page.goto(f"{server}/maps/plans/{draft_id}/edit?community={C}")
-        b.page.wait_for_function("window.gridmap && gridmap.ready && window.gridmapEditor", timeout=60_000)
+        b.page.wait_for_function("() => window.gridmap && gridmap.ready && window.gridmapEditor", timeout=60_000)
         assert "gridmap_token" not in b.js("document.cookie")  # edits below authenticate with the page's token
         first = b.js("gridmapEditor.report")
         before = len(first["problems"])
@@ -263,7 +259,7 @@ def test_draw_reshape_conflict_delete_in_chromium(server, demo):
         assert centre == pytest.approx(loc, abs=1e-5) and b.js("gridmapEditor.map.getZoom()") >= 16
         # impact preview against the plan in force, as the API computes it
         b.page.locator("#gm-editor-impact").click()
-        b.page.wait_for_function("gridmapEditor.impact !== null", timeout=60_000)
+        b.page.wait_for_function("() => gridmapEditor.impact !== null", timeout=60_000)
         with factory() as s:
             expected = plan_impact.impact(s, draft_id)
         shown = b.js("gridmapEditor.impact")
@@ -275,7 +271,7 @@ def test_draw_reshape_conflict_delete_in_chromium(server, demo):
         b.page.once("dialog", lambda d: d.accept())
         with b.page.expect_navigation(timeout=60_000):
             b.page.locator("#gm-editor-publish").click()
-        b.page.wait_for_function("window.gridmap && gridmap.ready && window.gridmapEditor", timeout=60_000)
+        b.page.wait_for_function("() => window.gridmap && gridmap.ready && window.gridmapEditor", timeout=60_000)
         with factory() as s:
             plan = s.get(m.GridPlan, draft_id)
             assert (plan.status, plan.generation) == ("published", 2)
@@ -328,11 +324,11 @@ def test_done_when_in_the_browser_propose_check_fix_preview_publish(server, demo
     b = Browser(server, _token("planner"))
     try:
         b.page.goto(f"{server}/maps/plans/{current_id}/edit?community={c2}")
-        b.page.wait_for_function("window.gridmap && gridmap.ready && window.gridmapEditor", timeout=60_000)
+        b.page.wait_for_function("() => window.gridmap && gridmap.ready && window.gridmapEditor", timeout=60_000)
         assert "只能查看" in b.page.locator("#gm-editor-status").inner_text()
         with b.page.expect_navigation(timeout=60_000):
             b.page.locator("#gm-editor-propose").click()
-        b.page.wait_for_function("window.gridmap && gridmap.ready && window.gridmapEditor", timeout=60_000)
+        b.page.wait_for_function("() => window.gridmap && gridmap.ready && window.gridmapEditor", timeout=60_000)
         plan = b.js("gridmapEditor.plan")
         assert plan["status"] == "draft" and plan["id"] != current_id
         with factory() as s:
@@ -370,7 +366,7 @@ def test_done_when_in_the_browser_propose_check_fix_preview_publish(server, demo
         assert fixed["counts"]["overlap"] == 0 and fixed["publishable"] is True
 
         b.page.locator("#gm-editor-impact").click()
-        b.page.wait_for_function("gridmapEditor.impact !== null", timeout=60_000)
+        b.page.wait_for_function("() => gridmapEditor.impact !== null", timeout=60_000)
         with factory() as s:
             expected = plan_impact.impact(s, plan["id"])
         assert b.js("gridmapEditor.impact.buildings.count") == expected["buildings"]["count"]
@@ -382,7 +378,7 @@ def test_done_when_in_the_browser_propose_check_fix_preview_publish(server, demo
         b.page.once("dialog", lambda d: d.accept())
         with b.page.expect_navigation(timeout=60_000):
             b.page.locator("#gm-editor-publish").click()
-        b.page.wait_for_function("window.gridmap && gridmap.ready && window.gridmapEditor", timeout=60_000)
+        b.page.wait_for_function("() => window.gridmap && gridmap.ready && window.gridmapEditor", timeout=60_000)
         with factory() as s:
             assert s.get(m.GridPlan, plan["id"]).generation == generation + 1
             assert s.get(m.GridPlan, current_id).status == "retired"
@@ -408,7 +404,7 @@ def test_a_multi_part_grid_is_edited_part_by_part(server, demo):
     b = Browser(server, _token("planner"))
     try:
         b.page.goto(f"{server}/maps/plans/{draft_id}/edit?community={code[:12]}")
-        b.page.wait_for_function("window.gridmap && gridmap.ready && window.gridmapEditor", timeout=60_000)
+        b.page.wait_for_function("() => window.gridmap && gridmap.ready && window.gridmapEditor", timeout=60_000)
         n = b.js(f"gridmapEditor.parts['{code}'].length")
         assert n == len(before.geoms) > 1
         b.js(f"gridmapEditor.map.fitBounds(gridmapEditor.parts['{code}'][0].getBounds(), "

@@ -7,8 +7,6 @@ through only with a written reason. The planners' map browses 区 → 街道 →
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -20,14 +18,13 @@ from api.settings import ApiSettings, Settings
 from layers import models as m
 from layers.db import make_engine, make_sessionmaker
 from tests.accounts_fixtures import TEST_SECRET, accounts_in, declare
+from tests.browser import ARGS, CHROMIUM, new_context, require_chromium
 from tests.live_server import serve_in_thread
 
-CHROMIUM = os.environ.get("GRIDMAP_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SECRET = TEST_SECRET
 C = "620302001005"  # 龙广里
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "maps"
-READY = "window.gridmap && gridmap.ready && window.gridmapEditor"
+READY = "() => window.gridmap && gridmap.ready && window.gridmapEditor"
 
 
 def _token() -> str:
@@ -60,13 +57,12 @@ def server(settings, factory):
 
 @pytest.fixture
 def page(server):
-    if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
-        pytest.fail(f"Chromium not found at {CHROMIUM}")
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     pw = sync_playwright().start()
     browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    context = new_context(browser, viewport={"width": 1280, "height": 860})
     context.add_cookies([{"name": "gridmap_token", "value": _token(), "url": server, "httpOnly": True,
                           "sameSite": "Strict"}])
     external: list[str] = []
@@ -77,6 +73,7 @@ def page(server):
     p.on("pageerror", lambda e: errors.append(str(e)))
     yield p, errors
     assert external == [], external[:5]
+    context.csp.assert_none()
     context.close()
     browser.close()
     pw.stop()
@@ -132,7 +129,7 @@ def test_import_preview_handover_and_publish_from_the_editor(page, server, setti
 
     # 2. the impact preview: one line on what changes outside the scope, and the handover table
     p.locator("#gm-editor-impact").click()
-    p.wait_for_function("gridmapEditor.impact !== null && gridmapEditor.busy === 0", timeout=60_000)
+    p.wait_for_function("() => gridmapEditor.impact !== null && gridmapEditor.busy === 0", timeout=60_000)
     assert p.locator("#gm-editor-outside").inner_text().startswith("范围外：无变化")
     items = p.evaluate("gridmapEditor.impact.handover.items")
     moves = [i for i in items if i["kind"] == "move"]
@@ -149,7 +146,7 @@ def test_import_preview_handover_and_publish_from_the_editor(page, server, setti
     p.once("dialog", lambda d: d.accept())
     with p.expect_navigation(timeout=90_000):
         p.locator("#gm-editor-publish").click()
-        p.wait_for_function("gridmapEditor.published !== null", timeout=90_000)
+        p.wait_for_function("() => gridmapEditor.published !== null", timeout=90_000)
         assert p.locator("#gm-editor-result").is_visible()
         assert "已发布为第 2 代" in p.locator("#gm-editor-result").inner_text()
     p.wait_for_function(READY, timeout=60_000)
@@ -192,7 +189,7 @@ def test_a_refused_publish_is_in_view_and_a_forced_one_keeps_its_reason(page, se
     p.wait_for_function(READY, timeout=60_000)
     p.once("dialog", lambda d: d.accept())
     p.locator("#gm-editor-publish").click()
-    p.wait_for_function("gridmapEditor.refused !== null && gridmapEditor.busy === 0", timeout=60_000)
+    p.wait_for_function("() => gridmapEditor.refused !== null && gridmapEditor.busy === 0", timeout=60_000)
     result = p.locator("#gm-editor-result")
     assert "未发布" in result.inner_text() and "范围外：撤销 1" in result.inner_text()
     box = result.bounding_box()
@@ -217,11 +214,11 @@ def test_a_refused_publish_is_in_view_and_a_forced_one_keeps_its_reason(page, se
 def test_the_planners_map_browses_district_street_community_grid(page, server, factory):
     p, errors = page
     p.goto(f"{server}/maps/grids")
-    p.wait_for_function("window.gridmapTree && gridmapTree.loaded >= 1 && gridmapTree.busy === 0", timeout=60_000)
+    p.wait_for_function("() => window.gridmapTree && gridmapTree.loaded >= 1 && gridmapTree.busy === 0", timeout=60_000)
 
     def expand(code: str, loaded: int) -> None:
         p.locator(f"#gm-tree li[data-code='{code}'] > .gm-tree-toggle").click()
-        p.wait_for_function(f"gridmapTree.loaded >= {loaded} && gridmapTree.busy === 0", timeout=30_000)
+        p.wait_for_function(f"() => gridmapTree.loaded >= {loaded} && gridmapTree.busy === 0", timeout=30_000)
 
     expand("620302000000", 2)
     expand("620302001000", 3)

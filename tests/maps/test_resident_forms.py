@@ -5,8 +5,6 @@ field in Chinese; the place search and "我的位置" put the pin too. Screensho
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -17,12 +15,11 @@ from api.app import create_app
 from api.settings import ApiSettings, Settings
 from scripts.bench.map_city import make_city
 from tests.accounts_fixtures import TEST_SECRET, accounts_in, declared_bearer
+from tests.browser import chromium, new_context, require_chromium
 from tests.live_server import serve_in_thread
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("GRIDMAP_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SECRET = TEST_SECRET
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "maps"
 PHONE = {"viewport": {"width": 375, "height": 740}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True,
@@ -47,8 +44,7 @@ def city(module_sessionmaker):
 
 @pytest.fixture(scope="module")
 def server(module_db, module_sessionmaker, city):
-    if not Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is None:
-        pytest.fail(f"Chromium not found at {CHROMIUM}: apt-get install -y chromium fonts-noto-cjk")
+    require_chromium()
     mp = pytest.MonkeyPatch()
     mp.setenv("GRIDMAP_MAP_BASEMAP", "none")
     app = create_app(Settings(api=ApiSettings(environment="test", secret_key=SECRET, public_rate_per_min=0),
@@ -60,12 +56,8 @@ def server(module_db, module_sessionmaker, city):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 class Phone:
@@ -73,7 +65,7 @@ class Phone:
 
     def __init__(self, browser, base: str, **extra) -> None:
         self.base = base
-        self.context = browser.new_context(**PHONE, **extra)
+        self.context = new_context(browser, **PHONE, **extra)
         self.errors: list[str] = []
         self.external: list[str] = []
         self.context.route("**/*", self._route)
@@ -90,7 +82,7 @@ class Phone:
 
     def open_map(self) -> None:
         self.page.goto(self.base + "/maps/public")
-        self.page.wait_for_function("window.gridmap && gridmap.isIdle()", timeout=20_000)
+        self.page.wait_for_function("() => window.gridmap && gridmap.isIdle()", timeout=20_000)
         self.page.locator(".gm-open-forms").click()
         assert self.page.locator(".gm-sheet").is_visible()
 
@@ -103,7 +95,7 @@ class Phone:
         self.page.locator("[data-act=pick]").click()
         box = self.page.locator(".leaflet-container").bounding_box()
         self.page.mouse.click(box["x"] + box["width"] / 2 + dx, box["y"] + box["height"] / 3 + dy)
-        self.page.wait_for_function("gridmap.residentPlace !== undefined && !gridmap.picking")
+        self.page.wait_for_function("() => gridmap.residentPlace !== undefined && !gridmap.picking")
         assert "地图点选" in self.page.locator(".gm-place-now").inner_text()
 
     def submit(self, form) -> str:
@@ -150,7 +142,7 @@ def test_a_report_by_map_click_with_field_errors_then_followed(browser, server, 
     assert "请在地图上点选位置" in p.page.locator(".gm-place .gm-err[data-for=place]").inner_text()
     form.locator("[name=photo_url]").fill("javascript:alert(1)")
     form.locator(".gm-submit").click()
-    p.page.wait_for_function("document.querySelector('.gm-form:not([hidden]) .gm-err[data-for=photo_url]')"
+    p.page.wait_for_function("() => document.querySelector('.gm-form:not([hidden]) .gm-err[data-for=photo_url]')"
                              ".textContent.includes('格式不对')")
     with module_sessionmaker() as s:
         assert s.scalar(text("SELECT count(*) FROM resident_tracks")) == 0  # nothing stored
@@ -204,7 +196,7 @@ def test_an_order_by_map_click_is_dispatched_accepted_and_rated_on_its_page(brow
     p.page.locator("input[name=rating][value='5']").check()
     p.page.locator("#feedback").fill("党员很耐心")
     p.page.locator("#rate button[type=submit]").click()
-    p.page.wait_for_function("document.getElementById('state').textContent === '已评价'")
+    p.page.wait_for_function("() => document.getElementById('state').textContent === '已评价'")
     assert "您的评价：★★★★★" in p.page.locator("#view").inner_text() and p.page.locator("#rate").is_hidden()
     assert "13700001111" not in p.page.content()
     p.fits_the_screen()
@@ -219,7 +211,7 @@ def test_a_wish_by_map_click_after_my_location(browser, server, city):
     p.open_map()
     form = p.tab("微心愿")
     p.page.locator("[data-act=locate]").click()  # "我的位置" puts the pin where the phone is …
-    p.page.wait_for_function("document.querySelector('.gm-place-now').textContent.includes('我的位置')")
+    p.page.wait_for_function("() => document.querySelector('.gm-place-now').textContent.includes('我的位置')")
     assert p.page.evaluate("gridmap.residentPlace.lon") == pytest.approx(lon)
     p.click_map(dx=-6, dy=4)  # … and a click on the map moves it
     form.locator("[name=title]").fill("想要一副老花镜")
