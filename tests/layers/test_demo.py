@@ -123,3 +123,17 @@ def test_demo_incidents_and_circles(demo_loaded, session):
     assert demo_loaded["facilities_with_circles"] == 737 and demo_loaded["service_circles"] == 3 * 737
     methods = dict(session.execute(text("SELECT method, count(*) FROM service_circles GROUP BY method")).all())
     assert methods.get("network", 0) > 0 and methods.get("euclidean", 0) > 0  # villages have no streets
+
+
+def test_every_level_of_every_area_has_an_escalation_receiver(demo_loaded, session):
+    """Issue 16: in the demo an escalation from any grid finds a named person at 社区, 街道 and 区 for every
+    category — no area waits in 待人工派遣 for want of a receiver."""
+    from layers.escalation import receiver_gaps
+
+    assert demo_loaded["escalation_receivers"] > 0
+    assert receiver_gaps(session) == []
+    levels = dict(session.execute(text("SELECT level, count(DISTINCT area_code) FROM escalation_receivers "
+                                       "WHERE source = 'synthetic' GROUP BY level")).all())
+    communities = scalar(session, "SELECT count(DISTINCT community_code) FROM grids WHERE plan_id = :p",
+                         p=current_plan_id(session))
+    assert levels["community"] == communities and levels["street"] >= 1 and levels["district"] >= 1, levels
