@@ -85,6 +85,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_limits(app, settings, image_origins=basemap_origins(map_settings(settings)))
     install_read_your_writes(app, settings)
     install_worker_id(app)
+    # the two busiest calls first: a request is matched against the routes in this order
+    app.include_router(locate_routes.router)
+    app.include_router(incident_routes.router)
     app.include_router(docs_routes.router)
     app.include_router(health.router)
     app.include_router(auth_routes.router)
@@ -98,8 +101,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(services_routes.router)
     app.include_router(resident_routes.router)
     app.include_router(plans.router)
-    app.include_router(locate_routes.router)
-    app.include_router(incident_routes.router)
     app.include_router(open311_routes.router)
     app.include_router(ogc.router)
     app.include_router(maps_routes.router)

@@ -35,12 +35,16 @@ def get_session(request: Request) -> Iterator[Session]:
         session.close()
 
 
+def read_after(request: Request) -> str | None:
+    """The caller's last write position (the ``gridmap_wrote`` cookie or ``Gridmap-Read-After`` header), if any."""
+    return parse_position(request.cookies.get(WROTE_COOKIE) or request.headers.get(READ_AFTER_HEADER))
+
+
 def get_read_session(request: Request) -> Iterator[Session]:
     """A read-only session for a read-heavy endpoint: on the read replica when one is configured, answers and has
     replayed the caller's last write (the ``gridmap_wrote`` cookie or ``Gridmap-Read-After`` header), else on
     the primary (:mod:`layers.replica`)."""
-    after = parse_position(request.cookies.get(WROTE_COOKIE) or request.headers.get(READ_AFTER_HEADER))
-    session, source = request.app.state.databases.read_session(after=after)
+    session, source = request.app.state.databases.read_session(after=read_after(request))
     request.state.read_source = source
     try:
         yield session

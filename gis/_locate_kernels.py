@@ -443,6 +443,29 @@ def cell_best_of(ref_start, ref_ids, rank):
     return out
 
 
+@njit(cache=True, inline="always")
+def _nearest_line_at(x, y, nx, ny, ox, oy, cw, ch, start, ex0, ey0, ex1, ey1, eline, ebuf):
+    """(line, distance in metres) of the nearest edge within its buffer of one point; (-1, NaN) for none."""
+    best = -1
+    best_d = np.nan
+    c = int(math.floor((x - ox) / cw)) if x == x else -1
+    r = int(math.floor((y - oy) / ch)) if y == y else -1
+    if c < 0 or r < 0 or c >= nx or r >= ny:
+        return best, best_d
+    cell = r * nx + c
+    if start[cell] == start[cell + 1]:
+        return best, best_d
+    kx, ky = metres_per_degree(y)
+    for q in range(start[cell], start[cell + 1]):
+        d = _seg_dist(x, y, ex0[q], ey0[q], ex1[q], ey1[q], kx, ky)
+        if d <= ebuf[q]:
+            ln = eline[q]
+            if best < 0 or d < best_d or (d == best_d and ln < best):
+                best = ln
+                best_d = d
+    return best, best_d
+
+
 @njit(cache=True, parallel=True)
 def nearest_line(perm, px, py, nx, ny, ox, oy, cw, ch, start, cell_edges, ex0, ey0, ex1, ey1, eline, ebuf,
                  out_line, out_dist):
@@ -452,22 +475,12 @@ def nearest_line(perm, px, py, nx, ny, ox, oy, cw, ch, start, cell_edges, ex0, e
     npts = px.shape[0]
     for j in prange(npts):
         i = perm[j]
-        x = px[j]
-        y = py[j]
-        out_line[i] = -1
-        out_dist[i] = np.nan
-        c = int(math.floor((x - ox) / cw))
-        r = int(math.floor((y - oy) / ch))
-        if c < 0 or r < 0 or c >= nx or r >= ny or not (x == x and y == y):
-            continue
-        cell = r * nx + c
-        if start[cell] == start[cell + 1]:
-            continue
-        kx, ky = metres_per_degree(y)
-        for q in range(start[cell], start[cell + 1]):
-            d = _seg_dist(x, y, ex0[q], ey0[q], ex1[q], ey1[q], kx, ky)
-            if d <= ebuf[q]:
-                ln = eline[q]
-                if out_line[i] < 0 or d < out_dist[i] or (d == out_dist[i] and ln < out_line[i]):
-                    out_line[i] = ln
-                    out_dist[i] = d
+        out_line[i], out_dist[i] = _nearest_line_at(px[j], py[j], nx, ny, ox, oy, cw, ch, start, ex0, ey0, ex1,
+                                                    ey1, eline, ebuf)
+
+
+@njit(cache=True)
+def nearest_line_one(x, y, nx, ny, ox, oy, cw, ch, start, cell_edges, ex0, ey0, ex1, ey1, eline, ebuf):
+    """:func:`nearest_line` for one point, on the calling thread (no parallel region to wake: a request of the
+    API locates one point while its other threads serve others)."""
+    return _nearest_line_at(x, y, nx, ny, ox, oy, cw, ch, start, ex0, ey0, ex1, ey1, eline, ebuf)

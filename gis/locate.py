@@ -23,6 +23,7 @@ even-odd rule too, and an empty or missing one never matches.
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -376,6 +377,14 @@ class LineIndex:
             dist[:] = np.nan
         return line, dist
 
+    def query_one(self, lon: float, lat: float) -> tuple[int, float]:
+        """:meth:`query` for one point, on the calling thread and without the parallel lock: (line or -1,
+        distance in metres or NaN)."""
+        if not self.size:
+            return -1, math.nan
+        line, dist = kernels().nearest_line_one(float(lon), float(lat), *self.raster.args(), self.ebuf)
+        return int(line), float(dist)
+
 
 # ------------------------------------------------------------------------------------------------ locator
 @dataclass
@@ -559,9 +568,9 @@ class Locator:
             res["on_boundary"] = bool(near[0]) and same.size > 1
             res["method"] = AssignMethod.EXCLUSIVE_GRID if self.exclusive[best] else AssignMethod.GRID
         if streets and res["method"] is not AssignMethod.EXCLUSIVE_GRID and self.streets is not None:
-            line, d = self.streets.query(np.array([lon]), np.array([lat]))
-            if line[0] >= 0:
-                res.update(method=AssignMethod.STREET_RESPONSIBILITY, street=int(line[0]), distance_m=float(d[0]))
+            line, d = self.streets.query_one(lon, lat)
+            if line >= 0:
+                res.update(method=AssignMethod.STREET_RESPONSIBILITY, street=line, distance_m=d)
         if res["grid"] is None and res["method"] is AssignMethod.UNASSIGNED:
             if self.communities is not None:
                 cids, _ = self.communities.cover(lon, lat)

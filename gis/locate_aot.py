@@ -42,6 +42,7 @@ SIGNATURES = {
     "assign_polygons": f"void(i8[:], f8[:], f8[:], f8, {_RASTER}, {_SETS}, i4[:], i8[:], i1[:], i4[:], i4[:], b1[:])",
     "cover_set": f"UniTuple(i8, 2)(f8, f8, f8, {_RASTER}, {_SETS}, i4[:], i1[:])",
     "nearest_line": f"void(i8[:], f8[:], f8[:], {_RASTER}, f8[:], i4[:], f8[:])",
+    "nearest_line_one": f"Tuple((i8, f8))(f8, f8, {_RASTER}, f8[:])",
 }
 
 

@@ -82,6 +82,91 @@ def table_versions(session: Session, tables: Sequence[str]) -> Versions:
     return Versions(tuple(rows[t][0] for t in tables), any(rows[t][1] for t in tables))
 
 
+class _SharedRead:
+    """One versions read serving every request of a process that asked while it was waiting to start.
+
+    A request that arrives takes the next read to *start* after its arrival (so it never gets versions older than
+    itself): if none is running it runs one; if one is running — started before it came — it waits for that one to
+    end and for the next, which one of the waiters runs for all of them. Under load one round trip answers a
+    whole batch of requests; alone, a request pays its one round trip as before."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._started = 0
+        self._done = 0
+        self._busy = False
+        self._rows: dict[str, int] = {}
+
+    def read(self, fetch: Callable[[], dict[str, int]]) -> dict[str, int]:
+        with self._cond:
+            ticket = self._started + 1
+            while True:
+                if self._done >= ticket:
+                    return self._rows
+                if not self._busy:
+                    self._busy = True
+                    self._started += 1
+                    run = self._started
+                    break
+                self._cond.wait()
+        try:
+            rows = fetch()
+        except BaseException:
+            with self._cond:  # the waiters try again (one of them reads)
+                self._busy = False
+                self._cond.notify_all()
+            raise
+        with self._cond:
+            self._rows, self._done, self._busy = rows, run, False
+            self._cond.notify_all()
+        return rows
+
+
+_SHARED: dict[str, _SharedRead] = {}
+_SHARED_LOCK = threading.Lock()
+_ALL_VERSIONS_SQL = "SELECT table_name, version FROM data_versions"
+
+
+def _shared_versions(session: Session) -> dict[str, int]:
+    db = _database(session)
+    shared = _SHARED.get(db)
+    if shared is None:
+        with _SHARED_LOCK:
+            shared = _SHARED.setdefault(db, _SharedRead())
+
+    def fetch() -> dict[str, int]:
+        cursor = session.connection().connection.cursor()
+        try:
+            cursor.execute(_ALL_VERSIONS_SQL)
+            return dict(cursor.fetchall())
+        finally:
+            cursor.close()
+
+    return shared.read(fetch)
+
+
+def versions_of(session: Session, *caches: VersionedCache, clean: bool = False) -> list[Versions]:
+    """The versions of the tables of each of ``caches``, read in one query (one round trip for a request that
+    uses several caches); pass each to its cache's :meth:`VersionedCache.get` as ``seen``.
+
+    ``clean``: the caller knows its transaction has written nothing (a read route, an intake before it writes):
+    then the read is shared with the process's other requests (:class:`_SharedRead`) — a request that finds
+    one waiting to start needs no round trip of its own."""
+    tables = list(dict.fromkeys(t for c in caches for t in c.tables))
+    if clean:
+        rows = _shared_versions(session)
+        missing = [t for t in tables if t not in rows]
+        if missing:
+            raise UnwatchedTable(f"tables without a data version trigger: {missing}; a migration must run "
+                                 f"SELECT data_version_watch('<table>') for each")
+        return [Versions(tuple(rows[t] for t in c.tables), False) for c in caches]
+    both = table_versions(session, tables)
+    if both.dirty:  # which cache's tables this transaction changed is not known: each asks again
+        return [c.versions(session) for c in caches]
+    at = dict(zip(tables, both.stamp))
+    return [Versions(tuple(at[t] for t in c.tables), False) for c in caches]
+
+
 def _database(session: Session) -> str:
     """Which database a session talks to (caches of different databases never mix)."""
     bind = session.get_bind()
@@ -109,9 +194,11 @@ class VersionedCache(Generic[T]):
         """The versions of this cache's tables, as ``session`` sees them."""
         return table_versions(session, self.tables)
 
-    def get(self, session: Session, key: Hashable, build: Callable[[], T]) -> T:
-        """The value for ``key``: kept if its tables are unchanged, else built now (and kept when committed)."""
-        seen = self.versions(session)
+    def get(self, session: Session, key: Hashable, build: Callable[[], T], *, seen: Versions | None = None) -> T:
+        """The value for ``key``: kept if its tables are unchanged, else built now (and kept when committed).
+        ``seen``: the versions of this cache's tables as ``session`` sees them, when the caller has just read
+        them for several caches in one query (:func:`versions_of`)."""
+        seen = seen or self.versions(session)
         if seen.dirty:  # this transaction changed the tables: build from what it sees, keep nothing
             self.builds += 1
             return build()

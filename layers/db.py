@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -30,7 +30,30 @@ def make_engine(settings: DatabaseSettings, **overrides) -> Engine:
         },
     )
     kwargs.update(overrides)
-    return create_engine(settings.sqlalchemy_url, **kwargs)
+    engine = create_engine(settings.sqlalchemy_url, **kwargs)
+    event.listen(engine, "checkin", _transactions_again)
+    return engine
+
+
+def _transactions_again(dbapi_connection, record) -> None:
+    """A connection goes back to the pool with transactions on (a statement session turned them off: see
+    :func:`make_statement_sessionmaker`); psycopg2 sends nothing for it."""
+    if dbapi_connection is not None and dbapi_connection.autocommit:
+        dbapi_connection.autocommit = False
+
+
+def make_statement_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    """Sessions whose statements each run on their own, without ``BEGIN`` and ``ROLLBACK`` round trips
+    (psycopg2's autocommit, set on the driver's connection when the session takes one: SQLAlchemy's
+    ``AUTOCOMMIT`` isolation level would send a ``SET`` on the way out). For a read whose hot path is one
+    statement or none; the connection is back in transactions when the pool takes it back."""
+    factory = sessionmaker(engine, expire_on_commit=False)
+    event.listen(factory, "after_begin", _statement_mode)
+    return factory
+
+
+def _statement_mode(session: Session, transaction, connection) -> None:
+    connection.connection.dbapi_connection.autocommit = True
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import and_, func, literal, or_, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, literal, or_, select, text
 from sqlalchemy.orm import Session
 
 from gis import incidents as rules
@@ -73,25 +72,15 @@ def iso(t: dt.datetime | None) -> str | None:
 
 # ------------------------------------------------------------------------------------------ staff and places
 def staff_pool(session: Session, *, grid_code: str | None, community_code: str | None,
-               on: dt.date | None = None) -> tuple[list[rules.Staff], list[rules.Staff]]:
-    """The people serving the grid and the community's own staff (no grid), valid on ``on``: one round trip."""
-    on = on or dt.date.today()
-    sa = models.StaffAssignment
-    where = []
-    if grid_code:
-        where.append(sa.grid_code == grid_code)
-    if community_code:
-        where.append(and_(sa.community_code == community_code, sa.grid_code.is_(None)))
-    if not where:
-        return [], []
-    rows = session.execute(
-        select(models.Person.id, sa.role, models.Person.name, sa.grid_code)
-        .join(models.Person, models.Person.id == sa.person_id)
-        .where(or_(*where), sa.building_id.is_(None), sa.stairwell_id.is_(None),
-               or_(sa.valid_from.is_(None), sa.valid_from <= on), or_(sa.valid_to.is_(None), sa.valid_to >= on))
-    ).all()
-    grid = [rules.Staff(int(pid), role, name) for pid, role, name, code in rows if code is not None]
-    community = [rules.Staff(int(pid), role, name) for pid, role, name, code in rows if code is None]
+               on: dt.date | None = None,
+               every: loc.Contacts | None = None) -> tuple[list[rules.Staff], list[rules.Staff]]:
+    """The people serving the grid and the community's own staff (no grid), valid on ``on``: from ``every``
+    (the contacts a locate answered from) or :func:`layers.locate.contacts`."""
+    every = every if every is not None else loc.contacts(session, on=on)
+    grid = [rules.Staff(pid, role, name) for pid, role, name, _ in every.get(("grid", grid_code), [])] \
+        if grid_code else []
+    community = [rules.Staff(pid, role, name)
+                 for pid, role, name, _ in every.get(("community", community_code), [])] if community_code else []
     return grid, community
 
 
@@ -113,10 +102,19 @@ def centroid(session: Session, *, grid_id: int | None, community_code: str | Non
     return None
 
 
+def _degrees_around(lat: float, radius_m: float) -> dict[str, float]:
+    """Half the width and height in degrees of a box holding every point within ``radius_m`` of a point at
+    ``lat`` (with room to spare): the box lets the GiST index of ``incidents.geom`` find the candidates that
+    the exact geography distance then checks."""
+    cos = max(math.cos(math.radians(min(abs(lat), 89.0))), 1e-6)
+    return {"dlat": radius_m / 110_000.0 * 1.05, "dlon": radius_m / (111_000.0 * cos) * 1.05}
+
+
 def _nearby(session: Session, category: str, lon: float, lat: float, now: dt.datetime,
             radius_m: float = rules.SUGGEST_RADIUS_M) -> list[rules.Nearby]:
     """Open incidents of ``category`` within ``radius_m`` that are tasks themselves (not linked duplicates)."""
     pt = func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)
+    box = _degrees_around(lat, radius_m)
     geog = func.Geography(models.Incident.geom)
     rows = session.execute(
         select(models.Incident.id, models.Incident.state, models.Incident.created_at,
@@ -124,6 +122,7 @@ def _nearby(session: Session, category: str, lon: float, lat: float, now: dt.dat
         .outerjoin(IncidentDetail, IncidentDetail.incident_id == models.Incident.id)
         .where(models.Incident.category == category, models.Incident.state != IncidentState.CLOSED.value,
                IncidentDetail.duplicate_of.is_(None),
+               models.Incident.geom.op("&&")(func.ST_Expand(pt, box["dlon"], box["dlat"])),
                func.ST_DWithin(geog, func.Geography(pt), radius_m))
         .order_by(text("d"), models.Incident.id)
     ).all()
@@ -213,12 +212,18 @@ def _replay(session: Session, key: str, h: str) -> tuple[dict[str, Any], int] | 
     ).first()
     if row is None:
         return None
-    if row.request_hash != h:
+    return _replayed(int(row.id), row.request_hash, row.response, h)
+
+
+def _replayed(incident_id: int, request_hash: str, response: dict[str, Any], h: str) -> tuple[dict[str, Any], int]:
+    """The first answer for a key, if this request is the same as the first (:class:`IdempotencyKeyReused`
+    if not)."""
+    if request_hash != h:
         raise rules.IdempotencyKeyReused(
             "该 Idempotency-Key 已用于另一个不同的请求；重试须发送相同的请求体，新请求须用新的键 (this Idempotency-Key "
             "was used with a different request body; a retry must send the same body, a new request a new key)",
-            detail={"incident_id": row.id})
-    return row.response, int(row.id)
+            detail={"incident_id": incident_id})
+    return response, incident_id
 
 
 # ------------------------------------------------------------------------------------------ intake: decide
@@ -252,40 +257,48 @@ def _linked(duplicate_of: int) -> rules.Dispatch:
 
 
 def decide_dispatch(session: Session, category: rules.Category, answer: dict[str, Any], *,
-                    community_code: str | None) -> rules.Dispatch:
+                    community_code: str | None, every: loc.Contacts | None = None) -> rules.Dispatch:
     """Who handles a located report of ``category`` (:func:`gis.incidents.pick_assignee` over the grid's and
-    the community's staff and the 包街 street, if any)."""
+    the community's staff and the 包街 street, if any); ``every``: the contacts the locate answered from."""
     grid = answer["grid"]
     grid_staff, community_staff = staff_pool(session, grid_code=grid["code"] if grid else None,
-                                             community_code=community_code)
+                                             community_code=community_code, every=every)
     return rules.pick_assignee(category, method=answer["assignment"]["method"], grid_staff=grid_staff,
                                community_staff=community_staff, street=_street_of(answer))
 
 
-def _locate_for(session: Session, intake: Intake) -> dict[str, Any]:
+def _locate_for(session: Session, intake: Intake, *, clean: bool = False,
+                seen_contacts: list | None = None) -> dict[str, Any]:
     """The locate answer for a report (as ``GET /api/v1/locate`` gives it). On a 包街 street outside every grid,
     a category the street's unit does not take is located with the street set aside — to the community or the
     nearest grid, whose people can take it — and the answer keeps the street (the reason names it)."""
-    answer = loc.locate(session, intake.lon, intake.lat, crs=intake.crs, accuracy_m=intake.accuracy_m)
+    answer = loc.locate(session, intake.lon, intake.lat, crs=intake.crs, accuracy_m=intake.accuracy_m, clean=clean,
+                        seen_contacts=seen_contacts)
     street = _street_of(answer)
     if street is None or answer["grid"] is not None or rules.street_covers(intake.category, street):
         return answer
-    aside = loc.locate(session, intake.lon, intake.lat, crs=intake.crs, accuracy_m=intake.accuracy_m, streets=False)
+    aside = loc.locate(session, intake.lon, intake.lat, crs=intake.crs, accuracy_m=intake.accuracy_m, streets=False,
+                       clean=clean)
     return {**aside, "street_responsibility": answer["street_responsibility"]}
 
 
-def decide(session: Session, intake: Intake, *, now: dt.datetime) -> Decision:
+def decide(session: Session, intake: Intake, *, now: dt.datetime, nearby: list[rules.Nearby] | None = None,
+           clean: bool = False) -> Decision:
     """Locate the report (as ``GET /api/v1/locate`` does), find open incidents of its category nearby, and pick
     who handles it and why; nothing is written."""
-    answer = _locate_for(session, intake)
+    seen_contacts: list = []
+    answer = _locate_for(session, intake, clean=clean, seen_contacts=seen_contacts)
     wlon, wlat = answer["point"]["lon"], answer["point"]["lat"]
     grid = answer["grid"]
     community_code = (answer["community"] or {}).get("code")
-    dups = rules.classify_duplicates(_nearby(session, intake.category.code, wlon, wlat, now))
+    if nearby is None:
+        nearby = _nearby(session, intake.category.code, wlon, wlat, now)
+    dups = rules.classify_duplicates(nearby)
     if dups.duplicate_of is not None:
         dispatch = _linked(dups.duplicate_of)
     else:
-        dispatch = decide_dispatch(session, intake.category, answer, community_code=community_code)
+        dispatch = decide_dispatch(session, intake.category, answer, community_code=community_code,
+                                   every=seen_contacts[0])
     public = (wlon, wlat)
     if intake.category.sensitive:
         public = centroid(session, grid_id=grid["id"] if grid else None, community_code=community_code) \
@@ -348,27 +361,9 @@ def _detail_row(inc: models.Incident, intake: Intake, d: Decision, h: str) -> In
     )
 
 
-def _insert(session: Session, inc: models.Incident, key: str | None, h: str) -> tuple[dict[str, Any], int] | None:
-    """Insert the incident row; with a key inside a savepoint, answering as the winner of a race did."""
-    if not key:
-        session.add(inc)
-        session.flush()
-        return None
-    try:
-        with session.begin_nested():  # a savepoint: a concurrent request with the same key may win
-            session.add(inc)
-            session.flush()
-    except IntegrityError:
-        hit = _replay(session, key, h)
-        if hit is None:
-            raise
-        return hit
-    return None
-
-
 def create_incident(session: Session, body: dict[str, Any], *, idempotency_key: str | None = None,
                     channel: str = "api", actor: str = "anonymous", now: dt.datetime | None = None,
-                    table: dict[str, rules.Category] | None = None) -> tuple[dict[str, Any], bool, int]:
+                    table: dict[str, rules.Category] | None = None, clean: bool = False) -> tuple[dict[str, Any], bool, int]:
     """Locate, check for duplicates, dispatch and store one incident; ``(answer, replayed, incident id)``.
 
     The answer is the locate answer (grid, community, responsible people, plan, ``assignment``) plus
@@ -376,28 +371,118 @@ def create_incident(session: Session, body: dict[str, Any], *, idempotency_key: 
     report's channel unless the body names one. With an ``idempotency_key`` seen before with the same body the
     first answer is returned and nothing is stored (``replayed``); with a different body
     :class:`~gis.incidents.IdempotencyKeyReused`. Bad input raises before anything is written.
+
+    Two statements: one reads the answer already given for the key and the open incidents nearby, one writes
+    the incident, its details and its first event (a single ``INSERT … ON CONFLICT`` with its dependants in one
+    statement: all or nothing, and on a statement-mode session committed when it returns). ``clean``: the
+    session has written nothing before (the locate's versions read may be shared, see
+    :func:`layers.data_versions.versions_of`).
     """
     now = now or utcnow()
     intake = parse_intake(body, table=table, channel=channel)
     key = check_key(idempotency_key)
     h = rules.request_hash(intake.body)
-    if key and (hit := _replay(session, key, h)) is not None:
+    wlon, wlat = loc.wgs84_point(intake.lon, intake.lat, crs=intake.crs)
+    hit, nearby = _replay_and_nearby(session, key, h, intake.category.code, wlon, wlat, now)
+    if hit is not None:
         return hit[0], True, hit[1]
-    d = decide(session, intake, now=now)
+    d = decide(session, intake, now=now, nearby=nearby, clean=clean)
     inc = _incident_row(intake, d, key=key, now=now)
-    if (hit := _insert(session, inc, key, h)) is not None:
-        return hit[0], True, hit[1]
     det = _detail_row(inc, intake, d, h)
-    session.add(models.IncidentEvent(incident_id=inc.id, from_state=None, to_state=IncidentState.REPORTED.value, level=d.level,
-                                     actor=actor, note=f"上报（{intake.channel.zh}）(reported via {intake.channel.value})",
-                                     at=now))
     result = {**d.answer, "incident": {
         **_public_core(inc, det, now), "dispatch": d.dispatch.as_dict(), "duplicate_of": d.duplicates.duplicate_of,
         "duplicates": _duplicates_json(d.duplicates), "token": det.token}}
-    det.response = result
-    session.add(det)
-    session.flush()
-    return result, False, inc.id
+    new_id = _insert_all(session, inc, det, d, intake, actor=actor, now=now, response=result)
+    if new_id is None:  # a concurrent request with the same key stored its incident first
+        hit = _replay(session, key, h) if key else None
+        if hit is None:
+            raise RuntimeError("incident insert returned no row without a key conflict")
+        return hit[0], True, hit[1]
+    result["incident"]["id"] = new_id
+    return result, False, new_id
+
+
+_REPLAY_AND_NEARBY = text("""
+    SELECT (SELECT json_build_array(i.id, d.request_hash, d.response)
+              FROM incidents i JOIN incident_details d ON d.incident_id = i.id
+             WHERE :key IS NOT NULL AND i.idempotency_key = :key) AS replay,
+           (SELECT coalesce(json_agg(json_build_array(n.id, n.state, n.age_s, n.d) ORDER BY n.d, n.id), '[]')
+              FROM (SELECT i.id, i.state, extract(epoch FROM (CAST(:now AS timestamptz) - i.created_at)) AS age_s,
+                           ST_Distance(Geography(i.geom), Geography(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))) AS d
+                      FROM incidents i LEFT JOIN incident_details dd ON dd.incident_id = i.id
+                     WHERE i.category = :category AND i.state != :closed AND dd.duplicate_of IS NULL
+                       AND i.geom && ST_Expand(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :dlon, :dlat)
+                       AND ST_DWithin(Geography(i.geom), Geography(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)),
+                                      :radius)) n) AS nearby
+""")
+
+
+def _replay_and_nearby(session: Session, key: str | None, h: str, category: str, lon: float, lat: float,
+                       now: dt.datetime) -> tuple[tuple[dict[str, Any], int] | None, list[rules.Nearby]]:
+    """In one statement: the answer already given for ``key`` (``None`` if none; :class:`IdempotencyKeyReused`
+    for another body) and the open incidents of ``category`` within :data:`~gis.incidents.SUGGEST_RADIUS_M`
+    that are tasks themselves (as :func:`_nearby`)."""
+    replay, nearby = session.execute(_REPLAY_AND_NEARBY, {
+        "key": key, "now": now, "lon": lon, "lat": lat, "category": category, "closed": IncidentState.CLOSED.value,
+        "radius": rules.SUGGEST_RADIUS_M, **_degrees_around(lat, rules.SUGGEST_RADIUS_M)}).one()
+    hit = None
+    if replay is not None:
+        hit = _replayed(int(replay[0]), replay[1], replay[2], h)
+    return hit, [rules.Nearby(int(i), float(dist), float(age) / 3600.0, st) for i, st, age, dist in nearby]
+
+
+_INSERT_ALL = """
+    WITH i AS (
+        INSERT INTO incidents (category, description, state, level, geom, original_lon, original_lat, original_crs,
+                               plan_id, grid_id, grid_code, assignment, assignee_id, reporter_name, reporter_phone,
+                               idempotency_key, due_at, created_at, updated_at, source)
+        VALUES (:category, :description, :state, :level, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), :original_lon,
+                :original_lat, :original_crs, :plan_id, :grid_id, :grid_code, CAST(:assignment AS jsonb),
+                :assignee_id, :reporter_name, :reporter_phone, :key, :due_at, :now, :now, :source)
+        {conflict}
+        RETURNING id
+    ), d AS (
+        INSERT INTO incident_details (incident_id, request_hash, token, channel, community_code, street_code,
+                                      assignee_role, assignee_unit, duplicate_of, sensitive, public_lon, public_lat,
+                                      private, extra, response)
+        SELECT i.id, :request_hash, :token, :channel, :community_code, :street_code, :assignee_role, :assignee_unit,
+               :duplicate_of, :sensitive, :public_lon, :public_lat, CAST(:private AS jsonb), CAST(:extra AS jsonb),
+               jsonb_set(CAST(:response AS jsonb), '{{incident,id}}', to_jsonb(i.id))
+          FROM i
+    ), e AS (
+        INSERT INTO incident_events (incident_id, from_state, to_state, level, actor, note, at)
+        SELECT i.id, NULL, :state, :level, :actor, :note, :now FROM i
+    )
+    SELECT id FROM i
+"""
+_INSERT_KEYED = text(_INSERT_ALL.format(conflict="ON CONFLICT (idempotency_key) DO NOTHING"))
+_INSERT_UNKEYED = text(_INSERT_ALL.format(conflict=""))
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+def _insert_all(session: Session, inc: models.Incident, det: IncidentDetail, d: Decision, intake: Intake, *,
+                actor: str, now: dt.datetime, response: dict[str, Any]) -> int | None:
+    """Insert the incident, its details (with ``response``, its id filled in) and its first event in one
+    statement; the new id, or ``None`` when another request stored an incident with the same key first."""
+    a = d.answer
+    row = session.execute(_INSERT_KEYED if inc.idempotency_key else _INSERT_UNKEYED, {
+        "category": inc.category, "description": inc.description, "state": inc.state, "level": inc.level,
+        "lon": a["point"]["lon"], "lat": a["point"]["lat"], "original_lon": inc.original_lon,
+        "original_lat": inc.original_lat, "original_crs": inc.original_crs, "plan_id": inc.plan_id,
+        "grid_id": inc.grid_id, "grid_code": inc.grid_code, "assignment": _json(inc.assignment),
+        "assignee_id": inc.assignee_id, "reporter_name": inc.reporter_name, "reporter_phone": inc.reporter_phone,
+        "key": inc.idempotency_key, "due_at": inc.due_at, "now": now, "source": inc.source,
+        "request_hash": det.request_hash, "token": det.token, "channel": det.channel,
+        "community_code": det.community_code, "street_code": det.street_code, "assignee_role": det.assignee_role,
+        "assignee_unit": det.assignee_unit, "duplicate_of": det.duplicate_of, "sensitive": det.sensitive,
+        "public_lon": det.public_lon, "public_lat": det.public_lat, "private": _json(det.private),
+        "extra": _json(det.extra), "response": _json(response), "actor": actor,
+        "note": f"上报（{intake.channel.zh}）(reported via {intake.channel.value})",
+    }).first()
+    return None if row is None else int(row[0])
 
 
 # --------------------------------------------------------------------------------------------------- views
@@ -558,11 +643,9 @@ def query(session: Session, *, ids: list[int] | None = None, state: list[str] | 
     if not include_duplicates:
         q = q.where(IncidentDetail.duplicate_of.is_(None))
     if overdue is True:
-        q = q.where(models.Incident.state != IncidentState.CLOSED.value, models.Incident.due_at < now,
-                    IncidentDetail.duplicate_of.is_(None))
+        q = q.where(models.Incident.state != IncidentState.CLOSED.value, models.Incident.due_at < now, IncidentDetail.duplicate_of.is_(None))
     elif overdue is False:
-        q = q.where(or_(models.Incident.due_at.is_(None),
-                        models.Incident.due_at >= func.coalesce(models.Incident.closed_at, now)))
+        q = q.where(or_(models.Incident.due_at.is_(None), models.Incident.due_at >= func.coalesce(models.Incident.closed_at, now)))
     if since is not None:
         q = q.where(models.Incident.created_at >= since)
     if until is not None:

@@ -21,7 +21,7 @@ from gis.domain import GridKind, StaffRole
 from gis.errors import InvalidInput
 from gis.locate import DEFAULT_NEAREST_M, DEFAULT_TOLERANCE_M, AssignMethod
 from layers import models
-from layers.data_versions import table_versions
+from layers.data_versions import VersionedCache, table_versions, versions_of
 from layers.locate_batch import (
     answers_table,
     check_lonlat_arrays,
@@ -32,6 +32,7 @@ from layers.locate_batch import (
 )
 from layers.locate_models import GridSubdivided, GridSubdividedState
 from layers.plan_locator import (
+    _LOCATORS,
     LOCATOR_TABLES,
     PlanLocator,
     build_plan_locator,
@@ -68,27 +69,60 @@ def _areas_of(pl: PlanLocator, community_code: str | None) -> dict[str, Any]:
             "county": _area(pl, community_code[:6] + "000000")}
 
 
+def _contacts_query(on: dt.date):
+    return (select(models.StaffAssignment.grid_code, models.StaffAssignment.community_code, models.Person.id,
+                   models.StaffAssignment.role, models.Person.name, models.Person.public_phone)
+            .join(models.Person, models.Person.id == models.StaffAssignment.person_id)
+            .where(_valid_on(models.StaffAssignment, on), models.StaffAssignment.building_id.is_(None),
+                   models.StaffAssignment.stairwell_id.is_(None))
+            .order_by(models.StaffAssignment.role, models.Person.name))
+
+
+Contacts = dict[tuple[str, str], list[tuple[int, str, str, str | None]]]
+"""(person id, role, name, public phone) of the people serving each ``("grid", code)`` and each
+``("community", code)`` (a community's own staff: no grid), by role and name."""
+
+
+def _contact_rows(rows) -> Contacts:
+    out: Contacts = {}
+    for grid_code, community_code, person_id, role, name, phone in rows:
+        key = ("grid", grid_code) if grid_code else ("community", community_code) if community_code else None
+        if key is not None:
+            out.setdefault(key, []).append((int(person_id), role, name, phone))
+    return out
+
+
+# Every public contact of a day, kept per process until an assignment or a person changes (in any process); a
+# locate (and an intake's dispatch) answers from it without a query of its own.
+CONTACT_TABLES = ("staff_assignments", "people")
+_CONTACTS: VersionedCache[Contacts] = VersionedCache("public contacts", CONTACT_TABLES)
+
+
+def contacts(session: Session, *, on: dt.date | None = None, seen=None) -> Contacts:
+    """The people serving every grid and community on ``on`` (today: from the per-process cache; ``seen``: its
+    tables' versions, see :func:`layers.data_versions.versions_of`). Private phones are never read."""
+    today = dt.date.today()
+    if on is not None and on != today:
+        return _contact_rows(session.execute(_contacts_query(on)).all())
+    return _CONTACTS.get(session, today, lambda: _contact_rows(session.execute(_contacts_query(today)).all()),
+                         seen=seen)
+
+
+def _public(people) -> list[dict[str, Any]]:
+    labels = StaffRole.labels()
+    return [{"role": r, "role_zh": labels.get(r, r), "name": n, "public_phone": p} for _, r, n, p in people]
+
+
 def responsible_people(session: Session, *, grid_code: str | None = None, community_code: str | None = None,
                        on: dt.date | None = None) -> list[dict[str, Any]]:
-    """Public contacts of a grid (by its stable code) or of a community's own staff: role, name, public phone.
-    Private phones are never read."""
-    on = on or dt.date.today()
+    """Public contacts of a grid (by its stable code) or of a community's own staff: role, name, public phone."""
     if grid_code:
-        where = models.StaffAssignment.grid_code == grid_code
+        key = ("grid", grid_code)
     elif community_code:
-        where = and_(models.StaffAssignment.community_code == community_code, models.StaffAssignment.grid_code.is_(None),
-                     models.StaffAssignment.building_id.is_(None), models.StaffAssignment.stairwell_id.is_(None))
+        key = ("community", community_code)
     else:
         return []
-    rows = session.execute(
-        select(models.StaffAssignment.role, models.Person.name, models.Person.public_phone)
-        .join(models.Person, models.Person.id == models.StaffAssignment.person_id)
-        .where(where, _valid_on(models.StaffAssignment, on))
-        .where(models.StaffAssignment.building_id.is_(None), models.StaffAssignment.stairwell_id.is_(None))
-        .order_by(models.StaffAssignment.role, models.Person.name)
-    ).all()
-    labels = StaffRole.labels()
-    return [{"role": r, "role_zh": labels.get(r, r), "name": n, "public_phone": p} for r, n, p in rows]
+    return _public(contacts(session, on=on).get(key, []))
 
 
 def check_accuracy(accuracy_m: float | None) -> float | None:
@@ -102,10 +136,22 @@ def check_accuracy(accuracy_m: float | None) -> float | None:
     return a
 
 
+def wgs84_point(lon: float, lat: float, *, crs: str | CRS | None = "wgs84") -> tuple[float, float]:
+    """The WGS84 point a locate answers for (``point`` of its answer), with the same checks and errors."""
+    c = parse_crs(crs)
+    lon, lat = float(lon), float(lat)
+    check_lonlat(lon, lat)
+    wlon, wlat = (float(v) for v in to_wgs84(lon, lat, c))
+    return round(wlon, 8), round(wlat, 8)
+
+
 def locate(session: Session, lon: float, lat: float, *, crs: str | CRS | None = "wgs84",
-           accuracy_m: float | None = None, plan_id: int | None = None, streets: bool = True) -> dict[str, Any]:
+           accuracy_m: float | None = None, plan_id: int | None = None, streets: bool = True,
+           clean: bool = False, seen_contacts: list | None = None) -> dict[str, Any]:
     """Assign one point to a grid of the plan in force (or ``plan_id``); nothing is stored. ``streets=False``
-    sets the 包街 segments aside (see :meth:`gis.locate.Locator.locate_one`).
+    sets the 包街 segments aside (see :meth:`gis.locate.Locator.locate_one`). ``clean``: the caller's transaction
+    has written nothing (see :func:`layers.data_versions.versions_of`). ``seen_contacts``: a list that gets the
+    :data:`Contacts` the answer's people came from (an intake dispatches from the same).
 
     Raises :class:`InvalidCoordinates` (out of range, outside China, lon/lat swapped), :class:`UnknownCRS`,
     :class:`InvalidInput` (accuracy) and :class:`NotFound` (unknown ``plan_id``). With no plan published the
@@ -116,7 +162,9 @@ def locate(session: Session, lon: float, lat: float, *, crs: str | CRS | None = 
     check_lonlat(lon, lat)
     accuracy_m = check_accuracy(accuracy_m)
     wlon, wlat = (float(v) for v in to_wgs84(lon, lat, c))
-    pl = plan_locator(session, plan_id)
+    # one versions read for both caches, shared with other requests when the caller has written nothing (clean)
+    seen_locator, seen_cts = versions_of(session, _LOCATORS, _CONTACTS, clean=clean)
+    pl = plan_locator(session, plan_id, seen=seen_locator)
     res = pl.locator.locate_one(wlon, wlat, accuracy_m=accuracy_m, streets=streets)
     grid = None
     community_code = None
@@ -135,10 +183,10 @@ def locate(session: Session, lon: float, lat: float, *, crs: str | CRS | None = 
         unit = pl.street_units[s]
         street = {"id": int(pl.street_ids[s]), "name": pl.street_names[s], "unit": unit,
                   "categories": pl.street_categories[s]}
-    if grid is not None:
-        people = responsible_people(session, grid_code=grid["code"])
-    else:
-        people = responsible_people(session, community_code=community_code)
+    every = contacts(session, seen=seen_cts)
+    if seen_contacts is not None:
+        seen_contacts.append(every)
+    people = _public(every.get(("grid", grid["code"]) if grid is not None else ("community", community_code), []))
     reason = res["reason"] if pl.plan_id is not None else "没有现行网格方案 (no grid plan is in force)"
     return {
         "input": {"lon": lon, "lat": lat, "crs": c.value},

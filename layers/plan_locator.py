@@ -126,8 +126,9 @@ def build_plan_locator(session: Session, plan_id: int | None, *, on: dt.date | N
     )
 
 
-def plan_locator(session: Session, plan_id: int | None = None) -> PlanLocator:
+def plan_locator(session: Session, plan_id: int | None = None, *, seen=None) -> PlanLocator:
     """The locator of ``plan_id`` (the plan in force by default), kept per process until its plan, grids, areas
     or 包街 segments change — in whatever process or tool — or the day turns (segments have validity dates)."""
     today = dt.date.today()
-    return _LOCATORS.get(session, (plan_id, today), lambda: build_plan_locator(session, plan_id, on=today))
+    return _LOCATORS.get(session, (plan_id, today), lambda: build_plan_locator(session, plan_id, on=today),
+                         seen=seen)

@@ -34,7 +34,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from layers.db import make_engine, make_sessionmaker
+from layers.db import make_engine, make_sessionmaker, make_statement_sessionmaker
 from layers.settings import DatabaseSettings
 
 log = logging.getLogger("gridmap.db")
@@ -59,8 +59,13 @@ class Databases:
     """The primary's engine and sessions and, when configured, the read replica's; decides where a read goes."""
 
     def __init__(self, settings: DatabaseSettings, *, clock: Callable[[], float] = time.monotonic) -> None:
-        self.primary: Engine = make_engine(settings)
+        # No pre-ping on the primary: a round trip on every checkout of the service's busiest calls. A pooled
+        # connection that died with a restart fails its request (503 with Retry-After, errors.py), and
+        # SQLAlchemy then replaces every connection the pool held before; the replica keeps pre-ping, which is
+        # how a read finds the replica down and goes to the primary instead.
+        self.primary: Engine = make_engine(settings, pool_pre_ping=False)
         self.primary_sessions: sessionmaker[Session] = make_sessionmaker(self.primary)
+        self.primary_statement_sessions = make_statement_sessionmaker(self.primary)
         replica = settings.replica_settings()
         self.replica: Engine | None = make_engine(replica) if replica else None
         self.replica_sessions = make_sessionmaker(self.replica) if self.replica else None
@@ -78,14 +83,20 @@ class Databases:
         """True while reads avoid the replica after a failure."""
         return self.clock() < self._down_until
 
-    def read_session(self, *, after: str | None = None) -> tuple[Session, ReadSource]:
+    def read_session(self, *, after: str | None = None, autocommit: bool = False) -> tuple[Session, ReadSource]:
         """A read-only session and where it reads: the replica if configured, up and (given ``after``, the
         caller's last write position) caught up to ``after``; otherwise the primary. Read-only on the primary
-        too, so a write slipped into a read endpoint fails in every test, not only behind a replica."""
+        too, so a write slipped into a read endpoint fails in every test, not only behind a replica.
+
+        ``autocommit`` (the primary only): each statement runs on its own (no ``BEGIN``/``ROLLBACK`` round trips,
+        no read-only transaction), and the session connects on its first statement — for a hot route that reads
+        in one statement or none (``GET /api/v1/locate`` when its caches are current)."""
         if self.replica_sessions is not None and not self.replica_down():
             session = self._replica_session(after)
             if session is not None:
                 return session, ReadSource.REPLICA
+        if autocommit:  # connects on its first statement (a request served from caches needs none)
+            return self.primary_statement_sessions(), ReadSource.PRIMARY
         session = self.primary_sessions()
         try:
             session.connection(execution_options={"postgresql_readonly": True})

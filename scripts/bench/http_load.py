@@ -143,7 +143,9 @@ def run_http(*, connections: int = 32, duration_s: float = 10.0, workers: int = 
         url = cluster.url("gridmap_load")
         # the servers import while the cluster is copied and started and the points are drawn (the peer opens
         # its pool at start-up, so it starts once the database is up)
-        ours, ours_base = start_server(url, workers, cluster.dir / "ours.log")
+        # ours with as many pooled connections as the peer (and as FastAPI has threads)
+        ours, ours_base = start_server(url, workers, cluster.dir / "ours.log",
+                                       pool={"GRIDMAP_DB_POOL_SIZE": "40", "GRIDMAP_DB_MAX_OVERFLOW": "0"})
         procs.append(ours)
         cluster.copy_from(template_cluster(log))
         cluster.start()

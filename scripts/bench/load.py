@@ -215,12 +215,12 @@ async def post_all(base: str, reports: list[dict], run: str, clients: int, tally
         await asyncio.gather(*(worker() for _ in range(clients)))
 
 
-def start_server(url: str, workers: int, log_path: Path) -> tuple[subprocess.Popen, str]:
+def start_server(url: str, workers: int, log_path: Path, *, pool: dict | None = None) -> tuple[subprocess.Popen, str]:
     """The API against ``url`` with ``workers`` processes, and its base URL; the public rate limit is off (all
-    clients share the loopback address) and the pool is sized for 64 clients."""
+    clients share the loopback address) and the pool is sized for 64 clients (or as ``pool`` says)."""
     return start_api(url, workers=workers, log_path=log_path,
                      env={"GRIDMAP_PUBLIC_RATE_PER_MIN": "0", "GRIDMAP_DB_POOL_SIZE": "20",
-                          "GRIDMAP_DB_MAX_OVERFLOW": "10", "GRIDMAP_DB_POOL_TIMEOUT_S": "10"})
+                          "GRIDMAP_DB_MAX_OVERFLOW": "10", "GRIDMAP_DB_POOL_TIMEOUT_S": "10", **(pool or {})})
 
 
 def stop_server(server: subprocess.Popen) -> None:

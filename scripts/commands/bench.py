@@ -98,7 +98,7 @@ def summary_table(results: list[dict], *, quick: bool, info: dict) -> str:
         for row in res.get("rows", []):
             unit = row.get("unit", "")
             agreement = row.get("agreement", "–")
-            if row.get("agrees") is False:
+            if disagrees(row):
                 agreement = f"**NO**: {agreement}"
             lines.append(
                 f"| {res['benchmark']} | {row.get('target', '')} | {_fmt(row.get('ours'))} {unit} | "
@@ -163,6 +163,14 @@ def _clean() -> int:
     return 0
 
 
+def disagrees(row: dict) -> bool:
+    """True if the row's agreement check failed: ``agrees`` false, or (a row without ``agrees``) an
+    ``agreement`` that is false itself."""
+    if "agrees" in row:
+        return not row["agrees"]
+    return row.get("agreement") is False
+
+
 def failures(results: list[dict]) -> list[str]:
     """Why a run must not pass: benchmarks that failed or whose checks failed, rows whose answers disagree."""
     out = []
@@ -170,7 +178,7 @@ def failures(results: list[dict]) -> list[str]:
         if res.get("error"):
             out.append(f"{res['benchmark']}: {res['error']}")
         out += [f"{res['benchmark']}: {row.get('target')}: answers disagree ({row.get('agreement')})"
-                for row in res.get("rows", []) if row.get("agrees") is False]
+                for row in res.get("rows", []) if disagrees(row)]
     return out
 
 

@@ -121,6 +121,9 @@ AGREEING = {"target": "t", "ours": 1.0, "peer": 2.0, "peer_name": "p", "ratio": 
     ([AGREEING], 0, 0),
     ([AGREEING, {**AGREEING, "target": "u", "agreement": "2/3", "agrees": False}], 0, 1),  # a row disagrees
     ([AGREEING], 1, 1),  # the benchmark's own checks failed: exit 1, rows kept
+    ([AGREEING, {"target": "v", "ours": 1.0, "agreement": False}], 0, 1),  # a row's check is a bare False
+    ([AGREEING, {"target": "w", "ours": 1.0, "agreement": True}, {"target": "x", "ours": 1.0, "agreement": "–"}], 0,
+     0),  # a row without a check does not fail the run
 ])
 def test_bench_exits_non_zero_when_answers_disagree(monkeypatch, tmp_path, capsys, rows, code, exit_code):
     import scripts.bench.validation as validation
