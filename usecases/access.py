@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import ColumnElement, and_, false, or_, true
 
-from gis.domain import UserRole, area_prefix
+from gis.domain import UserRole, area_prefix, scope_covers
+from gis.errors import Forbidden
 
 
 @dataclass(frozen=True)
@@ -44,3 +45,23 @@ def area_condition(viewer: Viewer, *codes: ColumnElement) -> ColumnElement[bool]
         and_(*(earlier.is_(None) for earlier in codes[:i]), code.startswith(prefix, autoescape=True))
         for i, code in enumerate(codes)
     ))
+
+
+def unit_in_area(viewer: Viewer, unit: str | None, *, refusal: str | None = None) -> str | None:
+    """The area a list or report covers, as a code prefix: ``unit`` when it lies in the viewer's area, the
+    viewer's own area when none is asked for, and ``None`` (everywhere) only for viewers who see everywhere.
+
+    Raises
+    ------
+    Forbidden
+        ``unit`` lies outside the viewer's area (``refusal`` says so, if given), or the viewer's area is nowhere.
+    """
+    if viewer.everywhere:
+        return unit
+    if viewer.scope is None:
+        raise Forbidden("此账号没有辖区，请管理员设置 (this account has no area; ask an administrator)")
+    if unit is None:
+        return area_prefix(viewer.scope)
+    if not scope_covers(viewer.scope, unit):
+        raise Forbidden(refusal or f"无权查看 {unit} (outside your area {viewer.scope})")
+    return unit

@@ -12,29 +12,18 @@ from pydantic import BaseModel, Field
 from api.auth import Principal, require_roles
 from api.deps import ReadSessionDep, SessionDep
 from gis.domain import UserRole
-from gis.errors import Forbidden
 from gis.gridcodes import CODE15
+from gis.visits import DEFAULT_STALE_DAYS, MAX_STALE_DAYS
 from layers import roster
 from maps.boards import board_page
 from usecases import visits as visit_use
+from usecases.access import unit_in_area
 
 router = APIRouter(tags=["people 网格人员"])
 
 STAFF = (UserRole.ADMIN, UserRole.DISPATCHER, UserRole.PLANNER, UserRole.GRID_STAFF)
 StaffUser = Annotated[Principal, Depends(require_roles(*STAFF))]
 GridCode = Annotated[str, Path(pattern=CODE15.pattern, description="15 位网格编码 (15-digit grid code)")]
-
-
-def _scoped_unit(principal: Principal, unit: str | None) -> str | None:
-    """The unit to report on: the caller's scope unless they ask for something inside it."""
-    scope = principal.scope if principal.scope else None
-    if UserRole.ADMIN.value in principal.roles or not scope:
-        return unit
-    if unit is None:
-        return scope
-    if not principal.covers(unit):
-        raise Forbidden(f"无权查看 {unit} (outside your area {scope})")
-    return unit
 
 
 @router.get("/api/v1/roster/audit", summary="网格人员缺岗审计 (roster audit: every vacancy)",
@@ -49,7 +38,7 @@ def roster_audit(
     format: Annotated[Literal["json", "csv"], Query(description="json 或 csv")] = "json",
 ):
     """Vacant roles per grid, buildings without a 楼栋长 and stairwells without a 楼口长."""
-    table = roster.roster_audit(session, plan_id=plan_id, unit=_scoped_unit(principal, unit))
+    table = roster.roster_audit(session, plan_id=plan_id, unit=unit_in_area(principal.viewer, unit))
     if format == "csv":
         return Response(table.to_csv(index=False), media_type="text/csv; charset=utf-8")
     return {"count": len(table), "vacancies": table.astype(object).where(table.notna(), None).to_dict("records")}
@@ -63,8 +52,8 @@ def roster_summary(
     plan_id: Annotated[int | None, Query(ge=1)] = None,
     month: Annotated[str | None, Query(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$",
                                        description="走访月份 YYYY-MM，默认本月 (visit month)")] = None,
-    stale_days: Annotated[int, Query(ge=1, le=3650, description="超过 N 天未走访的楼栋 (buildings not visited "
-                                                               "for N days)")] = 90,
+    stale_days: Annotated[int, Query(ge=1, le=MAX_STALE_DAYS, description="超过 N 天未走访的楼栋 (buildings not visited "
+                                                               "for N days)")] = DEFAULT_STALE_DAYS,
 ) -> dict:
     """Vacancy counts per unit, within the caller's area, with the month's household-visit coverage (入户走访:
     households, households visited, share; buildings not visited for ``stale_days``)."""

@@ -17,10 +17,10 @@ from pydantic import BaseModel, Field
 from api.auth import Principal, require_roles
 from api.deps import SessionDep
 from gis.domain import UserRole
-from gis.errors import Forbidden
 from gis.gridcodes import CODE15
 from layers import roster, staff
 from maps.boards import board_page
+from usecases.access import unit_in_area
 
 router = APIRouter(tags=["people 网格人员"])
 
@@ -30,10 +30,9 @@ AssignmentId = Annotated[int, Path(ge=1, le=2_147_483_647, description="任职�
 
 
 def _allowed(principal: Principal):
-    """The caller's area as a check on a grid or community code (admins and area-less accounts: everywhere)."""
-    if UserRole.ADMIN.value in principal.roles or not principal.scope:
-        return None
-    return principal.covers
+    """The caller's area as a check on a grid or community code (None: everywhere, for admins and accounts scoped to
+    everything)."""
+    return None if principal.viewer.everywhere else principal.covers
 
 
 @router.get("/api/v1/roster/assignments", summary="现任人员名单 (current staff assignments)")
@@ -45,13 +44,7 @@ def list_assignments(
     limit: Annotated[int, Query(ge=1, le=5000, description="最多条数 (at most)")] = 500,
 ) -> dict:
     """People in each role of the grids, buildings and stairwells of a unit (your own area by default)."""
-    allowed = _allowed(principal)
-    if allowed is not None:
-        if unit is None:
-            unit = principal.scope
-        elif not allowed(unit):
-            raise Forbidden(f"无权查看 {unit} (outside your area {principal.scope})")
-    rows = staff.list_assignments(session, unit=unit, on=on, limit=limit)
+    rows = staff.list_assignments(session, unit=unit_in_area(principal.viewer, unit), on=on, limit=limit)
     return {"count": len(rows), "assignments": rows}
 
 

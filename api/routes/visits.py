@@ -12,11 +12,12 @@ from pydantic import BaseModel, Field
 from api.audit import AuditDep
 from api.auth import Principal, require_roles
 from api.deps import SessionDep
-from gis.domain import UserRole, area_prefix
+from gis.domain import UserRole
 from gis.errors import Forbidden
-from gis.visits import DEFAULT_STALE_DAYS, Know
+from gis.visits import DEFAULT_STALE_DAYS, MAX_STALE_DAYS, Know
 from layers import ledgers, visits
 from usecases import visits as visit_use
+from usecases.access import unit_in_area
 
 router = APIRouter(tags=["visits 入户走访"])
 
@@ -24,22 +25,18 @@ STAFF = (UserRole.ADMIN, UserRole.DISPATCHER, UserRole.GRID_STAFF)
 ROSTER = (*STAFF, UserRole.PLANNER)
 StaffUser = Annotated[Principal, Depends(require_roles(*STAFF))]
 RosterUser = Annotated[Principal, Depends(require_roles(*ROSTER))]
+OUTSIDE = "无权查看或登记其他网格的走访 (this grid is outside your area)"
 Month = Annotated[str | None, Query(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$", description="月份 YYYY-MM，默认本月")]
 
 
 def _in_scope(principal: Principal, code: str) -> None:
     if not principal.covers(code):
-        raise Forbidden("无权查看或登记其他网格的走访 (this grid is outside your area)")
+        raise Forbidden(OUTSIDE)
 
 
 def _scoped(principal: Principal, unit: str | None) -> str | None:
-    """The area to report on: the caller's scope, or a part of it."""
-    if unit is not None:
-        _in_scope(principal, unit)
-        return unit
-    if UserRole.ADMIN.value in principal.roles or not principal.scope:
-        return None
-    return area_prefix(principal.scope)
+    """The area to report on: the caller's area, or a part of it."""
+    return unit_in_area(principal.viewer, unit, refusal=OUTSIDE)
 
 
 class FollowUpIn(BaseModel):
@@ -102,7 +99,7 @@ def coverage(session: SessionDep, principal: RosterUser, month: Month = None,
 
 @router.get("/api/v1/visits/stale-buildings", summary="超过 N 天未走访的楼栋 (buildings not visited for N days)")
 def stale(session: SessionDep, principal: RosterUser,
-          days: Annotated[int, Query(ge=1, le=3650, description="天数 (days)")] = DEFAULT_STALE_DAYS,
+          days: Annotated[int, Query(ge=1, le=MAX_STALE_DAYS, description="天数 (days)")] = DEFAULT_STALE_DAYS,
           unit: Annotated[str | None, Query(pattern=r"^[0-9]{6,15}$")] = None) -> dict:
     """Buildings with households not visited for ``days`` days (never visited first)."""
     rows = visits.stale_buildings(session, days=days, unit=_scoped(principal, unit))

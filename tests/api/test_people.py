@@ -42,6 +42,20 @@ def test_a_grid_worker_sees_own_grid_not_a_sibling(api):
     assert sibling.status_code == 403
 
 
+def test_an_area_written_as_a_12_digit_code_sees_what_its_prefix_sees(api):
+    as_prefix = api.get("/api/v1/roster/audit", headers=_auth({"dispatcher"}, "620399")).json()
+    as_code = api.get("/api/v1/roster/audit", headers=_auth({"dispatcher"}, "620399000000")).json()
+    assert as_code["count"] == as_prefix["count"] == 4
+    listed = api.get("/api/v1/roster/assignments", headers=_auth({"planner"}, "620399000000")).json()
+    assert listed["count"] == api.get("/api/v1/roster/assignments", headers=_auth({"planner"}, "")).json()["count"] > 0
+
+
+def test_an_account_without_an_area_sees_no_roster(api):
+    nowhere = _auth({"dispatcher"}, None)
+    assert api.get("/api/v1/roster/audit", headers=nowhere).status_code == 403
+    assert api.get("/api/v1/roster/assignments", headers=_auth({"planner"}, None)).status_code == 403
+
+
 def test_audit_as_csv(api):
     r = api.get("/api/v1/roster/audit", params={"format": "csv"}, headers=_auth({"dispatcher"}, ""))
     assert r.headers["content-type"].startswith("text/csv")
