@@ -17,7 +17,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from api.auth import Principal, principal_for_token
 from api.deps import ReadSessionDep, SessionDep, SettingsDep
 from api.settings import Settings
-from gis.domain import FACILITY_TYPES, IncidentState, UserRole, area_prefix
+from gis.domain import FACILITY_TYPES, IncidentState, UserRole
 from gis.errors import Forbidden, NotAuthenticated, NotFound
 from gis.gridcodes import CODE15
 from layers import map_data
@@ -33,6 +33,7 @@ from maps.pages import (
 from maps.settings import MapSettings
 from maps.signin import signin_html
 from usecases import coverage, map_pages, reach
+from usecases.access import unit_in_area
 
 router = APIRouter(tags=["maps 地图"])
 
@@ -142,7 +143,8 @@ def end_session() -> Response:
 
 
 def _scope(principal: Principal) -> str | None:
-    return None if UserRole.ADMIN.value in principal.roles or not principal.scope else principal.scope
+    """The signed-in staff member's area as a code prefix (None: everywhere); 403 for an account with no area."""
+    return unit_in_area(principal.viewer, None)
 
 
 # ------------------------------------------------------------------------------------------ assets
@@ -273,7 +275,8 @@ def grids_page(
     visited for 90 days; everyone else gets the page without them."""
     ctx = _ctx(request, settings)
     staff = signed_in_staff(request)
-    scope = None if staff is None else map_pages.VisitScope(unit=_scope(staff) and area_prefix(_scope(staff)))
+    has_area = staff is not None and (staff.viewer.everywhere or staff.scope is not None)
+    scope = map_pages.VisitScope(unit=_scope(staff)) if has_area else None
     data = map_pages.grid_data(session, ctx, plan_id=plan_id, problems=problems, visits_for=scope)
     resp = page(request, render(grid_map(data, ctx), nonce(request)))
     if staff is not None:  # this answer is one person's: no shared cache may keep it

@@ -205,6 +205,7 @@ def test_incident_filters_and_scope(mclient, city):
     scoped = mclient.get("/maps/incidents", headers=_auth(scope=first))
     feats = next(v for v in _layers(scoped.text).values() if v["kind"] == "cluster")["data"]["features"]
     assert feats and {f["properties"]["grid_code"] for f in feats} == {first}
+    assert mclient.get("/maps/incidents", headers=_auth(scope=None)).status_code == 403  # an account with no area
 
 
 def test_coverage_map_uncovered_and_sites(mclient):
