@@ -167,6 +167,12 @@ def optional_user(
 ) -> Principal:
     """The caller if a valid token or API key was sent, else the anonymous public; a bad one is refused.
     The account is read in the request's own session (FastAPI gives the route the same one)."""
+    return caller(request, session, token, api_key)
+
+
+def caller(request: Request, session: Session, token: str | None, api_key: str | None) -> Principal:
+    """:func:`optional_user` for a route that opens its own session (a hot route that runs in one thread-pool
+    hop): the caller of ``token`` or ``api_key``, else the anonymous public."""
     if token:
         return principal_for_token(request, token, session)
     if api_key:

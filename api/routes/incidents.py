@@ -19,7 +19,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.audit import AuditDep
-from api.auth import OptionalUser, Principal, require_roles
+from api.auth import OptionalUser, Principal, api_key_scheme, caller, oauth2_scheme, require_roles
 from api.deps import ReadSessionDep, SessionDep
 from gis import incidents as rules
 from gis.domain import IncidentState, UserRole
@@ -137,7 +137,8 @@ def _actor(principal: Principal) -> str:
 async def report_incident(
     request: Request,
     body: IncidentIn,
-    principal: OptionalUser,
+    token: Annotated[str | None, Depends(oauth2_scheme)],
+    api_key: Annotated[str | None, Depends(api_key_scheme)] = None,
     idempotency_key: Annotated[str | None, Header(
         alias="Idempotency-Key", description="重试不会重复建事件 (a retried POST never creates a second incident)")] = None,
 ) -> Response:
@@ -148,12 +149,13 @@ async def report_incident(
 
     The busiest write of the service: one hop to the thread pool, two statements on a statement-mode session
     (:func:`layers.incidents.create_incident`; the write commits as it returns, before the answer is sent)."""
-    _channel(principal, body.channel)
     report = body.model_dump()
 
     def run() -> tuple[dict[str, Any], bool]:
         session = request.app.state.databases.primary_statement_sessions()
         try:
+            principal = caller(request, session, token, api_key)  # as OptionalUser, in this one hop
+            _channel(principal, body.channel)
             answer, replayed, _ = inc.create_incident(session, report, idempotency_key=idempotency_key,
                                                       channel="api", actor=_actor(principal), clean=True)
             session.commit()
