@@ -13,9 +13,11 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from gis.domain import scope_covers
 from gis.errors import InvalidInput
 from gis.visits import DEFAULT_STALE_DAYS
 from layers import incidents, ledgers, models, roster, services, visits
+from usecases.access import Viewer
 
 FOLLOW_UP_KINDS = ("incident", "order", "ledger")
 
@@ -72,10 +74,13 @@ def log_visit(session: Session, *, building_id: int, household: str, visited_on:
 
 
 def roster_summary(session: Session, *, by: str, plan_id: int | None = None, month: str | None = None,
-                   stale_days: int = DEFAULT_STALE_DAYS) -> pd.DataFrame:
+                   stale_days: int = DEFAULT_STALE_DAYS, viewer: Viewer | None = None) -> pd.DataFrame:
     """The roster summary (vacancies per unit) with the month's visit coverage beside it: households,
-    households visited, their share, and the buildings not visited for ``stale_days`` days."""
+    households visited, their share, and the buildings not visited for ``stale_days`` days. With a ``viewer``,
+    only the units of their area at their own level and below (本层级/下辖)."""
     table = roster.roster_summary(session, by=by, plan_id=plan_id)
+    if viewer is not None and not viewer.everywhere:
+        table = table[table["unit"].map(lambda unit: scope_covers(viewer.scope, unit))].reset_index(drop=True)
     cover = visits.coverage_by_unit(session, by=by, month=month)
     table["households"] = table["unit"].map(lambda u: cover.get(u, {}).get("households", 0))
     table["visited_households"] = table["unit"].map(lambda u: cover.get(u, {}).get("visited_households", 0))

@@ -57,8 +57,8 @@ def roster_summary(
 ) -> dict:
     """Vacancy counts per unit, within the caller's area, with the month's household-visit coverage (入户走访:
     households, households visited, share; buildings not visited for ``stale_days``)."""
-    table = visit_use.roster_summary(session, by=by, plan_id=plan_id, month=month, stale_days=stale_days)
-    table = table[table["unit"].map(principal.covers)]  # own level and below only (本层级/下辖)
+    table = visit_use.roster_summary(session, by=by, plan_id=plan_id, month=month, stale_days=stale_days,
+                                     viewer=principal.viewer)
     return {"by": by, "rows": table.astype(object).where(table.notna(), None).to_dict("records")}
 
 

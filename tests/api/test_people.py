@@ -69,6 +69,13 @@ def test_summary_by_street(api):
     assert rows["620399001"]["total_vacancies"] == 4
 
 
+def test_summary_only_of_the_callers_area_at_its_level_and_below(api):
+    grids = api.get("/api/v1/roster/summary", params={"by": "grid"}, headers=_auth({"grid_staff"}, fx.G1)).json()
+    assert [row["unit"] for row in grids["rows"]] == [fx.G1]
+    above = api.get("/api/v1/roster/summary", params={"by": "street"}, headers=_auth({"grid_staff"}, fx.COMMUNITY))
+    assert above.status_code == 200 and above.json()["rows"] == []
+
+
 def test_board_is_public_and_has_no_private_phone(api):
     r = api.get(f"/api/v1/grids/{fx.G2}/board")
     assert r.status_code == 200
