@@ -139,3 +139,19 @@ def test_bench_exits_non_zero_when_answers_disagree(monkeypatch, tmp_path, capsy
         assert "未通过 (failed)" in printed.err
         assert "**NO**" in printed.out or "**failed**" in printed.out
     assert len(res["load_average"]) == 2
+
+
+def test_full_run_table_is_quoted_in_the_readme_between_its_markers(tmp_path):
+    from scripts.commands.bench import BEGIN, END, quote_in_readme, summary_table
+
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\nbefore\n{BEGIN}\nold table\n{END}\nafter\n", encoding="utf-8")
+    table = summary_table([{"benchmark": "http_load", "rows": [{**AGREEING, "target": "GET req/s"}]}], quick=False,
+                          info={"processor": "p", "cores": 2, "memory_gb": 1.0, "python": "3"})
+    assert quote_in_readme(readme, table)
+    text = readme.read_text(encoding="utf-8")
+    assert "old table" not in text and "| http_load | GET req/s |" in text
+    assert text.startswith("# x\n\nbefore\n") and text.endswith("after\n") and text.count(BEGIN) == 1
+    plain = tmp_path / "PLAIN.md"
+    plain.write_text("# no markers\n", encoding="utf-8")
+    assert not quote_in_readme(plain, table) and plain.read_text(encoding="utf-8") == "# no markers\n"
