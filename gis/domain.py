@@ -15,6 +15,10 @@ WALK_SPEED_KMH = 5.0
 """Walking speed assumed unless configured (GB 50180-2018 life circles: 15 min ≈ 1,250 m at 5 km/h); the
 service reads the configured one from ``layers.settings.WalkSettings`` (``GRIDMAP_WALK_SPEED_KMH``)."""
 
+LIFE_CIRCLE_MINUTES = 15.0
+"""The 15-minute life circle (GB 50180-2018): the walk that coverage, reach and the uncovered buildings use when
+none is asked for, in the API, the CLI and the maps alike."""
+
 
 def walk_metres(minutes: float, speed_kmh: float = WALK_SPEED_KMH) -> float:
     """Metres walked in ``minutes`` at ``speed_kmh`` (the same arithmetic as ``gis.isochrones.minutes_to_meters``,

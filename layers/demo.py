@@ -454,10 +454,11 @@ def _demo_incidents(session: Session, city: SyntheticCity, seed: int) -> int:
 def _circles(session: Session) -> dict[str, Any]:
     """Walking service circles (5/10/15 min) of every facility on the demo network; building coverage is
     computed on first use by the coverage endpoints (``gridmap coverage compute`` does it ahead of time)."""
+    from gis.isochrones import DEFAULT_MINUTES
     from layers.service_circles import compute_circles
     from layers.settings import WalkSettings
 
-    report = compute_circles(session, minutes=(5, 10, 15), speed_kmh=WalkSettings().speed_kmh)
+    report = compute_circles(session, minutes=DEFAULT_MINUTES, speed_kmh=WalkSettings().speed_kmh)
     counts = session.execute(text("SELECT count(*), count(*) FILTER (WHERE method = 'euclidean') "
                                   "FROM service_circles")).one()
     return {"facilities_with_circles": int(report.get("computed", 0)), "service_circles": int(counts[0]),

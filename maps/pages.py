@@ -15,7 +15,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from gis.domain import FACILITY_TYPES, AreaLevel, IncidentState
+from gis.domain import FACILITY_TYPES, LIFE_CIRCLE_MINUTES, AreaLevel, IncidentState, walk_metres
 from maps.common import (
     Call,
     DataLayer,
@@ -74,7 +74,7 @@ class PublicData:
     circles: gpd.GeoDataFrame
     boards: dict[str, list] = field(default_factory=dict)
     bounds: tuple[float, float, float, float] | None = None
-    minutes: float = 15.0
+    minutes: float = LIFE_CIRCLE_MINUTES
     forms: dict | None = None  # the residents' forms' choices (usecases.residents.form_choices); served pages only
 
 
@@ -389,9 +389,9 @@ class CoverageData:
     sites: gpd.GeoDataFrame
     grids: gpd.GeoDataFrame
     bounds: tuple[float, float, float, float] | None = None
-    minutes: float = 15.0
+    minutes: float = LIFE_CIRCLE_MINUTES
     sources: set[str] = field(default_factory=set)
-    budget_m: float = 1250.0  # the walk the uncovered buildings are beyond (15 minutes at the configured speed)
+    budget_m: float = walk_metres(LIFE_CIRCLE_MINUTES)  # the walk the uncovered buildings are beyond
 
 
 def coverage_map(data: CoverageData, ctx: MapContext) -> folium.Map:

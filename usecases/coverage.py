@@ -13,10 +13,10 @@ import pandas as pd
 import shapely
 from sqlalchemy.orm import Session
 
-from gis.domain import walk_metres
+from gis.domain import LIFE_CIRCLE_MINUTES, walk_metres
 from layers.settings import WalkSettings
 
-COVERAGE_MINUTES = 15.0
+COVERAGE_MINUTES = LIFE_CIRCLE_MINUTES
 """The budget of the coverage map and the coverage endpoints when none is given: the 15-minute life circle."""
 
 

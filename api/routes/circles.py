@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from api.auth import Principal, require_roles
 from api.deps import BBoxDep, ReadSessionDep, SessionDep, SettingsDep
 from gis.coords import CRS, to_wgs84
-from gis.domain import UserRole
+from gis.domain import LIFE_CIRCLE_MINUTES, UserRole
 from usecases import reach
 
 router = APIRouter(prefix="/api/v1/circles", tags=["circles 服务圈"])
@@ -73,7 +73,7 @@ def get_reachable(
     lon: Annotated[float, Query(ge=-180, le=180, description="经度 (longitude)")],
     lat: Annotated[float, Query(ge=-90, le=90, description="纬度 (latitude)")],
     crs: Annotated[CRS, Query(description="坐标系 wgs84|cgcs2000|gcj02|bd09")] = CRS.WGS84,
-    minutes: Annotated[float, Query(gt=0, le=60, description="步行分钟 (walking minutes)")] = 15.0,
+    minutes: Annotated[float, Query(gt=0, le=60, description="步行分钟 (walking minutes)")] = LIFE_CIRCLE_MINUTES,
     speed_kmh: Annotated[float | None, Query(gt=0, le=30, description="步行速度 km/h，默认按配置 (walking speed; "
                                                                      "default: the configured one)")] = None,
     type: Types = None,  # noqa: A002

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from gis.domain import LIFE_CIRCLE_MINUTES
 from scripts.progress import Progress
 
 
@@ -37,7 +38,7 @@ def register(sub) -> None:
     reach = csub.add_parser("reach", help="从某点步行可达的设施 (facilities reachable on foot from a point)")
     reach.add_argument("lon", type=float, help="经度 WGS84 (longitude)")
     reach.add_argument("lat", type=float, help="纬度 WGS84 (latitude)")
-    reach.add_argument("--minutes", type=float, default=15.0, help="步行分钟 (minutes, default 15)")
+    reach.add_argument("--minutes", type=float, default=LIFE_CIRCLE_MINUTES, help="步行分钟 (minutes, default 15)")
     reach.add_argument("--type", dest="types", nargs="+", metavar="TYPE", help="设施类型 (facility types)")
     reach.add_argument("--network", help="路网名称 (network name)")
     reach.add_argument("--json", action="store_true", help="输出 JSON (print JSON)")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from gis.domain import LIFE_CIRCLE_MINUTES
+
 
 def register(sub) -> None:
     """Add ``coverage compute|report|uncovered|audit|sites``."""
@@ -14,7 +16,8 @@ def register(sub) -> None:
     csub = p.add_subparsers(dest="coverage_command", metavar="ACTION")
 
     def budget_args(a):
-        a.add_argument("--minutes", type=float, default=15.0, help="步行分钟，5 km/h (minutes, default 15)")
+        a.add_argument("--minutes", type=float, default=LIFE_CIRCLE_MINUTES,
+                       help="步行分钟，按配置的步行速度 (minutes at GRIDMAP_WALK_SPEED_KMH, default 15)")
         a.add_argument("--meters", type=float, help="步行米数，优先 (metres, overrides minutes)")
         a.add_argument("--network", help="路网名称 (network name)")
 
