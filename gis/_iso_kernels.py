@@ -229,6 +229,14 @@ def contour_rings(f, outer, level, x0, y0, h):  # pragma: no cover - compiled
     ``(xy, ring_id)``, each ring oriented with the inside on its left (shells CCW, holes CW). ``outer`` is a
     field on the same lattice with ``outer <= f`` everywhere (or ``f`` itself): the lines then lie within its
     own (see :func:`_crossing`)."""
+    nxt, px, py = _march(f, outer, level, x0, y0, h)
+    return _chain(nxt, px, py)
+
+
+@njit(cache=True, nogil=True)
+def _march(f, outer, level, x0, y0, h):  # pragma: no cover - compiled
+    """Marching squares: for each lattice edge the line crosses, its crossing point ``(px, py)`` and the edge
+    the line goes on to in the same cell (``nxt``, -1 where none)."""
     ny, nx = f.shape
     n_h = ny * (nx - 1)
     n_e = n_h + (ny - 1) * nx
@@ -276,6 +284,14 @@ def contour_rings(f, outer, level, x0, y0, h):  # pragma: no cover - compiled
                         px[e] = x0 + (xa + t * (xb - xa)) * h
                         py[e] = y0 + (ya + t * (yb - ya)) * h
                 nxt[_side_edge(i, j, s0, nx, n_h)] = _side_edge(i, j, s1, nx, n_h)
+    return nxt, px, py
+
+
+@njit(cache=True, nogil=True)
+def _chain(nxt, px, py):  # pragma: no cover - compiled
+    """Follow ``nxt`` from edge to edge into closed rings: ``(xy, ring_id)``, each ring's first point repeated at
+    its end; chains of fewer than three points are dropped. Consumes ``nxt``."""
+    n_e = nxt.size
     n_pts = 0
     for e in range(n_e):
         if nxt[e] >= 0:
