@@ -14,6 +14,7 @@ from api.routes import auth as auth_routes
 from api.routes import circles as circle_routes
 from api.routes import (
     civic_pages,
+    civic_staff,
     deliberation,
     health,
     layers,
@@ -106,6 +107,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(maps_routes.router)
     app.include_router(plan_editor_routes.router)
     app.include_router(workbench_routes.router)
-    for civic in (deliberation, visits, volunteers, matters, civic_pages):
+    for civic in (deliberation, visits, volunteers, matters, civic_pages, civic_staff):
         app.include_router(civic.router)
     return app

@@ -183,6 +183,7 @@ MATRIX: dict[str, Access] = {
     "GET /api/v1/visits": STAFF,
     "GET /api/v1/visits/coverage": ROSTER,
     "GET /api/v1/visits/stale-buildings": ROSTER,
+    "GET /api/v1/visits/buildings": STAFF,
     # 双报到 and points: staff keep the roll (contacts audited); Party members register and sign up themselves;
     # activities, rewards and the leaderboard (chosen display names only) are public
     "POST /api/v1/volunteers/registrations": SERVERS,
@@ -191,6 +192,7 @@ MATRIX: dict[str, Access] = {
     "GET /api/v1/volunteers/activities": ANYONE,
     "POST /api/v1/volunteers/activities/{activity_id}/signups": SERVERS,
     "POST /api/v1/volunteers/activities/{activity_id}/attendance": STAFF,
+    "GET /api/v1/volunteers/activities/{activity_id}/signups": STAFF,
     "GET /api/v1/volunteers/registrations/{registration_id}/points": SERVERS,
     "POST /api/v1/volunteers/registrations/{registration_id}/points": STAFF,
     "GET /api/v1/volunteers/rewards": ANYONE,
@@ -239,6 +241,7 @@ MATRIX: dict[str, Access] = {
     "GET /maps/grids/problems.json": ANYONE,
     "GET /maps/dispatch": STAFF,
     "GET /maps/dispatch/token": STAFF,
+    "GET /maps/civic": STAFF,
     "GET /maps/plans/{plan_id}/edit": PLANNERS,
     "GET /maps/plans/{plan_id}/edit/state": PLANNERS,
 }

@@ -164,6 +164,23 @@ def stale_buildings(session: Session, *, days: int = DEFAULT_STALE_DAYS, unit: s
     return [dict(r) for r in rows]
 
 
+def grid_buildings(session: Session, grid_code: str, *, today: dt.date | None = None,
+                   limit: int = 2000) -> list[dict[str, Any]]:
+    """The buildings with households in a grid of the plan in force, with the day each was last visited and the
+    days since (None: never): what a grid worker picks from when logging a visit. No personal data."""
+    today = today or dt.date.today()
+    rows = session.execute(text(
+        f"""
+        SELECT b.id, b.name, b.households, b.source, l.last_visited, (:today - l.last_visited) AS days_since
+        FROM buildings b JOIN grids g ON g.geom && b.geom AND ST_Covers(g.geom, ST_PointOnSurface(b.geom))
+        LEFT JOIN (SELECT building_id, max(visited_on) AS last_visited FROM household_visits
+                   GROUP BY building_id) l ON l.building_id = b.id
+        WHERE g.plan_id = {IN_FORCE} AND g.code = :grid AND b.households > 0
+        ORDER BY b.name, b.id LIMIT :limit
+        """), {"grid": grid_code, "today": today, "limit": limit}).mappings().all()
+    return [dict(r) for r in rows]
+
+
 def stale_counts(session: Session, *, days: int = DEFAULT_STALE_DAYS, today: dt.date | None = None) -> dict[str, int]:
     """Per grid code of the plan in force: how many buildings with households were not visited for ``days``."""
     today = today or dt.date.today()

@@ -167,6 +167,18 @@ def sign_up(session: Session, activity_id: int, registration_id: int) -> Signup:
     return signup
 
 
+def signups(session: Session, activity_id: int) -> list[dict[str, Any]]:
+    """Who signed up for an activity (registration, name, display name) and whether they attended."""
+    get_activity(session, activity_id)
+    rows = session.execute(text(
+        """
+        SELECT s.registration_id, r.name, r.display_name, r.kind, s.attended
+        FROM activity_signups s JOIN registrations r ON r.id = s.registration_id
+        WHERE s.activity_id = :a ORDER BY s.id
+        """), {"a": activity_id}).mappings().all()
+    return [dict(r) for r in rows]
+
+
 def record_attendance(session: Session, activity_id: int, *, attended: list[int], actor: str) -> dict[str, int]:
     """Take attendance: the listed registrations attended (and earn the activity's points once), the other
     signed-up ones did not. Only once the activity has started."""

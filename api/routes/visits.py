@@ -104,3 +104,13 @@ def stale(session: SessionDep, principal: RosterUser,
     """Buildings with households not visited for ``days`` days (never visited first)."""
     rows = visits.stale_buildings(session, days=days, unit=_scoped(principal, unit))
     return {"days": days, "count": len(rows), "buildings": rows}
+
+
+@router.get("/api/v1/visits/buildings", summary="网格内楼栋及上次走访日期 (a grid's buildings with their last visit)")
+def grid_buildings(session: SessionDep, principal: StaffUser,
+                   grid: Annotated[str, Query(pattern=r"^[0-9]{15}$", description="网格编码 (grid code)")]) -> dict:
+    """The grid's buildings with households, when each was last visited and the days since — what the staff
+    page picks a building from; no personal data."""
+    _in_scope(principal, grid)
+    rows = visits.grid_buildings(session, grid)
+    return {"grid": grid, "count": len(rows), "buildings": rows}

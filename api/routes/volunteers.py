@@ -131,6 +131,17 @@ def sign_up(session: SessionDep, activity_id: Id, body: SignupIn, principal: Ser
     return {"id": signup.id, "activity_id": activity_id, "registration_id": body.registration_id}
 
 
+@router.get("/api/v1/volunteers/activities/{activity_id}/signups",
+            summary="活动报名名单（工作人员，审计）(who signed up, staff of the area, audited)")
+def signups(session: SessionDep, activity_id: Id, principal: StaffUser, audit: AuditDep) -> dict:
+    """The registrations signed up for the activity, with names (personal data: the read is audited) and
+    whether each attended."""
+    _in_scope(principal, volunteers.get_activity(session, activity_id).community_code)
+    rows = volunteers.signups(session, activity_id)
+    audit("read", "registration", activity_id, {"activity_signups": len(rows)})
+    return {"activity_id": activity_id, "count": len(rows), "signups": rows}
+
+
 class AttendanceIn(BaseModel):
     """The registrations that attended (the other signed-up ones did not)."""
 

@@ -10,6 +10,9 @@ outside it, and approval once.
 from __future__ import annotations
 
 import datetime as dt
+import html
+import json
+import re
 import threading
 
 import pytest
@@ -149,7 +152,6 @@ def test_the_grid_maps_visit_layers_are_for_staff_of_the_area_only(world):
         api.cookies.clear()
     assert mine.status_code == 200 and mine.headers["cache-control"] == "private, no-store"
     assert "入户走访覆盖" in mine.text and "last_visited" in mine.text
-    import re
 
     codes = set(re.findall(r'"grid_code": ?"([0-9]{15})"', mine.text))
     assert codes and all(c.startswith(community) for c in codes)  # stale buildings of the own area only
@@ -352,3 +354,35 @@ def test_a_category_change_is_checked_against_the_list_again(world):
     assert _scalar(world, flag, t="order", i=oid) is None
     recategorise("service_orders", oid, "tutoring")
     assert _scalar(world, flag, t="order", i=oid) == "pending:tutoring"
+
+
+def test_the_civic_staff_desk_and_its_lists(world):
+    api, grid, community = world["api"], world["grid"], world["community"]
+    assert api.get("/maps/civic").status_code == 401
+    away = api.get("/maps/civic", headers={"Accept": "text/html"}, follow_redirects=False)
+    assert away.status_code == 303 and away.headers["location"] == "/maps/signin?next=/maps/civic"
+    assert api.get("/maps/civic", headers=auth({"planner"}, "", "规划")).status_code == 403
+    worker = auth({"grid_staff"}, community, "网格员甲")
+    page = api.get("/maps/civic", headers=worker)
+    assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
+    inline = re.findall(r"<script(?![^>]*\bsrc=)([^>]*)>", page.text)
+    assert [re.sub(r' nonce="[^"]+"', "", a) for a in inline] == [' type="importmap"']  # no inline code
+    config = json.loads(html.unescape(re.search(r'data-config="([^"]*)"', page.text).group(1)))
+    assert config["grids"] and all(g["code"].startswith(community) for g in config["grids"])
+    assert {s["code"] for s in config["steps"]} >= {"collecting", "closed"} and config["unit"] == community
+
+    mine = api.get(f"/api/v1/visits/buildings?grid={grid}", headers=worker).json()["buildings"]
+    assert any(b["id"] == world["building"] for b in mine) and all(b["households"] > 0 for b in mine)
+    assert api.get(f"/api/v1/visits/buildings?grid={grid}", headers=auth({"grid_staff"}, "620302999", "外")
+                   ).status_code == 403
+    assert api.get("/api/v1/visits/buildings?grid=12", headers=worker).status_code == 422
+
+    act = _scalar(world, "SELECT id FROM volunteer_activities WHERE community_code = :c ORDER BY id LIMIT 1",
+                  c=community)
+    audited = "SELECT count(*) FROM audit_log WHERE object_type = 'registration' AND action = 'read'"
+    before = _scalar(world, audited)
+    listed = api.get(f"/api/v1/volunteers/activities/{act}/signups", headers=worker)
+    assert listed.status_code == 200 and _scalar(world, audited) == before + 1
+    assert api.get(f"/api/v1/volunteers/activities/{act}/signups").status_code == 401
+    assert api.get(f"/api/v1/volunteers/activities/{act}/signups",
+                   headers=auth({"grid_staff"}, "620302999", "外")).status_code == 403

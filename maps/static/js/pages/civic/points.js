@@ -1,0 +1,111 @@
+// 活动与积分 on the civic staff desk: sign a registered volunteer up for an activity, take attendance (the
+// server awards the activity's points once), redeem points at the 积分超市 (never below zero; every change with
+// its reason in the ledger shown below).
+
+import {esc} from "gridmap/shared/html.js";
+import {api, say} from "gridmap/pages/civic/api.js";
+import {byId, fillSelect} from "gridmap/pages/civic/dom.js";
+
+const state = {config: null, registrations: []};
+
+function unitQuery() {
+  return state.config.unit ? `?unit=${encodeURIComponent(state.config.unit)}` : "";
+}
+
+function registrationsOf(community) {
+  return state.registrations.filter((r) => !community || r.community_code === community)
+    .map((r) => ({value: r.id, label: `${r.name}${r.display_name ? "（" + r.display_name + "）" : ""} #${r.id}`}));
+}
+
+function activityCommunity() {
+  const option = byId("p-activity").selectedOptions[0];
+  return option ? option.dataset.community : "";
+}
+
+async function loadSignups() {
+  const id = byId("p-activity").value;
+  fillSelect(byId("p-reg"), registrationsOf(activityCommunity()));
+  if (!id) return;
+  const answer = await api(`/api/v1/volunteers/activities/${encodeURIComponent(id)}/signups`);
+  const rows = answer.ok ? answer.body.signups : [];
+  byId("p-signups").innerHTML = rows.map((s) => `<label class="check"><input type="checkbox" value="${esc(s.registration_id)}"`
+    + `${s.attended ? " checked" : ""}> ${esc(s.name)} #${esc(s.registration_id)}</label>`).join("") || "<p>还没有人报名</p>";
+}
+
+async function loadActivities() {
+  const answer = await api(`/api/v1/volunteers/activities${unitQuery()}`);
+  const rows = answer.ok ? answer.body.activities : [];
+  byId("p-activity").innerHTML = rows.map((a) => `<option value="${esc(a.id)}" data-community="${esc(a.community_code)}">`
+    + `${esc(String(a.starts_at).slice(0, 10))} ${esc(a.title)}（余 ${esc(a.places_left)} 名额，${esc(a.points)} 分）</option>`).join("");
+  await loadSignups();
+}
+
+async function loadLedger() {
+  const id = byId("p-redeem-reg").value;
+  if (!id) return;
+  const answer = await api(`/api/v1/volunteers/registrations/${encodeURIComponent(id)}/points`);
+  if (!answer.ok) return;
+  byId("p-balance").textContent = String(answer.body.balance);
+  byId("p-ledger").tBodies[0].innerHTML = answer.body.entries.map((e) => `<tr><td>${esc(String(e.at || "").slice(0, 16).replace("T", " "))}</td>`
+    + `<td>${e.delta > 0 ? "+" : ""}${esc(e.delta)}</td><td>${esc(e.balance_after)}</td><td>${esc(e.reason)}</td></tr>`).join("");
+}
+
+function rewardCommunity() {
+  const option = byId("p-reward").selectedOptions[0];
+  return option ? option.dataset.community : "";
+}
+
+async function loadShelf() {
+  // redrawn after a redemption (stock changes): the reward and the person chosen stay chosen
+  const [reward, person] = [byId("p-reward").value, byId("p-redeem-reg").value];
+  const answer = await api(`/api/v1/volunteers/rewards${unitQuery()}`);
+  const rows = answer.ok ? answer.body.rewards : [];
+  byId("p-reward").innerHTML = rows.map((r) => `<option value="${esc(r.id)}" data-community="${esc(r.community_code)}">`
+    + `${esc(r.name)}（${esc(r.cost)} 分，库存 ${esc(r.stock)}）</option>`).join("");
+  if (reward) byId("p-reward").value = reward;
+  fillSelect(byId("p-redeem-reg"), registrationsOf(rewardCommunity()));
+  if (person) byId("p-redeem-reg").value = person;
+  await loadLedger();
+}
+
+async function signUp() {
+  const answer = await api(`/api/v1/volunteers/activities/${encodeURIComponent(byId("p-activity").value)}/signups`,
+    {method: "POST", body: {registration_id: Number(byId("p-reg").value)}});
+  say(byId("p-signup-msg"), answer, "已报名");
+  if (answer.ok) await loadSignups();
+}
+
+async function attend() {
+  const attended = [...byId("p-signups").querySelectorAll("input:checked")].map((b) => Number(b.value));
+  const answer = await api(`/api/v1/volunteers/activities/${encodeURIComponent(byId("p-activity").value)}/attendance`,
+    {method: "POST", body: {attended}});
+  say(byId("p-attend-msg"), answer, answer.ok ? `已签到 ${answer.body.attended} 人，${answer.body.points_awarded_to} 人获得积分` : "");
+  if (answer.ok) await loadLedger();
+}
+
+async function redeem(event) {
+  event.preventDefault();
+  const answer = await api(`/api/v1/volunteers/rewards/${encodeURIComponent(byId("p-reward").value)}/redemptions`,
+    {method: "POST", body: {registration_id: Number(byId("p-redeem-reg").value), note: byId("p-redeem-note").value || null}});
+  say(byId("p-redeem-msg"), answer, answer.ok ? `已兑换，余额 ${answer.body.balance} 分` : "");
+  await (answer.ok ? loadShelf() : loadLedger());
+}
+
+/** Wire the points tab (its lists are loaded when the tab is first opened). */
+export function startPoints(setup) {
+  state.config = setup;
+  byId("p-activity").addEventListener("change", loadSignups);
+  byId("p-reward").addEventListener("change", () => {
+    fillSelect(byId("p-redeem-reg"), registrationsOf(rewardCommunity()));
+    loadLedger();
+  });
+  byId("p-redeem-reg").addEventListener("change", loadLedger);
+  byId("p-signup").addEventListener("click", signUp);
+  byId("p-attend").addEventListener("click", attend);
+  byId("p-redeem").addEventListener("submit", redeem);
+  return async () => {
+    const answer = await api(`/api/v1/volunteers/registrations${unitQuery()}`);
+    state.registrations = answer.ok ? answer.body.registrations : [];
+    await Promise.all([loadActivities(), loadShelf()]);
+  };
+}

@@ -1,0 +1,246 @@
+"""社区工作台 ``/maps/civic`` in a real headless Chromium over a copy of the demo: a grid worker signs in on the
+sign-in form and drives each part end to end as a person would (select, type, tick, submit, read the answer):
+a household visit whose follow-ups become a real incident and ledger update, read back (audited); a topic from
+收集议题 through a meeting with its vote, the public notice and a follow-up task to 已办结; an activity's sign-up
+and attendance, and a redemption at the 积分超市 that would overdraw refused. Phone-sized and desk-sized screens;
+requests leaving 127.0.0.1 are blocked and recorded, the console must stay free of errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+import requests
+from sqlalchemy import text
+
+from api.app import create_app
+from api.settings import ApiSettings, Settings
+from layers.accounts import create_user
+from layers.db import make_engine, make_sessionmaker
+from tests.accounts_fixtures import token
+from tests.live_server import serve_in_thread
+from tests.maps.test_browser import Page, browser  # noqa: F401  (the module's browser fixture)
+
+pytestmark = pytest.mark.browser
+SECRET = "civic-staff-test-secret-0123456789-abcdef"
+PASSWORD = "civic-staff-pass-1"
+PHONE = {"viewport": {"width": 375, "height": 740}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
+DESK = {"viewport": {"width": 1280, "height": 860}}
+NOTE = "走访页面测试：独居老人，需助餐"
+
+
+class Api:
+    """Requests to the served app (the set-up a test needs before the browser acts)."""
+
+    def __init__(self, http: requests.Session, base: str) -> None:
+        self.http, self.base = http, base
+
+    def post(self, path: str, **kw) -> requests.Response:
+        return self.http.post(self.base + path, timeout=60, **kw)
+
+
+@pytest.fixture(scope="module")
+def site(module_demo_db):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("GRIDMAP_MAP_BASEMAP", "none")
+    app = create_app(Settings(api=ApiSettings(environment="test", secret_key=SECRET, public_rate_per_min=0),
+                              db=module_demo_db))
+    eng = make_engine(module_demo_db, pool_size=2, max_overflow=0)
+    factory = make_sessionmaker(eng)
+    with eng.connect() as conn:  # a community whose council has members and whose grids have buildings
+        community = conn.scalar(text(
+            "SELECT m.community_code FROM council_members m JOIN grids g ON g.community_code = m.community_code "
+            "WHERE m.active AND g.plan_id = (SELECT id FROM grid_plans WHERE status = 'published') "
+            "AND g.kind = 'comprehensive' AND g.households > 0 GROUP BY 1 ORDER BY count(DISTINCT m.id) DESC LIMIT 1"))
+    with factory() as s:
+        create_user(s, "wangge-civic", PASSWORD, roles=["grid_staff"], scope=community, display_name="网格员")
+        s.commit()
+    staff = {"Authorization": "Bearer " + token(factory, "t-civic-desk-api", ["grid_staff"], community, secret=SECRET)}
+    with serve_in_thread(app) as base, requests.Session() as http:
+        yield {"base": base, "community": community, "engine": eng, "api": Api(http, base), "staff": staff}
+    eng.dispose()
+    mp.undo()
+
+
+def _scalar(site, sql, **params):
+    with site["engine"].connect() as conn:
+        return conn.scalar(text(sql), params)
+
+
+def _settled(p: Page) -> None:
+    p.page.wait_for_function("window.civicStaff && civicStaff.isIdle()", timeout=20_000)
+
+
+def _open(browser, site, screen) -> Page:  # noqa: F811
+    """Sign in as a person does: /maps/civic sends the browser to the sign-in form, which comes back."""
+    p = Page(browser, site["base"], **screen)
+    p.page.goto(site["base"] + "/maps/civic")
+    p.page.wait_for_url(re.compile(r".*/maps/signin\?next=.*"))
+    p.page.fill("#u", "wangge-civic")
+    p.page.fill("#p", PASSWORD)
+    p.page.click("#f button[type=submit]")
+    p.page.wait_for_url("**/maps/civic")
+    _settled(p)
+    return p
+
+
+def _done(p: Page, shot: str) -> None:
+    width = p.js("document.documentElement.scrollWidth")
+    viewport = p.js("window.innerWidth")
+    assert width <= viewport, f"page wider than the screen: {width}px > {viewport}px"
+    p.shot(shot)
+    assert p.external == [] and p.errors == [], (p.external[:3], p.errors[:3])
+    p.context.close()
+
+
+def _message(p: Page, selector: str) -> str:
+    p.page.wait_for_function(f"document.querySelector('{selector}').textContent.length > 0", timeout=10_000)
+    _settled(p)
+    return p.page.locator(selector).inner_text()
+
+
+def test_a_grid_worker_logs_a_visit_and_reads_the_grids_visits(browser, site):  # noqa: F811
+    p = _open(browser, site, PHONE)
+    grid = p.page.locator("#v-grid").input_value()
+    assert grid.startswith(site["community"])
+    before = int(p.page.locator("#v-coverage tbody tr").first.locator("td").nth(2).inner_text())
+    building = int(p.page.locator("#v-building").input_value())
+    p.page.fill("#v-household", "7-702")
+    p.page.locator("#v-knows label", has_text="提户知人").locator("input").check()
+    p.page.locator("#v-knows label", has_text="提人知事").locator("input").check()
+    p.page.fill("#v-notes", NOTE)
+    p.page.check("#fu-incident")
+    p.page.select_option("#fu-incident-cat", "sanitation")
+    p.page.fill("#fu-incident-text", "楼道堆放杂物")
+    p.page.check("#fu-ledger")
+    p.page.select_option("#fu-ledger-kind", "special_care")
+    p.page.fill("#fu-ledger-persons", "1")
+    p.page.click("#visit-form button[type=submit]")
+    msg = _message(p, "#visit-msg")
+    assert "已保存走访" in msg and "7-702" in msg and "事件 #" in msg and "台账" in msg, msg
+    incident = int(re.search(r"事件 #(\d+)", msg).group(1))
+    assert _scalar(site, "SELECT channel FROM incident_details WHERE incident_id = :i", i=incident) == "visit"
+    assert _scalar(site, "SELECT persons FROM building_ledgers WHERE building_id = :b AND kind = 'special_care'",
+                   b=building) == 1
+    assert _scalar(site, "SELECT notes FROM household_visits WHERE household = '7-702'") == NOTE
+    after = int(p.page.locator("#v-coverage tbody tr").first.locator("td").nth(2).inner_text())
+    assert after == before + 1  # the grid's coverage counts the new household
+    assert p.page.locator("#v-buildings tbody tr").count() > 0
+
+    reads = "SELECT count(*) FROM audit_log WHERE object_type = 'household_visit' AND action = 'read'"
+    audited = _scalar(site, reads)
+    p.page.click("#v-load")
+    p.page.wait_for_function("document.querySelectorAll('#v-list li').length > 0")
+    _settled(p)
+    assert NOTE in p.page.locator("#v-list").inner_text()
+    assert _scalar(site, reads) == audited + 1  # every read of the notes is logged
+
+    p.page.fill("#v-household", "")  # refused in the browser: nothing sent, nothing stored
+    p.page.click("#visit-form button[type=submit]")
+    assert _scalar(site, "SELECT count(*) FROM household_visits WHERE household = ''") == 0
+    _done(p, "civic_desk_visit_phone")
+
+
+def test_a_topic_goes_through_the_six_steps_on_the_desk(browser, site):  # noqa: F811
+    api, community = site["api"], site["community"]
+    topic = api.post("/api/v1/deliberation/topics", json={"title": "小区停车位不足，建议划线", "community_code": community,
+                                                          "proposer_phone": "13900001111"}).json()["id"]
+    p = _open(browser, site, DESK)
+    p.page.click("#tabs button[data-tab=topics]")
+    _settled(p)
+    p.page.select_option("#t-topic", str(topic))
+    p.page.wait_for_function("document.getElementById('t-current') && "
+                             "document.getElementById('t-current').textContent === '收集议题'")
+    assert "13900001111" in p.page.locator("#t-detail").inner_text()  # staff of the area see the contact
+    for step, zh in [("accepted", "确定议题"), ("researching", "议前调研"), ("deliberating", "协商议事")]:
+        p.page.select_option("#t-step", step)
+        p.page.fill("#t-note", f"进入{zh}")
+        p.page.click("#t-move button[type=submit]")
+        p.page.wait_for_function(f"document.getElementById('t-current').textContent === '{zh}'")
+        _settled(p)
+    members = p.page.locator("#t-members input[type=checkbox]")
+    invited = members.count()
+    assert invited >= 3
+    members.nth(invited - 1).uncheck()  # one member did not come
+    p.page.fill("#t-title", "第三季度协商议事会")
+    p.page.fill("#t-place", "社区居民议事厅")
+    p.page.click("#t-meeting button[type=submit]")
+    msg = _message(p, "#t-meeting-msg")
+    assert f"应到 {invited} 人" in msg and f"实到 {invited - 1} 人" in msg, msg
+    p.page.fill("#t-for", str(invited - 1))
+    p.page.fill("#t-decision", "同意在东侧空地划设停车位")
+    p.page.click("#t-vote button[type=submit]")
+    assert "表决通过" in _message(p, "#t-vote-msg")
+
+    p.page.select_option("#t-step", "publicised")
+    p.page.click("#t-move button[type=submit]")
+    p.page.wait_for_function("document.getElementById('t-current').textContent === '公开公示'")
+    _settled(p)
+    notice = p.page.locator("#t-votes a", has_text="公示页").get_attribute("href")
+    p.page.select_option("#t-step", "implementing")
+    p.page.click("#t-move button[type=submit]")
+    p.page.wait_for_function("document.getElementById('t-current').textContent === '研究落实'")
+    _settled(p)
+    lon, lat = (_scalar(site, f"SELECT ST_{c}(ST_PointOnSurface(geom)) FROM admin_areas WHERE code = :c LIMIT 1",
+                        c=community) for c in "XY")
+    incident = api.post("/api/v1/incidents", json={"category": "street_order", "lon": lon, "lat": lat}).json()
+    p.page.fill("#t-task-title", "划设停车位")
+    p.page.fill("#t-task-incident", str(incident["incident"]["id"]))
+    p.page.click("#t-task button[type=submit]")
+    assert "已关联任务" in _message(p, "#t-task-msg")
+    assert "划设停车位" in p.page.locator("#t-tasks").inner_text()
+    with site["engine"].begin() as conn:  # the task's incident is closed by its own loop
+        conn.execute(text("UPDATE incidents SET state = 'closed' WHERE id = :i"), {"i": incident["incident"]["id"]})
+    p.page.select_option("#t-topic", str(topic))
+    p.page.wait_for_function("document.getElementById('t-current').textContent === '已办结'")
+    assert p.page.locator("#t-move").is_hidden()  # nothing follows 已办结
+    p.page.goto(site["base"] + notice)
+    assert p.page.locator("h1").inner_text() == "议事决议公示"
+    assert p.page.locator("#notice-result").inner_text() == "通过"
+    assert "13900001111" not in p.page.content()
+    _done(p, "civic_desk_topic_desk")
+
+
+def test_sign_up_attendance_and_redemption_at_the_points_shop(browser, site):  # noqa: F811
+    api, staff, community = site["api"], site["staff"], site["community"]
+    now = dt.datetime.now(dt.timezone.utc)
+    reg = api.post("/api/v1/volunteers/registrations", headers=staff, json={
+        "kind": "party_member", "name": "页面测试党员", "community_code": community, "display_name": "热心人乙"}).json()
+    act = api.post("/api/v1/volunteers/activities", headers=staff, json={
+        "community_code": community, "title": "页面测试：清扫楼道", "capacity": 5, "points": 30,
+        "starts_at": (now - dt.timedelta(hours=1)).isoformat(), "ends_at": (now + dt.timedelta(hours=3)).isoformat()})
+    reward = api.post("/api/v1/volunteers/rewards", headers=staff, json={
+        "community_code": community, "name": "页面测试：洗衣液", "cost": 20, "stock": 5}).json()
+    p = _open(browser, site, PHONE)
+    p.page.click("#tabs button[data-tab=points]")
+    _settled(p)
+    p.page.select_option("#p-activity", str(act.json()["id"]))
+    _settled(p)
+    p.page.select_option("#p-reg", str(reg["id"]))
+    p.page.click("#p-signup")
+    assert _message(p, "#p-signup-msg") == "已报名"
+    box = p.page.locator("#p-signups label", has_text="页面测试党员").locator("input")
+    box.check()
+    p.page.click("#p-attend")
+    assert "1 人获得积分" in _message(p, "#p-attend-msg")
+
+    p.page.select_option("#p-reward", str(reward["id"]))
+    p.page.select_option("#p-redeem-reg", str(reg["id"]))
+    _settled(p)
+    assert p.page.locator("#p-balance").inner_text() == "30"
+    p.page.fill("#p-redeem-note", "兑换洗衣液")
+    p.page.click("#p-redeem button[type=submit]")
+    assert "余额 10 分" in _message(p, "#p-redeem-msg")
+    p.page.click("#p-redeem button[type=submit]")  # 10 points left, the reward costs 20: refused
+    p.page.wait_for_function("document.getElementById('p-redeem-msg').textContent.startsWith('未成功')")
+    _settled(p)
+    assert "积分不足" in p.page.locator("#p-redeem-msg").inner_text()
+    assert p.page.locator("#p-balance").inner_text() == "10"  # never below zero
+    ledger = p.page.locator("#p-ledger tbody").inner_text()
+    assert "+30" in ledger and "-20" in ledger and "清扫楼道" in ledger
+    reasons = _scalar(site, "SELECT count(*) FROM point_entries WHERE registration_id = :r AND reason <> ''",
+                      r=reg["id"])
+    assert reasons == _scalar(site, "SELECT count(*) FROM point_entries WHERE registration_id = :r", r=reg["id"]) == 2
+    p.errors = [e for e in p.errors if "409" not in e]  # the refused redemption's answer, logged by the browser
+    _done(p, "civic_desk_points_phone")
