@@ -30,6 +30,11 @@ DESK = {"viewport": {"width": 1280, "height": 860}}
 NOTE = "走访页面测试：独居老人，需助餐"
 
 
+def until(p: Page, expr: str, timeout: int = 20_000) -> None:
+    """Wait until ``expr`` holds in the page (a function predicate: no eval under the pages' CSP)."""
+    p.page.wait_for_function(f"() => {expr}", timeout=timeout)
+
+
 class Api:
     """Requests to the served app (the set-up a test needs before the browser acts)."""
 
@@ -69,7 +74,7 @@ def _scalar(site, sql, **params):
 
 
 def _settled(p: Page) -> None:
-    p.page.wait_for_function("window.civicStaff && civicStaff.isIdle()", timeout=20_000)
+    until(p, "window.civicStaff && civicStaff.isIdle()")
 
 
 def _open(browser, site, screen) -> Page:  # noqa: F811
@@ -80,14 +85,15 @@ def _open(browser, site, screen) -> Page:  # noqa: F811
     p.page.fill("#u", "wangge-civic")
     p.page.fill("#p", PASSWORD)
     p.page.click("#f button[type=submit]")
-    p.page.wait_for_url("**/maps/civic")
+    p.page.wait_for_url(re.compile(r"^[^?]*/maps/civic$"))  # the desk itself, not the form's ?next=/maps/civic
+    p.page.wait_for_load_state()
     _settled(p)
     return p
 
 
 def _done(p: Page, shot: str) -> None:
-    width = p.js("document.documentElement.scrollWidth")
-    viewport = p.js("window.innerWidth")
+    width = p.js("() => document.documentElement.scrollWidth")
+    viewport = p.js("() => window.innerWidth")
     assert width <= viewport, f"page wider than the screen: {width}px > {viewport}px"
     p.shot(shot)
     assert p.external == [] and p.errors == [], (p.external[:3], p.errors[:3])
@@ -95,7 +101,7 @@ def _done(p: Page, shot: str) -> None:
 
 
 def _message(p: Page, selector: str) -> str:
-    p.page.wait_for_function(f"document.querySelector('{selector}').textContent.length > 0", timeout=10_000)
+    until(p, f"document.querySelector('{selector}').textContent.length > 0")
     _settled(p)
     return p.page.locator(selector).inner_text()
 
@@ -131,7 +137,7 @@ def test_a_grid_worker_logs_a_visit_and_reads_the_grids_visits(browser, site):  
     reads = "SELECT count(*) FROM audit_log WHERE object_type = 'household_visit' AND action = 'read'"
     audited = _scalar(site, reads)
     p.page.click("#v-load")
-    p.page.wait_for_function("document.querySelectorAll('#v-list li').length > 0")
+    until(p, "document.querySelectorAll('#v-list li').length > 0")
     _settled(p)
     assert NOTE in p.page.locator("#v-list").inner_text()
     assert _scalar(site, reads) == audited + 1  # every read of the notes is logged
@@ -150,14 +156,14 @@ def test_a_topic_goes_through_the_six_steps_on_the_desk(browser, site):  # noqa:
     p.page.click("#tabs button[data-tab=topics]")
     _settled(p)
     p.page.select_option("#t-topic", str(topic))
-    p.page.wait_for_function("document.getElementById('t-current') && "
+    until(p, "document.getElementById('t-current') && "
                              "document.getElementById('t-current').textContent === '收集议题'")
     assert "13900001111" in p.page.locator("#t-detail").inner_text()  # staff of the area see the contact
     for step, zh in [("accepted", "确定议题"), ("researching", "议前调研"), ("deliberating", "协商议事")]:
         p.page.select_option("#t-step", step)
         p.page.fill("#t-note", f"进入{zh}")
         p.page.click("#t-move button[type=submit]")
-        p.page.wait_for_function(f"document.getElementById('t-current').textContent === '{zh}'")
+        until(p, f"document.getElementById('t-current').textContent === '{zh}'")
         _settled(p)
     members = p.page.locator("#t-members input[type=checkbox]")
     invited = members.count()
@@ -175,12 +181,12 @@ def test_a_topic_goes_through_the_six_steps_on_the_desk(browser, site):  # noqa:
 
     p.page.select_option("#t-step", "publicised")
     p.page.click("#t-move button[type=submit]")
-    p.page.wait_for_function("document.getElementById('t-current').textContent === '公开公示'")
+    until(p, "document.getElementById('t-current').textContent === '公开公示'")
     _settled(p)
     notice = p.page.locator("#t-votes a", has_text="公示页").get_attribute("href")
     p.page.select_option("#t-step", "implementing")
     p.page.click("#t-move button[type=submit]")
-    p.page.wait_for_function("document.getElementById('t-current').textContent === '研究落实'")
+    until(p, "document.getElementById('t-current').textContent === '研究落实'")
     _settled(p)
     lon, lat = (_scalar(site, f"SELECT ST_{c}(ST_PointOnSurface(geom)) FROM admin_areas WHERE code = :c LIMIT 1",
                         c=community) for c in "XY")
@@ -193,7 +199,7 @@ def test_a_topic_goes_through_the_six_steps_on_the_desk(browser, site):  # noqa:
     with site["engine"].begin() as conn:  # the task's incident is closed by its own loop
         conn.execute(text("UPDATE incidents SET state = 'closed' WHERE id = :i"), {"i": incident["incident"]["id"]})
     p.page.select_option("#t-topic", str(topic))
-    p.page.wait_for_function("document.getElementById('t-current').textContent === '已办结'")
+    until(p, "document.getElementById('t-current').textContent === '已办结'")
     assert p.page.locator("#t-move").is_hidden()  # nothing follows 已办结
     p.page.goto(site["base"] + notice)
     assert p.page.locator("h1").inner_text() == "议事决议公示"
@@ -233,7 +239,7 @@ def test_sign_up_attendance_and_redemption_at_the_points_shop(browser, site):  #
     p.page.click("#p-redeem button[type=submit]")
     assert "余额 10 分" in _message(p, "#p-redeem-msg")
     p.page.click("#p-redeem button[type=submit]")  # 10 points left, the reward costs 20: refused
-    p.page.wait_for_function("document.getElementById('p-redeem-msg').textContent.startsWith('未成功')")
+    until(p, "document.getElementById('p-redeem-msg').textContent.startsWith('未成功')")
     _settled(p)
     assert "积分不足" in p.page.locator("#p-redeem-msg").inner_text()
     assert p.page.locator("#p-balance").inner_text() == "10"  # never below zero
