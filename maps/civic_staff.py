@@ -10,16 +10,16 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from maps import assets
+from maps.common import import_map_element
 
 TEMPLATE = Path(__file__).with_name("templates") / "civic_staff.html"
 
 
-def civic_staff_html(config: dict[str, Any], *, own_base: str = "/static/maps") -> str:
-    """The staff page for ``config`` (token, user, the grids and communities of the user's area, the lists)."""
-    import_map = json.dumps(assets.import_map(own_base), separators=(",", ":")).replace("</", "<\\/")
+def civic_staff_html(config: dict[str, Any], *, own_base: str = "/static/maps", nonce: str | None = None) -> str:
+    """The staff page for ``config`` (token, user, the grids and communities of the user's area, the lists); its
+    one inline element, the import map, carries the response's CSP ``nonce``."""
     data = escape(json.dumps(config, ensure_ascii=False, default=str, separators=(",", ":")), quote=True)
     return (TEMPLATE.read_text(encoding="utf-8")
-            .replace("__IMPORT_MAP__", f'<script type="importmap">{import_map}</script>')
+            .replace("__IMPORT_MAP__", import_map_element(own_base, nonce))
             .replace("__OWN_BASE__", own_base.rstrip("/"))
             .replace("__CONFIG__", data))

@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from api.auth import issue_token
 from api.deps import ReadSessionDep
-from api.routes.maps import page
+from api.routes.maps import nonce, page
 from api.routes.workbench import PAGE_TOKEN_TTL_S, _user, workbench_user
 from gis.domain import UserRole, area_prefix
 from gis.errors import NotAuthenticated
@@ -44,4 +44,4 @@ def civic_staff_page(request: Request, session: ReadSessionDep) -> Response:
         "token": issue_token(principal, request.app.state.settings.api.secret_key, ttl_s=PAGE_TOKEN_TTL_S),
         "tokenUrl": "/maps/dispatch/token", "user": _user(principal), "unit": unit or "",
     }
-    return page(request, civic_staff_html(config), headers={"Cache-Control": "no-store"})
+    return page(request, civic_staff_html(config, nonce=nonce(request)), headers={"Cache-Control": "no-store"})

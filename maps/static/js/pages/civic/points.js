@@ -27,6 +27,7 @@ async function loadSignups() {
   fillSelect(byId("p-reg"), registrationsOf(activityCommunity()));
   if (!id) return;
   const answer = await api(`/api/v1/volunteers/activities/${encodeURIComponent(id)}/signups`);
+  if (byId("p-activity").value !== id) return;  // another activity was chosen meanwhile
   const rows = answer.ok ? answer.body.signups : [];
   byId("p-signups").innerHTML = rows.map((s) => `<label class="check"><input type="checkbox" value="${esc(s.registration_id)}"`
     + `${s.attended ? " checked" : ""}> ${esc(s.name)} #${esc(s.registration_id)}</label>`).join("") || "<p>还没有人报名</p>";
@@ -44,7 +45,7 @@ async function loadLedger() {
   const id = byId("p-redeem-reg").value;
   if (!id) return;
   const answer = await api(`/api/v1/volunteers/registrations/${encodeURIComponent(id)}/points`);
-  if (!answer.ok) return;
+  if (!answer.ok || byId("p-redeem-reg").value !== id) return;  // another person was chosen meanwhile
   byId("p-balance").textContent = String(answer.body.balance);
   byId("p-ledger").tBodies[0].innerHTML = answer.body.entries.map((e) => `<tr><td>${esc(String(e.at || "").slice(0, 16).replace("T", " "))}</td>`
     + `<td>${e.delta > 0 ? "+" : ""}${esc(e.delta)}</td><td>${esc(e.balance_after)}</td><td>${esc(e.reason)}</td></tr>`).join("");

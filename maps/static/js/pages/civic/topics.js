@@ -48,6 +48,7 @@ async function loadTopic() {
   const id = byId("t-topic").value;
   if (!id) return;
   const answer = await api(`/api/v1/deliberation/topics/${encodeURIComponent(id)}`);
+  if (byId("t-topic").value !== id) return;  // another topic was chosen meanwhile
   if (!answer.ok) {
     say(byId("t-move-msg"), answer, "");
     return;

@@ -18,6 +18,7 @@ function drawCoverage() {
 async function loadBuildings() {
   const grid = byId("v-grid").value;
   const answer = await api(`/api/v1/visits/buildings?grid=${encodeURIComponent(grid)}`);
+  if (byId("v-grid").value !== grid) return;  // another grid was chosen meanwhile
   const buildings = answer.ok ? answer.body.buildings : [];
   fillSelect(byId("v-building"), buildings.map((b) => ({value: b.id, label: `${b.name || "楼栋 " + b.id}（${b.households}户）`})));
   const days = intOf(byId("v-days")) || config.staleDays;
