@@ -30,7 +30,8 @@ def civic_staff_page(request: Request, session: ReadSessionDep) -> Response:
     """Log a household visit (building, household, date, what was learned, follow-ups that become an incident,
     an order or a ledger update) and see the grid's coverage; move a topic through the six steps, record a
     meeting of the council's members with its vote, publish the notice, link follow-up tasks; sign volunteers
-    up, take attendance, redeem points at the 积分超市. Everything within the user's area."""
+    up, take attendance, redeem points at the 积分超市; review categories outside the 准入 list (dispatchers
+    decide). Everything within the user's area."""
     try:
         principal = workbench_user(request)
     except NotAuthenticated:
@@ -43,5 +44,6 @@ def civic_staff_page(request: Request, session: ReadSessionDep) -> Response:
         **civic_pages.staff_setup(session, unit=unit),
         "token": issue_token(principal, request.app.state.settings.api.secret_key, ttl_s=PAGE_TOKEN_TTL_S),
         "tokenUrl": "/maps/dispatch/token", "user": _user(principal), "unit": unit or "",
+        "canDecide": principal.has_any(UserRole.ADMIN, UserRole.DISPATCHER),  # 准入审批: the centre decides
     }
     return page(request, civic_staff_html(config, nonce=nonce(request)), headers={"Cache-Control": "no-store"})

@@ -2,7 +2,8 @@
 sign-in form and drives each part end to end as a person would (select, type, tick, submit, read the answer):
 a household visit whose follow-ups become a real incident and ledger update, read back (audited); a topic from
 收集议题 through a meeting with its vote, the public notice and a follow-up task to 已办结; an activity's sign-up
-and attendance, and a redemption at the 积分超市 that would overdraw refused. Phone-sized and desk-sized screens;
+and attendance, and a redemption at the 积分超市 that would overdraw refused; an incident outside the 准入 list
+seen by the grid worker and approved by the dispatcher. Phone-sized and desk-sized screens;
 requests leaving 127.0.0.1 are blocked and recorded, the console must stay free of errors."""
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ def site(module_demo_db):
             "AND g.kind = 'comprehensive' AND g.households > 0 GROUP BY 1 ORDER BY count(DISTINCT m.id) DESC LIMIT 1"))
     with factory() as s:
         create_user(s, "wangge-civic", PASSWORD, roles=["grid_staff"], scope=community, display_name="网格员")
+        create_user(s, "diaodu-civic", PASSWORD, roles=["dispatcher"], scope=community, display_name="调度员")
         s.commit()
     staff = {"Authorization": "Bearer " + token(factory, "t-civic-desk-api", ["grid_staff"], community, secret=SECRET)}
     with serve_in_thread(app) as base, requests.Session() as http:
@@ -77,12 +79,12 @@ def _settled(p: Page) -> None:
     until(p, "window.civicStaff && civicStaff.isIdle()")
 
 
-def _open(browser, site, screen) -> Page:  # noqa: F811
+def _open(browser, site, screen, username: str = "wangge-civic") -> Page:  # noqa: F811
     """Sign in as a person does: /maps/civic sends the browser to the sign-in form, which comes back."""
     p = Page(browser, site["base"], **screen)
     p.page.goto(site["base"] + "/maps/civic")
     p.page.wait_for_url(re.compile(r".*/maps/signin\?next=.*"))
-    p.page.fill("#u", "wangge-civic")
+    p.page.fill("#u", username)
     p.page.fill("#p", PASSWORD)
     p.page.click("#f button[type=submit]")
     p.page.wait_for_url(re.compile(r"^[^?]*/maps/civic$"))  # the desk itself, not the form's ?next=/maps/civic
@@ -250,3 +252,32 @@ def test_sign_up_attendance_and_redemption_at_the_points_shop(browser, site):  #
     assert reasons == _scalar(site, "SELECT count(*) FROM point_entries WHERE registration_id = :r", r=reg["id"]) == 2
     p.errors = [e for e in p.errors if "409" not in e]  # the refused redemption's answer, logged by the browser
     _done(p, "civic_desk_points_phone")
+
+
+def test_a_category_outside_the_list_is_approved_on_the_desk(browser, site):  # noqa: F811
+    api, community = site["api"], site["community"]
+    lon, lat = (_scalar(site, f"SELECT ST_{c}(ST_PointOnSurface(geom)) FROM admin_areas WHERE code = :c LIMIT 1",
+                        c=community) for c in "XY")
+    iid = api.post("/api/v1/incidents", json={"category": "market", "lon": lon, "lat": lat}).json()["incident"]["id"]
+    flag = "SELECT state FROM matter_flags WHERE subject_type = 'incident' AND subject_id = :i"
+    assert _scalar(site, flag, i=iid) == "pending"  # 市场监管 is not on the demo's 金川区 list
+
+    worker = _open(browser, site, PHONE)  # grid staff see the flags; the centre decides
+    worker.page.click("#tabs button[data-tab=matters]")
+    _settled(worker)
+    row = worker.page.locator("#m-flags li[data-flag]", has_text=f"事件 #{iid}")
+    assert "市场监管" in row.inner_text() and row.locator("button").count() == 0
+    worker.context.close()
+
+    p = _open(browser, site, PHONE, "diaodu-civic")
+    p.page.click("#tabs button[data-tab=matters]")
+    _settled(p)
+    p.page.fill("#m-note", "由社区协助市场监管局巡查")
+    p.page.locator("#m-flags li[data-flag]", has_text=f"事件 #{iid}").get_by_role("button", name="批准").click()
+    assert _message(p, "#m-msg") == f"#{iid}：已批准"
+    assert _scalar(site, flag, i=iid) == "approved"
+    assert p.page.locator("#m-flags li", has_text=f"事件 #{iid}").count() == 0  # no longer pending
+    p.page.select_option("#m-state", "approved")
+    _settled(p)
+    assert "由社区协助市场监管局巡查" in p.page.locator("#m-flags li", has_text=f"事件 #{iid}").inner_text()
+    _done(p, "civic_desk_matters_phone")

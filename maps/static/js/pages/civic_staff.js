@@ -1,9 +1,10 @@
-// 社区工作台 (/maps/civic): the staff page of 入户走访, 六步议事 and 活动与积分. Its settings come in the body's
+// 社区工作台 (/maps/civic): the staff page of 入户走访, 六步议事, 活动与积分 and 事项准入. Its settings come in the body's
 // data-config (token, user, the grids of the user's area, the lists the forms choose from); every action is a
 // call of the JSON API. The browser tests read `window.civicStaff` (ready, busy()).
 
 import {api, busy, useToken} from "gridmap/pages/civic/api.js";
 import {byId} from "gridmap/pages/civic/dom.js";
+import {startMatters} from "gridmap/pages/civic/matters.js";
 import {startPoints} from "gridmap/pages/civic/points.js";
 import {startTopics} from "gridmap/pages/civic/topics.js";
 import {startVisits} from "gridmap/pages/civic/visits.js";
@@ -42,6 +43,7 @@ async function start() {
   });
   loaders.topics = startTopics(config);
   loaders.points = startPoints(config);
+  loaders.matters = startMatters(config);
   await startVisits(config);
   status.ready = true;
 }
