@@ -92,6 +92,26 @@ async function redeem(event) {
   await (answer.ok ? loadShelf() : loadLedger());
 }
 
+function gridsOf() {
+  const community = byId("p-community").value;
+  fillSelect(byId("p-grid"), state.config.grids.filter((g) => g.community === community)
+    .map((g) => ({value: g.code, label: `${g.name || ""} ${g.code}`})), "（不填）");
+}
+
+async function register(event) {
+  event.preventDefault();
+  const text = (id) => byId(id).value.trim() || null;
+  const body = {kind: byId("p-kind").value, name: byId("p-name").value.trim(), community_code: byId("p-community").value,
+    grid_code: text("p-grid"), display_name: text("p-display"), organisation: text("p-org"), phone: text("p-phone")};
+  const answer = await api("/api/v1/volunteers/registrations", {method: "POST", body});
+  say(byId("p-register-msg"), answer, answer.ok ? `已登记报到 #${answer.body.id}` : "");
+  if (!answer.ok) return;
+  state.registrations.push(answer.body);
+  fillSelect(byId("p-reg"), registrationsOf(activityCommunity()));
+  byId("p-register").reset();
+  gridsOf();
+}
+
 /** Wire the points tab (its lists are loaded when the tab is first opened). */
 export function startPoints(setup) {
   state.config = setup;
@@ -104,6 +124,10 @@ export function startPoints(setup) {
   byId("p-signup").addEventListener("click", signUp);
   byId("p-attend").addEventListener("click", attend);
   byId("p-redeem").addEventListener("submit", redeem);
+  fillSelect(byId("p-community"), setup.communities.map((c) => ({value: c.code, label: `${c.name} ${c.code}`})));
+  gridsOf();
+  byId("p-community").addEventListener("change", gridsOf);
+  byId("p-register").addEventListener("submit", register);
   return async () => {
     const answer = await api(`/api/v1/volunteers/registrations${unitQuery()}`);
     state.registrations = answer.ok ? answer.body.registrations : [];

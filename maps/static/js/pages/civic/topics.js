@@ -26,9 +26,11 @@ function drawTopic(topic) {
     + `${esc(s.to_zh)} · ${esc(s.actor)}${s.note ? " · " + esc(s.note) : ""}</li>`).join("");
   const tasks = topic.tasks.map((k) => `<li>${esc(k.title)} · ${k.incident_id ? "事件 #" + esc(k.incident_id) : ""}`
     + `${k.order_id ? "服务单 #" + esc(k.order_id) : ""} · ${k.done ? "已办结" : esc(k.state || "")}</li>`).join("");
+  const links = topic.attachments.map((a) => `<li><a href="${esc(a.url)}" target="_blank" rel="noopener noreferrer">`
+    + `${esc(a.title)}</a></li>`).join("");
   const contact = topic.proposer_phone ? `<p>提出人：${esc(topic.proposer_name || "")} ${esc(topic.proposer_phone)}</p>` : "";
   byId("t-detail").innerHTML = `<p>当前步骤：<b id="t-current">${esc(topic.step_zh)}</b> · 社区 ${esc(topic.community_code)}</p>`
-    + contact + `<ol class="steps">${steps}</ol>`
+    + contact + `<ol class="steps">${steps}</ol>` + (links ? `<ul id="t-links">${links}</ul>` : "")
     + (topic.votes.length ? `<ul id="t-votes">${topic.votes.map(voteLine).join("")}</ul>` : "")
     + (tasks ? `<h3>落实任务</h3><ul id="t-tasks">${tasks}</ul>` : "");
   const next = (state.config.steps.find((s) => s.code === topic.step) || {next: []}).next;
@@ -113,6 +115,14 @@ async function task(event) {
   if (answer.ok) await loadTopics(state.topic.id);
 }
 
+async function attach(event) {
+  event.preventDefault();
+  const answer = await api(`/api/v1/deliberation/topics/${state.topic.id}/attachments`, {method: "POST",
+    body: {title: byId("t-attach-title").value, url: byId("t-attach-url").value}});
+  say(byId("t-attach-msg"), answer, "已添加附件");
+  if (answer.ok) await loadTopic();
+}
+
 /** Wire the deliberation tab (topics are loaded when the tab is first opened). */
 export function startTopics(setup) {
   state.config = setup;
@@ -122,5 +132,6 @@ export function startTopics(setup) {
   byId("t-meeting").addEventListener("submit", meeting);
   byId("t-vote").addEventListener("submit", vote);
   byId("t-task").addEventListener("submit", task);
+  byId("t-attach").addEventListener("submit", attach);
   return () => loadTopics(null);
 }
