@@ -306,3 +306,43 @@ def test_a_category_outside_the_list_is_approved_on_the_desk(browser, site):  # 
     _settled(p)
     assert "由社区协助市场监管局巡查" in p.page.locator("#m-flags li", has_text=f"事件 #{iid}").inner_text()
     _done(p, "civic_desk_matters_phone")
+
+
+def test_recurring_incidents_become_a_topic_and_the_council_gains_a_member(browser, site):  # noqa: F811
+    api, community = site["api"], site["community"]
+    first_building = ("SELECT ST_{}(ST_PointOnSurface(b.geom)) FROM buildings b JOIN grids g ON g.geom && b.geom "
+                      "AND ST_Covers(g.geom, ST_PointOnSurface(b.geom)) WHERE g.community_code = :c "
+                      "AND g.plan_id = (SELECT id FROM grid_plans WHERE status = 'published') ORDER BY b.id LIMIT 1")
+    lon, lat = (_scalar(site, first_building.format(c), c=community) for c in "XY")
+    ids = [api.post("/api/v1/incidents", json={"category": "cable_mess", "lon": lon + k * 0.0002, "lat": lat,
+                                               "description": f"飞线第{k}处"}).json()["incident"]["id"]
+           for k in range(4)]  # four tangles of cables within ~60 m: a cluster worth a topic
+    p = _open(browser, site, DESK)
+    p.page.click("#tabs button[data-tab=topics]")
+    _settled(p)
+    p.page.click("#t-suggest")
+    until(p, "document.querySelectorAll('#t-suggestions button').length > 0")
+    item = p.page.locator("#t-suggestions li", has_text="蜘蛛网线").first
+    item.get_by_role("button", name="立为议题").click()
+    msg = _message(p, "#t-suggest-msg")
+    assert msg.startswith("已立为议题 #"), msg
+    topic = int(msg.split("#")[1])
+    with site["engine"].connect() as conn:
+        origin, incidents = conn.execute(text("SELECT origin, incident_ids FROM topics WHERE id = :t"),
+                                         {"t": topic}).one()
+    assert origin == "incident_cluster" and set(ids) <= set(incidents)
+    until(p, f"document.getElementById('t-topic').value === '{topic}'")
+    until(p, "document.getElementById('t-current') && document.getElementById('t-current').textContent === '收集议题'")
+    _settled(p)
+    assert "蜘蛛网线" not in p.page.locator("#t-suggestions").inner_text()  # taken up: no longer suggested
+
+    seated = p.page.locator("#t-members input[type=checkbox]").count()
+    p.page.fill("#t-seat-name", "页面测试居民代表")
+    p.page.select_option("#t-seat-role", index=p.page.locator("#t-seat-role option").count() - 1)  # an X seat
+    p.page.click("#t-seat button[type=submit]")
+    assert "已增补：页面测试居民代表" in _message(p, "#t-seat-msg")
+    until(p, f"document.querySelectorAll('#t-members input[type=checkbox]').length === {seated + 1}")
+    assert "页面测试居民代表" in p.page.locator("#t-members").inner_text()
+    assert _scalar(site, "SELECT community_code FROM council_members WHERE name = '页面测试居民代表'") == \
+        _scalar(site, "SELECT community_code FROM topics WHERE id = :t", t=topic)
+    _done(p, "civic_desk_suggestions_desk")

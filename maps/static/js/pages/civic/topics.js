@@ -6,7 +6,7 @@ import {esc} from "gridmap/shared/html.js";
 import {api, say} from "gridmap/pages/civic/api.js";
 import {byId, fillSelect, intOf, today} from "gridmap/pages/civic/dom.js";
 
-const state = {config: null, topic: null, meetingId: null};
+const state = {config: null, topic: null, meetingId: null, suggestions: []};
 
 function stepZh(code) {
   const step = state.config.steps.find((s) => s.code === code);
@@ -123,6 +123,37 @@ async function attach(event) {
   if (answer.ok) await loadTopic();
 }
 
+async function suggest() {
+  const answer = await api("/api/v1/deliberation/suggestions");
+  const rows = answer.ok ? answer.body.suggestions : [];
+  state.suggestions = rows;
+  byId("t-suggestions").innerHTML = rows.map((r, i) => `<li>${esc(r.title)} · 网格 ${esc(r.grid_code)} `
+    + `<button type="button" data-suggestion="${i}">立为议题</button></li>`).join("") || "<li>没有反复发生的事件</li>";
+  if (!answer.ok) say(byId("t-suggest-msg"), answer, "");
+}
+
+async function adopt(event) {
+  const button = event.target.closest("button[data-suggestion]");
+  if (!button) return;
+  const found = state.suggestions[Number(button.dataset.suggestion)];
+  const answer = await api("/api/v1/deliberation/topics", {method: "POST", body: {title: found.title,
+    origin: "incident_cluster", lon: found.lon, lat: found.lat, incident_ids: found.incident_ids,
+    description: `由 ${found.n} 起「${found.category_zh}」事件聚类生成 (suggested from incidents)`}});
+  say(byId("t-suggest-msg"), answer, answer.ok ? `已立为议题 #${answer.body.id}` : "");
+  if (!answer.ok) return;
+  await loadTopics(answer.body.id);
+  await suggest();
+}
+
+async function seat(event) {
+  event.preventDefault();
+  const community = state.topic ? state.topic.community_code : (state.config.communities[0] || {}).code;
+  const answer = await api(`/api/v1/deliberation/councils/${encodeURIComponent(community)}/members`, {method: "POST",
+    body: {name: byId("t-seat-name").value.trim(), role: byId("t-seat-role").value}});
+  say(byId("t-seat-msg"), answer, answer.ok ? `已增补：${answer.body.name}（社区 ${community}）` : "");
+  if (answer.ok) await loadMembers(community);
+}
+
 /** Wire the deliberation tab (topics are loaded when the tab is first opened). */
 export function startTopics(setup) {
   state.config = setup;
@@ -133,5 +164,9 @@ export function startTopics(setup) {
   byId("t-vote").addEventListener("submit", vote);
   byId("t-task").addEventListener("submit", task);
   byId("t-attach").addEventListener("submit", attach);
+  byId("t-suggest").addEventListener("click", suggest);
+  byId("t-suggestions").addEventListener("click", adopt);
+  byId("t-seat").addEventListener("submit", seat);
+  fillSelect(byId("t-seat-role"), Object.entries(setup.roles).map(([code, zh]) => ({value: code, label: zh})));
   return () => loadTopics(null);
 }
