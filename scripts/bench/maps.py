@@ -160,14 +160,14 @@ def _measure(browser, base: str, url: str | None, html: str | None, cookie: str 
     try:
         if html is None:
             page.goto(base + url, timeout=TTI_TIMEOUT_MS)
-            page.wait_for_function("window.gridmap && gridmap.isIdle()", timeout=TTI_TIMEOUT_MS)
+            page.wait_for_function("() => window.gridmap && gridmap.isIdle()", timeout=TTI_TIMEOUT_MS)
         else:
             page.goto(base + "/peer", wait_until="load", timeout=TTI_TIMEOUT_MS)
         idle = page.evaluate(FRAMES)
         ok = True
         tti = idle
         if html is None:  # interactive once every layer is drawn, those fetched after the page's script too
-            page.wait_for_function("gridmap.isSettled()", timeout=TTI_TIMEOUT_MS)
+            page.wait_for_function("() => gridmap.isSettled()", timeout=TTI_TIMEOUT_MS)
             tti = page.evaluate(FRAMES)
         phases = page.evaluate("(() => { const n = performance.getEntriesByType('navigation')[0]; return "
                                "{response_end_ms: Math.round(n.responseEnd), dom_loaded_ms: "
