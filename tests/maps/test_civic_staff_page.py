@@ -225,15 +225,26 @@ def test_a_topic_goes_through_the_six_steps_on_the_desk(browser, site):  # noqa:
 
 def test_sign_up_attendance_and_redemption_at_the_points_shop(browser, site):  # noqa: F811
     api, staff, community = site["api"], site["staff"], site["community"]
-    now = dt.datetime.now(dt.timezone.utc)
-    act = api.post("/api/v1/volunteers/activities", headers=staff, json={
-        "community_code": community, "title": "页面测试：清扫楼道", "capacity": 5, "points": 30,
-        "starts_at": (now - dt.timedelta(hours=1)).isoformat(), "ends_at": (now + dt.timedelta(hours=3)).isoformat()})
     reward = api.post("/api/v1/volunteers/rewards", headers=staff, json={
         "community_code": community, "name": "页面测试：洗衣液", "cost": 20, "stock": 5}).json()
-    p = _open(browser, site, PHONE)
+    p = _open(browser, site, {**PHONE, "timezone_id": "Asia/Shanghai"})
     p.page.click("#tabs button[data-tab=points]")
     _settled(p)
+    # an activity published on the desk, in the browser's own time (Beijing), under way now
+    beijing = dt.datetime.now(dt.timezone(dt.timedelta(hours=8)))
+    p.page.select_option("#p-new-community", community)
+    p.page.fill("#p-new-title", "页面测试：清扫楼道")
+    p.page.fill("#p-new-start", (beijing - dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"))
+    p.page.fill("#p-new-end", (beijing + dt.timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M"))
+    p.page.fill("#p-new-capacity", "5")
+    p.page.fill("#p-new-points", "30")
+    p.page.click("#p-new button[type=submit]")
+    msg = _message(p, "#p-new-msg")
+    assert msg.startswith("已发布活动 #"), msg
+    act = int(msg.split("#")[1])
+    assert p.js("() => document.documentElement.scrollWidth <= window.innerWidth")  # the time fields fit the phone
+    starts = _scalar(site, "SELECT starts_at FROM volunteer_activities WHERE id = :a", a=act)
+    assert abs((starts - (beijing - dt.timedelta(hours=1))).total_seconds()) < 60  # the offset travelled along
     # 双报到: a Party member registers with the community, in the grid they live in
     p.page.select_option("#p-kind", "party_member")
     p.page.fill("#p-name", "页面测试党员")
@@ -248,7 +259,7 @@ def test_sign_up_attendance_and_redemption_at_the_points_shop(browser, site):  #
     reg = {"id": int(msg.split("#")[1])}
     assert _scalar(site, "SELECT grid_code || ':' || display_name FROM registrations WHERE id = :r",
                    r=reg["id"]) == f"{home}:热心人乙"
-    p.page.select_option("#p-activity", str(act.json()["id"]))
+    p.page.select_option("#p-activity", str(act))
     _settled(p)
     p.page.select_option("#p-reg", str(reg["id"]))
     p.page.click("#p-signup")
@@ -270,12 +281,27 @@ def test_sign_up_attendance_and_redemption_at_the_points_shop(browser, site):  #
     _settled(p)
     assert "积分不足" in p.page.locator("#p-redeem-msg").inner_text()
     assert p.page.locator("#p-balance").inner_text() == "10"  # never below zero
+    # a change by hand needs its reason, and cannot take more than there is
+    p.page.fill("#p-adjust-delta", "5")
+    p.page.click("#p-adjust")
+    until(p, "document.getElementById('p-adjust-msg').textContent.startsWith('未成功')")
+    p.page.fill("#p-adjust-delta", "-50")
+    p.page.fill("#p-adjust-reason", "测试扣分")
+    p.page.click("#p-adjust")
+    until(p, "document.getElementById('p-adjust-msg').textContent.includes('积分不足')")
+    _settled(p)
+    assert p.page.locator("#p-balance").inner_text() == "10"
+    p.page.fill("#p-adjust-delta", "5")
+    p.page.fill("#p-adjust-reason", "补录上月参加活动")
+    p.page.click("#p-adjust")
+    assert "余额 15 分" in _message(p, "#p-adjust-msg")
+    until(p, "document.getElementById('p-balance').textContent === '15'")
     ledger = p.page.locator("#p-ledger tbody").inner_text()
-    assert "+30" in ledger and "-20" in ledger and "清扫楼道" in ledger
+    assert "+30" in ledger and "-20" in ledger and "+5" in ledger and "清扫楼道" in ledger and "补录上月" in ledger
     reasons = _scalar(site, "SELECT count(*) FROM point_entries WHERE registration_id = :r AND reason <> ''",
                       r=reg["id"])
-    assert reasons == _scalar(site, "SELECT count(*) FROM point_entries WHERE registration_id = :r", r=reg["id"]) == 2
-    p.errors = [e for e in p.errors if "409" not in e]  # the refused redemption's answer, logged by the browser
+    assert reasons == _scalar(site, "SELECT count(*) FROM point_entries WHERE registration_id = :r", r=reg["id"]) == 3
+    p.errors = [e for e in p.errors if "409" not in e and "422" not in e]  # the refused redemption's answer, logged by the browser
     _done(p, "civic_desk_points_phone")
 
 

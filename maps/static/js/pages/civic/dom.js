@@ -27,3 +27,10 @@ export function today() {
   const now = new Date();
   return new Date(now.getTime() - now.getTimezoneOffset() * 60000).toISOString().slice(0, 10);
 }
+
+/** A time from the API (ISO, with its offset) as "YYYY-MM-DD HH:MM" in the browser's time zone. */
+export function when(iso) {
+  const time = new Date(iso);
+  if (!iso || Number.isNaN(time.getTime())) return "";
+  return new Date(time.getTime() - time.getTimezoneOffset() * 60000).toISOString().slice(0, 16).replace("T", " ");
+}

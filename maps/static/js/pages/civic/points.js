@@ -4,7 +4,7 @@
 
 import {esc} from "gridmap/shared/html.js";
 import {api, say} from "gridmap/pages/civic/api.js";
-import {byId, fillSelect} from "gridmap/pages/civic/dom.js";
+import {byId, fillSelect, intOf, when} from "gridmap/pages/civic/dom.js";
 
 const state = {config: null, registrations: []};
 
@@ -37,7 +37,7 @@ async function loadActivities() {
   const answer = await api(`/api/v1/volunteers/activities${unitQuery()}`);
   const rows = answer.ok ? answer.body.activities : [];
   byId("p-activity").innerHTML = rows.map((a) => `<option value="${esc(a.id)}" data-community="${esc(a.community_code)}">`
-    + `${esc(String(a.starts_at).slice(0, 10))} ${esc(a.title)}（余 ${esc(a.places_left)} 名额，${esc(a.points)} 分）</option>`).join("");
+    + `${esc(when(a.starts_at))} ${esc(a.title)}（余 ${esc(a.places_left)} 名额，${esc(a.points)} 分）</option>`).join("");
   await loadSignups();
 }
 
@@ -47,7 +47,7 @@ async function loadLedger() {
   const answer = await api(`/api/v1/volunteers/registrations/${encodeURIComponent(id)}/points`);
   if (!answer.ok || byId("p-redeem-reg").value !== id) return;  // another person was chosen meanwhile
   byId("p-balance").textContent = String(answer.body.balance);
-  byId("p-ledger").tBodies[0].innerHTML = answer.body.entries.map((e) => `<tr><td>${esc(String(e.at || "").slice(0, 16).replace("T", " "))}</td>`
+  byId("p-ledger").tBodies[0].innerHTML = answer.body.entries.map((e) => `<tr><td>${esc(when(e.at))}</td>`
     + `<td>${e.delta > 0 ? "+" : ""}${esc(e.delta)}</td><td>${esc(e.balance_after)}</td><td>${esc(e.reason)}</td></tr>`).join("");
 }
 
@@ -112,6 +112,36 @@ async function register(event) {
   gridsOf();
 }
 
+function withZone(local) {
+  // a datetime-local value ("2026-12-05T09:00") in the browser's time zone, as the API wants it (with offset)
+  const minutes = -new Date(local).getTimezoneOffset();
+  const sign = minutes >= 0 ? "+" : "-";
+  const pad = (n) => String(Math.floor(Math.abs(n))).padStart(2, "0");
+  return `${local}:00${sign}${pad(minutes / 60)}:${pad(minutes % 60)}`;
+}
+
+async function publish(event) {
+  event.preventDefault();
+  const body = {community_code: byId("p-new-community").value, title: byId("p-new-title").value.trim(),
+    place: byId("p-new-place").value.trim() || null, starts_at: withZone(byId("p-new-start").value),
+    ends_at: withZone(byId("p-new-end").value), capacity: intOf(byId("p-new-capacity")),
+    points: intOf(byId("p-new-points"))};
+  const answer = await api("/api/v1/volunteers/activities", {method: "POST", body});
+  say(byId("p-new-msg"), answer, answer.ok ? `已发布活动 #${answer.body.id}` : "");
+  if (!answer.ok) return;
+  await loadActivities();
+  byId("p-activity").value = String(answer.body.id);
+  await loadSignups();
+}
+
+async function adjust() {
+  const id = byId("p-redeem-reg").value;
+  const answer = await api(`/api/v1/volunteers/registrations/${encodeURIComponent(id)}/points`, {method: "POST",
+    body: {delta: intOf(byId("p-adjust-delta")), reason: byId("p-adjust-reason").value.trim()}});
+  say(byId("p-adjust-msg"), answer, answer.ok ? `已调整，余额 ${answer.body.balance} 分` : "");
+  await loadLedger();
+}
+
 /** Wire the points tab (its lists are loaded when the tab is first opened). */
 export function startPoints(setup) {
   state.config = setup;
@@ -128,6 +158,9 @@ export function startPoints(setup) {
   gridsOf();
   byId("p-community").addEventListener("change", gridsOf);
   byId("p-register").addEventListener("submit", register);
+  fillSelect(byId("p-new-community"), setup.communities.map((c) => ({value: c.code, label: `${c.name} ${c.code}`})));
+  byId("p-new").addEventListener("submit", publish);
+  byId("p-adjust").addEventListener("click", adjust);
   return async () => {
     const answer = await api(`/api/v1/volunteers/registrations${unitQuery()}`);
     state.registrations = answer.ok ? answer.body.registrations : [];

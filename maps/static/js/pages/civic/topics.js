@@ -4,7 +4,7 @@
 
 import {esc} from "gridmap/shared/html.js";
 import {api, say} from "gridmap/pages/civic/api.js";
-import {byId, fillSelect, intOf, today} from "gridmap/pages/civic/dom.js";
+import {byId, fillSelect, intOf, today, when} from "gridmap/pages/civic/dom.js";
 
 const state = {config: null, topic: null, meetingId: null, suggestions: []};
 
@@ -22,7 +22,7 @@ function voteLine(item) {
 }
 
 function drawTopic(topic) {
-  const steps = topic.steps.map((s) => `<li>${esc(String(s.at).slice(0, 16).replace("T", " "))} `
+  const steps = topic.steps.map((s) => `<li>${esc(when(s.at))} `
     + `${esc(s.to_zh)} · ${esc(s.actor)}${s.note ? " · " + esc(s.note) : ""}</li>`).join("");
   const tasks = topic.tasks.map((k) => `<li>${esc(k.title)} · ${k.incident_id ? "事件 #" + esc(k.incident_id) : ""}`
     + `${k.order_id ? "服务单 #" + esc(k.order_id) : ""} · ${k.done ? "已办结" : esc(k.state || "")}</li>`).join("");
