@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from api.app import create_app
+from api.auth import Principal, issue_token
 from api.settings import ApiSettings, Settings
 from tests.accounts_fixtures import TEST_SECRET, bearer
 from tests.layers import people_fixtures as fx
@@ -579,3 +580,31 @@ def test_anonymous_batch_locate_has_its_own_budget(limited, login):
     assert r.status_code == 413 and "10" in r.json()["error"]["message"], r.text
     r = limited.post("/api/v1/locate/batch", json=batch(50), headers=staff)
     assert r.status_code == 200 and len(r.json()["features"]) == 50
+
+
+# ------------------------------------------------------------------------------------------- newer endpoints
+def test_the_workbench_cookie_of_a_disabled_account_renews_nothing(world, login):
+    """The workbench renews its API token from the sign-in cookie (``/maps/dispatch/token``): a cookie whose
+    account was disabled, a token signed with another secret, one for no account and odd bytes all get 401,
+    never a fresh token."""
+    api, _ = world
+    admin = login("sec_admin", {"admin"}, "")
+    desk = login("sec_desk", {"dispatcher"}, STREET_1)
+    cookie = desk["Authorization"][7:]
+    api.cookies.set("gridmap_token", cookie)
+    try:
+        fresh = api.get("/maps/dispatch/token")
+        assert fresh.status_code == 200 and fresh.json()["access_token"]
+        renewed = {"Authorization": f"Bearer {fresh.json()['access_token']}"}
+        assert api.get("/api/v1/incidents", headers=renewed).status_code == 200
+        assert api.post("/api/v1/users/sec_desk/disable", headers=admin).status_code == 200
+        assert api.get("/maps/dispatch/token").status_code == 401
+        assert api.get("/api/v1/incidents", headers=renewed).status_code == 401  # the renewed one died too
+        forged = issue_token(Principal(subject="sec_admin", token_version=1), "another-secret-" + "x" * 32)
+        api.cookies.clear()
+        for bad in (forged, "é.é", "a.b.c", "\x7f" * 10):
+            raw = {"Cookie": f"gridmap_token={bad}".encode()}  # odd bytes as a browser could send them
+            assert api.get("/maps/dispatch/token", headers=raw).status_code == 401, bad
+            assert api.get("/maps/dispatch", headers={**raw, "Accept": "application/json"}).status_code == 401, bad
+    finally:
+        api.cookies.clear()
