@@ -437,32 +437,51 @@ def _roster_tile_sql(box: str, env: str, params: dict[str, Any]) -> str:
             f"FROM ({ROSTER_BUILDINGS_SQL.format(where=f't.geom && {box}')}) t")
 
 
+def _own_cells(point: str, env: str) -> tuple[str, str]:
+    """A WHERE condition keeping the points that lie in the tile itself (x in [xmin, xmax), y in (ymin, ymax]:
+    the half-open box whose tile coordinates are 0 ≤ x, y < extent, so a point on an edge belongs to one tile)
+    and a GROUP BY of the 16 × 16 cells of that box (floored from its corner, so every cell lies inside it).
+
+    Clustering only the tile's own points on cells of the tile itself makes every point count in exactly one
+    cluster of one tile at a zoom, drawn inside that tile (a cell's centroid or member lies in the cell).
+    Cells snapped to the nearest lattice point straddled the tile edges, and with the query box's margin a
+    point near an edge was counted by the clusters of both tiles, or — when the cluster was drawn in the
+    neighbour's half — by neither."""
+    cell = f"((ST_XMax({env}) - ST_XMin({env})) / 16)"
+    inside = (f"ST_X({point}) >= ST_XMin({env}) AND ST_X({point}) < ST_XMax({env}) "
+              f"AND ST_Y({point}) > ST_YMin({env}) AND ST_Y({point}) <= ST_YMax({env})")
+    cells = f"floor((ST_X({point}) - ST_XMin({env})) / {cell}), floor((ST_YMax({env}) - ST_Y({point})) / {cell})"
+    return inside, cells
+
+
 def _incidents_tile_sql(z: int, box: str, env: str, params: dict[str, Any], flt: IncidentFilter) -> str:
-    """The ``incidents`` layer: single points from z15; below, one cluster per 16 × 16 cell with ``count``,
-    ``open``, ``overdue`` and the state of its open incidents."""
+    """The ``incidents`` layer: single points from z15; below, one cluster per cell of a 16 × 16 lattice of the
+    tile (:func:`_own_cells`: each incident in one cluster of one tile) with ``count``, ``open``, ``overdue``
+    and the state of its open incidents; a cluster's ``id`` is its smallest incident id."""
     where, fparams = flt.sql()
     params.update(fparams)
     if z >= 15:
         return (f"SELECT {_INCIDENT_COLS}, 1 AS count, "
                 f"ST_AsMVTGeom(ST_Transform(ST_Translate(i.geom, :dx, :dy), 3857), {env}, 4096, 64, true) "
                 f"AS geom FROM incidents i WHERE i.geom && {box} AND {where}")
-    cell = f"((ST_XMax({env}) - ST_XMin({env})) / 16)"
+    inside, cells = _own_cells("i.p", env)
     return (
         "SELECT min(i.id) AS id, count(*) AS count, count(*) FILTER (WHERE i.state <> 'closed') AS open, "
         "bool_or(i.due_at IS NOT NULL AND i.due_at < now() AND i.state <> 'closed') AS overdue, "
         "CASE WHEN bool_and(i.state = 'closed') THEN 'closed' ELSE min(i.state) "
         "FILTER (WHERE i.state <> 'closed') END AS state, min(i.source) AS source, "
-        f"ST_AsMVTGeom(ST_Centroid(ST_Collect(ST_Transform(ST_Translate(i.geom, :dx, :dy), 3857))), "
-        f"{env}, 4096, 64, true) AS geom FROM incidents i WHERE i.geom && {box} AND {where} "
-        f"GROUP BY ST_SnapToGrid(ST_Transform(i.geom, 3857), {cell})"
+        f"ST_AsMVTGeom(ST_Centroid(ST_Collect(i.p)), {env}, 4096, 64, true) AS geom "
+        "FROM (SELECT i.id, i.state, i.due_at, i.source, ST_Transform(ST_Translate(i.geom, :dx, :dy), 3857) AS p "
+        f"FROM incidents i WHERE i.geom && {box} AND {where}) i WHERE {inside} GROUP BY {cells}"
     )
 
 
 def _uncovered_tile_sql(z: int, box: str, env: str, params: dict[str, Any], *, type_code: str | None,
                         budget_m: float | None) -> str:
     """The ``uncovered`` layer: the buildings of :data:`layers.coverage.UNCOVERED_WHERE` (exactly those of
-    ``/api/v1/coverage/uncovered``) as points; below z14 one point per 16 × 16 cell, drawn at the cell's building
-    with the most households (a real uncovered building, never a centroid that may fall inside a circle)."""
+    ``/api/v1/coverage/uncovered``) as points; below z14 one point per cell of the tile's 16 × 16 lattice
+    (:func:`_own_cells`: each building in one cluster of one tile), drawn at the cell's building with the most
+    households (a real uncovered building, never a centroid that may fall inside a circle)."""
     from layers.coverage import DEFAULT_BUDGET_M, UNCOVERED_FROM, UNCOVERED_WHERE
 
     params.update(t=type_code, budget=budget_m or DEFAULT_BUDGET_M, cc=None)
@@ -471,10 +490,10 @@ def _uncovered_tile_sql(z: int, box: str, env: str, params: dict[str, Any], *, t
     if z >= 14:
         return (f"SELECT b.id, b.name, b.households, ba.distance_m AS nearest_m, b.source, 1 AS count, "
                 f"ST_AsMVTGeom({point}, {env}, 4096, 64, true) AS geom {base}")
-    cell = f"((ST_XMax({env}) - ST_XMin({env})) / 16)"
+    inside, cells = _own_cells(point, env)
     return (f"SELECT min(b.id) AS id, count(*) AS count, sum(b.households) AS households, min(b.source) AS source, "
             f"ST_AsMVTGeom((array_agg({point} ORDER BY b.households DESC NULLS LAST, b.id))[1], {env}, 4096, 64, "
-            f"true) AS geom {base} GROUP BY ST_SnapToGrid({point}, {cell})")
+            f"true) AS geom {base} AND {inside} GROUP BY {cells}")
 
 
 def _tile_offset(z: int, x: int, y: int) -> tuple[float, float]:

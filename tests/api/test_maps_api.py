@@ -316,3 +316,49 @@ def test_reach_and_circle_endpoints(mclient, city, module_sessionmaker):
     assert c["type"] == "FeatureCollection" and len(c["features"]) == 1
     assert c["features"][0]["geometry"]["type"] in ("Polygon", "MultiPolygon")
     assert mclient.get("/maps/public/circles/nope.json").status_code == 422
+
+
+def _tiles_over(bounds, z: int) -> list[tuple[int, int]]:
+    import math
+
+    n = 2**z
+
+    def tx(lon):
+        return int((lon + 180) / 360 * n)
+
+    def ty(lat):
+        return int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+
+    return [(x, y) for x in range(tx(bounds[0]), tx(bounds[2]) + 1) for y in range(ty(bounds[3]), ty(bounds[1]) + 1)]
+
+
+@pytest.mark.parametrize(("layer", "z"), [("incidents", 13), ("incidents", 14), ("uncovered", 13)])
+def test_clustered_tiles_count_every_feature_once(mclient, city, module_sessionmaker, layer, z):
+    """Over every tile of one zoom, the clusters' counts add up to the rows behind the layer, each cluster lies
+    inside its own tile and has its own id: a point near a tile edge is in one cluster of one tile (clusters on
+    cells straddling the edges counted it in both tiles' clusters, or in neither)."""
+    from tests import mvt
+
+    params = {"type": "bus_stop"} if layer == "uncovered" else None
+    if layer == "incidents":
+        with module_sessionmaker() as s:
+            expected = s.scalar(text("SELECT count(*) FROM incidents"))
+        assert expected == city.incidents + 1
+    else:
+        expected = mclient.get("/api/v1/coverage/uncovered", params=params).json()["total_buildings"]
+        assert expected > 20
+    counts, ids = 0, []
+    for x, y in _tiles_over(city.bounds, z):
+        answer = mclient.get(f"/tiles/{layer}/{z}/{x}/{y}.mvt", params=params, headers=_auth())
+        assert answer.status_code == 200
+        decoded = mvt.decode(answer.content)
+        if not decoded:
+            continue
+        extent = decoded[layer]["extent"]
+        for f in decoded[layer]["features"]:
+            [(px, py)] = f["points"]
+            assert 0 <= px < extent and 0 <= py < extent, (x, y, px, py)
+            counts += int(f["properties"]["count"])
+            ids.append(f["properties"]["id"])
+    assert len(ids) > 4 and len(set(ids)) == len(ids)
+    assert counts == expected, (counts, expected, len(ids), len(_tiles_over(city.bounds, z)))
