@@ -311,11 +311,14 @@ class PolygonIndex:
         self.ref_start, self.ref_ids, self.refx, self.refy = _reference_sets(r)
         compiled = kernels()
         self.cell_best = compiled.cell_best_of(self.ref_start, self.ref_ids, self.rank)
+        self.direct = compiled.direct_of(r.start, self.ref_start, self.cell_best)
         self.kxr, self.kyr = compiled.row_scales(float(r.oy), float(r.ch), int(r.ny))
 
     def query(self, lon, lat, *, order=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(best polygon or -1, polygons of its kind covering the point, best's boundary within tolerance).
-        ``order``: the points' :func:`band_order` if the caller has it already."""
+        ``order``: the points' :func:`band_order` if the caller has it already; without it, the points in cells
+        that need no test are answered first, in input order, and only the others are sorted and tested
+        (:func:`gis._locate_kernels.answer_direct`: the same answers)."""
         lon = np.ascontiguousarray(lon, dtype=np.float64)
         lat = np.ascontiguousarray(lat, dtype=np.float64)
         best = np.empty(lon.size, np.int32)
@@ -323,7 +326,10 @@ class PolygonIndex:
         border = np.empty(lon.size, np.bool_)
         r = self.raster
         with _PARALLEL_LOCK:
-            perm, xs, ys = order or band_order(r, lon, lat)
+            if order is None:
+                order = kernels().answer_direct(lon, lat, r.ox, r.oy, r.cw, r.ch, r.nx, r.ny,
+                                                max(1, BAND_CELLS // r.nx), self.direct, best, ntied, border)
+            perm, xs, ys = order
             kernels().assign_polygons(perm, xs, ys, self.tolerance_m, *r.args(), self.ref_start, self.ref_ids,
                                       self.refx, self.refy, self.kxr, self.kyr, self.cell_best, self.rank, self.kind,
                                       best, ntied, border)
@@ -516,15 +522,15 @@ class Locator:
         lon = np.ascontiguousarray(np.atleast_1d(lon), dtype=np.float64)
         lat = np.ascontiguousarray(np.atleast_1d(lat), dtype=np.float64)
         n = lon.size
-        order = band_order(self.grids.raster, lon, lat)  # one ordering for the grids and the 包街 segments
-        grid, n_tied, border = self.grids.query(lon, lat, order=order)
+        grid, n_tied, border = self.grids.query(lon, lat)
         has = grid >= 0
         excl = self._exclusive_of[grid + 1]
         method = np.where(has, np.int8(M_GRID), np.int8(M_UNASSIGNED))
         method[excl] = M_EXCLUSIVE
         on_boundary = border & (n_tied > 1)
         if self.streets is not None:
-            street, distance = self.streets.query(lon, lat, order=order)
+            # the 包街 segments are asked about every point: in bands of the grids' raster rows
+            street, distance = self.streets.query(lon, lat, order=band_order(self.grids.raster, lon, lat))
             hit = street >= 0
             hit &= ~excl  # an exclusive grid takes precedence over the street
             street[~hit] = -1

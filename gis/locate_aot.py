@@ -38,6 +38,8 @@ SIGNATURES = {
     "bucket": "void(f8[:], f8[:], f8[:], f8[:], f8[:], f8[:], f8, f8, f8, f8, i8, i8, i8[:], i8[:], i4[:], b1)",
     "build_reference_sets": f"void({_RASTER}, i8[:], b1, i8[:], i4[:], f8[:], f8[:], i4[:])",
     "cell_best_of": "i4[:](i8[:], i4[:], i8[:])",
+    "direct_of": "i4[:](i8[:], i8[:], i4[:])",
+    "answer_direct": "Tuple((i8[:], f8[:], f8[:]))(f8[:], f8[:], f8, f8, f8, f8, i8, i8, i8, i4[:], i4[:], i4[:], b1[:])",
     "band_order": "Tuple((i8[:], f8[:], f8[:]))(f8[:], f8[:], f8, f8, i8, i8)",
     "assign_polygons": f"void(i8[:], f8[:], f8[:], f8, {_RASTER}, {_SETS}, i4[:], i8[:], i1[:], i4[:], i4[:], b1[:])",
     "cover_set": f"UniTuple(i8, 2)(f8, f8, f8, {_RASTER}, {_SETS}, i4[:], i1[:])",

@@ -219,3 +219,79 @@ def test_gcj02_and_bd09_input_meet_the_real_pair(repo_data):
     loc = Locator(["620302000000001"], ["comprehensive"], [w])
     inside = shapely.get_coordinates(shapely.point_on_surface(w))[0]
     assert loc.locate_one(*inside)["grid"] == 0
+
+
+def _random_city(seed: int):
+    """Voronoi grids (some with a hole, one in two parts) and exclusive boxes overlapping them and each other
+    (cells covered twice or three times), with ranks: exclusive first, then by index."""
+    rng = np.random.default_rng(seed)
+    frame = box(102.0, 38.4, 102.1, 38.5)
+    seeds = shapely.points(rng.uniform(102.0, 102.1, 120), rng.uniform(38.4, 38.5, 120))
+    cells = list(shapely.intersection(shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(seeds),
+                                                                                 extend_to=frame)), frame))
+    for i in range(0, len(cells), 9):
+        inner = shapely.affinity.scale(shapely.convex_hull(cells[i]), 0.3, 0.3, origin="centroid")
+        cells[i] = Polygon(cells[i].exterior.coords, [inner.exterior.coords])
+    cells[1] = MultiPolygon([cells[1], cells.pop(40)])
+    x, y = rng.uniform(102.0, 102.09, 6), rng.uniform(38.4, 38.49, 6)
+    exclusive = [box(a, b, a + 0.008, b + 0.006) for a, b in zip(x, y)]
+    exclusive.append(box(x[0] + 0.004, y[0] + 0.003, x[0] + 0.012, y[0] + 0.009))  # two exclusive grids overlap
+    geoms = np.asarray(cells + exclusive, dtype=object)
+    kind = np.r_[np.zeros(len(cells)), np.ones(len(exclusive))].astype(np.int8)
+    rank = np.argsort(np.argsort(np.r_[np.arange(len(cells)) + 100, np.arange(len(exclusive))]))
+    return geoms, kind, rank
+
+
+def _test_points(geoms, rng):
+    """Random points over and around the city, exactly on vertices, on edges, a few centimetres to a few metres
+    off edges, off the raster and not numbers."""
+    rings = shapely.get_rings(shapely.get_parts(geoms))
+    verts = shapely.get_coordinates(geoms)
+    on_edge = shapely.get_coordinates(shapely.line_interpolate_point(
+        rings[rng.integers(0, len(rings), 3000)], rng.random(3000), normalized=True))
+    off = on_edge + rng.normal(0, 1e-5, on_edge.shape)  # ~1 m: inside and outside the 0.5 m tolerance
+    xy = np.vstack([np.column_stack([rng.uniform(101.99, 102.11, 20_000), rng.uniform(38.39, 38.51, 20_000)]),
+                    verts, on_edge, off, [[np.nan, 38.45], [102.05, np.inf], [1e9, 38.45], [102.05, -1e9]]])
+    return xy[:, 0].copy(), xy[:, 1].copy()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("min_cells", [1, 1 << 14])
+def test_cells_answered_without_a_test_give_the_exact_answers(seed, min_cells):
+    """Property: a batch answers the points of cells that need no test from a table and tests only the others;
+    every answer (grid, ties, border) equals the exact path's (every point through the per-cell test, in bands)
+    and the one-point path's (``cover``), on random points, vertices, edges and near edges, for coarse and fine
+    rasters; and away from borders it is shapely's covering polygon of lowest rank."""
+    from gis.locate import band_order
+
+    geoms, kind, rank = _random_city(seed)
+    idx = PolygonIndex(geoms, rank=rank, kind=kind, min_cells=min_cells)
+    rng = np.random.default_rng(seed + 100)
+    lon, lat = _test_points(geoms, rng)
+    fast = idx.query(lon, lat)
+    exact = idx.query(lon, lat, order=band_order(idx.raster, lon, lat))
+    for f, e in zip(fast, exact):
+        assert np.array_equal(f, e)
+    assert (idx.direct >= -1).any() and (idx.direct == -2).any()  # both kinds of cell are exercised
+    one = np.asarray([_cover_answer(idx, x, y) for x, y in zip(lon[::7], lat[::7])])
+    assert np.array_equal(one, np.column_stack([f[::7] for f in fast]).astype(one.dtype))
+    finite = np.isfinite(lon) & np.isfinite(lat)
+    pts = shapely.points(lon[finite], lat[finite])
+    tree = shapely.STRtree(geoms)
+    pi, gi = tree.query(pts, predicate="intersects")
+    expected = np.full(pts.size, -1)
+    for p, g in sorted(zip(pi, gi), key=lambda t: (t[0], -rank[t[1]])):
+        expected[p] = g
+    pi, gi = tree.query(pts, predicate="dwithin", distance=2e-5)
+    near = np.zeros(pts.size, bool)  # within ~2 m of a boundary: the tolerance decides there
+    near[pi[shapely.dwithin(shapely.boundary(geoms[gi]), pts[pi], 2e-5)]] = True
+    away = ~near
+    assert away.sum() > 15_000 and np.array_equal(fast[0][finite][away], expected[away])
+    assert (fast[0][~finite] == -1).all()
+
+
+def _cover_answer(idx: PolygonIndex, x: float, y: float) -> tuple[int, int, bool]:
+    ids, near = idx.cover(x, y)
+    if not ids.size:
+        return -1, 0, False
+    return int(ids[0]), int(np.sum(idx.kind[ids] == idx.kind[ids[0]])), bool(near[0])
