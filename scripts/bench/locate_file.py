@@ -219,8 +219,12 @@ def rows_of(res: dict) -> list[dict]:
 
 def run(n: int, rounds: int, log=print) -> dict:
     """Cluster, data, both formats, agreement, light commands."""
+    from gis import locate_aot
     from scripts.bench.load import TempCluster, template_cluster
 
+    # as the set-up does (python -m gis.jit_warmup): the command's kernels compiled ahead of time for the current
+    # source; without them it would time numba's start-up instead (untimed, a no-op when they are built)
+    locate_aot.build(log=log)
     cluster = TempCluster()
     try:
         cluster.copy_from(template_cluster(log))
