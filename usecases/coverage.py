@@ -30,13 +30,15 @@ def budget_m(walk: WalkSettings, *, minutes: float | None = None, meters: float 
 UNCOVERED_COLUMNS = ["id", "name", "households", "nearest_m", "method", "source"]
 
 
-def map_uncovered(session: Session, type_code: str, *, walk: WalkSettings) -> tuple[gpd.GeoDataFrame, dict]:
+def map_uncovered(session: Session, type_code: str, *, walk: WalkSettings,
+                  limit: int = 5000) -> tuple[gpd.GeoDataFrame, dict]:
     """The coverage map's uncovered buildings: exactly the features ``/api/v1/coverage/uncovered?type=…`` gives
-    (its default budget), as points with ``nearest_m`` (the walk to the nearest facility of the type); and the
-    API's totals (``total_buildings``, ``total_households``, ``truncated``, ``budget_m``)."""
+    (its default budget and, by default, its limit: the most households first), as points with ``nearest_m``
+    (the walk to the nearest facility of the type); and the API's totals (``total_buildings``,
+    ``total_households``, ``truncated``, ``budget_m``)."""
     from layers import coverage as cov  # scipy: loaded on first use
 
-    answer = cov.uncovered_buildings(session, type_code, budget_m=budget_m(walk))
+    answer = cov.uncovered_buildings(session, type_code, budget_m=budget_m(walk), limit=limit)
     feats = answer.pop("features")
     frame = pd.DataFrame([{"id": f["id"], "name": f["properties"]["name"], "households": f["properties"]["households"],
                            "nearest_m": f["properties"]["distance_m"], "method": f["properties"]["method"],
