@@ -3,17 +3,14 @@ JSON API (dispatchers, grid staff and admins, within their area). Not signed in:
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from api.auth import issue_token
 from api.deps import ReadSessionDep
 from api.routes.maps import nonce, page
-from api.routes.workbench import PAGE_TOKEN_TTL_S, _user, workbench_user
+from api.routes.workbench import PAGE_TOKEN_TTL_S, _user, workbench_user_or_signin
 from gis.domain import UserRole, area_prefix
-from gis.errors import NotAuthenticated
 from maps.civic_staff import civic_staff_html
 from usecases import civic_pages
 
@@ -32,12 +29,9 @@ def civic_staff_page(request: Request, session: ReadSessionDep) -> Response:
     meeting of the council's members with its vote, publish the notice, link follow-up tasks; sign volunteers
     up, take attendance, redeem points at the 积分超市; review categories outside the 准入 list (dispatchers
     decide). Everything within the user's area."""
-    try:
-        principal = workbench_user(request)
-    except NotAuthenticated:
-        if "text/html" not in request.headers.get("accept", ""):
-            raise
-        return RedirectResponse(f"/maps/signin?next={quote('/maps/civic')}", status_code=303)
+    principal = workbench_user_or_signin(request, "/maps/civic")
+    if isinstance(principal, RedirectResponse):
+        return principal
     admin = UserRole.ADMIN.value in principal.roles or not principal.scope
     unit = None if admin else area_prefix(principal.scope)
     config = {

@@ -45,6 +45,17 @@ def workbench_user(request: Request) -> Principal:
 WorkbenchUser = Annotated[Principal, Depends(workbench_user)]
 
 
+def workbench_user_or_signin(request: Request, path: str) -> Principal | RedirectResponse:
+    """The signed-in user of a staff page at ``path``; a browser that is not signed in is sent to the sign-in form
+    and back (other callers get the 401)."""
+    try:
+        return workbench_user(request)
+    except NotAuthenticated:
+        if "text/html" not in request.headers.get("accept", ""):
+            raise
+        return RedirectResponse(f"/maps/signin?next={quote(path)}", status_code=303)
+
+
 def _scope(principal: Principal) -> str | None:
     return "" if UserRole.ADMIN.value in principal.roles else principal.scope
 
@@ -67,12 +78,9 @@ def workbench_page(request: Request, session: SessionDep, settings: SettingsDep)
     updated every few seconds), taking a call (the point by click, search or coordinates; who and why before
     saving; nearby duplicates), one incident's actions and history, and the KPI panel. A browser that is not
     signed in is sent to ``/maps/signin``."""
-    try:
-        principal = workbench_user(request)
-    except NotAuthenticated:
-        if "text/html" not in request.headers.get("accept", ""):
-            raise
-        return RedirectResponse(f"/maps/signin?next={quote('/maps/dispatch')}", status_code=303)
+    principal = workbench_user_or_signin(request, "/maps/dispatch")
+    if isinstance(principal, RedirectResponse):
+        return principal
     ms = map_settings(settings)
     assets.check_installed(ms.vendor_dir)
     secret = request.app.state.settings.api.secret_key
