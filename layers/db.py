@@ -5,14 +5,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from gis.errors import ServiceUnavailable
+from gis.errors import NotFound, ServiceUnavailable
 from layers.settings import DatabaseSettings
+
+Row = TypeVar("Row")
 
 
 def make_engine(settings: DatabaseSettings, **overrides) -> Engine:
@@ -73,6 +76,16 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def get_or_not_found(session: Session, model: type[Row], row_id: Any, missing: str, *, lock: bool = False,
+                     detail: dict | None = None) -> Row:
+    """The row of ``model`` with primary key ``row_id`` — locked (``SELECT … FOR UPDATE``) for the change about to
+    be made when ``lock`` — or :class:`NotFound` with the user-facing message ``missing``."""
+    row = session.get(model, row_id, with_for_update=lock)
+    if row is None:
+        raise NotFound(missing, detail=detail)
+    return row
 
 
 def advisory_xact_lock(session: Session, name: str, *, on_wait: Callable[[], None] | None = None) -> float:

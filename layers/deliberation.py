@@ -29,6 +29,7 @@ from gis.deliberation import (
 from gis.errors import Conflict, InvalidInput, NotFound
 from gis.services import check_move
 from layers import models
+from layers.db import get_or_not_found
 from layers.deliberation_models import (
     CouncilMember,
     Meeting,
@@ -123,10 +124,7 @@ def propose_topic(session: Session, *, title: str, origin: str, actor: str, sour
 
 def get_topic(session: Session, topic_id: int, *, lock: bool = False) -> Topic:
     """The topic, or NotFound."""
-    topic = session.get(Topic, topic_id, with_for_update=lock)
-    if topic is None:
-        raise NotFound(f"没有议题 {topic_id} (no topic {topic_id})")
-    return topic
+    return get_or_not_found(session, Topic, topic_id, f"没有议题 {topic_id} (no topic {topic_id})", lock=lock)
 
 
 def _latest_vote(session: Session, topic_id: int) -> MeetingItem | None:

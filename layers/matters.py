@@ -14,8 +14,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, select, text
 from sqlalchemy.orm import Session
 
-from gis.errors import Conflict, InvalidInput, NotFound
+from gis.errors import Conflict, InvalidInput
 from gis.matters import FlagState, MatterKind, SubjectType
+from layers.db import get_or_not_found
 from layers.matters_models import MatterFlag, MatterItem
 
 
@@ -121,10 +122,7 @@ def flag_view(f: MatterFlag) -> dict[str, Any]:
 
 def get_flag(session: Session, flag_id: int) -> MatterFlag:
     """The flag, or NotFound."""
-    flag = session.get(MatterFlag, flag_id, with_for_update=True)
-    if flag is None:
-        raise NotFound(f"没有准入审批 {flag_id} (no flag {flag_id})")
-    return flag
+    return get_or_not_found(session, MatterFlag, flag_id, f"没有准入审批 {flag_id} (no flag {flag_id})", lock=True)
 
 
 def decide(session: Session, flag_id: int, *, approve: bool, actor: str, note: str | None = None) -> MatterFlag:

@@ -24,6 +24,7 @@ from gis.errors import InvalidGeometry, InvalidInput, NotFound, PlanConflict
 from gis.gridcodes import assign_codes, check_grid_code
 from gis.plan_validation import ValidationOptions, ValidationReport, validate_plan
 from layers import models
+from layers.db import get_or_not_found
 from layers.features import current_plan_id
 from layers.plan_scope import (
     FROM_FEATURES,
@@ -110,12 +111,8 @@ def _wkb_array(values: Iterable) -> np.ndarray:
 # ------------------------------------------------------------------------------------------------------ reads
 def get_plan(session: Session, plan_id: int, *, for_update: bool = False) -> models.GridPlan:
     """The plan, or :class:`NotFound`."""
-    plan = session.get(models.GridPlan, plan_id, with_for_update=for_update)
-    if plan is None:
-        raise NotFound(
-            f"没有编号为 {plan_id} 的网格方案 (no grid plan {plan_id})", detail={"plan_id": plan_id}
-        )
-    return plan
+    return get_or_not_found(session, models.GridPlan, plan_id, f"没有编号为 {plan_id} 的网格方案 (no grid plan {plan_id})",
+                            lock=for_update, detail={"plan_id": plan_id})
 
 
 def plan_summary(session: Session, plan: models.GridPlan, *, with_report: bool = False) -> dict[str, Any]:

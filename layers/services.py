@@ -28,6 +28,7 @@ from gis.services import (
     rank_takers,
 )
 from layers import models, tracking
+from layers.db import get_or_not_found
 from layers.features import PLAN_IN_FORCE_SQL
 from layers.locate import locate
 from layers.services_models import ServiceOrder, ServiceOrderEvent, Wish
@@ -91,10 +92,7 @@ def place_order(
 
 def get_order(session: Session, order_id: int, *, lock: bool = False) -> ServiceOrder:
     """The order (locked for the move about to be made when ``lock``), or NotFound."""
-    order = session.get(ServiceOrder, order_id, with_for_update=lock)
-    if order is None:
-        raise NotFound(f"没有服务单 {order_id} (no order {order_id})")
-    return order
+    return get_or_not_found(session, ServiceOrder, order_id, f"没有服务单 {order_id} (no order {order_id})", lock=lock)
 
 
 def _event(session: Session, order: ServiceOrder, from_state: str | None, action: str, *, actor: str,

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from gis.errors import Conflict, InvalidInput, NotFound
 from gis.volunteering import ANONYMOUS_DISPLAY, MAX_POINTS_PER_CHANGE, PointKind, RegistrantKind
 from layers import models
+from layers.db import get_or_not_found
 from layers.features import PLAN_IN_FORCE_SQL
 from layers.volunteers_models import (
     Activity,
@@ -123,10 +124,8 @@ def create_activity(session: Session, *, community_code: str, title: str, starts
 
 def get_activity(session: Session, activity_id: int, *, lock: bool = False) -> Activity:
     """The activity, or NotFound."""
-    act = session.get(Activity, activity_id, with_for_update=lock)
-    if act is None:
-        raise NotFound(f"没有志愿活动 {activity_id} (no activity {activity_id})")
-    return act
+    return get_or_not_found(session, Activity, activity_id, f"没有志愿活动 {activity_id} (no activity {activity_id})",
+                            lock=lock)
 
 
 def list_activities(session: Session, *, unit: str | None = None, upcoming: bool = False,
@@ -278,9 +277,7 @@ def redeem(session: Session, *, reward_id: int, registration_id: int, actor: str
            note: str | None = None) -> Redemption:
     """Take a reward: the stock goes down by one and the points are paid by a ledger entry; with too few
     points or no stock nothing changes (Conflict)."""
-    reward = session.get(Reward, reward_id, with_for_update=True)
-    if reward is None:
-        raise NotFound(f"没有兑换品 {reward_id} (no reward {reward_id})")
+    reward = get_or_not_found(session, Reward, reward_id, f"没有兑换品 {reward_id} (no reward {reward_id})", lock=True)
     reg = get_registration(session, registration_id)
     if reg.community_code != reward.community_code:
         raise InvalidInput("只能在所报到社区的积分超市兑换 (redeem at the community you registered with)")

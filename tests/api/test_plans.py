@@ -39,6 +39,15 @@ def test_planner_role_is_required(plan_app):
     assert r.status_code == 403  # a planner of 永昌县 may not draw grids in 金川区
 
 
+def test_unknown_plan_is_404_with_its_id(plan_app):
+    c, settings, _ = plan_app
+    r = c.get("/api/v1/plans/987654321", headers=_headers(settings))
+    assert r.status_code == 404
+    error = r.json()["error"]
+    assert error["code"] == "not_found" and "987654321" in error["message"]
+    assert error["detail"] == {"plan_id": 987654321}
+
+
 def test_workflow_create_edit_validate_impact_publish(plan_app):
     c, settings, world = plan_app
     h = _headers(settings)
