@@ -110,9 +110,20 @@ CLUSTERED = "[...document.querySelectorAll('.marker-cluster')].reduce((n, e) => 
 
 
 def _markers(p: Page) -> int:
-    """Facility markers on screen, those inside clusters counted by the cluster's number."""
-    p.page.wait_for_timeout(500)  # marker-cluster fades the previous zoom's markers out over 0.3 s
-    return p.js(CLUSTERED) + p.page.locator(".gm-fac").count()
+    """Facility markers on screen, those inside clusters counted by the cluster's number, once marker-cluster has
+    settled: no cluster animation running (it marks the map pane ``leaflet-cluster-anim``) and the same count in two
+    readings 0.2 s apart (fading markers of a previous zoom leave a moment after the animation; a loaded machine
+    takes longer than its 0.3 s)."""
+    count = f"() => {CLUSTERED} + document.querySelectorAll('.gm-fac').length"
+    previous = None
+    for _ in range(50):
+        p.page.wait_for_function("() => !document.querySelector('.leaflet-cluster-anim')", timeout=10_000)
+        current = p.js(count)
+        if current == previous:
+            return current
+        previous = current
+        p.page.wait_for_timeout(200)
+    raise AssertionError(f"facility markers never settled (last count {previous})")
 
 
 def _facilities(module_sessionmaker):
