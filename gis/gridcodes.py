@@ -22,6 +22,8 @@ from gis.errors import InvalidInput
 
 CODE15 = re.compile(r"^[0-9]{15}$")
 CODE12 = re.compile(r"^[0-9]{12}$")
+# an account's area: empty (the whole city) or a county (6), township/street (9), community (12) or grid (15) code
+AREA_SCOPE = re.compile(r"^(\d{6}|\d{9}|\d{12}|\d{15})?$")
 
 # Default object-class digits of the CJ/T 349-2010 form for a comprehensive management grid; callers may pass
 # the class their city uses.

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from gis.domain import SCOPED_ROLES, StaffRole, UserRole
 from gis.errors import Conflict, InvalidInput, NotAuthenticated, NotFound
+from gis.gridcodes import AREA_SCOPE
 from layers.accounts_models import ApiKey, AuditEntry, User
 from layers.models import Person
 
@@ -34,7 +35,6 @@ def _dummy_hash() -> str:
     return _hasher.hash("gridmap-no-such-user")
 
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")
-SCOPE_RE = re.compile(r"^(\d{6}|\d{9}|\d{12}|\d{15})?$")
 MIN_PASSWORD = 10
 KEY_PREFIX = "gm_"
 
@@ -85,7 +85,7 @@ def _check_password(password: str) -> None:
 
 
 def _check_scope(roles: Iterable[str], scope: str | None) -> None:
-    if scope is not None and not SCOPE_RE.match(scope):
+    if scope is not None and not AREA_SCOPE.match(scope):
         raise InvalidInput(
             "范围须为 6/9/12 位区划编码或 15 位网格编码 (scope: a 6/9/12-digit area or 15-digit grid code)"
         )

@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Any
 
 from sqlalchemy import and_, or_, select
@@ -17,11 +16,11 @@ from sqlalchemy.orm import Session
 from gis import incidents as rules
 from gis.domain import HandlingLevel
 from gis.errors import InvalidInput
+from gis.gridcodes import CODE12
 from layers import models
 from layers.incidents_models import EscalationReceiver
 
 LEVELS = (HandlingLevel.COMMUNITY.value, HandlingLevel.STREET.value, HandlingLevel.DISTRICT.value)
-AREA_RE = re.compile(r"^[0-9]{12}$")
 
 
 def _valid_on(on: dt.date):
@@ -77,7 +76,7 @@ def _check_row(row: dict[str, Any], known: set[str], k: int) -> None:
     where = f"第 {k} 行 (row {k})"
     if row.get("level") not in LEVELS:
         raise InvalidInput(f"{where}：level 须为 {'|'.join(LEVELS)} (level must be one of {', '.join(LEVELS)})")
-    if not AREA_RE.match(str(row.get("area_code") or "")):
+    if not CODE12.match(str(row.get("area_code") or "")):
         raise InvalidInput(f"{where}：area_code 须为 12 位区划代码 (area_code must be a 12-digit code)")
     if not str(row.get("name") or "").strip() or not str(row.get("duty") or "").strip():
         raise InvalidInput(f"{where}：须有姓名 name 和岗位 duty (name and duty are required)")

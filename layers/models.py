@@ -39,6 +39,7 @@ from gis.domain import (
     PlanStatus,
     StaffRole,
 )
+from gis.gridcodes import CODE12, CODE15
 
 
 def _check_in(column: str, enum) -> CheckConstraint:
@@ -69,7 +70,7 @@ class AdminArea(Base):
     __table_args__ = (
         UniqueConstraint("code", "edition_year", name="uq_admin_areas_code_edition"),
         _check_in("level", AreaLevel),
-        CheckConstraint("code ~ '^[0-9]{12}$'", name="code_12_digits"),
+        CheckConstraint(f"code ~ '{CODE12.pattern}'", name="code_12_digits"),
         _gist("admin_areas"),
     )
 
@@ -121,7 +122,7 @@ class Grid(Base):
     __table_args__ = (
         UniqueConstraint("plan_id", "code", name="uq_grids_plan_code"),
         _check_in("kind", GridKind),
-        CheckConstraint("code ~ '^[0-9]{15}$'", name="code_15_digits"),
+        CheckConstraint(f"code ~ '{CODE15.pattern}'", name="code_15_digits"),
         _gist("grids"),
     )
 

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from api.deps import SessionDep, SettingsDep
 from api.routes.maps import map_settings
 from gis.deliberation import STEP_COLOURS, TopicStep
+from gis.gridcodes import CODE12
 from gis.matters import MatterKind
 from layers import deliberation
 from maps.civic_pages import deliberation_page, matters_page, notice_page, volunteers_page
@@ -40,7 +41,7 @@ def notice(session: SessionDep, item_id: Annotated[int, Path(ge=1, le=2**31 - 1)
 @router.get("/volunteers", response_class=HTMLResponse, responses=HTML,
             summary="志愿服务与积分：活动、积分超市、积分榜 (activities, rewards, leaderboard)")
 def volunteers(session: SessionDep,
-               community: Annotated[str | None, Query(pattern=r"^[0-9]{12}$", description="社区编码")] = None
+               community: Annotated[str | None, Query(pattern=CODE12.pattern, description="社区编码")] = None
                ) -> HTMLResponse:
     """A community's upcoming activities, its 积分超市 and the leaderboard (chosen display names only)."""
     return HTMLResponse(volunteers_page(civic_pages.volunteers_page_data(session, community)))

@@ -11,6 +11,7 @@ from api.auth import Principal, require_roles
 from api.deps import SessionDep, SettingsDep
 from api.settings import Settings
 from gis.domain import UserRole
+from gis.gridcodes import CODE12
 from usecases import coverage as usecase
 
 router = APIRouter(prefix="/api/v1/coverage", tags=["coverage 覆盖与缺口"])
@@ -64,7 +65,7 @@ def get_uncovered(
     type: Annotated[str, Query(max_length=50, description="设施类型 (type code)")],  # noqa: A002
     minutes: Minutes = None,
     meters: Meters = None,
-    community_code: Annotated[str | None, Query(pattern=r"^[0-9]{12}$", description="社区代码")] = None,
+    community_code: Annotated[str | None, Query(pattern=CODE12.pattern, description="社区代码")] = None,
     network: Network = None,
 ) -> dict[str, Any]:
     """Uncovered buildings as GeoJSON."""
@@ -109,7 +110,7 @@ def get_seven_ones(
     session: SessionDep,
     kind: Annotated[str, Query(pattern="^(village|community)$", description="village | community")] = "village",
     distance_m: Annotated[float, Query(ge=0, le=5000, description="容许距离米 (tolerance, metres)")] = 500.0,
-    township_code: Annotated[str | None, Query(pattern=r"^[0-9]{12}$", description="乡镇/街道代码")] = None,
+    township_code: Annotated[str | None, Query(pattern=CODE12.pattern, description="乡镇/街道代码")] = None,
 ) -> dict[str, Any]:
     """The 七个一 / function-room audit table."""
     from layers import coverage as cov  # scipy, geopandas: loaded on first use
@@ -128,7 +129,7 @@ class SitesIn(BaseModel):
     minutes: float | None = Field(None, gt=0, le=36, description="步行分钟 (minutes)")
     meters: float | None = Field(None, gt=0, le=3000, description="步行米数 (metres)")
     network: str | None = Field(None, max_length=100)
-    community_code: str | None = Field(None, pattern=r"^[0-9]{12}$")
+    community_code: str | None = Field(None, pattern=CODE12.pattern)
     candidates: list[tuple[float, float]] | None = Field(
         None, max_length=5000, description="候选地块 [[lon, lat], …]，默认路网节点 (candidate sites, default street nodes)")
 

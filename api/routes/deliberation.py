@@ -17,6 +17,7 @@ from gis.coords import CRS
 from gis.deliberation import COUNCIL_ROLES, STEP_COLOURS, TopicOrigin, TopicStep
 from gis.domain import UserRole
 from gis.errors import Forbidden
+from gis.gridcodes import CODE12
 from layers import deliberation
 from usecases import area_lists
 
@@ -25,7 +26,7 @@ router = APIRouter(tags=["deliberation 六步议事"])
 STAFF = (UserRole.ADMIN, UserRole.DISPATCHER, UserRole.GRID_STAFF)
 StaffUser = Annotated[Principal, Depends(require_roles(*STAFF))]
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
-Community = Annotated[str, Path(pattern=r"^[0-9]{12}$", description="12 位社区/村编码 (community code)")]
+Community = Annotated[str, Path(pattern=CODE12.pattern, description="12 位社区/村编码 (community code)")]
 Unit = Annotated[str | None, Query(pattern=r"^[0-9]{6,15}$", description="区/街道/社区编码前缀 (area code prefix)")]
 
 
@@ -53,7 +54,7 @@ class TopicIn(BaseModel):
     lon: float | None = Field(None, ge=-180, le=180, description="经度 (longitude)")
     lat: float | None = Field(None, ge=-90, le=90, description="纬度 (latitude)")
     crs: CRS = Field(CRS.WGS84, description="坐标系 wgs84|cgcs2000|gcj02|bd09")
-    community_code: str | None = Field(None, pattern=r"^[0-9]{12}$", description="社区/村编码 (without a point)")
+    community_code: str | None = Field(None, pattern=CODE12.pattern, description="社区/村编码 (without a point)")
     proposer_name: str | None = Field(None, max_length=100, description="联系人（仅工作人员可见）(staff only)")
     proposer_phone: str | None = Field(None, max_length=40, description="联系电话（仅工作人员可见）(staff only)")
     origin: TopicOrigin | None = Field(None, description="来源：居民提出的固定为 resident (staff may set it)")
@@ -202,7 +203,7 @@ def add_member(session: SessionDep, community_code: Community, body: MemberIn, p
 class MeetingIn(BaseModel):
     """A council meeting: who was invited (member ids), who did not come, and the quorum."""
 
-    community_code: str = Field(pattern=r"^[0-9]{12}$")
+    community_code: str = Field(pattern=CODE12.pattern)
     title: str = Field(min_length=1, max_length=200)
     held_on: dt.date
     place: str | None = Field(None, max_length=200)

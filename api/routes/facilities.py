@@ -10,6 +10,7 @@ from api.auth import Principal, require_roles
 from api.deps import BBoxDep, ReadSessionDep, SessionDep, SettingsDep
 from gis.domain import UserRole
 from gis.errors import InvalidInput, PayloadTooLarge
+from gis.gridcodes import CODE12
 from layers import facilities
 from layers.facility_import import format_for, import_facilities
 
@@ -38,7 +39,7 @@ def get_facilities(
               max_length=1000),
     ] = None,
     community_code: Annotated[
-        str | None, Query(pattern=r"^[0-9]{12}$", description="12 位社区/村代码 (12-digit community code)")
+        str | None, Query(pattern=CODE12.pattern, description="12 位社区/村代码 (12-digit community code)")
     ] = None,
     source: Annotated[
         str | None, Query(max_length=200, description="数据来源，如 osm、synthetic、import:文件名 (source)")

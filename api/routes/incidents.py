@@ -24,6 +24,7 @@ from api.deps import ReadSessionDep, SessionDep
 from gis import incidents as rules
 from gis.domain import IncidentState, UserRole
 from gis.errors import Forbidden, InvalidInput
+from gis.gridcodes import CODE12, CODE15
 from layers import escalation, incident_kpis
 from layers import incident_flow as flow
 from layers import incidents as inc
@@ -256,8 +257,8 @@ def list_incidents(
     audit: AuditDep,
     state: Annotated[list[str] | None, Query(description="状态，可多个 (states)")] = None,
     category: Annotated[list[str] | None, Query(description="类别，可多个 (categories)")] = None,
-    grid_code: Annotated[str | None, Query(pattern=r"^[0-9]{15}$", description="网格编码 (grid code)")] = None,
-    community_code: Annotated[str | None, Query(pattern=r"^[0-9]{12}$", description="社区代码")] = None,
+    grid_code: Annotated[str | None, Query(pattern=CODE15.pattern, description="网格编码 (grid code)")] = None,
+    community_code: Annotated[str | None, Query(pattern=CODE12.pattern, description="社区代码")] = None,
     assignee_id: Annotated[int | None, Query(ge=1, description="派给此人员的任务 (tasks of this person)")] = None,
     overdue: Annotated[bool | None, Query(description="只看超期 (only overdue)")] = None,
     include_duplicates: Annotated[bool, Query(description="含重复上报 (include linked duplicates)")] = True,

@@ -12,6 +12,7 @@ from api.auth import Principal, require_roles
 from api.deps import SessionDep
 from gis.domain import UserRole
 from gis.errors import Forbidden
+from gis.gridcodes import CODE12
 from gis.matters import FlagState, MatterKind, SubjectType
 from layers import matters
 from usecases import area_lists
@@ -64,7 +65,7 @@ def publish(session: SessionDep, district: Annotated[str, Path(pattern=r"^[0-9]{
 
 @router.get("/api/v1/matters/check", summary="某类别是否在社区准入清单内 (is a category on the community's list?)")
 def check(session: SessionDep,
-          community: Annotated[str, Query(pattern=r"^[0-9]{12}$", description="社区编码 (community code)")],
+          community: Annotated[str, Query(pattern=CODE12.pattern, description="社区编码 (community code)")],
           subject_type: Annotated[SubjectType, Query(description="incident 或 order")],
           category: Annotated[str, Query(min_length=1, max_length=50)]) -> dict:
     """``listed``: true, false (needs approval) or null (the district has published no list)."""

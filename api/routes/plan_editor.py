@@ -19,6 +19,7 @@ from api.deps import SessionDep, SettingsDep
 from api.routes.maps import TOKEN_COOKIE, map_settings, nonce, page
 from gis.domain import UserRole
 from gis.errors import Forbidden, NotAuthenticated
+from gis.gridcodes import CODE12
 from maps import assets
 from maps.common import MapContext, render
 from maps.plan_editor import editor_state, plan_editor
@@ -26,7 +27,7 @@ from usecases import plan_editor as usecase
 
 router = APIRouter(tags=["maps 地图"])
 PAGE_TOKEN_TTL_S = 20 * 60
-COMMUNITY = Query(pattern=r"^[0-9]{12}$", description="只显示一个社区 (one community only)")
+COMMUNITY = Query(pattern=CODE12.pattern, description="只显示一个社区 (one community only)")
 
 
 def planner_page_user(request: Request) -> Principal:

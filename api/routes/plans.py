@@ -17,7 +17,7 @@ from api.auth import Principal, require_roles
 from api.deps import SessionDep
 from gis.domain import UserRole
 from gis.errors import Forbidden, InvalidInput
-from gis.gridcodes import CODE15
+from gis.gridcodes import CODE12, CODE15
 from gis.plan_validation import ValidationOptions
 from gis.proposals import ProposalOptions
 from layers import handover, plan_impact, plan_io, plans
@@ -129,7 +129,7 @@ class DraftRequest(BaseModel):
 
     name: str = Field("新网格方案", max_length=200)
     base_plan_id: int | None = Field(None, ge=1)
-    replace_community: str | None = Field(None, pattern=r"^[0-9]{12}$")
+    replace_community: str | None = Field(None, pattern=CODE12.pattern)
     scope: list[Annotated[str, Field(pattern=r"^[0-9]{9}([0-9]{3})?$")]] | None = Field(
         None, max_length=500, description="要替换的社区（12 位）或街道（9 位）代码 (communities or streets replaced)")
     features: list[dict[str, Any]] | None = None
@@ -187,7 +187,7 @@ def validate_collection(
 class ProposalRequest(BaseModel):
     """Propose grids for one community; optionally save them as a draft replacing that community's grids."""
 
-    community_code: str = Field(pattern=r"^[0-9]{12}$")
+    community_code: str = Field(pattern=CODE12.pattern)
     min_households: int = Field(300, ge=1)
     max_households: int = Field(500, ge=1)
     create_draft: bool = False
@@ -217,7 +217,7 @@ def propose(session: SessionDep, principal: Planner, body: ProposalRequest) -> d
 @router.get("/{plan_id}", summary="读取方案及其网格 (a plan with its grids)")
 def read_plan(
     session: SessionDep, principal: Planner, plan_id: int,
-    community: Annotated[str | None, Query(pattern=r"^[0-9]{12}$", description="只看一个社区 (one community)")] = None,
+    community: Annotated[str | None, Query(pattern=CODE12.pattern, description="只看一个社区 (one community)")] = None,
 ) -> dict:
     """The plan's metadata and its grids as a FeatureCollection (each grid's version in its properties)."""
     plan = plans.get_plan(session, plan_id)

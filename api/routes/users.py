@@ -16,6 +16,7 @@ from api.audit import AuditDep
 from api.auth import Principal, require_roles
 from api.deps import SessionDep
 from gis.domain import StaffRole, UserRole
+from gis.gridcodes import AREA_SCOPE
 from layers import accounts
 from layers.accounts_models import User
 
@@ -24,7 +25,6 @@ router = APIRouter(prefix="/api/v1/users", tags=["users 账号管理"])
 Admin = Annotated[Principal, Depends(require_roles(UserRole.ADMIN))]
 Username = Annotated[str, Path(pattern=accounts.USERNAME_RE.pattern, description="用户名 (username)")]
 ROLE_NAMES = [r for r in UserRole.values() if r != UserRole.PUBLIC.value]
-SCOPE = r"^(\d{6}|\d{9}|\d{12}|\d{15})?$"
 
 
 class UserOut(BaseModel):
@@ -52,8 +52,8 @@ class RolesIn(BaseModel):
 class ScopeIn(BaseModel):
     """The account's new area: a 6/9/12-digit area or 15-digit grid code, ``""`` for everywhere."""
 
-    scope: str = Field(pattern=SCOPE, description="网格员和党员账号不能为空 (never empty for grid staff and party "
-                                                  "members)")
+    scope: str = Field(pattern=AREA_SCOPE.pattern,
+                       description="网格员和党员账号不能为空 (never empty for grid staff and party members)")
 
 
 class PasswordIn(BaseModel):

@@ -14,6 +14,7 @@ from api.auth import Principal, require_roles
 from api.deps import SessionDep
 from gis.domain import UserRole
 from gis.errors import Forbidden
+from gis.gridcodes import CODE15
 from gis.visits import DEFAULT_STALE_DAYS, MAX_STALE_DAYS, Know
 from layers import ledgers, visits
 from usecases import visits as visit_use
@@ -108,7 +109,7 @@ def stale(session: SessionDep, principal: RosterUser,
 
 @router.get("/api/v1/visits/buildings", summary="网格内楼栋及上次走访日期 (a grid's buildings with their last visit)")
 def grid_buildings(session: SessionDep, principal: StaffUser,
-                   grid: Annotated[str, Query(pattern=r"^[0-9]{15}$", description="网格编码 (grid code)")]) -> dict:
+                   grid: Annotated[str, Query(pattern=CODE15.pattern, description="网格编码 (grid code)")]) -> dict:
     """The grid's buildings with households, when each was last visited and the days since — what the staff
     page picks a building from; no personal data."""
     _in_scope(principal, grid)

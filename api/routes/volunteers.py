@@ -14,7 +14,7 @@ from api.auth import Principal, require_roles
 from api.deps import SessionDep
 from gis.domain import UserRole
 from gis.errors import Forbidden, NotFound
-from gis.gridcodes import CODE15
+from gis.gridcodes import CODE12, CODE15
 from gis.volunteering import MAX_POINTS_PER_CHANGE, PointKind, RegistrantKind
 from layers import volunteers
 from usecases import area_lists
@@ -25,7 +25,7 @@ STAFF = (UserRole.ADMIN, UserRole.DISPATCHER, UserRole.GRID_STAFF)
 StaffUser = Annotated[Principal, Depends(require_roles(*STAFF))]
 Server = Annotated[Principal, Depends(require_roles(*STAFF, UserRole.PARTY_MEMBER))]
 Id = Annotated[int, Path(ge=1, le=2**31 - 1)]
-CommunityQ = Annotated[str, Query(pattern=r"^[0-9]{12}$", description="12 位社区/村编码 (community code)")]
+CommunityQ = Annotated[str, Query(pattern=CODE12.pattern, description="12 位社区/村编码 (community code)")]
 Unit = Annotated[str | None, Query(pattern=r"^[0-9]{6,15}$", description="区/街道/社区编码前缀 (area prefix)")]
 
 
@@ -51,7 +51,7 @@ class RegistrationIn(BaseModel):
 
     kind: RegistrantKind
     name: str = Field(min_length=1, max_length=200, description="姓名或组织名称（仅工作人员可见）(staff only)")
-    community_code: str = Field(pattern=r"^[0-9]{12}$")
+    community_code: str = Field(pattern=CODE12.pattern)
     grid_code: str | None = Field(None, pattern=CODE15.pattern, description="居住网格 (the grid they live in)")
     display_name: str | None = Field(None, max_length=50, description="排行榜显示名，不填则不公开 (leaderboard name)")
     organisation: str | None = Field(None, max_length=200, description="所在单位/党组织 (unit)")
@@ -87,7 +87,7 @@ def registrations(session: SessionDep, principal: StaffUser, audit: AuditDep, un
 class ActivityIn(BaseModel):
     """A volunteer activity."""
 
-    community_code: str = Field(pattern=r"^[0-9]{12}$")
+    community_code: str = Field(pattern=CODE12.pattern)
     title: str = Field(min_length=1, max_length=200)
     description: str | None = Field(None, max_length=2000)
     place: str | None = Field(None, max_length=200)
@@ -187,7 +187,7 @@ def adjust(session: SessionDep, registration_id: Id, body: AdjustIn, principal: 
 class RewardIn(BaseModel):
     """An item on the 积分超市 shelf."""
 
-    community_code: str = Field(pattern=r"^[0-9]{12}$")
+    community_code: str = Field(pattern=CODE12.pattern)
     name: str = Field(min_length=1, max_length=200)
     cost: int = Field(ge=1, le=MAX_POINTS_PER_CHANGE, description="所需积分 (points)")
     stock: int = Field(ge=0, le=100_000, description="库存 (stock)")
