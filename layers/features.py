@@ -7,6 +7,7 @@ public layer because it is never listed here.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,6 +104,21 @@ def _jsonable(value: Any) -> Any:
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return value
+
+
+def _compact_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_jsonable)
+
+
+def feature_collection_text(features: Iterable[tuple[Any, str | None, dict[str, Any]]], **members: Any) -> str:
+    """A GeoJSON FeatureCollection as JSON text from ``(id, geometry, properties)`` rows whose geometry is the text
+    PostGIS wrote (``ST_AsGeoJSON``), put in as it is: parsing those coordinates only to write them out again
+    was most of the time of a request for large polygons (1,000 service circles, 35 MB: 2.3 s of ``json.loads``).
+    ``members`` (``count``, ``attribution`` …) follow the features."""
+    parts = [f'{{"type":"Feature","id":{_compact_json(fid)},"geometry":{geometry or "null"},'
+             f'"properties":{_compact_json(properties)}}}' for fid, geometry, properties in features]
+    tail = "".join(f",{_compact_json(name)}:{_compact_json(value)}" for name, value in members.items())
+    return '{"type":"FeatureCollection","features":[' + ",".join(parts) + "]" + tail + "}"
 
 
 def read_layer(

@@ -11,7 +11,6 @@ facilities that moved, are new, or whose network changed (``force=True`` recompu
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from gis.coords import haversine_m
 from gis.domain import FACILITY_TYPES, CircleMethod
 from gis.errors import InvalidInput, NotFound
 from layers import models
+from layers.features import feature_collection_text
 from layers.networks import default_network, load_graph, network_version
 from layers.walking import walking_distances
 
@@ -201,11 +201,13 @@ def _type_label(code: str) -> tuple[str, str]:
 
 def circles_geojson(session: Session, *, type_code: str | None = None, minutes: float | None = None,
                     budget_m: float | None = None, facility_id: int | None = None, bbox=None,
-                    limit: int = 5000) -> dict:
-    """Stored circles as a GeoJSON FeatureCollection (filter by type, budget, facility, WGS84 bbox)."""
+                    limit: int = 5000) -> str:
+    """Stored circles as GeoJSON FeatureCollection text (filter by type, budget, facility, WGS84 bbox); each
+    geometry goes out as PostGIS writes it (:func:`layers.features.feature_collection_text`)."""
     c, f = models.ServiceCircle, models.Facility
     q = (select(c.id, c.facility_id, f.name, c.type_code, c.minutes, c.budget_m, c.speed_kmh, c.buffer_m,
-                c.method, c.network, c.computed_at, c.source, c.params, func.ST_AsGeoJSON(c.geom, 7))
+                c.method, c.network, c.computed_at, c.source, c.params["reached_nodes"].as_integer(),
+                func.ST_AsGeoJSON(c.geom, 7))
          .join(f, f.id == c.facility_id))
     if type_code:
         q = q.where(c.type_code == type_code)
@@ -218,19 +220,19 @@ def circles_geojson(session: Session, *, type_code: str | None = None, minutes: 
     if bbox is not None:
         q = q.where(c.geom.intersects(func.ST_MakeEnvelope(*bbox, 4326)))
     rows = session.execute(q.order_by(c.facility_id, c.budget_m).limit(limit)).all()
-    feats = []
-    for r in rows:
-        zh, en = _type_label(r[3])
-        feats.append({"type": "Feature", "id": r[0], "geometry": json.loads(r[13]), "properties": {
-            "facility_id": r[1], "facility_name": r[2], "type_code": r[3], "type_zh": zh, "type_en": en,
-            "minutes": r[4], "budget_m": r[5], "speed_kmh": r[6], "buffer_m": r[7], "method": r[8],
-            "method_zh": CircleMethod(r[8]).zh, "network": r[9], "computed_at": r[10].isoformat(),
-            "source": r[11], "reached_nodes": (r[12] or {}).get("reached_nodes")}})
-    networks = sorted({ft["properties"]["network"] for ft in feats if ft["properties"]["network"]})
+    networks = sorted({r.network for r in rows if r.network})
     attributions = session.scalars(select(models.DatasetLoad.attribution).where(
         models.DatasetLoad.name.in_([f"network:{n}" for n in networks]), models.DatasetLoad.attribution.is_not(None))).all()
-    return {"type": "FeatureCollection", "features": feats, "count": len(feats),
-            "attribution": "; ".join(sorted(set(attributions))) or None}
+    return feature_collection_text(((r[0], r[13], _circle_properties(r)) for r in rows), count=len(rows),
+                                   attribution="; ".join(sorted(set(attributions))) or None)
+
+
+def _circle_properties(r) -> dict:
+    zh, en = _type_label(r[3])
+    return {"facility_id": r[1], "facility_name": r[2], "type_code": r[3], "type_zh": zh, "type_en": en,
+            "minutes": r[4], "budget_m": r[5], "speed_kmh": r[6], "buffer_m": r[7], "method": r[8],
+            "method_zh": CircleMethod(r[8]).zh, "network": r[9], "computed_at": r[10].isoformat(),
+            "source": r[11], "reached_nodes": r[12]}
 
 
 @dataclass(frozen=True)

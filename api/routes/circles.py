@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from api.auth import Principal, require_roles
 from api.deps import BBoxDep, ReadSessionDep, SessionDep, SettingsDep
+from api.geojson import FEATURE_COLLECTION_DOC, GeoJSONText
 from gis.coords import CRS, to_wgs84
 from gis.domain import LIFE_CIRCLE_MINUTES, UserRole
 from usecases import reach
@@ -31,6 +32,8 @@ def _types(value: str | None) -> list[str] | None:
     "euclidean 为无路网处的直线圆。 (Stored walking service circles filtered by type, minutes or metres, "
     "facility and bbox; method 'network' or 'euclidean' where no street network exists.)",
     response_description="GeoJSON FeatureCollection",
+    response_class=GeoJSONText,
+    responses=FEATURE_COLLECTION_DOC,
 )
 def get_circles(
     session: ReadSessionDep,
@@ -40,11 +43,11 @@ def get_circles(
     meters: Annotated[float | None, Query(gt=0, le=10_000, description="步行距离米 (walking metres)")] = None,
     facility_id: Annotated[int | None, Query(ge=1, le=2**31 - 1, description="设施 id (facility id)")] = None,
     limit: Annotated[int, Query(ge=1, le=5000, description="最多要素数 (max features)")] = 1000,
-) -> dict[str, Any]:
+) -> GeoJSONText:
     """Stored circles as GeoJSON."""
     from layers import service_circles  # numba, scipy, geopandas: loaded on first use
-    return service_circles.circles_geojson(session, type_code=type, minutes=minutes, budget_m=meters,
-                              facility_id=facility_id, bbox=bbox, limit=limit)
+    return GeoJSONText(service_circles.circles_geojson(session, type_code=type, minutes=minutes, budget_m=meters,
+                                                       facility_id=facility_id, bbox=bbox, limit=limit))
 
 
 @router.get(

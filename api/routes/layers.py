@@ -11,7 +11,6 @@ from layers.features import AREA_LEVELS, LAYERS, LayerSpec, read_areas, read_lay
 
 router = APIRouter(prefix="/api/v1/layers", tags=["layers 图层"])
 
-GEOJSON = "application/geo+json"
 
 
 def _add_layer_route(spec: LayerSpec) -> None:

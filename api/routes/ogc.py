@@ -14,6 +14,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from api.deps import BBoxDep, ReadSessionDep, SettingsDep
+from api.geojson import GEOJSON
 from gis.errors import NotFound
 from layers.features import LAYERS, read_layer
 from layers.ogc_features import layer_extent, read_feature
@@ -21,7 +22,6 @@ from layers.ogc_features import layer_extent, read_feature
 router = APIRouter(prefix="/ogc", tags=["ogc OGC API – Features"])
 
 JSON = "application/json"
-GEOJSON = "application/geo+json"
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",

@@ -27,7 +27,6 @@ from usecases import plan_publish
 router = APIRouter(prefix="/api/v1/plans", tags=["plans 网格规划"])
 
 Planner = Annotated[Principal, Depends(require_roles(UserRole.PLANNER))]
-GEOJSON = "application/geo+json"
 
 
 def _etag(version: int) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import shapely
@@ -87,7 +89,7 @@ def test_geojson_and_reachable(town, module_sessionmaker):
     with module_sessionmaker() as s:
         compute_circles(s, network="river-town", minutes=[5, 10])
         s.commit()
-        fc = circles_geojson(s, type_code="supermarket", minutes=5)
+        fc = json.loads(circles_geojson(s, type_code="supermarket", minutes=5))
         assert fc["count"] == 2
         props = fc["features"][0]["properties"]
         assert props["budget_m"] == pytest.approx(416.667, abs=0.01) and props["type_zh"] == "超市/菜市场"
@@ -108,9 +110,11 @@ def test_api_circles_and_reachable(town, module_db, module_sessionmaker):
     settings = Settings(api=ApiSettings(environment="test", secret_key=TEST_SECRET), db=module_db)
     with TestClient(create_app(settings)) as c:
         r = c.get("/api/v1/circles", params={"type": "clinic", "meters": 500})
-        assert r.status_code == 200
+        assert r.status_code == 200 and r.headers["content-type"].startswith("application/geo+json")
         feats = r.json()["features"]
         assert {f["properties"]["method"] for f in feats} == {"network", "euclidean"}
+        assert r.json()["count"] == len(feats) and len({f["id"] for f in feats}) == len(feats)
+        assert all(isinstance(f["properties"]["reached_nodes"], int) for f in feats if f["properties"]["method"] == "network")
         lon, lat = pt(50, 0)
         r = c.get("/api/v1/circles/reachable", params={"lon": lon, "lat": lat, "minutes": 6,
                                                        "network": "river-town", "include_area": True})
