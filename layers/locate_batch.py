@@ -8,6 +8,7 @@ is the same table as a pandas DataFrame.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -70,15 +71,44 @@ def to_wgs84_rows(lon: np.ndarray, lat: np.ndarray, crs) -> tuple[np.ndarray, np
     return wlon, wlat, pa.DictionaryArray.from_arrays(encoded.indices, ac.strings(canonical))
 
 
-def locate_table(session: Session, lon, lat, *, crs="wgs84", plan_id: int | None = None, on_invalid: str = "raise",
-                 pl: PlanLocator | None = None, assign=None) -> pa.Table:
-    """Assign arrays of points with the same engine and rules as :func:`locate`; one row per point (Arrow).
+# decimals of the WGS84 lon/lat of an answer (~1 mm)
+ANSWER_DECIMALS = 8
 
-    ``crs`` is one name or one per row. ``on_invalid="raise"`` refuses the batch if any point is invalid (listing
-    them); ``"flag"`` answers those rows with method ``invalid``. Tied codes and candidates are only in the
-    single answer; here ``n_tied`` counts the grids tied on a border. ``assign(locator, lon, lat)`` replaces
-    the in-process ``locator.assign`` (e.g. :func:`gis.distributed_assign.assign_distributed` on Dask).
-    """
+
+@dataclass
+class PreparedPoints:
+    """Points checked and converted to WGS84 (:func:`prepare_points`): the input coordinates, the canonical CRS
+    name of each row, the WGS84 coordinates (NaN where ``invalid``) and which rows cannot be located."""
+
+    ilon: np.ndarray
+    ilat: np.ndarray
+    crs_names: pa.DictionaryArray
+    wlon: np.ndarray
+    wlat: np.ndarray
+    invalid: np.ndarray
+
+    @property
+    def size(self) -> int:
+        """How many points."""
+        return self.ilon.size
+
+    def bbox(self) -> list[float]:
+        """[min lon, min lat, max lon, max lat] of the answers' positions (rounded like their lon/lat)."""
+        valid = ~self.invalid & np.isfinite(self.wlon) & np.isfinite(self.wlat)
+        if not valid.any():
+            return []
+        lon, lat = self.wlon[valid], self.wlat[valid]
+        return [float(np.round(v, ANSWER_DECIMALS)) for v in (lon.min(), lat.min(), lon.max(), lat.max())]
+
+    def slice(self, start: int, stop: int) -> PreparedPoints:
+        """Rows ``start:stop`` (views, no copies)."""
+        return PreparedPoints(self.ilon[start:stop], self.ilat[start:stop], self.crs_names[start:stop],
+                              self.wlon[start:stop], self.wlat[start:stop], self.invalid[start:stop])
+
+
+def prepare_points(lon, lat, *, crs="wgs84", on_invalid: str = "raise") -> PreparedPoints:
+    """Check and convert points for :func:`answer_points`: ``crs`` is one name or one per row;
+    ``on_invalid="raise"`` refuses the batch if any point is invalid (listing them), ``"flag"`` marks them."""
     ilon = np.asarray(lon, dtype=np.float64).ravel()
     ilat = np.asarray(lat, dtype=np.float64).ravel()
     if ilon.size != ilat.size:
@@ -88,11 +118,31 @@ def locate_table(session: Session, lon, lat, *, crs="wgs84", plan_id: int | None
         raise invalid_rows_error(ilon, ilat, bad)
     with np.errstate(invalid="ignore"):
         wlon, wlat, names = to_wgs84_rows(ilon, ilat, crs)
+    invalid = np.zeros(ilon.size, bool)
+    invalid[bad] = True
     wlon[bad] = np.nan
     wlat[bad] = np.nan
-    pl = pl or plan_locator(session, plan_id)
-    a = assign(pl.locator, wlon, wlat) if assign else pl.locator.assign(wlon, wlat)
-    return answers_table(pl, ilon, ilat, names, wlon, wlat, a, bad)
+    return PreparedPoints(ilon, ilat, names, wlon, wlat, invalid)
+
+
+def answer_points(pl: PlanLocator, points: PreparedPoints, *, assign=None) -> pa.Table:
+    """The answers of :func:`locate_table` for prepared points (any slice of them: rows answer alone)."""
+    a = assign(pl.locator, points.wlon, points.wlat) if assign else pl.locator.assign(points.wlon, points.wlat)
+    return answers_table(pl, points.ilon, points.ilat, points.crs_names, points.wlon, points.wlat, a,
+                         points.invalid)
+
+
+def locate_table(session: Session, lon, lat, *, crs="wgs84", plan_id: int | None = None, on_invalid: str = "raise",
+                 pl: PlanLocator | None = None, assign=None) -> pa.Table:
+    """Assign arrays of points with the same engine and rules as :func:`locate`; one row per point (Arrow).
+
+    ``crs`` is one name or one per row. ``on_invalid="raise"`` refuses the batch if any point is invalid (listing
+    them); ``"flag"`` answers those rows with method ``invalid``. Tied codes and candidates are only in the
+    single answer; here ``n_tied`` counts the grids tied on a border. ``assign(locator, lon, lat)`` replaces
+    the in-process ``locator.assign`` (e.g. :func:`gis.distributed_assign.assign_distributed` on Dask).
+    """
+    points = prepare_points(lon, lat, crs=crs, on_invalid=on_invalid)
+    return answer_points(pl or plan_locator(session, plan_id), points, assign=assign)
 
 
 def locate_many(session: Session, lon, lat, **options) -> pd.DataFrame:
@@ -117,7 +167,8 @@ _METHOD_NAMES_ZH = ac.strings([mm.zh for mm in METHODS] + ["坐标无效"])
 
 def answers_table(pl: PlanLocator, ilon, ilat, crs_names: pa.DictionaryArray, wlon, wlat, a, bad) -> pa.Table:
     """The table of a batch: input and WGS84 coordinates, grid, community, method, tie and distance. Text columns
-    are dictionary-encoded (indexes into the plan's arrays), numbers where there are none are null."""
+    are dictionary-encoded (indexes into the plan's arrays), numbers where there are none are null. ``bad``: the
+    rows that could not be located (indexes or a mask)."""
     g = a.grid
     has = g >= 0
     chas = a.community >= 0
@@ -136,7 +187,8 @@ def answers_table(pl: PlanLocator, ilon, ilat, crs_names: pa.DictionaryArray, wl
     method_index = ac.from_numpy(method)
     return pa.table({
         "input_lon": ac.from_numpy(ilon), "input_lat": ac.from_numpy(ilat), "input_crs": crs_names,
-        "lon": ac.from_numpy(np.round(wlon, 8), finite), "lat": ac.from_numpy(np.round(wlat, 8), finite),
+        "lon": ac.from_numpy(np.round(wlon, ANSWER_DECIMALS), finite),
+        "lat": ac.from_numpy(np.round(wlat, ANSWER_DECIMALS), finite),
         "grid_code": ac.dictionary(g, pl.arrow("grid_codes"), has),
         "grid_name": ac.dictionary(g, pl.arrow("grid_names"), has),
         "grid_kind": ac.dictionary(g, pl.arrow("grid_kinds"), has),

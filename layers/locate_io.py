@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,8 @@ class PointTable:
     extra: pa.Table
 
     def slice(self, start: int, stop: int) -> PointTable:
-        """Rows ``start:stop``."""
+        """Rows ``start:stop`` (``stop`` may lie past the end)."""
+        stop = min(stop, self.lon.size)  # (a table without columns would take any length it is given)
         crs = self.crs[start:stop] if self.crs is not None else None
         return PointTable(self.lon[start:stop], self.lat[start:stop], crs, self.extra.slice(start, stop - start))
 
@@ -188,7 +190,8 @@ def read_geojson(data: bytes | str | Path | dict) -> PointTable:
 
 # ----------------------------------------------------------------------------------------------- GeoParquet
 def _plain_points(arr: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
-    """(x, y) as strided views into a WKB chunk when every value is a 21-byte little-endian 2-D point, else None."""
+    """(x, y) as strided views into a WKB chunk when every value is a 21-byte little-endian 2-D point with
+    coordinates, else None."""
     n = len(arr)
     if not (pa.types.is_binary(arr.type) or pa.types.is_large_binary(arr.type)) or n == 0:
         return None
@@ -202,7 +205,10 @@ def _plain_points(arr: pa.Array) -> tuple[np.ndarray, np.ndarray] | None:
         return np.ndarray((n,), dtype, buffer=data, offset=start + at, strides=(WKB_POINT_BYTES,))
     if np.any(field(np.uint8, 0) != 1) or np.any(field("<u4", 1) != 1):  # little-endian, type 1 = Point
         return None
-    return field("<f8", 5), field("<f8", 13)
+    x, y = field("<f8", 5), field("<f8", 13)
+    if np.isnan(x).any() or np.isnan(y).any():  # POINT EMPTY is written as NaN, NaN: shapely says what it is
+        return None
+    return x, y
 
 
 def _wkb_points(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
@@ -313,8 +319,8 @@ def _plain(table: pa.Table) -> pa.Table:
     """Dictionary columns decoded, nested ones as JSON text: what CSV and JSON writers take."""
     columns = []
     for column in table.columns:
-        if pa.types.is_dictionary(column.type):
-            column = column.cast(column.type.value_type)
+        if pa.types.is_dictionary(column.type):  # (a take of the labels: several times faster than a cast)
+            column = pa.chunked_array([c.dictionary.take(c.indices) for c in column.chunks], column.type.value_type)
         elif pa.types.is_nested(column.type):
             column = pa.array([None if v is None else json.dumps(v, ensure_ascii=False)
                                for v in column.to_pylist()], pa.string())
@@ -344,19 +350,89 @@ def _point_wkb(lon: np.ndarray, lat: np.ndarray, valid: np.ndarray) -> pa.Array:
                                  null_count=int(n - valid.sum()))
 
 
-def geoparquet_table(table: pa.Table) -> pa.Table:
+def lonlat_bbox(lon: np.ndarray, lat: np.ndarray) -> list[float]:
+    """[min lon, min lat, max lon, max lat] of the finite points ([] when there are none)."""
+    valid = np.isfinite(lon) & np.isfinite(lat)
+    if not valid.any():
+        return []
+    return [float(lon[valid].min()), float(lat[valid].min()), float(lon[valid].max()), float(lat[valid].max())]
+
+
+def geoparquet_table(table: pa.Table, *, bbox: list[float] | None = None) -> pa.Table:
     """The answers with a WKB ``geometry`` column at their WGS84 position and GeoParquet 1.0 metadata (no
-    ``crs`` key: OGC:CRS84, i.e. WGS84 lon/lat)."""
+    ``crs`` key: OGC:CRS84, i.e. WGS84 lon/lat). ``bbox``: of every row of the file when ``table`` is a part of
+    it (default: of ``table``)."""
     lon, lon_valid = ac.values_and_valid(table.column("lon"))
     lat, lat_valid = ac.values_and_valid(table.column("lat"))
     valid = lon_valid & lat_valid & np.isfinite(lon) & np.isfinite(lat)
     name = "geometry" if "geometry" not in table.column_names else "answer_geometry"
     table = table.append_column(name, _point_wkb(lon, lat, valid))
-    bbox = [float(lon[valid].min()), float(lat[valid].min()), float(lon[valid].max()), float(lat[valid].max())] \
-        if valid.any() else []
+    if bbox is None:
+        bbox = lonlat_bbox(np.where(valid, lon, np.nan), np.where(valid, lat, np.nan))
     geo = {"version": "1.0.0", "primary_column": name,
            "columns": {name: {"encoding": "WKB", "geometry_types": ["Point"], **({"bbox": bbox} if bbox else {})}}}
     return table.replace_schema_metadata({b"geo": json.dumps(geo).encode()})
+
+
+def _parquet_options(table: pa.Table) -> dict[str, Any]:
+    """Dictionary pages for the text columns only (a million distinct coordinates would fill and drop one each),
+    min/max statistics for numbers only (not for WKB or long texts)."""
+    types = dict(zip(table.column_names, table.schema.types))
+    return {"use_dictionary": [n for n, t in types.items() if pa.types.is_dictionary(t)],
+            "write_statistics": [n for n, t in types.items() if pa.types.is_integer(t) or pa.types.is_floating(t)]}
+
+
+class AnswerFile:
+    """Answers written to a file part by part, in order, as they are computed (CSV and GeoParquet: each part
+    goes to the file at once; GeoJSON: at the end). The parts go to a temporary file beside ``out``, which
+    becomes ``out`` only on :meth:`commit`: a run that fails leaves no file, and no half of one.
+
+    ``bbox``: the WGS84 bounds of every row to come (:func:`lonlat_bbox`), for the GeoParquet metadata, which
+    is written before the first part. :meth:`write` releases the interpreter lock while Arrow encodes, so a
+    second thread may write one part while the next is computed."""
+
+    def __init__(self, fmt: str, out: str | Path, *, bbox: list[float] | None = None) -> None:
+        if fmt not in FORMATS:
+            raise InvalidInput(f"未知格式 {fmt!r} (unknown format; use one of {', '.join(FORMATS)})")
+        self.fmt, self.out, self.bbox = fmt, Path(out), bbox
+        self.part = self.out.with_name(f".{self.out.name}.{os.getpid()}.part")
+        self._writer: Any = None
+        self._tables: list[pa.Table] = []
+
+    def write(self, table: pa.Table) -> None:
+        """Append the answers of the next rows."""
+        if self.fmt == "geojson":
+            self._tables.append(table)
+            return
+        if self.fmt == "csv":
+            table = _plain(table)
+            if self._writer is None:
+                self._writer = pacsv.CSVWriter(str(self.part), table.schema)
+        else:
+            table = geoparquet_table(table, bbox=self.bbox)
+            if self._writer is None:
+                self._writer = pq.ParquetWriter(str(self.part), table.schema, **_parquet_options(table))
+        self._writer.write_table(table)
+
+    def commit(self) -> None:
+        """Finish the file and put it in place of ``out``."""
+        if self.fmt == "geojson":
+            table = pa.concat_tables(self._tables)
+            self.part.write_bytes(json.dumps(to_geojson(table), ensure_ascii=False).encode("utf-8"))
+        elif self._writer is None:
+            raise InvalidInput("没有点 (the batch holds no points)")
+        else:
+            self._writer.close()
+        os.replace(self.part, self.out)
+
+    def abort(self) -> None:
+        """Drop what was written."""
+        if self._writer is not None:
+            try:
+                self._writer.close()
+            except (OSError, pa.ArrowException):
+                pass
+        self.part.unlink(missing_ok=True)
 
 
 def write_result(table: pa.Table, fmt: str, out: str | Path | None = None) -> bytes | None:
@@ -366,12 +442,7 @@ def write_result(table: pa.Table, fmt: str, out: str | Path | None = None) -> by
         pacsv.write_csv(_plain(table), sink)
     elif fmt == "parquet":
         table = geoparquet_table(table)
-        types = dict(zip(table.column_names, table.schema.types))
-        # dictionary pages for the text columns only (a million distinct coordinates would fill and drop one
-        # each), min/max statistics for numbers only (not for WKB or long texts)
-        pq.write_table(table, sink, use_dictionary=[n for n, t in types.items() if pa.types.is_dictionary(t)],
-                       write_statistics=[n for n, t in types.items() if pa.types.is_integer(t)
-                                         or pa.types.is_floating(t)])
+        pq.write_table(table, sink, **_parquet_options(table))
     elif fmt == "geojson":
         data = json.dumps(to_geojson(table), ensure_ascii=False).encode("utf-8")
         if out is None:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import sys
 import time
+from collections import Counter
 from contextlib import ExitStack
 from pathlib import Path
 
 from gis.errors import GridmapError
 from scripts.progress import Progress
 
-CHUNK = 1_000_000
+# points located and written at a time: each part is written by a second thread while the next is located
+CHUNK = 250_000
 
 
 def register(sub) -> None:
@@ -54,6 +56,8 @@ def _session():
 
 
 def _locate(args) -> int:
+    from concurrent.futures import ThreadPoolExecutor
+
     from gis.locate import use_ahead_of_time_kernels
     from layers import locate_io
 
@@ -65,13 +69,17 @@ def _locate(args) -> int:
         if not args.file.exists():
             print(f"找不到文件 {args.file} (no such file)", file=sys.stderr)
             return 2
-        pl, table, answers = _assign_all(args, lambda: _read(locate_io, args.file, fmt_in))
-        locate_io.write_result(locate_io.result_table(table, answers), fmt_out, args.out)
+        # the file is read in a second thread while the database modules are imported and the plan's locator
+        # is loaded, and each part of the answers is written in it while the next is computed: Arrow reads,
+        # encodes and writes without the interpreter lock, so the two threads share the machine's cores
+        with ThreadPoolExecutor(1) as io_thread:
+            reading = io_thread.submit(_read, locate_io, args.file, fmt_in)
+            pl, counts = _assign_all(args, reading, io_thread, fmt_out)
     except GridmapError as exc:
         print(f"错误 (error): {exc.message}", file=sys.stderr)
         return 1
     print(f"方案 plan {pl.plan_id}（第 {pl.generation} 代 generation）; 写入 {args.out} (written)")
-    for method, count in _method_counts(answers):
+    for method, count in sorted(counts.items(), key=lambda p: -p[1]):
         print(f"  {method:<24} {count:>10}")
     return 0
 
@@ -84,37 +92,56 @@ def _read(locate_io, path: Path, fmt: str):
     return table
 
 
-def _assign_all(args, read):
-    """The plan's locator, the points (``read()``) and their answers, in chunks (with progress). The file is read
-    in a second thread while the plan's locator is loaded: Arrow reads without the interpreter lock, so the two
-    share the machine's cores."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    import pyarrow as pa
-
-    from layers.locate_batch import locate_table
+def _assign_all(args, reading, io_thread, fmt_out: str):
+    """The plan's locator and how many points each method took; the answers are written to ``args.out`` in
+    parts of :data:`CHUNK` points (with progress), each by ``io_thread`` while the next is located. The points
+    are checked and converted first, so that a refused batch (``--strict``) writes nothing."""
+    from layers import locate_io
+    from layers.locate_batch import prepare_points
     from layers.plan_locator import plan_locator
 
-    with ThreadPoolExecutor(1) as pool:
-        reading = pool.submit(read)
+    with ExitStack() as stack:
         engine, factory = _session()
         try:
-            with factory() as session, ExitStack() as stack:
+            with factory() as session:
                 pl = plan_locator(session, args.plan)
-                assign = _dask_assign(args.dask, stack) if args.dask else None
-                table = reading.result()
-                n = table.lon.size
-                parts = []
-                with Progress("定位 locating", total=n) as bar:
-                    for i in range(0, n, CHUNK):
-                        part = table.slice(i, i + CHUNK)
-                        parts.append(locate_table(session, part.lon, part.lat,
-                                                  crs=part.crs if part.crs is not None else args.crs, pl=pl,
-                                                  assign=assign, on_invalid="raise" if args.strict else "flag"))
-                        bar.advance(part.lon.size)
         finally:
             engine.dispose()
-    return pl, table, pa.concat_tables(parts)
+        assign = _dask_assign(args.dask, stack) if args.dask else None
+        table = reading.result()
+        points = prepare_points(table.lon, table.lat, crs=table.crs if table.crs is not None else args.crs,
+                                on_invalid="raise" if args.strict else "flag")
+        out = locate_io.AnswerFile(fmt_out, args.out, bbox=points.bbox())
+        counts = _write_answers(pl, table, points, out, assign, io_thread)
+    return pl, counts
+
+
+def _write_answers(pl, table, points, out, assign, io_thread) -> Counter[str]:
+    """Locate ``points`` in parts of :data:`CHUNK`, each part's answers (after the input's columns, ``table``)
+    written to ``out`` by ``io_thread`` while the next part is located; ``out`` is committed at the end, or
+    dropped on any error. How many points each method took."""
+    from layers import locate_io
+    from layers.locate_batch import answer_points
+
+    counts: Counter[str] = Counter()
+    writing = None
+    try:
+        with Progress("定位 locating", total=points.size) as bar:
+            for i in range(0, points.size, CHUNK):
+                answers = answer_points(pl, points.slice(i, i + CHUNK), assign=assign)
+                counts.update(dict(_method_counts(answers)))
+                if writing is not None:
+                    writing.result()  # one part waits at most: the memory of two parts, errors in order
+                writing = io_thread.submit(out.write, locate_io.result_table(table.slice(i, i + CHUNK), answers))
+                bar.advance(answers.num_rows)
+        writing.result()
+        out.commit()
+    except BaseException:
+        if writing is not None:
+            writing.exception()  # (wait for it: the part file is not removed under a write)
+        out.abort()
+        raise
+    return counts
 
 
 def _dask_assign(address: str, stack: ExitStack):
@@ -133,8 +160,7 @@ def _method_counts(answers) -> list[tuple[str, int]]:
     import pyarrow.compute as pc
 
     counts = pc.value_counts(answers.column("method").combine_chunks().dictionary_decode())
-    pairs = [(c["values"].as_py(), c["counts"].as_py()) for c in counts]
-    return sorted(pairs, key=lambda p: -p[1])
+    return [(c["values"].as_py(), c["counts"].as_py()) for c in counts]
 
 
 def _reassign(args) -> int:

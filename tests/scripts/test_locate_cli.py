@@ -43,6 +43,31 @@ def test_locate_strict_fails_on_invalid_points(env, tmp_path, capsys):
     src.write_text("lon,lat\n38.5,102.19\n", encoding="utf-8")
     assert main(["locate", str(src), "--out", str(tmp_path / "x.csv"), "--strict"]) == 1
     assert "写反" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv"]  # nothing written, not even a part
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_locate_in_parts_gives_the_same_file(env, tmp_path, monkeypatch, suffix):
+    from scripts.commands import locate as command
+
+    frame = pd.DataFrame({"id": range(100), "lon": [F.IN_G1[0], F.ON_STREET[0], 38.5, F.IN_G1[0]] * 25,
+                          "lat": [F.IN_G1[1], F.ON_STREET[1], 102.19, 95.0] * 25})
+    src = tmp_path / "points.csv"
+    frame.to_csv(src, index=False)
+    whole, parts = tmp_path / f"whole.{suffix}", tmp_path / f"parts.{suffix}"
+    assert main(["locate", str(src), "--out", str(whole)]) == 0
+    monkeypatch.setattr(command, "CHUNK", 7)
+    assert main(["locate", str(src), "--out", str(parts)]) == 0
+    if suffix == "csv":
+        assert parts.read_bytes() == whole.read_bytes()
+    else:
+        import pyarrow.parquet as pq
+
+        a, b = pq.read_table(whole), pq.read_table(parts)
+        assert a.to_pylist() == b.to_pylist() and a.schema.metadata == b.schema.metadata
+        assert pq.ParquetFile(parts).metadata.num_row_groups == 15
+    answers = pd.read_csv(parts) if suffix == "csv" else pd.read_parquet(parts)
+    assert list(answers["method"][:4]) == ["grid", "street_responsibility", "invalid", "invalid"]
 
 
 def test_reassign_dry_run_prints_a_summary(env, capsys):
