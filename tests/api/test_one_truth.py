@@ -137,3 +137,19 @@ def test_uncovered_tiles_draw_only_the_apis_buildings(demo, z):
         assert np.hypot(px[:, 0] - x, px[:, 1] - y).min() <= 1.5, (x, y)
     inside = ((px >= 0) & (px < extent)).all(axis=1)
     assert 0 < inside.sum() <= sum(int(f["properties"]["count"]) for f in features)
+
+
+@pytest.mark.parametrize("z", [12, 13])
+def test_uncovered_tiles_count_every_building_once(demo, z):
+    """Over all the tiles that cover them, the clustered vector tiles count each API-uncovered building exactly
+    once: a point near a tile edge is neither dropped nor counted in two tiles (a building of a cluster is
+    counted in the tile of its cluster's point)."""
+    api = demo.get("/api/v1/coverage/uncovered", params={"type": "clinic"}).json()
+    px = np.array([_tile_of(*f["geometry"]["coordinates"], z) for f in api["features"]])
+    (x0, y0), (x1, y1) = np.floor(px.min(axis=0)).astype(int), np.floor(px.max(axis=0)).astype(int)
+    counted = 0
+    for tx in range(x0, x1 + 1):
+        for ty in range(y0, y1 + 1):
+            layer = mvt.decode(demo.get(f"/tiles/uncovered/{z}/{tx}/{ty}.mvt", params={"type": "clinic"}).content)
+            counted += sum(int(f["properties"]["count"]) for f in layer.get("uncovered", {"features": []})["features"])
+    assert counted == len(api["features"]) > 0
