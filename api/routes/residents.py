@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import ReadSessionDep, SessionDep, SettingsDep
-from gis.coords import wgs84_to_gcj02
+from gis.coords import from_wgs84, wgs84_to_gcj02
 from layers.places import MAX_QUERY, search_places
 from maps.track_page import track_html
 from usecases import residents, tracking
@@ -90,6 +90,19 @@ def places(session: ReadSessionDep,
             lon, lat = wgs84_to_gcj02(place["lon"], place["lat"])
             place["lon"], place["lat"] = round(float(lon), 7), round(float(lat), 7)
     return {"places": found}
+
+
+PageCrs = Annotated[Literal["wgs84", "gcj02"], Query(description="页面底图的坐标系；高德底图为 gcj02 (the page's CRS)")]
+
+
+@router.get("/api/v1/residents/position", summary="手机定位在地图上的位置 (where a phone's position goes on the map)")
+def position(lon: Annotated[float, Query(ge=-180, le=180, description="手机给出的经度 (WGS84)")],
+             lat: Annotated[float, Query(ge=-90, le=90, description="手机给出的纬度 (WGS84)")],
+             crs: PageCrs = "wgs84") -> dict:
+    """A phone reports WGS84; on a page drawn on the Amap basemap (GCJ-02) its pin belongs at the shifted
+    point, a few hundred metres away in China. The report itself still sends the WGS84 position."""
+    x, y = from_wgs84(lon, lat, crs)
+    return {"lon": round(float(x), 7), "lat": round(float(y), 7), "crs": crs}
 
 
 @router.post("/api/v1/residents/reports", status_code=201, summary="随手拍：上报问题 (report a problem)")

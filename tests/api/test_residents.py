@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from api.app import create_app
 from api.settings import ApiSettings, Settings
+from gis.coords import from_wgs84
 from tests.accounts_fixtures import TEST_SECRET, accounts_in, declared_bearer
 from tests.layers import people_fixtures as fx
 
@@ -151,6 +152,19 @@ def test_places_are_found_by_name_never_by_code(world):
     assert {"测试社区", "测试超市", "测试小区1号楼", "测试社区第01网格"} <= {p["name"] for p in found}
     assert not any(p["detail"] and p["detail"].isdigit() for p in found)  # no codes shown
     assert api.get("/api/v1/residents/places", params={"q": ""}).json()["places"] == []
+
+
+def test_a_phone_position_is_shifted_only_for_a_gcj02_page(world):
+    api, _ = world
+    here = {"lon": 102.19, "lat": 38.52}
+    assert api.get("/api/v1/residents/position", params=here).json() == {**here, "crs": "wgs84"}
+    shifted = api.get("/api/v1/residents/position", params={**here, "crs": "gcj02"}).json()
+    expected = [round(float(v), 7) for v in from_wgs84(here["lon"], here["lat"], "gcj02")]
+    assert [shifted["lon"], shifted["lat"]] == expected and shifted["lon"] != here["lon"]
+    for bad in ({"lon": 102.19, "lat": 91}, {"lon": "nan", "lat": 38.5}, {"lon": 102.19, "lat": 38.5, "crs": "bd09"},
+                {"lat": 38.5}):
+        r = api.get("/api/v1/residents/position", params=bad)
+        assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_input", bad
 
 
 def test_the_forms_share_the_public_rate_limit(module_db, world):

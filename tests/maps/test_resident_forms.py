@@ -5,6 +5,7 @@ field in Chinese; the place search and "我的位置" put the pin too. Screensho
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from sqlalchemy import text
 
 from api.app import create_app
 from api.settings import ApiSettings, Settings
+from gis.coords import from_wgs84
 from scripts.bench.map_city import make_city
 from tests.accounts_fixtures import TEST_SECRET, accounts_in, declared_bearer
 from tests.browser import chromium, new_context, require_chromium
@@ -221,6 +223,43 @@ def test_a_wish_by_map_click_after_my_location(browser, server, city):
     assert "想要一副老花镜" in p.page.locator("#view").inner_text()
     p.fits_the_screen()
     p.shot("resident_wish_tracked_375")
+    p.check_clean()
+
+
+@pytest.fixture
+def amap_server(module_db, server, monkeypatch):
+    """The same city served on the Amap basemap (its content policy admits Amap's tiles); for one test, since
+    map settings are read from the environment per request."""
+    monkeypatch.setenv("GRIDMAP_MAP_BASEMAP", "amap")
+    app = create_app(Settings(api=ApiSettings(environment="test", secret_key=SECRET, public_rate_per_min=0),
+                              db=module_db))
+    with serve_in_thread(app) as base:
+        yield base
+
+
+def test_my_location_on_the_amap_basemap_pins_the_shifted_point_and_reports_wgs84(browser, amap_server, city):
+    """On the Amap (GCJ-02) basemap the pin and the view go to the phone's position shifted to GCJ-02 (some
+    hundreds of metres in China); the report still carries the WGS84 position the phone gave."""
+    lon, lat = city["centre"]
+    glon, glat = (float(v) for v in from_wgs84(lon, lat, "gcj02"))
+    p = Phone(browser, amap_server, geolocation={"longitude": lon, "latitude": lat, "accuracy": 15},
+              permissions=["geolocation"])
+    p.open_map()
+    p.tab("随手拍")
+    p.page.locator("[data-act=locate]").click()
+    p.page.wait_for_function("() => document.querySelector('.gm-place-now').textContent.includes('我的位置')")
+    place = p.page.evaluate("gridmap.residentPlace")
+    assert (place["lon"], place["lat"], place["crs"]) == (pytest.approx(lon), pytest.approx(lat), "wgs84")
+    assert (place["pinLon"], place["pinLat"]) == (pytest.approx(glon, abs=1e-6), pytest.approx(glat, abs=1e-6))
+    shift_m = math.hypot((glon - lon) * 111_320 * math.cos(math.radians(lat)), (glat - lat) * 110_540)
+    assert shift_m > 100  # in China the two really differ, so a pin left at WGS84 would be visibly wrong
+    centre = p.page.evaluate("(() => { const c = gridmap.map.getCenter(); return [c.lng, c.lat]; })()")
+    assert centre == [pytest.approx(glon, abs=1e-5), pytest.approx(glat, abs=1e-5)]
+    assert p.external and all("autonavi.com" in url for url in p.external)  # only Amap's tiles, refused offline
+    refused = "Failed to load resource: net::ERR_FAILED"  # what the console says of each refused tile
+    assert p.errors.count(refused) <= len(p.external)
+    p.errors = [e for e in p.errors if e != refused]
+    p.external.clear()
     p.check_clean()
 
 

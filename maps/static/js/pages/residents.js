@@ -85,7 +85,7 @@ function wirePicking(map, panel, setPlace, crs) {
   });
 }
 
-function wireLocating(map, panel, setPlace) {
+function wireLocating(map, panel, setPlace, crs) {
   panel.querySelector("[data-act=locate]").addEventListener("click", () => {
     const problem = panel.querySelector(".gm-err[data-for=place]");
     if (!navigator.geolocation) {
@@ -93,10 +93,15 @@ function wireLocating(map, panel, setPlace) {
       return;
     }
     problem.textContent = "正在定位…";
-    navigator.geolocation.getCurrentPosition((pos) => {
+    navigator.geolocation.getCurrentPosition(async (pos) => {
       const {longitude: lon, latitude: lat} = pos.coords;
-      setPlace({lon, lat, crs: "wgs84", pinLon: lon, pinLat: lat}, `我的位置（精度约 ${Math.round(pos.coords.accuracy)} 米）`);
-      map.setView([lat, lon], Math.max(map.getZoom(), 16));
+      // the phone speaks WGS84; on a GCJ-02 basemap (Amap) its pin belongs at the shifted point
+      const pin = crs === "wgs84" ? {lon, lat}
+        : await getJson(`/api/v1/residents/position?lon=${lon}&lat=${lat}&crs=${crs}`).catch(() => null);
+      if (!pin) { problem.textContent = "无法换算您的位置，请在地图上点选或搜索"; return; }
+      setPlace({lon, lat, crs: "wgs84", pinLon: pin.lon, pinLat: pin.lat},
+        `我的位置（精度约 ${Math.round(pos.coords.accuracy)} 米）`);
+      map.setView([pin.lat, pin.lon], Math.max(map.getZoom(), 16));
     }, () => { problem.textContent = "无法取得您的位置（未授权或信号弱），请在地图上点选或搜索"; },
     {enableHighAccuracy: true, timeout: 10000});
   });
@@ -190,7 +195,7 @@ export function start(map, options) {
   const setPlace = placeSetter(map, panel);
   wireTabs(panel);
   wirePicking(map, panel, setPlace, crs);
-  wireLocating(map, panel, setPlace);
+  wireLocating(map, panel, setPlace, crs);
   wireSearch(map, panel, setPlace, crs);
   panel.querySelector(".gm-close").addEventListener("click", () => { panel.hidden = true; state.picking = false; });
   for (const form of panel.querySelectorAll(".gm-form")) {
