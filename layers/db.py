@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -57,6 +58,42 @@ def make_statement_sessionmaker(engine: Engine) -> sessionmaker[Session]:
 
 def _statement_mode(session: Session, transaction, connection) -> None:
     connection.connection.dbapi_connection.autocommit = True
+
+
+_NAMED_PARAMETER = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
+
+
+class PreparedStatement:
+    """A statement the server parses and plans once per connection (``PREPARE``) and then only executes
+    (``EXECUTE name (…)``): for a hot statement whose planning costs more than running it. ``sql`` names its
+    parameters ``:name`` (each with a type the server can infer: cast it where the context does not say, e.g.
+    in a ``SELECT`` list); :meth:`rows` runs it on the session's connection, in its transaction or, on a
+    statement-mode session, on its own. A prepared statement outlives a rolled-back transaction and dies with
+    its connection, so which are prepared is kept in the pooled connection's ``info`` (cleared when SQLAlchemy
+    replaces the connection). Errors come back as SQLAlchemy's, as for any statement."""
+
+    def __init__(self, name: str, sql: str) -> None:
+        order: list[str] = []
+
+        def number(found: re.Match) -> str:
+            if found.group(1) not in order:
+                order.append(found.group(1))
+            return f"${order.index(found.group(1)) + 1}"
+
+        self.name = name
+        self.prepare_sql = f"PREPARE {name} AS {_NAMED_PARAMETER.sub(number, sql)}"
+        self.parameters = tuple(order)
+        self.execute_sql = f"EXECUTE {name} ({', '.join(['%s'] * len(order))})" if order else f"EXECUTE {name}"
+
+    def rows(self, session: Session, params: dict) -> list[tuple]:
+        """Run with ``params`` (a value for each ``:name``); the rows it returns."""
+        connection = session.connection()
+        prepared = connection.connection.info.setdefault("gridmap_prepared", set())
+        if self.name not in prepared:
+            connection.exec_driver_sql(self.prepare_sql)
+            prepared.add(self.name)
+        result = connection.exec_driver_sql(self.execute_sql, tuple(params[p] for p in self.parameters))
+        return result.all() if result.returns_rows else []
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
