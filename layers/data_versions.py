@@ -30,9 +30,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
-from sqlalchemy.orm import Session
+if TYPE_CHECKING:  # (a command that reads versions through the driver alone never imports SQLAlchemy)
+    from sqlalchemy.orm import Session
 
 T = TypeVar("T")
 
@@ -69,7 +70,12 @@ def table_versions(session: Session, tables: Sequence[str]) -> Versions:
 
     Pending ORM changes of ``session`` are flushed first, so that they count as this transaction's changes."""
     session.flush()
-    cursor = session.connection().connection.cursor()
+    return driver_table_versions(session.connection().connection, tables)
+
+
+def driver_table_versions(connection, tables: Sequence[str]) -> Versions:
+    """:func:`table_versions` on a driver (DBAPI) connection."""
+    cursor = connection.cursor()
     try:
         cursor.execute(_VERSIONS_SQL, {"tables": list(tables)})
         rows = {name: (version, dirty) for name, version, dirty in cursor.fetchall()}

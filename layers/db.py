@@ -27,11 +27,7 @@ def make_engine(settings: DatabaseSettings, **overrides) -> Engine:
         max_overflow=settings.max_overflow,
         pool_timeout=settings.pool_timeout_s,
         pool_pre_ping=True,
-        connect_args={
-            "connect_timeout": settings.connect_timeout_s,
-            "options": f"-c statement_timeout={settings.statement_timeout_ms} -c jit={'on' if settings.jit else 'off'}",
-            "application_name": "gridmap",
-        },
+        connect_args=settings.driver_options(),
     )
     kwargs.update(overrides)
     engine = create_engine(settings.sqlalchemy_url, **kwargs)

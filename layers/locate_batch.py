@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy.orm import Session
 
 from gis.coords import CRS, in_china, parse_crs, to_wgs84
 from gis.errors import InvalidCoordinates, InvalidInput
@@ -22,8 +21,9 @@ from gis.locate import METHODS, AssignMethod
 from layers import arrow_columns as ac
 from layers.plan_locator import PlanLocator, plan_locator
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # (gridmap locate FILE imports neither)
     import pandas as pd
+    from sqlalchemy.orm import Session
 
 
 def check_lonlat_arrays(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:

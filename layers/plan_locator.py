@@ -2,27 +2,30 @@
 
 :func:`plan_locator` is what every locate goes through (``GET /api/v1/locate``, incident intake, batches, the
 CLI): the plan's grids, the community/village polygons of the 属地兜底 rule and today's 包街 segments in a
-:class:`gis.locate.Locator`, with the codes, names and units its answers need. It reads them with four plain
-statements (no ORM: a one-batch command imports less) and is rebuilt when one of those tables changes, in any
-process, or the day turns (segments have validity dates).
+:class:`gis.locate.Locator`, with the codes, names and units its answers need. It reads them with plain
+statements through the driver's cursor and is rebuilt when one of those tables changes, in any process, or the
+day turns (segments have validity dates). ``gridmap locate FILE`` builds one with
+:func:`driver_build_plan_locator` on a psycopg2 connection of its own (:mod:`layers.driver`), without SQLAlchemy.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 import shapely
-from sqlalchemy import text
-from sqlalchemy.orm import Session
 
 from gis.domain import AreaLevel, PlanStatus
 from gis.errors import NotFound
 from gis.locate import MIN_CELLS, Locator
 from layers import arrow_columns as ac
-from layers.data_versions import VersionedCache
+from layers.data_versions import VersionedCache, driver_table_versions
+
+if TYPE_CHECKING:  # the plan is read through the driver's cursor: a one-batch command never imports SQLAlchemy
+    from sqlalchemy.orm import Session
 
 
 @dataclass
@@ -58,23 +61,24 @@ class PlanLocator:
 LOCATOR_TABLES = ("grid_plans", "grids", "admin_areas", "street_responsibilities")
 _LOCATORS: VersionedCache[PlanLocator] = VersionedCache("plan locator", LOCATOR_TABLES)
 
-_PLAN_SQL = text("""
+# driver (psycopg2) statements: SQLAlchemy's statement and row machinery would cost more than these reads
+_PLAN_SQL = """
     SELECT id, generation FROM grid_plans
-    WHERE id = coalesce(CAST(:plan AS integer),
-                        (SELECT id FROM grid_plans WHERE status = :published ORDER BY generation DESC LIMIT 1))""")
-_GRIDS_SQL = text("SELECT id, code, name, kind, community_code, ST_AsBinary(geom) FROM grids WHERE plan_id = :plan "
-                  "ORDER BY code, id")
-_COMMUNITIES_SQL = text("""
+    WHERE id = coalesce(CAST(%(plan)s AS integer),
+                        (SELECT id FROM grid_plans WHERE status = %(published)s ORDER BY generation DESC LIMIT 1))"""
+_GRIDS_SQL = ("SELECT id, code, name, kind, community_code, ST_AsBinary(geom) FROM grids WHERE plan_id = %(plan)s "
+              "ORDER BY code, id")
+_COMMUNITIES_SQL = """
     SELECT DISTINCT ON (code) code, ST_AsBinary(geom) FROM admin_areas
-    WHERE level IN (:community, :village) AND geom IS NOT NULL
-    ORDER BY code, edition_year DESC""")  # the newest edition of each code
+    WHERE level IN (%(community)s, %(village)s) AND geom IS NOT NULL
+    ORDER BY code, edition_year DESC"""  # the newest edition of each code
 # a segment without a responsible unit is not under 包街 responsibility: it takes no incidents
-_STREETS_SQL = text("""
+_STREETS_SQL = """
     SELECT id, street_name, responsible_unit, buffer_m, ST_AsBinary(geom), categories FROM street_responsibilities
-    WHERE (valid_from IS NULL OR valid_from <= :on) AND (valid_to IS NULL OR valid_to >= :on)
+    WHERE (valid_from IS NULL OR valid_from <= %(on)s) AND (valid_to IS NULL OR valid_to >= %(on)s)
       AND responsible_unit IS NOT NULL
-    ORDER BY id""")
-_NAMES_SQL = text("SELECT code, name FROM admin_areas ORDER BY code, edition_year")
+    ORDER BY id"""
+_NAMES_SQL = "SELECT code, name FROM admin_areas ORDER BY code, edition_year"
 
 
 def _wkb(values) -> np.ndarray:
@@ -90,24 +94,47 @@ def _object_array(values: list) -> np.ndarray:
     return out
 
 
+def _rows(connection, sql: str, params: dict | None = None) -> list[tuple]:
+    cursor = connection.cursor()
+    try:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
 def resolve_plan(session: Session, plan_id: int | None) -> tuple[int | None, int | None]:
     """(id, generation) of ``plan_id``, or of the plan in force when it is None ((None, None) if none is).
     Raises :class:`NotFound` for an unknown id."""
-    row = session.execute(_PLAN_SQL, {"plan": plan_id, "published": PlanStatus.PUBLISHED.value}).first()
-    if row is None and plan_id is not None:
+    return driver_resolve_plan(session.connection().connection, plan_id)
+
+
+def driver_resolve_plan(connection, plan_id: int | None) -> tuple[int | None, int | None]:
+    """:func:`resolve_plan` on a driver (DBAPI) connection."""
+    rows = _rows(connection, _PLAN_SQL, {"plan": plan_id, "published": PlanStatus.PUBLISHED.value})
+    if not rows and plan_id is not None:
         raise NotFound(f"没有编号为 {plan_id} 的网格方案 (no grid plan {plan_id})", detail={"plan_id": plan_id})
-    return (row[0], row[1]) if row is not None else (None, None)
+    return (rows[0][0], rows[0][1]) if rows else (None, None)
 
 
 def build_plan_locator(session: Session, plan_id: int | None, *, on: dt.date | None = None) -> PlanLocator:
     """Read a plan's grids, the community polygons and today's 包街 segments and build the locator."""
+    fingerprint = _LOCATORS.versions(session).text()  # (pending ORM changes flushed first)
+    return driver_build_plan_locator(session.connection().connection, plan_id, on=on, fingerprint=fingerprint)
+
+
+def driver_build_plan_locator(connection, plan_id: int | None, *, on: dt.date | None = None,
+                              fingerprint: str | None = None) -> PlanLocator:
+    """:func:`build_plan_locator` on a driver (DBAPI) connection, for a command that locates one batch and
+    keeps nothing (no cache: see :func:`plan_locator`)."""
     on = on or dt.date.today()
-    plan_id, generation = resolve_plan(session, plan_id)
-    grows = session.execute(_GRIDS_SQL, {"plan": plan_id}).all() if plan_id is not None else []
-    crows = session.execute(_COMMUNITIES_SQL, {"community": AreaLevel.COMMUNITY.value,
-                                               "village": AreaLevel.VILLAGE.value}).all()
-    srows = session.execute(_STREETS_SQL, {"on": on}).all()
-    names = dict(session.execute(_NAMES_SQL).all())
+    fingerprint = fingerprint or driver_table_versions(connection, LOCATOR_TABLES).text()
+    plan_id, generation = driver_resolve_plan(connection, plan_id)
+    grows = _rows(connection, _GRIDS_SQL, {"plan": plan_id}) if plan_id is not None else []
+    crows = _rows(connection, _COMMUNITIES_SQL, {"community": AreaLevel.COMMUNITY.value,
+                                                 "village": AreaLevel.VILLAGE.value})
+    srows = _rows(connection, _STREETS_SQL, {"on": on})
+    names = dict(_rows(connection, _NAMES_SQL))
     locator = Locator(
         [r[1] for r in grows], [r[3] for r in grows], _wkb(r[5] for r in grows),
         community_codes=[r[0] for r in crows], community_geoms=_wkb(r[1] for r in crows),
@@ -116,7 +143,7 @@ def build_plan_locator(session: Session, plan_id: int | None, *, on: dt.date | N
     )
     obj = lambda vals: np.asarray(list(vals), dtype=object)  # noqa: E731
     return PlanLocator(
-        plan_id=plan_id, generation=generation, fingerprint=_LOCATORS.versions(session).text(),
+        plan_id=plan_id, generation=generation, fingerprint=fingerprint,
         locator=locator, grid_ids=np.asarray([r[0] for r in grows], dtype=np.int64),
         grid_codes=obj(r[1] for r in grows), grid_names=obj(r[2] for r in grows),
         grid_kinds=obj(r[3] for r in grows), grid_communities=obj(r[4] for r in grows),

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy.engine import URL, make_url
 
 from gis.domain import WALK_SPEED_KMH
+
+if TYPE_CHECKING:  # SQLAlchemy is imported where a URL object is needed: a command that talks to the driver
+    from sqlalchemy.engine import URL  # alone (gridmap locate FILE) never imports it
 
 
 class DatabaseSettings(BaseSettings):
@@ -56,6 +59,8 @@ class DatabaseSettings(BaseSettings):
     def _assemble_url(self) -> DatabaseSettings:
         self.read_url = _psycopg2_url(self.read_url) if self.read_url else None
         if not self.url:
+            from sqlalchemy.engine import URL
+
             self.url = URL.create(
                 "postgresql+psycopg2",
                 username=self.user,
@@ -71,11 +76,27 @@ class DatabaseSettings(BaseSettings):
     @property
     def sqlalchemy_url(self) -> URL:
         """The URL as a SQLAlchemy :class:`URL` object."""
+        from sqlalchemy.engine import make_url
+
         return make_url(self.url or "")
+
+    @property
+    def libpq_url(self) -> str:
+        """The URL as libpq (psycopg2) takes it: ``postgresql://…`` without the SQLAlchemy driver name."""
+        return "postgresql://" + (self.url or "").split("://", 1)[1]
+
+    def driver_options(self) -> dict[str, Any]:
+        """What every connection is opened with: the connect timeout, the statement timeout, JIT off unless
+        :attr:`jit`, and the application name."""
+        return {"connect_timeout": self.connect_timeout_s,
+                "options": f"-c statement_timeout={self.statement_timeout_ms} -c jit={'on' if self.jit else 'off'}",
+                "application_name": "gridmap"}
 
     def with_database(self, name: str) -> DatabaseSettings:
         """A copy pointing at another database on the same server (and on its replica, if one is set; used for
         throwaway test databases)."""
+        from sqlalchemy.engine import make_url
+
         url = self.sqlalchemy_url.set(database=name).render_as_string(hide_password=False)
         read_url = make_url(self.read_url).set(database=name).render_as_string(hide_password=False) \
             if self.read_url else None

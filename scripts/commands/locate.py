@@ -97,16 +97,14 @@ def _assign_all(args, reading, io_thread, fmt_out: str):
     parts of :data:`CHUNK` points (with progress), each by ``io_thread`` while the next is located. The points
     are checked and converted first, so that a refused batch (``--strict``) writes nothing."""
     from layers import locate_io
+    from layers.driver import connect
     from layers.locate_batch import prepare_points
-    from layers.plan_locator import plan_locator
+    from layers.plan_locator import driver_build_plan_locator
+    from layers.settings import DatabaseSettings
 
     with ExitStack() as stack:
-        engine, factory = _session()
-        try:
-            with factory() as session:
-                pl = plan_locator(session, args.plan)
-        finally:
-            engine.dispose()
+        with connect(DatabaseSettings()) as connection:  # (no SQLAlchemy: see layers.driver)
+            pl = driver_build_plan_locator(connection, args.plan)
         assign = _dask_assign(args.dask, stack) if args.dask else None
         table = reading.result()
         points = prepare_points(table.lon, table.lat, crs=table.crs if table.crs is not None else args.crs,

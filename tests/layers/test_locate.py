@@ -171,6 +171,25 @@ def test_cache_follows_edits(locate_db):
         assert locate(s, *F.IN_GAP)["assignment"]["method"] == "community"
 
 
+def test_a_locator_read_through_the_driver_alone_equals_the_sessions(locate_db):
+    """gridmap locate FILE builds its locator on a psycopg2 connection of its own (layers.driver)."""
+    from layers.driver import connect
+    from layers.plan_locator import driver_build_plan_locator
+
+    with locate_db["factory"]() as s:
+        cached = plan_locator(s)
+    with connect(locate_db["settings"]) as connection:
+        own = driver_build_plan_locator(connection, None)
+    assert (own.plan_id, own.generation, own.fingerprint) == (cached.plan_id, cached.generation, cached.fingerprint)
+    for name in ("grid_codes", "grid_kinds", "grid_communities", "community_codes", "street_names", "street_units"):
+        assert list(getattr(own, name)) == list(getattr(cached, name)), name
+    assert list(own.street_categories) == list(cached.street_categories)
+    assert own.area_names == cached.area_names
+    lon, lat = np.array([F.IN_G1[0], F.ON_STREET[0], F.IN_GAP[0]]), np.array([F.IN_G1[1], F.ON_STREET[1], F.IN_GAP[1]])
+    a, b = own.locator.assign(lon, lat), cached.locator.assign(lon, lat)
+    assert list(a.grid) == list(b.grid) and list(a.method) == list(b.method)
+
+
 def test_reassign_after_a_new_generation(locate_db):
     factory = locate_db["factory"]
     with factory() as s:

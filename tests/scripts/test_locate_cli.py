@@ -84,3 +84,31 @@ def test_locate_on_a_local_dask_cluster_gives_the_same_file(env, tmp_path):
     assert main(["locate", str(src), "--out", str(plain)]) == 0
     assert main(["locate", str(src), "--out", str(dask), "--dask", "local"]) == 0
     pd.testing.assert_frame_equal(pd.read_csv(plain), pd.read_csv(dask))
+
+
+def test_locate_imports_neither_sqlalchemy_nor_pandas(env, tmp_path):
+    """The command reads the plan through the driver alone (layers.driver): checked in a fresh interpreter by what
+    it imported (a timed test would flake on a shared machine)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    src = tmp_path / "points.csv"
+    src.write_text("id,lon,lat\n1,{},{}\n".format(*F.IN_G1), encoding="utf-8")
+    probe = ("import json, sys\nfrom scripts.cli import main\n"
+             f"code = main(['locate', {str(src)!r}, '--out', {str(tmp_path / 'out.parquet')!r}])\n"
+             "print(json.dumps([code, sorted({m.split('.')[0] for m in sys.modules} & {'sqlalchemy', 'pandas', "
+             "'numba', 'geopandas', 'pyproj'})]))")
+    run = subprocess.run([sys.executable, "-c", probe], cwd=Path(__file__).resolve().parents[2],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert json.loads(run.stdout.strip().splitlines()[-1]) == [0, []]
+
+
+def test_locate_says_when_the_database_cannot_be_reached(env, tmp_path, monkeypatch, capsys):
+    src = tmp_path / "points.csv"
+    src.write_text("id,lon,lat\n1,{},{}\n".format(*F.IN_G1), encoding="utf-8")
+    monkeypatch.setenv("GRIDMAP_DATABASE_URL", "postgresql://postgres@127.0.0.1:1/nowhere")
+    assert main(["locate", str(src), "--out", str(tmp_path / "out.csv")]) == 1
+    assert "not reachable" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["points.csv"]
