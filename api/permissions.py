@@ -149,6 +149,7 @@ MATRIX: dict[str, Access] = {
     # residents on the public map: forms, finding a place by name, following with a tracking code (no sign-in)
     "GET /api/v1/residents/choices": ANYONE,
     "GET /api/v1/residents/places": ANYONE,
+    "GET /api/v1/residents/position": ANYONE,
     "POST /api/v1/residents/reports": ANYONE,
     "POST /api/v1/residents/orders": ANYONE,
     "POST /api/v1/residents/wishes": ANYONE,
