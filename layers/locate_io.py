@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -382,6 +383,12 @@ def _parquet_options(table: pa.Table) -> dict[str, Any]:
             "write_statistics": [n for n, t in types.items() if pa.types.is_integer(t) or pa.types.is_floating(t)]}
 
 
+def _csv_bytes(table: pa.Table, header: bool) -> pa.Buffer:
+    sink = pa.BufferOutputStream()
+    pacsv.write_csv(table, sink, write_options=pacsv.WriteOptions(include_header=header))
+    return sink.getvalue()
+
+
 class AnswerFile:
     """Answers written to a file part by part, in order, as they are computed (CSV and GeoParquet: each part
     goes to the file at once; GeoJSON: at the end). The parts go to a temporary file beside ``out``, which
@@ -389,30 +396,41 @@ class AnswerFile:
 
     ``bbox``: the WGS84 bounds of every row to come (:func:`lonlat_bbox`), for the GeoParquet metadata, which
     is written before the first part. :meth:`write` releases the interpreter lock while Arrow encodes, so a
-    second thread may write one part while the next is computed."""
+    second thread may write one part while the next is computed. ``encoders``: how many threads turn a part
+    into CSV text, each a slice of it (Arrow's CSV writer uses one; the text is the same)."""
 
-    def __init__(self, fmt: str, out: str | Path, *, bbox: list[float] | None = None) -> None:
+    def __init__(self, fmt: str, out: str | Path, *, bbox: list[float] | None = None, encoders: int = 1) -> None:
         if fmt not in FORMATS:
             raise InvalidInput(f"未知格式 {fmt!r} (unknown format; use one of {', '.join(FORMATS)})")
         self.fmt, self.out, self.bbox = fmt, Path(out), bbox
         self.part = self.out.with_name(f".{self.out.name}.{os.getpid()}.part")
         self._writer: Any = None
         self._tables: list[pa.Table] = []
+        self._encoders = max(1, encoders) if fmt == "csv" else 1
+        self._pool = ThreadPoolExecutor(self._encoders - 1) if self._encoders > 1 else None
 
     def write(self, table: pa.Table) -> None:
         """Append the answers of the next rows."""
         if self.fmt == "geojson":
             self._tables.append(table)
-            return
-        if self.fmt == "csv":
-            table = _plain(table)
-            if self._writer is None:
-                self._writer = pacsv.CSVWriter(str(self.part), table.schema)
+        elif self.fmt == "csv":
+            self._write_csv(_plain(table))
         else:
             table = geoparquet_table(table, bbox=self.bbox)
             if self._writer is None:
                 self._writer = pq.ParquetWriter(str(self.part), table.schema, **_parquet_options(table))
-        self._writer.write_table(table)
+            self._writer.write_table(table)
+
+    def _write_csv(self, table: pa.Table) -> None:
+        first = self._writer is None
+        if first:
+            self._writer = open(self.part, "wb")  # noqa: SIM115 (closed by commit or abort)
+        step = -(-table.num_rows // self._encoders)
+        slices = [table.slice(i, step) for i in range(0, max(table.num_rows, 1), max(step, 1))]
+        others = [self._pool.submit(_csv_bytes, piece, False) for piece in slices[1:]] if self._pool else []
+        self._writer.write(_csv_bytes(slices[0], first))
+        for encoding in others:
+            self._writer.write(encoding.result())
 
     def commit(self) -> None:
         """Finish the file and put it in place of ``out``."""
@@ -423,16 +441,23 @@ class AnswerFile:
             raise InvalidInput("没有点 (the batch holds no points)")
         else:
             self._writer.close()
+        self._stop_encoders()
         os.replace(self.part, self.out)
 
     def abort(self) -> None:
         """Drop what was written."""
+        self._stop_encoders()
         if self._writer is not None:
             try:
                 self._writer.close()
             except (OSError, pa.ArrowException):
                 pass
         self.part.unlink(missing_ok=True)
+
+    def _stop_encoders(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
 
 
 def write_result(table: pa.Table, fmt: str, out: str | Path | None = None) -> bytes | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections import Counter
@@ -109,7 +110,7 @@ def _assign_all(args, reading, io_thread, fmt_out: str):
         table = reading.result()
         points = prepare_points(table.lon, table.lat, crs=table.crs if table.crs is not None else args.crs,
                                 on_invalid="raise" if args.strict else "flag")
-        out = locate_io.AnswerFile(fmt_out, args.out, bbox=points.bbox())
+        out = locate_io.AnswerFile(fmt_out, args.out, bbox=points.bbox(), encoders=min(4, os.cpu_count() or 1))
         counts = _write_answers(pl, table, points, out, assign, io_thread)
     return pl, counts
 

@@ -88,15 +88,15 @@ def _answers(lon: np.ndarray, lat: np.ndarray) -> pa.Table:
                                                                  pa.array(["A", "B"]))})
 
 
-@pytest.mark.parametrize("fmt", ["parquet", "csv", "geojson"])
-def test_an_answer_file_written_in_parts_equals_one_written_at_once(tmp_path, fmt):
+@pytest.mark.parametrize("fmt, encoders", [("parquet", 1), ("csv", 1), ("csv", 3), ("geojson", 1)])
+def test_an_answer_file_written_in_parts_equals_one_written_at_once(tmp_path, fmt, encoders):
     lon = np.array([102.1, np.nan, 102.3, 102.4, 102.5])
     lat = np.array([38.1, np.nan, 38.3, 38.4, 38.5])
     whole = _answers(lon, lat)
     once = tmp_path / f"once.{fmt}"
     locate_io.write_result(whole, fmt, once)
     parts = tmp_path / f"parts.{fmt}"
-    out = locate_io.AnswerFile(fmt, parts, bbox=locate_io.lonlat_bbox(lon, lat))
+    out = locate_io.AnswerFile(fmt, parts, bbox=locate_io.lonlat_bbox(lon, lat), encoders=encoders)
     for start in (0, 2, 4):
         out.write(whole.slice(start, 2))
     assert not parts.exists()  # only when committed
