@@ -13,7 +13,7 @@ from gis.errors import GridmapError
 from scripts.progress import Progress
 
 # points located and written at a time: each part is written by a second thread while the next is located
-CHUNK = 250_000
+CHUNK = 125_000
 
 
 def register(sub) -> None:
