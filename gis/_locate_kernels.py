@@ -87,36 +87,139 @@ def _crosses(cx, cy, px, py, x0, y0, x1, y1):
 
 @njit(cache=True)
 def bucket(x0, y0, x1, y1, padx, pady, ox, oy, cw, ch, nx, ny, counts, start, out, fill):
-    """Count (``fill`` False) or list (True) every edge in the cells its thickened segment touches."""
+    """Count (``fill`` False) or list (True) every edge in the cells its thickened segment touches.
+
+    Per raster row an edge spans, the cells from the left to the right end of its part in the row (each end
+    widened by ``padx``, the row by ``pady``). Multiplications by reciprocals instead of divisions may move an end
+    by a unit in the last place; the padding is 1 % wider than the tolerance, which is many orders of magnitude
+    more, so no cell the thickened segment touches is missed."""
+    icw = 1.0 / cw
     ne = x0.shape[0]
     for e in range(ne):
         ax, ay, bx, by = x0[e], y0[e], x1[e], y1[e]
         sy0 = min(ay, by)
         sy1 = max(ay, by)
-        r0 = int(math.floor((sy0 - pady[e] - oy) / ch))
-        r1 = int(math.floor((sy1 + pady[e] - oy) / ch))
-        r0 = max(r0, 0)
-        r1 = min(r1, ny - 1)
+        px = padx[e]
+        py = pady[e]
+        r0 = max(int(math.floor((sy0 - py - oy) / ch)), 0)
+        r1 = min(int(math.floor((sy1 + py - oy) / ch)), ny - 1)
+        slope = (bx - ax) / (by - ay) if by != ay else 0.0
         for r in range(r0, r1 + 1):
-            lo = oy + r * ch - pady[e]
-            hi = oy + (r + 1) * ch + pady[e]
-            ya = min(max(lo, sy0), sy1)
-            yb = min(max(hi, sy0), sy1)
             if by == ay:
                 xa = min(ax, bx)
                 xb = max(ax, bx)
             else:
-                xa = ax + (ya - ay) * (bx - ax) / (by - ay)
-                xb = ax + (yb - ay) * (bx - ax) / (by - ay)
-            xl = min(xa, xb) - padx[e]
-            xh = max(xa, xb) + padx[e]
-            c0 = max(int(math.floor((xl - ox) / cw)), 0)
-            c1 = min(int(math.floor((xh - ox) / cw)), nx - 1)
-            for c in range(c0, c1 + 1):
-                cell = r * nx + c
-                if fill:
+                ya = min(max(oy + r * ch - py, sy0), sy1)
+                yb = min(max(oy + (r + 1) * ch + py, sy0), sy1)
+                xa = ax + (ya - ay) * slope
+                xb = ax + (yb - ay) * slope
+            c0 = max(int(math.floor((min(xa, xb) - px - ox) * icw)), 0)
+            c1 = min(int(math.floor((max(xa, xb) + px - ox) * icw)), nx - 1)
+            base = r * nx
+            if fill:
+                for c in range(c0, c1 + 1):
+                    cell = base + c
                     out[start[cell] + counts[cell]] = e
-                counts[cell] += 1
+                    counts[cell] += 1
+            else:
+                for c in range(c0, c1 + 1):
+                    counts[base + c] += 1
+
+
+@njit(cache=True)
+def in_cell_order(cell_edges, x0, y0, x1, y1, owner):
+    """The coordinates and owner of every listed edge, in list order (see :func:`bucket`)."""
+    n = cell_edges.shape[0]
+    ex0 = np.empty(n)
+    ey0 = np.empty(n)
+    ex1 = np.empty(n)
+    ey1 = np.empty(n)
+    eown = np.empty(n, np.int32)
+    for q in range(n):
+        e = cell_edges[q]
+        ex0[q] = x0[e]
+        ey0[q] = y0[e]
+        ex1[q] = x1[e]
+        ey1[q] = y1[e]
+        eown[q] = owner[e]
+    return ex0, ey0, ex1, ey1, eown
+
+
+@njit(cache=True, inline="always")
+def _u32(buf, o):
+    """The little-endian unsigned 32-bit integer at byte ``o`` of ``buf``."""
+    return np.int64(buf[o]) | (np.int64(buf[o + 1]) << 8) | (np.int64(buf[o + 2]) << 16) | (np.int64(buf[o + 3]) << 24)
+
+
+@njit(cache=True)
+def wkb_rings(buf, geom_start, ring_len, ring_geom):
+    """The rings of polygons and multipolygons in 2D little-endian WKB (geometry ``g`` from byte
+    ``geom_start[g]``): each ring's number of coordinates into ``ring_len`` and its geometry into ``ring_geom``
+    (both at least as long as the number of rings; call with empty ones to count). Returns the number of rings,
+    or -1 when a geometry is not a 2D little-endian (multi)polygon."""
+    k = 0
+    for g in range(geom_start.shape[0] - 1):
+        o = geom_start[g]
+        if buf[o] != 1:
+            return -1
+        gtype = _u32(buf, o + 1)
+        o += 5
+        nparts = 1
+        if gtype == 6:
+            nparts = _u32(buf, o)
+            o += 4
+        elif gtype != 3:
+            return -1
+        for _ in range(nparts):
+            if gtype == 6:
+                if buf[o] != 1 or _u32(buf, o + 1) != 3:
+                    return -1
+                o += 5
+            nrings = _u32(buf, o)
+            o += 4
+            for _ in range(nrings):
+                npts = _u32(buf, o)
+                o += 4 + 16 * npts
+                if k < ring_len.shape[0]:
+                    ring_len[k] = npts
+                    ring_geom[k] = g
+                k += 1
+        if o != geom_start[g + 1]:
+            return -1
+    return k
+
+
+@njit(cache=True)
+def ring_edges(xy, ring_start, ring_owner):
+    """Edges (x0, y0, x1, y1, owner) between consecutive coordinates of each ring (ring ``k``: coordinates
+    rows ``ring_start[k]`` to ``ring_start[k + 1]`` of ``xy``), zero-length ones dropped, in ring order."""
+    nring = ring_owner.shape[0]
+    count = np.zeros(nring + 1, np.int64)
+    for k in range(nring):
+        n = 0
+        for i in range(ring_start[k], ring_start[k + 1] - 1):
+            if xy[i, 0] != xy[i + 1, 0] or xy[i, 1] != xy[i + 1, 1]:
+                n += 1
+        count[k + 1] = n
+    for k in range(nring):
+        count[k + 1] += count[k]
+    ne = count[nring]
+    x0 = np.empty(ne)
+    y0 = np.empty(ne)
+    x1 = np.empty(ne)
+    y1 = np.empty(ne)
+    own = np.empty(ne, np.int32)
+    for k in range(nring):
+        e = count[k]
+        for i in range(ring_start[k], ring_start[k + 1] - 1):
+            if xy[i, 0] != xy[i + 1, 0] or xy[i, 1] != xy[i + 1, 1]:
+                x0[e] = xy[i, 0]
+                y0[e] = xy[i, 1]
+                x1[e] = xy[i + 1, 0]
+                y1[e] = xy[i + 1, 1]
+                own[e] = ring_owner[k]
+                e += 1
+    return x0, y0, x1, y1, own
 
 
 @njit(cache=True, inline="always")
@@ -374,6 +477,20 @@ def assign_polygons(perm, px, py, tol_m, nx, ny, ox, oy, cw, ch, start, cell_edg
             out_border[i] = near[bi] == 1
 
 
+@njit(cache=True)
+def _band_places(count):
+    """Where each part's points of each band go (a prefix sum over bands, then parts), and how many there are:
+    from ``count[part, band]``, the number of points of each part in each band."""
+    parts, nb = count.shape
+    place = np.empty((parts, nb), np.int64)
+    at = 0
+    for b in range(nb):
+        for t in range(parts):
+            place[t, b] = at
+            at += count[t, b]
+    return place, at
+
+
 @njit(cache=True, parallel=True)
 def band_order(px, py, oy, ch, ny, rows):
     """The points sorted into bands of ``rows`` raster rows (south to north, input order kept within a band;
@@ -399,12 +516,7 @@ def band_order(px, py, oy, ch, ny, rows):
                     b = int(r) // rows + 1
             band[i] = b
             count[t, b] += 1
-    place = np.empty((parts, nb), np.int64)
-    at = 0
-    for b in range(nb):
-        for t in range(parts):
-            place[t, b] = at
-            at += count[t, b]
+    place, at = _band_places(count)
     perm = np.empty(n, np.int64)
     xs = np.empty(n)
     ys = np.empty(n)
@@ -534,12 +646,7 @@ def answer_direct(px, py, ox, oy, cw, ch, nx, ny, rows, direct, out_best, out_nt
                 out_best[i] = d
                 out_ntied[i] = 1 if d >= 0 else 0
                 out_border[i] = False
-    place = np.empty((parts, nb), np.int64)
-    at = 0
-    for b in range(nb):
-        for t in range(parts):
-            place[t, b] = at
-            at += count[t, b]
+    place, at = _band_places(count)
     perm = np.empty(at, np.int64)
     xs = np.empty(at)
     ys = np.empty(at)

@@ -67,8 +67,9 @@ class Kernels:
     def __getattr__(self, name: str):
         return getattr(self.module, name)
 
-    def bucket_edges(self, x0, y0, x1, y1, padx, pady, ox, oy, cw, ch, nx, ny) -> tuple[np.ndarray, np.ndarray]:
-        """CSR lists (``start``, ``edges``) of the edges touching each cell, each list in ascending edge order."""
+    def bucket_edges(self, x0, y0, x1, y1, owner, padx, pady, ox, oy, cw, ch, nx, ny) -> tuple[np.ndarray, ...]:
+        """CSR lists (``start``, ``cell_edges``) of the edges touching each cell, each list in ascending edge
+        order, then the listed edges' coordinates and owner in list order."""
         ncell = nx * ny
         counts = np.zeros(ncell, np.int64)
         dummy = np.zeros(1, np.int32)
@@ -78,7 +79,7 @@ class Kernels:
         out = np.empty(int(start[-1]), np.int32)
         counts[:] = 0
         self.module.bucket(x0, y0, x1, y1, padx, pady, ox, oy, cw, ch, nx, ny, counts, start, out, True)
-        return start, out
+        return (start, out, *self.module.in_cell_order(out, x0, y0, x1, y1, owner))
 
 
 _KERNELS: Kernels | None = None
@@ -158,23 +159,40 @@ def _polygon_edges(geoms: np.ndarray) -> tuple[np.ndarray, ...]:
     ok = np.flatnonzero(~(shapely.is_missing(geoms) | shapely.is_empty(geoms))) if geoms.size else np.zeros(0, int)
     if not ok.size:
         return (np.zeros(0),) * 4 + (np.zeros(0, np.int32),)
-    types = shapely.get_type_id(geoms[ok])
-    if np.all((types == 3) | (types == 6)):  # polygons and multipolygons: every ring in one call
-        kind, xy, offsets = shapely.to_ragged_array(geoms[ok])
-        ring_offsets, part_offsets = offsets[0], offsets[1]
-        ring_part = np.repeat(np.arange(part_offsets.size - 1), np.diff(part_offsets))
-        if kind == shapely.GeometryType.MULTIPOLYGON:
-            poly_offsets = offsets[2]
-            ring_owner = ok[np.repeat(np.arange(poly_offsets.size - 1), np.diff(poly_offsets))[ring_part]]
-        else:
-            ring_owner = ok[ring_part]
-        ring_of = np.repeat(np.arange(ring_offsets.size - 1), np.diff(ring_offsets))
-        return _edges_of_chains(xy[:, :2], ring_of, ring_owner)
+    rings = _ring_structure(geoms[ok])
+    if rings is not None:  # polygons and multipolygons: the rings' sizes from WKB, no geometry copied
+        ring_len, ring_geom = rings
+        ring_start = np.zeros(ring_len.size + 1, np.int64)
+        np.cumsum(ring_len, out=ring_start[1:])
+        xy = shapely.get_coordinates(geoms[ok])  # in WKB's order: parts, then exterior and holes
+        if ring_start[-1] == len(xy):
+            with _PARALLEL_LOCK:
+                return kernels().ring_edges(xy, ring_start, ok[ring_geom])
     parts, owner = shapely.get_parts(geoms[ok], return_index=True)
     polys = shapely.get_type_id(parts) == 3
     parts, owner = parts[polys], ok[owner[polys]]
     rings, ridx = shapely.get_rings(parts, return_index=True)
     return _chain_edges(rings, owner[ridx])
+
+
+def _ring_structure(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """(number of coordinates, geometry) of every ring of non-empty polygons and multipolygons, read from their
+    2D WKB (writing it copies no geometry, unlike ``get_parts``/``get_rings``); ``None`` for other types."""
+    types = shapely.get_type_id(geoms)
+    if not np.all((types == 3) | (types == 6)):
+        return None
+    wkb = shapely.to_wkb(geoms, output_dimension=2, byte_order=1, include_srid=False)
+    geom_start = np.zeros(wkb.size + 1, np.int64)
+    np.cumsum(np.fromiter(map(len, wkb), np.int64, wkb.size), out=geom_start[1:])
+    buf = np.frombuffer(bytearray(b"".join(wkb)), np.uint8)  # writable, as the kernels compiled ahead of time take it
+    compiled = kernels()
+    n = compiled.wkb_rings(buf, geom_start, np.zeros(0, np.int64), np.zeros(0, np.int64))
+    if n < 0:
+        return None
+    ring_len = np.empty(n, np.int64)
+    ring_geom = np.empty(n, np.int64)
+    compiled.wkb_rings(buf, geom_start, ring_len, ring_geom)
+    return ring_len, ring_geom
 
 
 def _chain_edges(chains: np.ndarray, owner: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -237,9 +255,9 @@ class _Raster:
             nx, ny = max(1, int(np.ceil(w / cw))), max(1, int(np.ceil(h / cw)))
         else:
             xmin, ymin, cw, nx, ny = 0.0, 0.0, 1.0, 1, 1
-        start, cell_edges = compiled.bucket_edges(x0, y0, x1, y1, padx, pady, xmin, ymin, cw, cw, nx, ny)
-        return cls(xmin, ymin, cw, cw, nx, ny, start, cell_edges, x0[cell_edges], y0[cell_edges], x1[cell_edges],
-                   y1[cell_edges], owner[cell_edges])
+        listed = compiled.bucket_edges(x0, y0, x1, y1, np.ascontiguousarray(owner, dtype=np.int32), padx, pady,
+                                       xmin, ymin, cw, cw, nx, ny)
+        return cls(xmin, ymin, cw, cw, nx, ny, *listed)
 
     def in_cell_order(self, per_edge: np.ndarray) -> np.ndarray:
         """A per-edge array (in the order the edges were given) rearranged like the raster's coordinates."""

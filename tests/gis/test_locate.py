@@ -295,3 +295,37 @@ def _cover_answer(idx: PolygonIndex, x: float, y: float) -> tuple[int, int, bool
     if not ids.size:
         return -1, 0, False
     return int(ids[0]), int(np.sum(idx.kind[ids] == idx.kind[ids[0]])), bool(near[0])
+
+
+def _edges_ring_by_ring(geoms) -> list[tuple[float, float, float, float, int]]:
+    """Every edge of every ring of every polygon, read one ring at a time with shapely (the reference)."""
+    out = []
+    for owner, g in enumerate(geoms):
+        if g is None or g.is_empty:
+            continue
+        for part in shapely.get_parts(g):
+            if part.geom_type != "Polygon" or part.is_empty:
+                continue
+            for ring in [part.exterior, *part.interiors]:
+                xy = np.asarray(ring.coords)[:, :2]
+                out += [(a[0], a[1], b[0], b[1], owner) for a, b in zip(xy[:-1], xy[1:]) if (a != b).any()]
+    return out
+
+
+@pytest.mark.parametrize("with_collection", [False, True])
+def test_polygon_edges_are_every_ring_edge_in_order(with_collection):
+    """The edges the index is built from (read from WKB for polygons and multipolygons, from the geometries'
+    parts otherwise) are those of every ring, exteriors and holes, in order, with their owner; repeated
+    coordinates give no edge; Z is ignored; missing and empty geometries give none."""
+    from gis.locate import _polygon_edges
+
+    holed = Polygon(box(0, 0, 4, 4).exterior.coords, [box(1, 1, 2, 2).exterior.coords, box(2.5, 2.5, 3, 3).exterior.coords])
+    repeated = Polygon([(5, 0), (6, 0), (6, 0), (6, 1), (5, 1), (5, 0)])
+    multi = MultiPolygon([holed, box(10, 10, 11, 11), repeated])
+    with_z = Polygon([(20, 0, 1), (21, 0, 2), (21, 1, 3), (20, 0, 1)])
+    geoms = [None, holed, Polygon(), multi, with_z, MultiPolygon(), repeated]
+    if with_collection:  # not polygons only: read part by part
+        geoms.append(shapely.GeometryCollection([box(30, 0, 31, 1), LineString([(0, 0), (1, 1)])]))
+    got = np.column_stack(_polygon_edges(np.asarray(geoms, dtype=object)))
+    expected = np.asarray(_edges_ring_by_ring(geoms))
+    assert got.shape == expected.shape and np.array_equal(got, expected)
