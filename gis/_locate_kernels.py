@@ -85,48 +85,56 @@ def _crosses(cx, cy, px, py, x0, y0, x1, y1):
     return (oc >= 0.0) != (op >= 0.0)
 
 
-@njit(cache=True)
-def bucket(x0, y0, x1, y1, padx, pady, ox, oy, cw, ch, nx, ny, counts, start, out, fill):
-    """Count (``fill`` False) or list (True) every edge in the cells its thickened segment touches.
+@njit(cache=True, parallel=True)
+def bucket(x0, y0, x1, y1, padx, pady, ox, oy, cw, ch, nx, ny, parts, counts, out, fill):
+    """Count (``fill`` False: ``counts[cell + 1]``) or list (True: at ``counts[cell]``, which advances) every
+    edge in the cells its thickened segment touches; each list in ascending edge number.
 
-    Per raster row an edge spans, the cells from the left to the right end of its part in the row (each end
-    widened by ``padx``, the row by ``pady``). Multiplications by reciprocals instead of divisions may move an end
-    by a unit in the last place; the padding is 1 % wider than the tolerance, which is many orders of magnitude
-    more, so no cell the thickened segment touches is missed."""
+    ``parts`` threads take a band of raster rows each and walk every edge's part in their band: a cell belongs to
+    one thread, so no two write the same counter. Per row an edge spans, the cells from the left to the right end
+    of its part in the row (each end widened by ``padx``, the row by ``pady``). Multiplications by reciprocals
+    instead of divisions may move an end by a unit in the last place; the padding is 1 % wider than the
+    tolerance, which is many orders of magnitude more, so no cell the thickened segment touches is missed."""
     icw = 1.0 / cw
     ne = x0.shape[0]
-    for e in range(ne):
-        ax, ay, bx, by = x0[e], y0[e], x1[e], y1[e]
-        sy0 = min(ay, by)
-        sy1 = max(ay, by)
-        px = padx[e]
-        py = pady[e]
-        r0 = max(int(math.floor((sy0 - py - oy) / ch)), 0)
-        r1 = min(int(math.floor((sy1 + py - oy) / ch)), ny - 1)
-        slope = (bx - ax) / (by - ay) if by != ay else 0.0
-        for r in range(r0, r1 + 1):
-            if by == ay:
-                xa = min(ax, bx)
-                xb = max(ax, bx)
-            else:
-                ya = min(max(oy + r * ch - py, sy0), sy1)
-                yb = min(max(oy + (r + 1) * ch + py, sy0), sy1)
-                xa = ax + (ya - ay) * slope
-                xb = ax + (yb - ay) * slope
-            c0 = max(int(math.floor((min(xa, xb) - px - ox) * icw)), 0)
-            c1 = min(int(math.floor((max(xa, xb) + px - ox) * icw)), nx - 1)
-            base = r * nx
-            if fill:
-                for c in range(c0, c1 + 1):
-                    cell = base + c
-                    out[start[cell] + counts[cell]] = e
-                    counts[cell] += 1
-            else:
-                for c in range(c0, c1 + 1):
-                    counts[base + c] += 1
+    band = (ny + parts - 1) // parts
+    for t in prange(parts):
+        first = t * band
+        last = min(ny, first + band) - 1
+        for e in range(ne):
+            ax, ay, bx, by = x0[e], y0[e], x1[e], y1[e]
+            sy0 = min(ay, by)
+            sy1 = max(ay, by)
+            px = padx[e]
+            py = pady[e]
+            r0 = max(int(math.floor((sy0 - py - oy) / ch)), first)
+            r1 = min(int(math.floor((sy1 + py - oy) / ch)), last)
+            if r1 < r0:
+                continue
+            slope = (bx - ax) / (by - ay) if by != ay else 0.0
+            for r in range(r0, r1 + 1):
+                if by == ay:
+                    xa = min(ax, bx)
+                    xb = max(ax, bx)
+                else:
+                    ya = min(max(oy + r * ch - py, sy0), sy1)
+                    yb = min(max(oy + (r + 1) * ch + py, sy0), sy1)
+                    xa = ax + (ya - ay) * slope
+                    xb = ax + (yb - ay) * slope
+                c0 = max(int(math.floor((min(xa, xb) - px - ox) * icw)), 0)
+                c1 = min(int(math.floor((max(xa, xb) + px - ox) * icw)), nx - 1)
+                base = r * nx
+                if fill:
+                    for c in range(c0, c1 + 1):
+                        cell = base + c
+                        out[counts[cell]] = e
+                        counts[cell] += 1
+                else:
+                    for c in range(c0, c1 + 1):
+                        counts[base + c + 1] += 1
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def in_cell_order(cell_edges, x0, y0, x1, y1, owner):
     """The coordinates and owner of every listed edge, in list order (see :func:`bucket`)."""
     n = cell_edges.shape[0]
@@ -135,7 +143,7 @@ def in_cell_order(cell_edges, x0, y0, x1, y1, owner):
     ex1 = np.empty(n)
     ey1 = np.empty(n)
     eown = np.empty(n, np.int32)
-    for q in range(n):
+    for q in prange(n):
         e = cell_edges[q]
         ex0[q] = x0[e]
         ey0[q] = y0[e]

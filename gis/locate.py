@@ -70,16 +70,24 @@ class Kernels:
     def bucket_edges(self, x0, y0, x1, y1, owner, padx, pady, ox, oy, cw, ch, nx, ny) -> tuple[np.ndarray, ...]:
         """CSR lists (``start``, ``cell_edges``) of the edges touching each cell, each list in ascending edge
         order, then the listed edges' coordinates and owner in list order."""
-        ncell = nx * ny
-        counts = np.zeros(ncell, np.int64)
+        parts = self.threads()
+        start = np.zeros(nx * ny + 1, np.int64)
         dummy = np.zeros(1, np.int32)
-        self.module.bucket(x0, y0, x1, y1, padx, pady, ox, oy, cw, ch, nx, ny, counts, counts, dummy, False)
-        start = np.zeros(ncell + 1, np.int64)
-        np.cumsum(counts, out=start[1:])
-        out = np.empty(int(start[-1]), np.int32)
-        counts[:] = 0
-        self.module.bucket(x0, y0, x1, y1, padx, pady, ox, oy, cw, ch, nx, ny, counts, start, out, True)
-        return (start, out, *self.module.in_cell_order(out, x0, y0, x1, y1, owner))
+        with _PARALLEL_LOCK:
+            self.module.bucket(x0, y0, x1, y1, padx, pady, ox, oy, cw, ch, nx, ny, parts, start, dummy, False)
+            np.cumsum(start, out=start)
+            out = np.empty(int(start[-1]), np.int32)
+            self.module.bucket(x0, y0, x1, y1, padx, pady, ox, oy, cw, ch, nx, ny, parts, start[:-1].copy(), out,
+                               True)
+            return (start, out, *self.module.in_cell_order(out, x0, y0, x1, y1, owner))
+
+    def threads(self) -> int:
+        """Threads the parallel kernels run on (one in the module compiled ahead of time)."""
+        if self.ahead_of_time:
+            return 1
+        import numba
+
+        return int(numba.get_num_threads())
 
 
 _KERNELS: Kernels | None = None

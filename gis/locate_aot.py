@@ -35,7 +35,7 @@ SIGNATURES = {
     "maxset": "i8()",
     "metres_per_degree": "UniTuple(f8, 2)(f8)",
     "row_scales": "UniTuple(f8[:], 2)(f8, f8, i8)",
-    "bucket": "void(f8[:], f8[:], f8[:], f8[:], f8[:], f8[:], f8, f8, f8, f8, i8, i8, i8[:], i8[:], i4[:], b1)",
+    "bucket": "void(f8[:], f8[:], f8[:], f8[:], f8[:], f8[:], f8, f8, f8, f8, i8, i8, i8, i8[:], i4[:], b1)",
     "in_cell_order": "Tuple((f8[:], f8[:], f8[:], f8[:], i4[:]))(i4[:], f8[:], f8[:], f8[:], f8[:], i4[:])",
     "wkb_rings": "i8(u1[:], i8[:], i8[:], i8[:])",
     "ring_edges": "Tuple((f8[:], f8[:], f8[:], f8[:], i4[:]))(f8[:, :], i8[:], i8[:])",
