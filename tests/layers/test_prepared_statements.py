@@ -1,0 +1,65 @@
+"""layers.db.PreparedStatement: prepared once per connection, again on a connection the pool replaced, kept
+across a rolled-back transaction, errors as SQLAlchemy's."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DataError
+
+from layers.db import PreparedStatement, make_engine, make_sessionmaker, make_statement_sessionmaker
+
+SUM = PreparedStatement("gridmap_test_sum", "SELECT CAST(:a AS integer) + CAST(:b AS integer), CAST(:a AS integer) "
+                                            "* 10, 'a:b'::text")
+DIVIDE = PreparedStatement("gridmap_test_divide", "SELECT 1 / CAST(:d AS integer)")
+
+
+@pytest.fixture
+def one_connection(db_settings):
+    """An engine whose pool holds one connection, so every session gets the same one until it is replaced."""
+    engine = make_engine(db_settings, pool_size=1, max_overflow=0)
+    yield engine
+    engine.dispose()
+
+
+def _prepared_here(session) -> list[str]:
+    return list(session.execute(text("SELECT name FROM pg_prepared_statements ORDER BY name")).scalars())
+
+
+def test_named_parameters_become_numbered_once_each():
+    assert SUM.parameters == ("a", "b")
+    assert "$1 AS integer) + CAST($2 AS integer), CAST($1 AS integer)" in SUM.prepare_sql
+    assert "'a:b'::text" in SUM.prepare_sql  # a colon in a literal or a cast is not a parameter
+    assert SUM.execute_sql == "EXECUTE gridmap_test_sum (%s, %s)"
+
+
+def test_prepared_once_per_connection_and_again_on_a_new_one(one_connection):
+    sessions = make_statement_sessionmaker(one_connection)
+    with sessions() as s:
+        assert SUM.rows(s, {"a": 2, "b": 3}) == [(5, 20, "a:b")]
+        assert SUM.rows(s, {"a": 4, "b": -1}) == [(3, 40, "a:b")]
+        assert _prepared_here(s) == ["gridmap_test_sum"]
+        backend = s.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        s.connection().invalidate()  # as after a lost connection: the pool opens a new one
+    with sessions() as s:
+        assert s.execute(text("SELECT pg_backend_pid()")).scalar_one() != backend
+        assert _prepared_here(s) == []
+        assert SUM.rows(s, {"a": 1, "b": 1}) == [(2, 10, "a:b")]
+        assert _prepared_here(s) == ["gridmap_test_sum"]
+
+
+def test_kept_across_a_rolled_back_transaction(one_connection):
+    sessions = make_sessionmaker(one_connection)
+    with sessions() as s:
+        assert SUM.rows(s, {"a": 1, "b": 2}) == [(3, 10, "a:b")]
+        s.rollback()
+        assert SUM.rows(s, {"a": 5, "b": 5}) == [(10, 50, "a:b")]
+
+
+def test_an_error_is_sqlalchemys_and_the_connection_goes_on(one_connection):
+    sessions = make_statement_sessionmaker(one_connection)
+    with sessions() as s:
+        with pytest.raises(DataError):
+            DIVIDE.rows(s, {"d": 0})
+    with sessions() as s:
+        assert DIVIDE.rows(s, {"d": 1}) == [(1,)]
