@@ -59,11 +59,8 @@ def _session():
 def _locate(args) -> int:
     from concurrent.futures import ThreadPoolExecutor
 
-    from gis.locate import use_ahead_of_time_kernels
-    from layers import locate_io
+    from layers import locate_io  # (NumPy and Arrow only: the file's reading starts as soon as they are in)
 
-    if not args.dask:  # one batch, then exit: the kernels compiled ahead of time spare numba's start-up (~0.6 s)
-        use_ahead_of_time_kernels()
     try:
         fmt_in = locate_io.format_of(args.file.name)
         fmt_out = locate_io.format_of(args.out.name)
@@ -97,12 +94,15 @@ def _assign_all(args, reading, io_thread, fmt_out: str):
     """The plan's locator and how many points each method took; the answers are written to ``args.out`` in
     parts of :data:`CHUNK` points (with progress), each by ``io_thread`` while the next is located. The points
     are checked and converted first, so that a refused batch (``--strict``) writes nothing."""
+    from gis.locate import use_ahead_of_time_kernels
     from layers import locate_io
     from layers.driver import connect
     from layers.locate_batch import prepare_points
     from layers.plan_locator import driver_build_plan_locator
     from layers.settings import DatabaseSettings
 
+    if not args.dask:  # one batch, then exit: the kernels compiled ahead of time spare numba's start-up (~0.6 s)
+        use_ahead_of_time_kernels()
     with ExitStack() as stack:
         with connect(DatabaseSettings()) as connection:  # (no SQLAlchemy: see layers.driver)
             pl = driver_build_plan_locator(connection, args.plan)
@@ -156,10 +156,14 @@ def _dask_assign(address: str, stack: ExitStack):
 
 
 def _method_counts(answers) -> list[tuple[str, int]]:
-    import pyarrow.compute as pc
+    """(method, count) of every method the answers hold (counted on the dictionary's indices)."""
+    import numpy as np
 
-    counts = pc.value_counts(answers.column("method").combine_chunks().dictionary_decode())
-    return [(c["values"].as_py(), c["counts"].as_py()) for c in counts]
+    from layers import arrow_columns as ac
+
+    column = answers.column("method").combine_chunks()
+    counts = np.bincount(ac.to_numpy(column.indices), minlength=len(column.dictionary))
+    return [(column.dictionary[k].as_py(), int(n)) for k, n in enumerate(counts) if n]
 
 
 def _reassign(args) -> int:
