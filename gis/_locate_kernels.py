@@ -685,3 +685,18 @@ def answer_direct(px, py, ox, oy, cw, ch, nx, ny, rows, direct, out_best, out_nt
                 ys[j] = py[i]
                 place[t, b] = j + 1
     return perm, xs, ys
+
+
+@njit(cache=True)
+def grid_methods(grid, n_tied, border, exclusive, m_none, m_grid, m_exclusive, method, on_boundary):
+    """Per point, the rule its grid answer decides (``m_none`` for no grid, ``m_exclusive`` for an exclusive
+    grid, else ``m_grid``) and whether it is a reported tie on a border: one pass, no temporary arrays."""
+    for i in range(grid.shape[0]):
+        g = grid[i]
+        if g < 0:
+            method[i] = m_none
+        elif exclusive[g]:
+            method[i] = m_exclusive
+        else:
+            method[i] = m_grid
+        on_boundary[i] = border[i] and n_tied[i] > 1

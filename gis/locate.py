@@ -465,7 +465,7 @@ class Locator:
                  cells_per_edge: float = CELLS_PER_EDGE, min_cells: int = 1) -> None:
         self.codes = np.asarray(list(grid_codes), dtype=object)
         kinds = np.asarray(list(grid_kinds), dtype=object)
-        self.exclusive = kinds == "exclusive"
+        self.exclusive = np.ascontiguousarray(kinds == "exclusive", dtype=np.bool_)
         self.geoms = np.asarray(list(grid_geoms), dtype=object)
         self.tolerance_m = float(tolerance_m)
         self.nearest_m = float(nearest_m)
@@ -474,7 +474,6 @@ class Locator:
         rank = np.empty(n, np.int64)
         rank[order] = np.arange(n)
         self.rank = rank
-        self._exclusive_of = np.r_[False, self.exclusive]  # by grid index + 1 (-1: no grid)
         self.grids = PolygonIndex(self.geoms, rank=rank, kind=self.exclusive.astype(np.int8),
                                   tolerance_m=tolerance_m, cells_per_edge=cells_per_edge, min_cells=min_cells)
         self.community_codes = np.asarray(list(community_codes), dtype=object)
@@ -549,12 +548,12 @@ class Locator:
         lat = np.ascontiguousarray(np.atleast_1d(lat), dtype=np.float64)
         n = lon.size
         grid, n_tied, border = self.grids.query(lon, lat)
-        has = grid >= 0
-        excl = self._exclusive_of[grid + 1]
-        method = np.where(has, np.int8(M_GRID), np.int8(M_UNASSIGNED))
-        method[excl] = M_EXCLUSIVE
-        on_boundary = border & (n_tied > 1)
+        method = np.empty(n, np.int8)
+        on_boundary = np.empty(n, np.bool_)
+        kernels().grid_methods(grid, n_tied, border, self.exclusive, M_UNASSIGNED, M_GRID, M_EXCLUSIVE, method,
+                               on_boundary)
         if self.streets is not None:
+            excl = method == M_EXCLUSIVE
             # the 包街 segments are asked about every point: in bands of the grids' raster rows
             street, distance = self.streets.query(lon, lat, order=band_order(self.grids.raster, lon, lat))
             hit = street >= 0

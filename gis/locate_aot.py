@@ -40,6 +40,7 @@ SIGNATURES = {
     "wkb_rings": "i8(u1[:], i8[:], i8[:], i8[:])",
     "ring_edges": "Tuple((f8[:], f8[:], f8[:], f8[:], i4[:]))(f8[:, :], i8[:], i8[:])",
     "build_reference_sets": f"void({_RASTER}, i8[:], b1, i8[:], i4[:], f8[:], f8[:], i4[:])",
+    "grid_methods": "void(i4[:], i4[:], b1[:], b1[:], i8, i8, i8, i1[:], b1[:])",
     "cell_best_of": "i4[:](i8[:], i4[:], i8[:])",
     "direct_of": "i4[:](i8[:], i8[:], i4[:])",
     "answer_direct": "Tuple((i8[:], f8[:], f8[:]))(f8[:], f8[:], f8, f8, f8, f8, i8, i8, i8, i4[:], i4[:], i4[:], b1[:])",
