@@ -14,6 +14,8 @@ from scripts.progress import Progress
 
 # points located and written at a time: each part is written by a second thread while the next is located
 CHUNK = 125_000
+# on a Dask cluster each part scatters the locator to every worker: parts as large as before the threads came
+DASK_CHUNK = 1_000_000
 
 
 def register(sub) -> None:
@@ -92,8 +94,9 @@ def _read(locate_io, path: Path, fmt: str):
 
 def _assign_all(args, reading, io_thread, fmt_out: str):
     """The plan's locator and how many points each method took; the answers are written to ``args.out`` in
-    parts of :data:`CHUNK` points (with progress), each by ``io_thread`` while the next is located. The points
-    are checked and converted first, so that a refused batch (``--strict``) writes nothing."""
+    parts of :data:`CHUNK` points (:data:`DASK_CHUNK` on Dask; with progress), each by ``io_thread`` while the
+    next is located. The points are checked and converted first, so that a refused batch (``--strict``) writes
+    nothing."""
     from gis.locate import use_ahead_of_time_kernels
     from layers import locate_io
     from layers.driver import connect
@@ -111,12 +114,12 @@ def _assign_all(args, reading, io_thread, fmt_out: str):
         points = prepare_points(table.lon, table.lat, crs=table.crs if table.crs is not None else args.crs,
                                 on_invalid="raise" if args.strict else "flag")
         out = locate_io.AnswerFile(fmt_out, args.out, bbox=points.bbox(), encoders=min(4, os.cpu_count() or 1))
-        counts = _write_answers(pl, table, points, out, assign, io_thread)
+        counts = _write_answers(pl, table, points, out, assign, io_thread, DASK_CHUNK if args.dask else CHUNK)
     return pl, counts
 
 
-def _write_answers(pl, table, points, out, assign, io_thread) -> Counter[str]:
-    """Locate ``points`` in parts of :data:`CHUNK`, each part's answers (after the input's columns, ``table``)
+def _write_answers(pl, table, points, out, assign, io_thread, chunk: int) -> Counter[str]:
+    """Locate ``points`` in parts of ``chunk`` points, each part's answers (after the input's columns, ``table``)
     written to ``out`` by ``io_thread`` while the next part is located; ``out`` is committed at the end, or
     dropped on any error. How many points each method took."""
     from layers import locate_io
@@ -126,12 +129,12 @@ def _write_answers(pl, table, points, out, assign, io_thread) -> Counter[str]:
     writing = None
     try:
         with Progress("定位 locating", total=points.size) as bar:
-            for i in range(0, points.size, CHUNK):
-                answers = answer_points(pl, points.slice(i, i + CHUNK), assign=assign)
+            for i in range(0, points.size, chunk):
+                answers = answer_points(pl, points.slice(i, i + chunk), assign=assign)
                 counts.update(dict(_method_counts(answers)))
                 if writing is not None:
                     writing.result()  # one part waits at most: the memory of two parts, errors in order
-                writing = io_thread.submit(out.write, locate_io.result_table(table.slice(i, i + CHUNK), answers))
+                writing = io_thread.submit(out.write, locate_io.result_table(table.slice(i, i + chunk), answers))
                 bar.advance(answers.num_rows)
         writing.result()
         out.commit()
