@@ -242,7 +242,7 @@ def _toggle(buf, n, g):
     return n
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _walk(buf, n, cx, cy, px, py, s0, e0, s1, e1, cell_edges, ex0, ey0, ex1, ey1, egrid):
     """Toggle ``buf`` for edges of two cells' lists (positions ``s0:e0`` and ``s1:e1``, each in ascending edge
     number; an edge in both is taken once) crossing C→P."""
@@ -264,10 +264,11 @@ def _walk(buf, n, cx, cy, px, py, s0, e0, s1, e1, cell_edges, ex0, ey0, ex1, ey1
     return n
 
 
-@njit(cache=True)
-def _ref_point(cell, nx, ox, oy, cw, ch, start, cell_edges, ex0, ey0, ex1, ey1):
-    r = cell // nx
-    c = cell - r * nx
+@njit(cache=True, inline="always")
+def _ref_point(r, c, cell, ox, oy, cw, ch, start, ex0, ey0, ex1, ey1):
+    """Cell ``cell`` (row ``r``, column ``c``)'s reference point: its centre, or a point nearby that lies on none
+    of its edges (none closer than 1e-9 of the cell's size, no division per edge)."""
+    near = 1e-9 * (cw + ch)
     for k in range(16):
         # centre, then points off it along an irrational direction until none lies on an edge
         fx = 0.5 + 0.0372 * k * 1.6180339887
@@ -281,8 +282,7 @@ def _ref_point(cell, nx, ox, oy, cw, ch, start, cell_edges, ex0, ey0, ex1, ey1):
             dx = ex1[q] - ex0[q]
             dy = ey1[q] - ey0[q]
             o = dx * (ry - ey0[q]) - dy * (rx - ex0[q])
-            scale = abs(dx) + abs(dy) + 1e-300
-            if abs(o) / scale < 1e-9 * (cw + ch):
+            if abs(o) < near * (abs(dx) + abs(dy) + 1e-300):
                 ok = False
                 break
         if ok:
@@ -305,7 +305,7 @@ def build_reference_sets(nx, ny, ox, oy, cw, ch, start, cell_edges, ex0, ey0, ex
         prev = -1
         for c in range(nx):
             cell = r * nx + c
-            rx, ry = _ref_point(cell, nx, ox, oy, cw, ch, start, cell_edges, ex0, ey0, ex1, ey1)
+            rx, ry = _ref_point(r, c, cell, ox, oy, cw, ch, start, ex0, ey0, ex1, ey1)
             if prev < 0:
                 n = _walk(buf, n, cx, cy, rx, ry, start[cell], start[cell + 1], 0, 0, cell_edges,
                           ex0, ey0, ex1, ey1, egrid)
