@@ -294,7 +294,9 @@ def _reference_sets(r: _Raster) -> tuple[np.ndarray, ...]:
     first = np.empty(ncell, np.int32)
     dummy = np.zeros(1, np.int32)
     compiled = kernels()
-    compiled.build_reference_sets(*r.args(), np.arange(r.ny, dtype=np.int64), True, ref_start, dummy, refx, refy, first)
+    with _PARALLEL_LOCK:  # a parallel kernel: one thread at a time in numba's pool, as everywhere else here
+        compiled.build_reference_sets(*r.args(), np.arange(r.ny, dtype=np.int64), True, ref_start, dummy, refx, refy,
+                                      first)
     sizes = ref_start[1:].copy()
     np.cumsum(ref_start, out=ref_start)
     ref_ids = np.empty(int(ref_start[-1]), np.int32)
@@ -302,7 +304,8 @@ def _reference_sets(r: _Raster) -> tuple[np.ndarray, ...]:
     ref_ids[ref_start[:-1][single]] = first[single]
     multi_rows = np.flatnonzero((sizes > 1).reshape(r.ny, r.nx).any(axis=1)).astype(np.int64)
     if multi_rows.size:
-        compiled.build_reference_sets(*r.args(), multi_rows, False, ref_start, ref_ids, refx, refy, first)
+        with _PARALLEL_LOCK:
+            compiled.build_reference_sets(*r.args(), multi_rows, False, ref_start, ref_ids, refx, refy, first)
     return ref_start, ref_ids, refx, refy
 
 
