@@ -301,7 +301,8 @@ class IncidentEvent(Base):
     __tablename__ = "incident_events"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    # looked up by ``ix_incident_events_incident_at`` (incident_id, at), migration 0111 (0741 dropped the other)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
     from_state: Mapped[str | None] = mapped_column(String(16))
     to_state: Mapped[str] = mapped_column(String(16))
     level: Mapped[str | None] = mapped_column(String(16))
