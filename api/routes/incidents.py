@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.audit import AuditDep
 from api.auth import OptionalUser, Principal, api_key_scheme, caller, oauth2_scheme, require_roles
 from api.deps import ReadSessionDep, SessionDep
+from api.lean_route import LeanRoute
 from gis import incidents as rules
 from gis.domain import IncidentState, UserRole
 from gis.errors import Forbidden, InvalidInput
@@ -30,7 +31,7 @@ from layers import incident_flow as flow
 from layers import incidents as inc
 from usecases import dispatch
 
-router = APIRouter(prefix="/api/v1/incidents", tags=["incidents 事件"])
+router = APIRouter(prefix="/api/v1/incidents", tags=["incidents 事件"], route_class=LeanRoute)
 
 PRIVATE_ROLES = (UserRole.DISPATCHER.value, UserRole.GRID_STAFF.value)
 """Roles that need the reporter's name and phone (to call back) — inside their scope only."""

@@ -11,12 +11,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from api.deps import ReadSessionDep, SettingsDep, read_after
+from api.lean_route import LeanRoute
 from api.limits import spend
 from gis.errors import PayloadTooLarge, RateLimited
 from layers import locate as loc
 from layers import locate_io
 
-router = APIRouter(prefix="/api/v1/locate", tags=["locate 定位"])
+router = APIRouter(prefix="/api/v1/locate", tags=["locate 定位"], route_class=LeanRoute)
 
 CrsParam = Annotated[
     str, Query(description="坐标系：wgs84 | cgcs2000 | gcj02（高德/腾讯/微信）| bd09（百度） (coordinate system)")
