@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from api.deps import ReadSessionDep, SettingsDep, read_after
 from api.lean_route import LeanRoute
 from api.limits import spend
+from api.threads import run_off_loop
 from gis.errors import PayloadTooLarge, RateLimited
 from layers import locate as loc
 from layers import locate_io
@@ -39,9 +40,9 @@ async def locate_point(
 ) -> Response:
     """The grid, its community/street/county, the public contacts, the plan generation and how it was decided.
 
-    The busiest read of the service: one hop to the thread pool for the whole call, at most one statement (the
-    versions of the locator's and the contacts' tables, both kept per process; read once for all the requests
-    waiting for it) on an autocommit connection, and the answer serialised once."""
+    The busiest read of the service: one hop to the thread pool for the whole call (:func:`run_off_loop`), at
+    most one statement (the versions of the locator's and the contacts' tables, both kept per process; read once
+    for all the requests waiting for it) on an autocommit connection, and the answer serialised once."""
     after = read_after(request)
 
     def run() -> bytes:
@@ -53,7 +54,7 @@ async def locate_point(
             session.close()
         return json.dumps(answer, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
 
-    return Response(await run_in_threadpool(run), media_type="application/json")
+    return Response(await run_off_loop(run), media_type="application/json")
 
 
 def _wants(request: Request, format: str | None, default: str) -> str:

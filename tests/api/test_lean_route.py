@@ -8,9 +8,9 @@ from typing import Annotated
 
 import pytest
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
-from fastapi.routing import APIRoute
 from fastapi.dependencies.utils import _get_param_aliases
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, ConfigDict
