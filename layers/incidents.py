@@ -417,13 +417,13 @@ _REPLAY_AND_NEARBY = PreparedStatement("gridmap_intake_replay_and_nearby", """
               FROM (SELECT i.id, i.state, extract(epoch FROM (CAST(:now AS timestamptz) - i.created_at)) AS age_s,
                            ST_Distance(Geography(i.geom), Geography(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))) AS d
                       FROM incidents i LEFT JOIN incident_details dd ON dd.incident_id = i.id
-                     WHERE i.category = CAST(:category AS text) AND i.state != CAST(:closed AS text)
+                     WHERE i.category = CAST(:category AS text) AND i.state <> '{closed}'
                        AND dd.duplicate_of IS NULL
                        AND i.geom && ST_Expand(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), CAST(:dlon AS float8),
                                                CAST(:dlat AS float8))
                        AND ST_DWithin(Geography(i.geom), Geography(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)),
                                       CAST(:radius AS float8))) n) AS nearby
-""")
+""".format(closed=IncidentState.CLOSED.value))
 """Planned once per connection: planning it (0.4 ms) took four times as long as running it."""
 
 
@@ -433,7 +433,7 @@ def _replay_and_nearby(session: Session, key: str | None, h: str, category: str,
     for another body) and the open incidents of ``category`` within :data:`~gis.incidents.SUGGEST_RADIUS_M`
     that are tasks themselves (as :func:`_nearby`)."""
     [(replay, nearby)] = _REPLAY_AND_NEARBY.rows(session, {
-        "key": key, "now": now, "lon": lon, "lat": lat, "category": category, "closed": IncidentState.CLOSED.value,
+        "key": key, "now": now, "lon": lon, "lat": lat, "category": category,
         "radius": rules.SUGGEST_RADIUS_M, **_degrees_around(lat, rules.SUGGEST_RADIUS_M)})
     hit = None
     if replay is not None:

@@ -63,3 +63,33 @@ def test_an_error_is_sqlalchemys_and_the_connection_goes_on(one_connection):
             DIVIDE.rows(s, {"d": 0})
     with sessions() as s:
         assert DIVIDE.rows(s, {"d": 1}) == [(1,)]
+
+
+def test_intake_duplicate_check_uses_the_open_incidents_index_in_a_generic_plan(session):
+    """The nearby search of intake (migration 0751) finds its candidates through ``ix_incidents_open_category_geom``
+    — also in the generic plan PostgreSQL switches a prepared statement to after five runs, where a parameter in
+    place of the closed state would leave the index's predicate unprovable (and the planner ANDs two bitmaps)."""
+    from layers.incidents import _REPLAY_AND_NEARBY
+
+    # a city's worth of open incidents of a few categories around one centre (rolled back with the session)
+    session.execute(text("""
+        INSERT INTO incidents (category, state, level, geom, original_lon, original_lat, original_crs, assignment,
+                               source)
+        SELECT (ARRAY['road_damage', 'dispute', 'city_appearance', 'construction'])[1 + k % 4], 'reported', 'grid',
+               ST_SetSRID(ST_MakePoint(102.18 + (k % 97) * 0.0004, 38.50 + (k / 97) * 0.0004), 4326),
+               102.18, 38.50, 'wgs84', '{}', 'test'
+          FROM generate_series(1, 8000) k"""))
+    session.execute(text("INSERT INTO incident_details (incident_id, request_hash, token, channel, sensitive, "
+                         "public_lon, public_lat, private, extra, response) SELECT id, 'h', 't' || id, 'api', false, "
+                         "0, 0, '{}', '{}', '{}' FROM incidents WHERE source = 'test'"))
+    session.execute(text("ANALYZE incidents"))
+    session.execute(text("ANALYZE incident_details"))
+    session.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
+    session.execute(text(_REPLAY_AND_NEARBY.prepare_sql.replace("gridmap_intake_replay_and_nearby",
+                                                                "gridmap_test_nearby_plan")))
+    plan = "\n".join(session.execute(text(
+        "EXPLAIN EXECUTE gridmap_test_nearby_plan (NULL, now(), 102.19, 38.51, 'road_damage', 0.003, 0.0023, 250)"))
+        .scalars())
+    session.execute(text("DEALLOCATE gridmap_test_nearby_plan"))
+    assert "ix_incidents_open_category_geom" in plan
+    assert "BitmapAnd" not in plan
