@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
+from api.intake_queue import IntakeQueue
 from api.limits import install_limits
 from api.read_your_writes import install_read_your_writes
 from api.routes import auth as auth_routes
@@ -66,6 +67,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.databases = databases
         app.state.engine = databases.primary
         app.state.sessionmaker = databases.primary_sessions
+        app.state.intake = IntakeQueue(databases.primary_statement_sessions, writers=settings.api.intake_writers,
+                                       max_batch=settings.api.intake_batch)
         # the ~226,000 objects of the imported modules and the app live as long as the process: out of the garbage
         # collector's sight, a full collection no longer stops every request of the worker for ~135 ms to scan
         # them (~40 ms now; GET /api/v1/locate under 16 connections on one worker, 2026-12-05)
@@ -73,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            app.state.intake.close()
             databases.dispose()
 
     app = FastAPI(

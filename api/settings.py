@@ -66,6 +66,11 @@ class ApiSettings(BaseSettings):
     token_ttl_s: int = Field(DEFAULT_TOKEN_TTL_S, ge=60, le=86_400, description="lifetime of a sign-in token, in seconds")
     public_rate_per_min: float = Field(60.0, description="public intake requests per client a minute")
     public_rate_burst: int = Field(20, description="public intake requests a client may send at once")
+    intake_batch: int = Field(
+        32, ge=1, le=500,
+        description="most reports one intake write stores together: reports that arrive while one batch is written "
+        "are written in the next (1 = each on its own; see api/intake_queue.py)")
+    intake_writers: int = Field(2, ge=1, le=16, description="threads of a worker that store intake batches")
     public_batch_points_per_min: int = Field(
         10_000, ge=0,
         description="points a minute one client may locate with POST /api/v1/locate/batch without signing in "

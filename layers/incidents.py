@@ -409,7 +409,7 @@ def create_incident(session: Session, body: dict[str, Any], *, idempotency_key: 
     return result, False, new_id
 
 
-_REPLAY_AND_NEARBY = PreparedStatement("gridmap_intake_replay_and_nearby", """
+_REPLAY_AND_NEARBY = PreparedStatement("gridmap_intake_replay_and_nearby", f"""
     SELECT (SELECT json_build_array(i.id, d.request_hash, d.response)
               FROM incidents i JOIN incident_details d ON d.incident_id = i.id
              WHERE CAST(:key AS text) IS NOT NULL AND i.idempotency_key = CAST(:key AS text)) AS replay,
@@ -417,13 +417,13 @@ _REPLAY_AND_NEARBY = PreparedStatement("gridmap_intake_replay_and_nearby", """
               FROM (SELECT i.id, i.state, extract(epoch FROM (CAST(:now AS timestamptz) - i.created_at)) AS age_s,
                            ST_Distance(Geography(i.geom), Geography(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))) AS d
                       FROM incidents i LEFT JOIN incident_details dd ON dd.incident_id = i.id
-                     WHERE i.category = CAST(:category AS text) AND i.state <> '{closed}'
+                     WHERE i.category = CAST(:category AS text) AND i.state <> '{IncidentState.CLOSED.value}'
                        AND dd.duplicate_of IS NULL
                        AND i.geom && ST_Expand(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), CAST(:dlon AS float8),
                                                CAST(:dlat AS float8))
                        AND ST_DWithin(Geography(i.geom), Geography(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)),
                                       CAST(:radius AS float8))) n) AS nearby
-""".format(closed=IncidentState.CLOSED.value))
+""")
 """Planned once per connection: planning it (0.4 ms) took four times as long as running it."""
 
 

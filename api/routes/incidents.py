@@ -10,13 +10,12 @@ staff whose scope covers the incident get the staff view; dispatchers and grid s
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
 from api.audit import AuditDep
 from api.auth import OptionalUser, Principal, api_key_scheme, caller, oauth2_scheme, require_roles
@@ -26,7 +25,7 @@ from gis import incidents as rules
 from gis.domain import IncidentState, UserRole
 from gis.errors import Forbidden, InvalidInput
 from gis.gridcodes import CODE12, CODE15
-from layers import escalation, incident_kpis
+from layers import escalation, incident_kpis, intake_batch
 from layers import incident_flow as flow
 from layers import incidents as inc
 from usecases import dispatch
@@ -149,27 +148,23 @@ async def report_incident(
     and 24 h makes this report a linked duplicate, ``duplicate_of``, not a second task). Staff taking a call
     name its ``channel`` (电话、12345、来访、网格员).
 
-    The busiest write of the service: one hop to the thread pool, two statements on a statement-mode session
-    (:func:`layers.incidents.create_incident`; the write commits as it returns, before the answer is sent)."""
-    report = body.model_dump()
+    The busiest write of the service: the report joins the worker's intake queue (:mod:`api.intake_queue`),
+    whose writers store the reports that arrived together in one batch — every rule of
+    :func:`layers.incidents.create_incident`, each report with its own answer — and the answer is sent once the
+    batch's write has committed."""
 
-    def run() -> tuple[dict[str, Any], bool]:
-        session = request.app.state.databases.primary_statement_sessions()
-        try:
-            principal = caller(request, session, token, api_key)  # as OptionalUser, in this one hop
-            _channel(principal, body.channel)
-            answer, replayed, _ = inc.create_incident(session, report, idempotency_key=idempotency_key,
-                                                      channel="api", actor=_actor(principal), clean=True)
-            session.commit()
-        finally:
-            session.close()
-        return answer, replayed
+    def authorize(session: Session) -> str:  # as OptionalUser, on the writer's session
+        principal = caller(request, session, token, api_key)
+        _channel(principal, body.channel)
+        return _actor(principal)
 
-    answer, replayed = await run_in_threadpool(run)
-    headers = {"Idempotent-Replayed": "true"} if replayed else {}
-    headers["Location"] = f"/api/v1/incidents/{answer['incident']['id']}"
-    content = json.dumps(answer, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
-    return Response(content, status_code=201, headers=headers, media_type="application/json")
+    outcome = await request.app.state.intake.submit(
+        intake_batch.Pending(body.model_dump(), idempotency_key, authorize))
+    if isinstance(outcome, BaseException):
+        raise outcome
+    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
+    headers["Location"] = f"/api/v1/incidents/{outcome.incident_id}"
+    return Response(outcome.text, status_code=201, headers=headers, media_type="application/json")
 
 
 @router.get("/categories", summary="事件类别、处置角色与时限 (categories, the role that handles each, deadlines)")
