@@ -36,6 +36,7 @@ from starlette.responses import Response
 
 Handler = Callable[[Request], Awaitable[Response]]
 SCALARS = (str, int, float, bool, str | None, int | None, float | None, bool | None)
+ATOMIC = (type(None), str, int, float, bool)  # values deepcopy returns as they are
 _MISSING = object()
 
 
@@ -56,7 +57,9 @@ class _Param:
             info = self.field.field_info
             if info.is_required():
                 return _MISSING
-            default = copy.deepcopy(self.field.default)
+            default = self.field.default
+            if type(default) not in ATOMIC:  # FastAPI hands each request its own copy of a default
+                default = copy.deepcopy(default)
             if not info.validate_default:
                 return default
             raw = default

@@ -43,10 +43,11 @@ async def locate_point(
     The busiest read of the service: one hop to the thread pool for the whole call (:func:`run_off_loop`), at
     most one statement (the versions of the locator's and the contacts' tables, both kept per process; read once
     for all the requests waiting for it) on an autocommit connection, and the answer serialised once."""
-    after = read_after(request)
+    databases = request.app.state.databases
+    after = read_after(request) if databases.has_replica else None  # only a replica asks how far it must be
 
     def run() -> bytes:
-        session, source = request.app.state.databases.read_session(after=after, autocommit=True)
+        session, source = databases.read_session(after=after, autocommit=True)
         request.state.read_source = source
         try:
             answer = loc.locate(session, lon, lat, crs=crs, accuracy_m=accuracy_m, plan_id=plan_id, clean=True)
