@@ -65,17 +65,14 @@ def test_an_error_is_sqlalchemys_and_the_connection_goes_on(one_connection):
         assert DIVIDE.rows(s, {"d": 1}) == [(1,)]
 
 
-def test_intake_duplicate_check_uses_the_open_incidents_index_in_a_generic_plan(session):
-    """The nearby search of intake (migration 0751) finds its candidates through ``ix_incidents_open_category_geom``
-    — also in the generic plan PostgreSQL switches a prepared statement to after five runs, where a parameter in
-    place of the closed state would leave the index's predicate unprovable (and the planner ANDs two bitmaps)."""
-    from layers.incidents import _REPLAY_AND_NEARBY
-
-    # a city's worth of open incidents of a few categories around one centre (rolled back with the session)
+def _incidents_around_a_centre(session) -> None:
+    """A city's worth of incidents of a few categories around one centre, most of them closed, as over the years
+    (rolled back with the session)."""
     session.execute(text("""
         INSERT INTO incidents (category, state, level, geom, original_lon, original_lat, original_crs, assignment,
                                source)
-        SELECT (ARRAY['road_damage', 'dispute', 'city_appearance', 'construction'])[1 + k % 4], 'reported', 'grid',
+        SELECT (ARRAY['road_damage', 'dispute', 'city_appearance', 'construction'])[1 + k % 4],
+               CASE WHEN k % 8 = 0 THEN 'reported' ELSE 'closed' END, 'grid',
                ST_SetSRID(ST_MakePoint(102.18 + (k % 97) * 0.0004, 38.50 + (k / 97) * 0.0004), 4326),
                102.18, 38.50, 'wgs84', '{}', 'test'
           FROM generate_series(1, 8000) k"""))
@@ -84,12 +81,43 @@ def test_intake_duplicate_check_uses_the_open_incidents_index_in_a_generic_plan(
                          "0, 0, '{}', '{}', '{}' FROM incidents WHERE source = 'test'"))
     session.execute(text("ANALYZE incidents"))
     session.execute(text("ANALYZE incident_details"))
+
+
+def _generic_plan(session, statement: PreparedStatement, arguments: str, params: dict | None = None) -> str:
     session.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
-    session.execute(text(_REPLAY_AND_NEARBY.prepare_sql.replace("gridmap_intake_replay_and_nearby",
-                                                                "gridmap_test_nearby_plan")))
-    plan = "\n".join(session.execute(text(
-        "EXPLAIN EXECUTE gridmap_test_nearby_plan (NULL, now(), 102.19, 38.51, 'road_damage', 0.003, 0.0023, 250)"))
-        .scalars())
-    session.execute(text("DEALLOCATE gridmap_test_nearby_plan"))
+    return _plan(session, statement, arguments, params)
+
+
+def _plan(session, statement: PreparedStatement, arguments: str, params: dict | None = None) -> str:
+    session.execute(text(statement.prepare_sql.replace(statement.name, "gridmap_test_plan")))
+    plan = "\n".join(session.execute(text(f"EXPLAIN EXECUTE gridmap_test_plan ({arguments})"), params or {})
+                     .scalars())
+    session.execute(text("DEALLOCATE gridmap_test_plan"))
+    return plan
+
+
+def test_intake_duplicate_check_uses_the_open_incidents_index_in_a_generic_plan(session):
+    """The nearby search of intake (migration 0751) finds its candidates through ``ix_incidents_open_category_geom``
+    — also in the generic plan PostgreSQL switches a prepared statement to after five runs, where a parameter in
+    place of the closed state would leave the index's predicate unprovable (and the planner ANDs two bitmaps or
+    scans every incident's point in the box)."""
+    from layers.incidents import _REPLAY_AND_NEARBY
+
+    _incidents_around_a_centre(session)
+    plan = _generic_plan(session, _REPLAY_AND_NEARBY,
+                         "NULL, now(), 102.19, 38.51, 'road_damage', 0.003, 0.0023, 250")
     assert "ix_incidents_open_category_geom" in plan
     assert "BitmapAnd" not in plan
+
+
+def test_batch_intake_read_uses_the_open_incidents_index(session):
+    """The same for a batch's read (layers.intake_batch), for one report and for a batch of them."""
+    from layers.intake_batch import _READ
+
+    _incidents_around_a_centre(session)
+    for n in (1, 16):
+        plan = _plan(session, _READ, "now(), 250, :keys, :lons, :lats, :categories, :dlons, :dlats", {
+            "keys": [None] * n, "lons": [102.19] * n, "lats": [38.51] * n, "categories": ["road_damage"] * n,
+            "dlons": [0.003] * n, "dlats": [0.0023] * n})
+        assert "ix_incidents_open_category_geom" in plan
+        assert "BitmapAnd" not in plan
