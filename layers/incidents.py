@@ -217,7 +217,7 @@ def _replay(session: Session, key: str, h: str) -> tuple[dict[str, Any], int] | 
     ).first()
     if row is None:
         return None
-    return _replayed(int(row.id), row.request_hash, row.response, h)
+    return _replayed(int(row.id), row.request_hash, json.loads(row.response), h)
 
 
 def _replayed(incident_id: int, request_hash: str, response: dict[str, Any], h: str) -> tuple[dict[str, Any], int]:
@@ -410,7 +410,7 @@ def create_incident(session: Session, body: dict[str, Any], *, idempotency_key: 
 
 
 _REPLAY_AND_NEARBY = PreparedStatement("gridmap_intake_replay_and_nearby", f"""
-    SELECT (SELECT json_build_array(i.id, d.request_hash, d.response)
+    SELECT (SELECT json_build_array(i.id, d.request_hash, CAST(d.response AS json))
               FROM incidents i JOIN incident_details d ON d.incident_id = i.id
              WHERE CAST(:key AS text) IS NOT NULL AND i.idempotency_key = CAST(:key AS text)) AS replay,
            (SELECT coalesce(json_agg(json_build_array(n.id, n.state, n.age_s, n.d) ORDER BY n.d, n.id), '[]')
@@ -459,7 +459,7 @@ _INSERT_ALL = """
                CAST(:community_code AS text), CAST(:street_code AS text), CAST(:assignee_role AS text),
                CAST(:assignee_unit AS text), CAST(:duplicate_of AS integer), CAST(:sensitive AS boolean),
                CAST(:public_lon AS float8), CAST(:public_lat AS float8), CAST(:private AS jsonb),
-               CAST(:extra AS jsonb), jsonb_set(CAST(:response AS jsonb), '{{incident,id}}', to_jsonb(i.id))
+               CAST(:extra AS jsonb), CAST(jsonb_set(CAST(:response AS jsonb), '{{incident,id}}', to_jsonb(i.id)) AS text)
           FROM i
     ), e AS (
         INSERT INTO incident_events (incident_id, from_state, to_state, level, actor, note, at)
@@ -600,7 +600,7 @@ def _default_detail(session: Session, inc: models.Incident, *, persist: bool = F
                          community_code=community, street_code=community[:9] + "000" if community else None,
                          assignee_role=cat.role.value if cat else None, assignee_unit=None, duplicate_of=None,
                          sensitive=sensitive, public_lon=float(pt[0]), public_lat=float(pt[1]), private={}, extra={},
-                         response={})
+                         response="{}")
     if persist:
         session.add(det)
     return det

@@ -11,7 +11,8 @@ incident (1:1) with what dispatch, privacy, Open311 and ``Idempotency-Key`` need
 - ``sensitive`` and ``public_lon``/``public_lat``: the point shown in public answers (the grid's centroid for
   sensitive categories);
 - ``private``: personal data beyond name/phone (e-mail, device); ``extra``: address, media URL, attributes;
-- ``response``: the answer given when the incident was created (replayed to a retry with the same key).
+- ``response``: the answer given when the incident was created, as the text sent (replayed to a retry with the
+  same key).
 
 ``escalation_receivers``: who receives an escalation at each level above the grid — 社区值班 for a community,
 街道综治中心 for a street (街道), 区 departments by category for a county — so that an escalated incident always
@@ -23,7 +24,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, String
+from sqlalchemy import Boolean, Date, Float, ForeignKey, Index, String, Text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -49,7 +50,7 @@ class IncidentDetail(Base):
     public_lat: Mapped[float] = mapped_column(Float)
     private: Mapped[dict[str, Any]] = mapped_column(default=dict)
     extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    response: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    response: Mapped[str] = mapped_column(Text, default="{}")
 
 
 class EscalationReceiver(Base):

@@ -173,7 +173,7 @@ def _replay_alone(session: Session, r: _Report) -> Outcome:
 
 # ------------------------------------------------------------------------------------------------ read
 _READ = PreparedStatement("gridmap_intake_batch_read", f"""
-    SELECT (SELECT json_build_array(i.id, d.request_hash, d.response)
+    SELECT (SELECT json_build_array(i.id, d.request_hash, CAST(d.response AS json))
               FROM incidents i JOIN incident_details d ON d.incident_id = i.id
              WHERE r.key IS NOT NULL AND i.idempotency_key = r.key) AS replay,
            (SELECT coalesce(json_agg(json_build_array(n.id, n.state, n.age_s, n.d) ORDER BY n.d, n.id), '[]')

@@ -55,7 +55,7 @@ def stored_rows(factory, incident_id: int) -> tuple[dict, dict, list]:
         incident = {c.key: getattr(i, c.key) for c in m.Incident.__table__.columns if c.key not in ("id", "geom")}
         details = {c.key: getattr(d, c.key) for c in IncidentDetail.__table__.columns
                    if c.key not in ("incident_id", "token", "response")}
-        response = json.loads(json.dumps(d.response))
+        response = json.loads(d.response)
         response["incident"].pop("id"), response["incident"].pop("token")
         return {**incident, "geom": geom, "idempotency_key": None}, {**details, "response": response}, \
             [tuple(e) for e in events]
@@ -178,3 +178,14 @@ def test_the_queue_stores_what_arrives_together_in_batches(db):
     assert len({o.incident_id for o in outcomes}) == 20 and queue.reports == 20
     assert 3 <= queue.batches < 20  # at most 8 a batch; the first report may go alone
     delete(db["factory"], *(o.incident_id for o in outcomes))
+
+
+def test_the_answer_is_stored_as_the_text_sent(db):
+    """A replay gives back the very bytes the first report got (migration 0752: the stored answer is text)."""
+    key = uuid.uuid4().hex
+    [first] = ib.store_batch(db["sessions"], [pending(F.IN_G1, key=key, reporter_phone="13812345678")], now=T0)
+    with db["factory"]() as s:
+        assert s.get(IncidentDetail, first.incident_id).response == first.text.decode()
+    [again] = ib.store_batch(db["sessions"], [pending(F.IN_G1, key=key, reporter_phone="13812345678")], now=T0)
+    assert again.replayed and json.loads(again.text) == json.loads(first.text)
+    delete(db["factory"], first.incident_id)
