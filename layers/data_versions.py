@@ -174,11 +174,12 @@ def versions_of(session: Session, *caches: VersionedCache, clean: bool = False) 
     return [Versions(tuple(at[t] for t in c.tables), False) for c in caches]
 
 
-def pin_versions(session: Session) -> None:
-    """Read the versions once for every clean :func:`versions_of` of ``session`` that follows (a batch of
-    reports stored together: the read starts after each of them arrived, so none gets versions older than
-    itself). Only for a session whose caches' tables it does not change."""
-    session.info[_PINNED] = _shared_versions(session)
+def pin_versions(session: Session, versions: dict[str, int] | None = None) -> None:
+    """Use one read of the versions for every clean :func:`versions_of` of ``session`` that follows — ``versions``
+    (``{table: version}`` read by the caller in a statement of its own) or read now. For a batch of reports
+    stored together: the read starts after each of them arrived, so none gets versions older than itself. Only
+    for a session whose caches' tables it does not change."""
+    session.info[_PINNED] = versions if versions is not None else _shared_versions(session)
 
 
 _PINNED = "gridmap_pinned_versions"

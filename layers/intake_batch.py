@@ -129,9 +129,10 @@ def _store(session: Session, batch: list[Pending], now: dt.datetime) -> list[Out
         except Exception as exc:  # noqa: BLE001 — refused before anything is read for it
             outcomes[at] = exc
     if reports:
-        pin_versions(session)
+        versions, rows = _read(session, reports, now)
+        pin_versions(session, versions)
         new = []
-        for r, (replay, nearby, new_id) in zip(reports, _read(session, reports, now)):
+        for r, (replay, nearby, new_id) in zip(reports, rows):
             if replay is not None:
                 outcomes[r.at] = _replay_outcome(replay, r.request_hash)
             else:
@@ -184,29 +185,33 @@ _READ = PreparedStatement("gridmap_intake_batch_read", f"""
                        AND i.geom && ST_Expand(ST_SetSRID(ST_MakePoint(r.lon, r.lat), 4326), r.dlon, r.dlat)
                        AND ST_DWithin(Geography(i.geom), Geography(ST_SetSRID(ST_MakePoint(r.lon, r.lat), 4326)),
                                       CAST(:radius AS float8))) n) AS nearby,
-           nextval('incidents_id_seq') AS new_id
+           nextval('incidents_id_seq') AS new_id,
+           CASE WHEN r.at = 1 THEN (SELECT json_object_agg(table_name, version) FROM data_versions) END AS versions
       FROM unnest(CAST(:keys AS text[]), CAST(:lons AS float8[]), CAST(:lats AS float8[]),
                   CAST(:categories AS text[]), CAST(:dlons AS float8[]), CAST(:dlats AS float8[]))
            WITH ORDINALITY AS r(key, lon, lat, category, dlon, dlat, at)
      ORDER BY r.at
 """)
 """For each report, in order: the answer already given for its key, the open incidents of its category within
-:data:`~gis.incidents.SUGGEST_RADIUS_M` that are tasks themselves (as :func:`layers.incidents._nearby`), and the
-id its incident will have (the index ``ix_incidents_open_category_geom`` serves the nearby search). Planned at
-each run (PostgreSQL sizes ``unnest`` of the arrays it is given, so a plan made for the batch at hand always
-looks cheaper than a generic one): 0.28 ms a batch. A generic plan over a JSON record set was tried: made while
-the table was small, it stayed, and the read took 2.2 ms a batch instead of 0.39 + 0.28."""
+:data:`~gis.incidents.SUGGEST_RADIUS_M` that are tasks themselves (as :func:`layers.incidents._nearby`; the index
+``ix_incidents_open_category_geom`` serves it) and the id its incident will have; on the first row, the data
+versions the caches of the batch's decisions go by (:func:`layers.data_versions.pin_versions`, so they cost no
+round trip of their own). Planned at each run (PostgreSQL sizes ``unnest`` of the arrays it is given, so a plan
+made for the batch at hand always looks cheaper than a generic one): ~0.3 ms a batch. A generic plan over a JSON
+record set was tried: made while the table was small, it stayed, and the read took 2.2 ms a batch instead of
+0.39 + 0.28."""
 
 
-def _read(session: Session, reports: list[_Report], now: dt.datetime) -> list[tuple]:
+def _read(session: Session, reports: list[_Report], now: dt.datetime) -> tuple[dict[str, int], list[tuple]]:
     boxes = [inc._degrees_around(r.point[1], rules.SUGGEST_RADIUS_M) for r in reports]
     rows = _READ.rows(session, {
         "now": now, "radius": rules.SUGGEST_RADIUS_M, "keys": [r.key for r in reports],
         "lons": [r.point[0] for r in reports], "lats": [r.point[1] for r in reports],
         "categories": [r.intake.category.code for r in reports], "dlons": [b["dlon"] for b in boxes],
         "dlats": [b["dlat"] for b in boxes]})
-    return [(replay, [rules.Nearby(int(i), float(d), float(age) / 3600.0, st) for i, st, age, d in nearby], int(new_id))
-            for replay, nearby, new_id in rows]
+    return rows[0][3], [
+        (replay, [rules.Nearby(int(i), float(d), float(age) / 3600.0, st) for i, st, age, d in nearby], int(new_id))
+        for replay, nearby, new_id, _ in rows]
 
 
 # ---------------------------------------------------------------------------------------------- decide

@@ -189,3 +189,22 @@ def test_the_answer_is_stored_as_the_text_sent(db):
     [again] = ib.store_batch(db["sessions"], [pending(F.IN_G1, key=key, reporter_phone="13812345678")], now=T0)
     assert again.replayed and json.loads(again.text) == json.loads(first.text)
     delete(db["factory"], first.incident_id)
+
+
+def test_a_batch_goes_by_the_data_as_it_is_when_the_batch_reads(db):
+    """The caches' versions come with the batch's read: a change to the grid's people made before the batch is
+    in its answer (the versions are not a read kept from an earlier batch)."""
+    with db["factory"]() as s:
+        s.execute(text("UPDATE people SET name = '张新名' WHERE id = :p"), {"p": db["张网格"]})
+        s.commit()
+    try:
+        [renamed] = ib.store_batch(db["sessions"], [pending(F.IN_G1, description="v1")], now=T0)
+    finally:
+        with db["factory"]() as s:
+            s.execute(text("UPDATE people SET name = '张网格' WHERE id = :p"), {"p": db["张网格"]})
+            s.commit()
+    [again] = ib.store_batch(db["sessions"], [pending(F.IN_COMMUNITY_B, description="v2")], now=T0)
+    [back] = ib.store_batch(db["sessions"], [pending(F.IN_G1, "health", description="v3")], now=T0)
+    assert json.loads(renamed.text)["incident"]["dispatch"]["name"] == "张新名"
+    assert "张新名" not in back.text.decode()
+    delete(db["factory"], renamed.incident_id, again.incident_id, back.incident_id)
