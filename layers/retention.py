@@ -4,7 +4,8 @@ Periods are settings (``GRIDMAP_RETENTION_<KIND>_DAYS``); 0 keeps that kind fore
 
 - ``audit_days``: audit-log rows older than this are deleted;
 - ``incident_personal_days``: for incidents closed longer ago than this, every ``reporter_*`` column
-  (name, phone, device …) is set to NULL — the incident itself stays for statistics;
+  (name, phone, device …) is set to NULL and the private details (the reporter's e-mail) emptied — the incident
+  itself stays for statistics;
 - ``order_personal_days``: same for closed or cancelled 三单 orders (resident name, phone, feedback) and for
   fulfilled 微心愿 wishes (resident name, phone);
 - ``ledger_entry_days``: person-level ledger entries (台账明细) not renewed for this long are deleted.
@@ -69,6 +70,12 @@ def purge(
         anyset = " OR ".join(f"{c} IS NOT NULL" for c in personal)
         done["incident_personal"] = session.execute(
             text(f"UPDATE incidents SET {sets} WHERE state = 'closed' AND closed_at < :c AND ({anyset})"),
+            {"c": cut},
+        ).rowcount
+    if cut is not None and _columns(session, "incident_details"):  # the reporter's e-mail and device
+        done["incident_private"] = session.execute(
+            text("UPDATE incident_details d SET private = '{}' FROM incidents i WHERE i.id = d.incident_id "
+                 "AND i.state = 'closed' AND i.closed_at < :c AND d.private <> '{}'::jsonb"),
             {"c": cut},
         ).rowcount
 

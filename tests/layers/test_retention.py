@@ -1,4 +1,5 @@
-"""Retention: ``purge`` deletes old audit rows and ledger entries and blanks closed incidents' reporters."""
+"""Retention: ``purge`` deletes old audit rows and ledger entries and blanks closed incidents' reporters (their
+contacts and the e-mail kept in their details)."""
 
 from __future__ import annotations
 
@@ -51,6 +52,9 @@ def _seed(s) -> None:
             ),
             {"cat": "road", "st": state, "c": None if closed is None else NOW - dt.timedelta(days=closed)},
         )
+    s.execute(text("INSERT INTO incident_details (incident_id, request_hash, token, channel, sensitive, public_lon, "
+                   "public_lat, private, extra, response) SELECT id, 'h', 't' || id, 'api', false, 102.18, 38.5, "
+                   "'{\"email\": \"zhang@example.cn\"}', '{}', '{}' FROM incidents"))
     s.commit()
 
 
@@ -77,6 +81,9 @@ def test_purge_removes_exactly_the_expired(module_sessionmaker):
             ("closed", "张三", "13800000000", "road"),
             ("handling", "张三", "13800000000", "road"),
         ]
+        emails = s.execute(text("SELECT private ->> 'email' FROM incident_details ORDER BY incident_id")).scalars()
+        assert list(emails) == [None, "zhang@example.cn", "zhang@example.cn"]
+        assert done["incident_private"] == 1
         # a second run finds nothing more
         again = purge(s, settings, now=NOW)
         assert set(again.values()) == {0}
