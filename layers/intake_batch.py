@@ -27,7 +27,6 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gis import incidents as rules
-from gis.domain import IncidentState
 from layers import incidents as inc
 from layers import locate as loc
 from layers.data_versions import pin_versions
@@ -173,18 +172,8 @@ def _replay_alone(session: Session, r: _Report) -> Outcome:
 
 
 # ------------------------------------------------------------------------------------------------ read
-_READ = PreparedStatement("gridmap_intake_batch_read", f"""
-    SELECT (SELECT json_build_array(i.id, d.request_hash, CAST(d.response AS json))
-              FROM incidents i JOIN incident_details d ON d.incident_id = i.id
-             WHERE r.key IS NOT NULL AND i.idempotency_key = r.key) AS replay,
-           (SELECT coalesce(json_agg(json_build_array(n.id, n.state, n.age_s, n.d) ORDER BY n.d, n.id), '[]')
-              FROM (SELECT i.id, i.state, extract(epoch FROM (CAST(:now AS timestamptz) - i.created_at)) AS age_s,
-                           ST_Distance(Geography(i.geom), Geography(ST_SetSRID(ST_MakePoint(r.lon, r.lat), 4326))) AS d
-                      FROM incidents i LEFT JOIN incident_details dd ON dd.incident_id = i.id
-                     WHERE i.category = r.category AND i.state <> '{IncidentState.CLOSED.value}' AND dd.duplicate_of IS NULL
-                       AND i.geom && ST_Expand(ST_SetSRID(ST_MakePoint(r.lon, r.lat), 4326), r.dlon, r.dlat)
-                       AND ST_DWithin(Geography(i.geom), Geography(ST_SetSRID(ST_MakePoint(r.lon, r.lat), 4326)),
-                                      CAST(:radius AS float8))) n) AS nearby,
+_READ = PreparedStatement("gridmap_intake_batch_read", "SELECT " + inc.replay_and_nearby_sql(
+    key="r.key", lon="r.lon", lat="r.lat", category="r.category", dlon="r.dlon", dlat="r.dlat") + """,
            nextval('incidents_id_seq') AS new_id,
            CASE WHEN r.at = 1 THEN (SELECT json_object_agg(table_name, version) FROM data_versions) END AS versions
       FROM unnest(CAST(:keys AS text[]), CAST(:lons AS float8[]), CAST(:lats AS float8[]),
