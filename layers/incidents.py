@@ -31,6 +31,7 @@ from layers import locate as loc
 from layers import models
 from layers.db import PreparedStatement
 from layers.incidents_models import IncidentDetail
+from layers.plan_locator import PlanLocator
 from layers.settings import IncidentSettings
 
 View = Literal["public", "staff", "private"]
@@ -91,8 +92,12 @@ _GRID_CENTROID = PreparedStatement(
 """Run on every intake of a sensitive category: prepared, without SQLAlchemy's statement building."""
 
 
-def centroid(session: Session, *, grid_id: int | None, community_code: str | None) -> tuple[float, float] | None:
-    """The centroid of a grid, else of a community's polygon (the public point of a sensitive incident)."""
+def centroid(session: Session, *, grid_id: int | None, community_code: str | None,
+             plan: PlanLocator | None = None) -> tuple[float, float] | None:
+    """The centroid of a grid, else of a community's polygon (the public point of a sensitive incident); a grid's
+    from ``plan`` when it holds the grid (the locator the report was located with: no query)."""
+    if plan is not None and grid_id in plan.grid_centroids:
+        return plan.grid_centroids[grid_id]
     if grid_id is not None:
         rows = _GRID_CENTROID.rows(session, {"grid_id": grid_id})
         if rows:
@@ -272,13 +277,13 @@ def decide_dispatch(session: Session, category: rules.Category, answer: dict[str
                                community_staff=community_staff, street=_street_of(answer))
 
 
-def _locate_for(session: Session, intake: Intake, *, clean: bool = False,
-                seen_contacts: list | None = None) -> dict[str, Any]:
+def _locate_for(session: Session, intake: Intake, *, clean: bool = False, seen_contacts: list | None = None,
+                seen_plan: list | None = None) -> dict[str, Any]:
     """The locate answer for a report (as ``GET /api/v1/locate`` gives it). On a 包街 street outside every grid,
     a category the street's unit does not take is located with the street set aside — to the community or the
     nearest grid, whose people can take it — and the answer keeps the street (the reason names it)."""
     answer = loc.locate(session, intake.lon, intake.lat, crs=intake.crs, accuracy_m=intake.accuracy_m, clean=clean,
-                        seen_contacts=seen_contacts)
+                        seen_contacts=seen_contacts, seen_plan=seen_plan)
     street = _street_of(answer)
     if street is None or answer["grid"] is not None or rules.street_covers(intake.category, street):
         return answer
@@ -292,7 +297,8 @@ def decide(session: Session, intake: Intake, *, now: dt.datetime, nearby: list[r
     """Locate the report (as ``GET /api/v1/locate`` does), find open incidents of its category nearby, and pick
     who handles it and why; nothing is written."""
     seen_contacts: list = []
-    answer = _locate_for(session, intake, clean=clean, seen_contacts=seen_contacts)
+    seen_plan: list = []
+    answer = _locate_for(session, intake, clean=clean, seen_contacts=seen_contacts, seen_plan=seen_plan)
     wlon, wlat = answer["point"]["lon"], answer["point"]["lat"]
     grid = answer["grid"]
     community_code = (answer["community"] or {}).get("code")
@@ -306,7 +312,8 @@ def decide(session: Session, intake: Intake, *, now: dt.datetime, nearby: list[r
                                    every=seen_contacts[0])
     public = (wlon, wlat)
     if intake.category.sensitive:
-        public = centroid(session, grid_id=grid["id"] if grid else None, community_code=community_code) \
+        public = centroid(session, grid_id=grid["id"] if grid else None, community_code=community_code,
+                          plan=seen_plan[0]) \
             or (round(wlon, 2), round(wlat, 2))
     return Decision(
         answer=answer, grid=grid, community_code=community_code,

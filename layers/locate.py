@@ -147,11 +147,13 @@ def wgs84_point(lon: float, lat: float, *, crs: str | CRS | None = "wgs84") -> t
 
 def locate(session: Session, lon: float, lat: float, *, crs: str | CRS | None = "wgs84",
            accuracy_m: float | None = None, plan_id: int | None = None, streets: bool = True,
-           clean: bool = False, seen_contacts: list | None = None) -> dict[str, Any]:
+           clean: bool = False, seen_contacts: list | None = None, seen_plan: list | None = None) -> dict[str, Any]:
     """Assign one point to a grid of the plan in force (or ``plan_id``); nothing is stored. ``streets=False``
     sets the 包街 segments aside (see :meth:`gis.locate.Locator.locate_one`). ``clean``: the caller's transaction
     has written nothing (see :func:`layers.data_versions.versions_of`). ``seen_contacts``: a list that gets the
-    :data:`Contacts` the answer's people came from (an intake dispatches from the same).
+    :data:`Contacts` the answer's people came from (an intake dispatches from the same); ``seen_plan``: a list
+    that gets the :class:`~layers.plan_locator.PlanLocator` it answered from (an intake takes a sensitive
+    report's public point, its grid's centroid, from the same).
 
     Raises :class:`InvalidCoordinates` (out of range, outside China, lon/lat swapped), :class:`UnknownCRS`,
     :class:`InvalidInput` (accuracy) and :class:`NotFound` (unknown ``plan_id``). With no plan published the
@@ -165,6 +167,8 @@ def locate(session: Session, lon: float, lat: float, *, crs: str | CRS | None = 
     # one versions read for both caches, shared with other requests when the caller has written nothing (clean)
     seen_locator, seen_cts = versions_of(session, _LOCATORS, _CONTACTS, clean=clean)
     pl = plan_locator(session, plan_id, seen=seen_locator)
+    if seen_plan is not None:
+        seen_plan.append(pl)
     res = pl.locator.locate_one(wlon, wlat, accuracy_m=accuracy_m, streets=streets)
     grid = None
     community_code = None

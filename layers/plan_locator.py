@@ -48,6 +48,8 @@ class PlanLocator:
     street_categories: np.ndarray
     """Per 包街 segment: the categories its unit takes (a list), or None for the category table's default."""
     area_names: dict[str, str] = field(default_factory=dict)
+    grid_centroids: dict[int, tuple[float, float]] = field(default_factory=dict)
+    """Per grid id: its centroid (``ST_Centroid``), the public point of a sensitive report in it."""
     _arrow: dict[str, pa.Array] = field(default_factory=dict, repr=False)
 
     def arrow(self, name: str) -> pa.Array:
@@ -66,8 +68,8 @@ _PLAN_SQL = """
     SELECT id, generation FROM grid_plans
     WHERE id = coalesce(CAST(%(plan)s AS integer),
                         (SELECT id FROM grid_plans WHERE status = %(published)s ORDER BY generation DESC LIMIT 1))"""
-_GRIDS_SQL = ("SELECT id, code, name, kind, community_code, ST_AsBinary(geom) FROM grids WHERE plan_id = %(plan)s "
-              "ORDER BY code, id")
+_GRIDS_SQL = ("SELECT id, code, name, kind, community_code, ST_AsBinary(geom), ST_X(ST_Centroid(geom)), "
+              "ST_Y(ST_Centroid(geom)) FROM grids WHERE plan_id = %(plan)s ORDER BY code, id")
 _COMMUNITIES_SQL = """
     SELECT DISTINCT ON (code) code, ST_AsBinary(geom) FROM admin_areas
     WHERE level IN (%(community)s, %(village)s) AND geom IS NOT NULL
@@ -150,6 +152,7 @@ def driver_build_plan_locator(connection, plan_id: int | None, *, on: dt.date | 
         community_codes=obj(r[0] for r in crows), street_ids=np.asarray([r[0] for r in srows], dtype=np.int64),
         street_names=obj(r[1] for r in srows), street_units=obj(r[2] for r in srows),
         street_categories=_object_array([None if r[5] is None else list(r[5]) for r in srows]), area_names=names,
+        grid_centroids={int(r[0]): (float(r[6]), float(r[7])) for r in grows},
     )
 
 

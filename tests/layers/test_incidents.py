@@ -324,6 +324,7 @@ def test_views_hide_personal_data_and_snap_sensitive_points(s):
     cx, cy = s.execute(select(func.ST_X(func.ST_Centroid(m.Grid.geom)), func.ST_Y(func.ST_Centroid(m.Grid.geom)))
                        .where(m.Grid.code == F.G1)).one()
     assert pub["point"] == {"lon": round(cx, 6), "lat": round(cy, 6), "snapped": True}
+    assert (det.public_lon, det.public_lat) == (cx, cy)  # the centroid the locator keeps, to the last bit
     assert pub["description"] is None and "reporter" not in pub and "13812345678" not in str(pub)
     staff = inc.view(s, row, det, "staff")
     assert staff["point"]["lon"] == F.IN_G1[0] and staff["description"] == "邻里噪音纠纷"
