@@ -135,7 +135,12 @@ def _store(session: Session, batch: list[Pending], now: dt.datetime) -> list[Out
             if replay is not None:
                 outcomes[r.at] = _replay_outcome(replay, r.request_hash)
             else:
-                new.append(_decided(session, r, nearby, new_id, now))
+                try:
+                    new.append(_decided(session, r, nearby, new_id, now))
+                except DBAPIError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 — refused as it is decided (the locate checks accuracy_m)
+                    outcomes[r.at] = exc
         written = _write(session, new) if new else set()
         for n in new:
             if n.incident_id in written:

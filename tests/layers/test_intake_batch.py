@@ -208,3 +208,14 @@ def test_a_batch_goes_by_the_data_as_it_is_when_the_batch_reads(db):
     assert json.loads(renamed.text)["incident"]["dispatch"]["name"] == "张新名"
     assert "张新名" not in back.text.decode()
     delete(db["factory"], renamed.incident_id, again.incident_id, back.incident_id)
+
+
+@pytest.mark.parametrize("accuracy_m", [-5, 0, 1e308])
+def test_a_report_refused_while_it_is_decided_fails_alone(db, accuracy_m):
+    """accuracy_m is checked by the locate, when the batch decides each report (after the read): one caller's bad
+    accuracy must refuse that report only, not every report that happened to share its batch."""
+    batch = [pending(F.IN_G1), pending(F.IN_G2, accuracy_m=accuracy_m), pending(F.IN_COMMUNITY_B, "dispute")]
+    ok1, refused, ok2 = ib.store_batch(db["sessions"], batch, now=T0)
+    assert isinstance(refused, InvalidInput) and "accuracy_m" in str(refused)
+    assert isinstance(ok1, ib.Stored) and isinstance(ok2, ib.Stored)
+    delete(db["factory"], ok1.incident_id, ok2.incident_id)
