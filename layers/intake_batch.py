@@ -274,6 +274,8 @@ when it returns on a statement-mode session); the ids stored (a key stored first
 
 
 def _write(session: Session, new: list[_New]) -> set[int]:
+    # in key order: two batches that carry the same keys wait for each other's rows in one order, never in a cycle
+    new = sorted(new, key=lambda n: n.report.key or "")
     # three documents, each parsed once (a field taken out of one document would have it parsed again each time)
     incidents, details, events = ("[" + ",".join(part) + "]" for part in zip(*(n.rows for n in new)))
     return {int(i) for (i,) in _WRITE.rows(session, {"incidents": incidents, "details": details, "events": events})}

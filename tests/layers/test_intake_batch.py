@@ -219,3 +219,53 @@ def test_a_report_refused_while_it_is_decided_fails_alone(db, accuracy_m):
     assert isinstance(refused, InvalidInput) and "accuracy_m" in str(refused)
     assert isinstance(ok1, ib.Stored) and isinstance(ok2, ib.Stored)
     delete(db["factory"], ok1.incident_id, ok2.incident_id)
+
+
+def test_two_batches_with_the_same_keys_in_another_order_do_not_deadlock(db, monkeypatch):
+    """Two workers' batches carry the same two keys (a client retrying both reports), in opposite orders. Each
+    insert waits for the other batch's row with its key; written in the order they arrived, each batch held the
+    row the other waited for: PostgreSQL's deadlock detector failed one batch whole (OperationalError, a 503 for
+    every report in it). Written in key order, the later batch waits and replays."""
+    import threading
+
+    k1, k2 = uuid.uuid4().hex, uuid.uuid4().hex
+    with db["factory"]() as s:
+        s.execute(text("""
+            CREATE FUNCTION test_slow() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN IF NEW.description = 'slow' THEN PERFORM pg_sleep(0.5); END IF; RETURN NEW; END $$;
+            CREATE TRIGGER test_slow BEFORE INSERT ON incidents FOR EACH ROW EXECUTE FUNCTION test_slow()"""))
+        s.commit()
+    results: dict[str, object] = {}
+    both_read, write = threading.Barrier(2, timeout=10), ib._write
+
+    def write_together(session, new):  # both batches have read (neither key stored yet) before either writes
+        both_read.wait()
+        return write(session, new)
+
+    monkeypatch.setattr(ib, "_write", write_together)
+
+    def run(name, batch):
+        try:
+            results[name] = ib.store_batch(db["sessions"], batch, now=T0)
+        except Exception as exc:  # noqa: BLE001
+            results[name] = exc
+
+    batches = {"a": [pending(F.IN_G1, key=k1), pending(F.IN_G2, key=k2, description="slow")],
+               "b": [pending(F.IN_G2, key=k2), pending(F.IN_G1, key=k1, description="slow")]}
+    threads = [threading.Thread(target=run, args=item) for item in batches.items()]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+    finally:
+        with db["factory"]() as s:
+            s.execute(text("DROP TRIGGER test_slow ON incidents; DROP FUNCTION test_slow()"))
+            s.commit()
+        with db["factory"]() as s:
+            ids = s.scalars(select(m.Incident.id).where(m.Incident.idempotency_key.in_([k1, k2]))).all()
+        delete(db["factory"], *ids)
+    assert isinstance(results["a"], list) and isinstance(results["b"], list), results
+    for outcome in results["a"] + results["b"]:
+        assert isinstance(outcome, (ib.Stored, R.IdempotencyKeyReused)), outcome
+    assert len(ids) == 2
