@@ -226,3 +226,54 @@ def test_nan_and_nul_are_422_not_500(client, count, raw):
     r = client.post("/api/v1/incidents", content=raw, headers={"content-type": "application/json"})
     assert r.status_code == 422, r.text
     assert count() == before
+
+
+def test_reports_stored_in_one_batch_keep_their_own_caller_channel_and_answer(client, module_sessionmaker):
+    """Many callers at once, so that the intake queue stores their reports in shared batches: each keeps its own
+    caller (actor), channel and answer; forged, expired and made-up tokens, a staff-only channel named by the
+    public and a bad accuracy are refused alone, with nothing stored for them."""
+    import time
+    import uuid
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import text
+
+    from api.auth import Principal, issue_token
+    from layers.incidents_models import IncidentDetail
+
+    expired = issue_token(Principal(subject="调度员甲", token_version=1), IF.SECRET, ttl_s=60, now=time.time() - 3600)
+    forged = issue_token(Principal(subject="调度员甲", token_version=1), "another-secret-" + "x" * 32)
+    kinds = [  # (headers, body extras, status, actor, channel)
+        ({}, {}, 201, "public", "api"),
+        ({}, {"channel": "app"}, 201, "public", "app"),
+        ({}, {"channel": "phone"}, 403, None, None),
+        (DISPATCH, {"channel": "phone"}, 201, "调度员甲", "phone"),
+        (WORKER_G1, {"channel": "visit"}, 201, "网格员张", "visit"),
+        (WORKER_G1, {}, 201, "网格员张", "api"),
+        ({"Authorization": f"Bearer {expired}"}, {}, 401, None, None),
+        ({"Authorization": f"Bearer {forged}"}, {}, 401, None, None),
+        ({"Authorization": "Bearer a.b.c"}, {}, 401, None, None),
+        ({}, {"accuracy_m": -5}, 422, None, None),
+    ] * 4
+    marks = [f"r7-{uuid.uuid4().hex}" for _ in kinds]
+    before = client.app.state.intake.batches, client.app.state.intake.reports
+
+    def send(n):
+        headers, extra, *_ = kinds[n]
+        return post(client, F.IN_G1 if n % 2 else F.IN_G2, "sanitation", headers=headers, description=marks[n], **extra)
+
+    with ThreadPoolExecutor(len(kinds)) as pool:
+        answers = list(pool.map(send, range(len(kinds))))
+    batches = client.app.state.intake.batches - before[0]
+    stored = [n for n, (_, _, status, _, _) in enumerate(kinds) if status == 201]
+    assert batches < len(stored), "the reports were not batched"
+    with module_sessionmaker() as s:
+        for n, ((_, _, status, actor, channel), r) in enumerate(zip(kinds, answers)):
+            assert r.status_code == status, (n, r.text)
+            rows = s.execute(select(m.Incident.id).where(m.Incident.description == marks[n])).scalars().all()
+            if status != 201:
+                assert rows == [] and marks[n] not in r.text
+                continue
+            assert r.json()["incident"]["description"] == marks[n] and rows == [r.json()["incident"]["id"]]
+            assert s.get(IncidentDetail, rows[0]).channel == channel
+            assert s.scalar(text("SELECT actor FROM incident_events WHERE incident_id = :i"), {"i": rows[0]}) == actor
