@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from gis import incidents as rules
@@ -123,7 +124,7 @@ def _store(session: Session, batch: list[Pending], now: dt.datetime) -> list[Out
     for at, pending in enumerate(batch):
         try:
             reports.append(_checked(session, at, pending))
-        except OperationalError:
+        except (OperationalError, PoolTimeout):  # no database for this batch: not for its next report either
             raise
         except Exception as exc:  # noqa: BLE001 — refused before anything is read for it
             outcomes[at] = exc

@@ -269,3 +269,28 @@ def test_two_batches_with_the_same_keys_in_another_order_do_not_deadlock(db, mon
     for outcome in results["a"] + results["b"]:
         assert isinstance(outcome, (ib.Stored, R.IdempotencyKeyReused)), outcome
     assert len(ids) == 2
+
+
+def test_an_exhausted_pool_fails_the_batch_at_once(module_db):
+    """Every connection is taken: the first signed-in report's account check waits pool_timeout and times out.
+    The batch then fails whole (503 for each report) instead of each signed-in report of it waiting its own
+    pool_timeout in turn, the writer thread (one of two) stalled meanwhile."""
+    import time
+
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    engine = make_engine(module_db, pool_size=1, max_overflow=0, pool_timeout=0.3)
+
+    def signed_in(session):
+        session.execute(text("SELECT 1"))  # as the account behind a token is read
+        return "staff"
+
+    try:
+        with engine.connect():  # the only connection
+            started = time.monotonic()
+            with pytest.raises(PoolTimeout):
+                ib.store_batch(make_statement_sessionmaker(engine),
+                               [pending(F.IN_G1, authorize=signed_in) for _ in range(8)])
+            assert time.monotonic() - started < 1.5  # one pool_timeout, not eight (2.4 s)
+    finally:
+        engine.dispose()
