@@ -1,10 +1,12 @@
 """Request bodies the service can trust to be plain JSON: checked once, before any route reads them.
 
 JSON as RFC 8259 has it: valid UTF-8; no ``NaN``/``Infinity`` and no number too large for a float (``1e309``);
-no lone UTF-16 surrogate in a ``\\uXXXX`` escape (PostgreSQL cannot store one); nesting at most
-:data:`MAX_DEPTH` deep. Python's ``json`` module accepts all of these, and each used to end in a 500 or in
-FastAPI's bare ``{"detail": …}``; now each is a 422 in the service's error format, with a message that says what is
-wrong. Bodies are already bounded by :class:`api.limits.BodySizeLimit`; large ones are checked off the event loop.
+no integer of more digits than Python converts (4,300); no lone UTF-16 surrogate in a ``\\uXXXX`` escape
+(PostgreSQL cannot store one); nesting at most :data:`MAX_DEPTH` deep. Python's ``json`` module accepts all of
+these (or, for the long integer, raises a ValueError that is not a JSONDecodeError), and each used to end in a 500
+or in FastAPI's bare ``{"detail": …}``; now each is a 422 in the service's error format, with a message that says
+what is wrong. Bodies are already bounded by :class:`api.limits.BodySizeLimit`; large ones are checked off the
+event loop.
 """
 
 from __future__ import annotations
@@ -35,6 +37,13 @@ def _finite(text: str) -> float:
     return value
 
 
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError as exc:  # more digits than Python converts (sys.get_int_max_str_digits(), 4,300)
+        raise BadJSON(f"整数位数过多（{len(text)} 位）(an integer has too many digits: {len(text)})") from exc
+
+
 def _depth(value, limit: int) -> int:
     """Nesting depth of a parsed value, iteratively (no recursion), stopping once past ``limit``."""
     deepest, stack = 0, [(value, 1)]
@@ -59,7 +68,7 @@ def check_json(body: bytes) -> None:
     except UnicodeDecodeError as exc:
         raise BadJSON("请求体不是有效的 UTF-8 文本 (the body is not valid UTF-8)") from exc
     try:
-        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite, parse_int=_integer)
     except RecursionError as exc:
         raise BadJSON(f"JSON 嵌套过深（最多 {MAX_DEPTH} 层）(JSON nested deeper than {MAX_DEPTH} levels)") from exc
     except json.JSONDecodeError:

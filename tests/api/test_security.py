@@ -380,6 +380,19 @@ def test_non_finite_numbers_are_422(world, number):
     assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_input", r.text
 
 
+def test_an_integer_of_thousands_of_digits_is_422(world, module_sessionmaker):
+    """Low: a JSON integer longer than Python converts (4,300 digits) in any field gave 500 (the ValueError of
+    int() escaped the body check)."""
+    api, _ = world
+    before = _count(module_sessionmaker)
+    for body in (f'{{"category": "sanitation", "lon": {"9" * 5000}, "lat": {IN_G1[1]}}}',
+                 f'{{"category": "sanitation", "lon": {IN_G1[0]}, "lat": {IN_G1[1]}, "accuracy_m": -{"1" * 4301}}}'):
+        r = _raw(api, "POST", "/api/v1/incidents", body)
+        assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_input", r.text[:300]
+        assert "digits" in r.json()["error"]["message"] and len(r.text) < 1000
+    assert _count(module_sessionmaker) == before
+
+
 def test_a_lone_surrogate_is_422(world, module_sessionmaker):
     """Low: a lone surrogate (``"\\ud800"``) in a description gave 500."""
     api, _ = world
