@@ -124,9 +124,9 @@ def _store(session: Session, batch: list[Pending], now: dt.datetime) -> list[Out
     for at, pending in enumerate(batch):
         try:
             reports.append(_checked(session, at, pending))
-        except (OperationalError, PoolTimeout):  # no database for this batch: not for its next report either
-            raise
         except Exception as exc:  # noqa: BLE001 — refused before anything is read for it
+            if _database_lost(exc):  # no database for this batch: not for its next report either
+                raise
             outcomes[at] = exc
     if reports:
         versions, rows = _read(session, reports, now)
@@ -149,6 +149,12 @@ def _store(session: Session, batch: list[Pending], now: dt.datetime) -> list[Out
             else:  # another report with the same key was stored first (in this batch or elsewhere)
                 outcomes[n.report.at] = _replay_alone(session, n.report)
     return outcomes  # type: ignore[return-value]
+
+
+def _database_lost(exc: BaseException) -> bool:
+    """True for an error that says the database (or a connection to it) is gone, not that a report is wrong."""
+    return isinstance(exc, (OperationalError, PoolTimeout)) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated)
 
 
 def _checked(session: Session, at: int, pending: Pending) -> _Report:

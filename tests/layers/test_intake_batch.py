@@ -294,3 +294,23 @@ def test_an_exhausted_pool_fails_the_batch_at_once(module_db):
             assert time.monotonic() - started < 1.5  # one pool_timeout, not eight (2.4 s)
     finally:
         engine.dispose()
+
+
+def test_a_connection_lost_while_checking_a_caller_fails_the_batch(db):
+    """A caller whose check finds the connection gone does not keep that as its own refusal (a 500 for it and
+    the rest carrying on with a dead connection): the batch fails, and each report gets the 503 of a lost
+    database; nothing of it is stored."""
+    from sqlalchemy.exc import InterfaceError
+
+    def connection_gone(session):
+        raise InterfaceError("SELECT 1", {}, Exception("connection already closed"), connection_invalidated=True)
+
+    before = count_incidents(db)
+    with pytest.raises(InterfaceError):
+        ib.store_batch(db["sessions"], [pending(F.IN_G1), pending(F.IN_G2, authorize=connection_gone)], now=T0)
+    assert count_incidents(db) == before
+
+
+def count_incidents(db) -> int:
+    with db["factory"]() as s:
+        return s.scalar(text("SELECT count(*) FROM incidents"))
