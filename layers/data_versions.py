@@ -27,7 +27,6 @@ A table a cache reads must be watched: a migration runs ``SELECT data_version_wa
 
 from __future__ import annotations
 
-import functools
 import threading
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
@@ -187,12 +186,18 @@ _PINNED = "gridmap_pinned_versions"
 
 def _database(session: Session) -> str:
     """Which database a session talks to (caches of different databases never mix)."""
-    return _url_text(session.get_bind().url)
+    url = session.get_bind().url
+    kept = _URL_TEXT.get(id(url))
+    if kept is None or kept[0] is not url:  # (the URL is kept with its text: its id is not reused meanwhile)
+        if len(_URL_TEXT) >= 64:  # a process that makes many engines (tests) keeps the latest only
+            _URL_TEXT.clear()
+        kept = _URL_TEXT[id(url)] = (url, url.render_as_string(hide_password=True))
+    return kept[1]
 
 
-@functools.lru_cache(maxsize=32)
-def _url_text(url) -> str:
-    return url.render_as_string(hide_password=True)  # 3 calls a report, ~10 µs each: kept per URL
+_URL_TEXT: dict[int, tuple[object, str]] = {}
+"""An engine's URL and its text, by the URL object's identity: rendering it (or hashing it, which renders it)
+took ~5 % of a worker's time under GET load."""
 
 
 class VersionedCache(Generic[T]):
