@@ -88,10 +88,8 @@ def store_batch(sessions: sessionmaker[Session], batch: list[Pending], *,
     session = sessions()
     try:
         return _store(session, batch, now)
-    except OperationalError:
-        raise
     except DBAPIError as exc:
-        if exc.connection_invalidated:
+        if _database_lost(exc):
             raise
     finally:
         session.close()
@@ -108,10 +106,8 @@ def store_alone(sessions: sessionmaker[Session], pending: Pending, *, now: dt.da
             clean=True)
         session.commit()
         return Stored(_encode(answer), replayed, incident_id)
-    except OperationalError:
-        raise
     except Exception as exc:  # noqa: BLE001 — this report's own refusal (or its own database error)
-        if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        if _database_lost(exc):
             raise
         return exc
     finally:
