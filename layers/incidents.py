@@ -403,9 +403,7 @@ def create_incident(session: Session, body: dict[str, Any], *, idempotency_key: 
     d = decide(session, intake, now=now, nearby=nearby, clean=clean)
     inc = _incident_row(intake, d, key=key, now=now)
     det = _detail_row(intake, d, h)
-    result = {**d.answer, "incident": {
-        **_public_core(inc, det, now), "dispatch": d.dispatch.as_dict(), "duplicate_of": d.duplicates.duplicate_of,
-        "duplicates": _duplicates_json(d.duplicates), "token": det.token}}
+    result = stored_answer(d, inc, det, now)
     new_id = _insert_all(session, inc, det, d, intake, actor=actor, now=now, response=result)
     if new_id is None:  # a concurrent request with the same key stored its incident first
         hit = _replay(session, key, h) if key else None
@@ -489,6 +487,19 @@ _INSERT_KEYED = PreparedStatement("gridmap_intake_insert_keyed",
 _INSERT_UNKEYED = PreparedStatement("gridmap_intake_insert", _INSERT_ALL.format(conflict=""))
 
 
+def stored_answer(d: Decision, inc: SimpleNamespace, det: SimpleNamespace, now: dt.datetime) -> dict[str, Any]:
+    """What intake answers for a stored report (one at a time or in a batch): the locate answer plus
+    ``incident`` — its public core, who it was dispatched to and why, its duplicates and its Open311 token."""
+    return {**d.answer, "incident": {
+        **_public_core(inc, det, now), "dispatch": d.dispatch.as_dict(), "duplicate_of": d.duplicates.duplicate_of,
+        "duplicates": _duplicates_json(d.duplicates), "token": det.token}}
+
+
+def reported_note(intake: Intake) -> str:
+    """The note of a new incident's first event: the channel it came in by."""
+    return f"上报（{intake.channel.zh}）(reported via {intake.channel.value})"
+
+
 def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
@@ -510,7 +521,7 @@ def _insert_all(session: Session, inc: SimpleNamespace, det: SimpleNamespace, d:
         "assignee_unit": det.assignee_unit, "duplicate_of": det.duplicate_of, "sensitive": det.sensitive,
         "public_lon": det.public_lon, "public_lat": det.public_lat, "private": _json(det.private),
         "extra": _json(det.extra), "response": _json(response), "actor": actor,
-        "note": f"上报（{intake.channel.zh}）(reported via {intake.channel.value})",
+        "note": reported_note(intake),
     })
     return int(rows[0][0]) if rows else None
 

@@ -18,7 +18,6 @@ reports of one batch do not see each other as duplicates — as two concurrent r
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -219,10 +218,7 @@ def _decided(session: Session, r: _Report, nearby: list[rules.Nearby], new_id: i
     row = inc._incident_row(r.intake, d, key=r.key, now=now)
     row.id = new_id
     det = inc._detail_row(r.intake, d, r.request_hash)
-    answer = {**d.answer, "incident": {
-        **inc._public_core(row, det, now), "dispatch": d.dispatch.as_dict(), "duplicate_of": d.duplicates.duplicate_of,
-        "duplicates": inc._duplicates_json(d.duplicates), "token": det.token}}
-    text = _json_text(answer)
+    text = inc._json(inc.stored_answer(d, row, det, now))
     return _New(r, new_id, text, _rows(r, d, row, det, now, text))
 
 
@@ -242,7 +238,7 @@ def _rows(r: _Report, d: inc.Decision, row, det, now: dt.datetime, answer: str) 
         "assignee_unit": det.assignee_unit, "duplicate_of": det.duplicate_of, "sensitive": det.sensitive,
         "public_lon": det.public_lon, "public_lat": det.public_lat, "private": det.private, "extra": det.extra}
     event = {"incident_id": row.id, "to_state": row.state, "level": row.level, "actor": r.actor, "at": inc.iso(now),
-             "note": f"上报（{r.intake.channel.zh}）(reported via {r.intake.channel.value})"}
+             "note": inc.reported_note(r.intake)}
     # the answer goes in as encoded for the caller (the same text), not encoded a second time
     return inc._json(incident), inc._json(details)[:-1] + f',"response":{answer}}}', inc._json(event)
 
@@ -284,9 +280,5 @@ def _write(session: Session, new: list[_New]) -> set[int]:
     return {int(i) for (i,) in _WRITE.rows(session, {"incidents": incidents, "details": details, "events": events})}
 
 
-def _json_text(answer: dict[str, Any]) -> str:
-    return json.dumps(answer, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-
-
 def _encode(answer: dict[str, Any]) -> bytes:
-    return _json_text(answer).encode()
+    return inc._json(answer).encode()
